@@ -1,0 +1,168 @@
+/**
+ * The envelope of every checkpoint file:
+ * ```
+ * v1
+ * crc32=1c291ca3 length=17
+ * {"batchId":3,...}
+ * ```
+ * The version line comes first and alone, so a newer library can change everything after it and an older one still
+ * says "too new" rather than "corrupted". The checksum and length cover the body bytes exactly.
+ */
+import { crc32 } from 'node:zlib'
+import type * as t from 'io-ts'
+import { CheckpointCorruptedError, CheckpointVersionError } from '../errors.js'
+import { describeIoTsErrors } from '../util/ioTsErrors.js'
+import type { CheckpointFs } from './fs.js'
+
+/** The format version this library writes, and the newest it reads. */
+export const CURRENT_FORMAT_VERSION = 1
+
+/** Upgrades the body of one older format version to the body of the current one. */
+export type FormatReader = (body: string) => string
+
+/**
+ * One reader per format version this library reads, keyed by version. When the format changes to v2, v1's entry
+ * becomes the upgrade from a v1 body to a v2 body, and golden v1 checkpoints under test/ keep it honest.
+ */
+export const formatReaders: Readonly<Record<number, FormatReader>> = {
+  1: (body) => body,
+}
+
+/** A decoded checkpoint file: the version found on disk and the body, already upgraded to the current format. */
+export interface CheckpointFileContents {
+  readonly version: number
+  readonly body: string
+}
+
+const VERSION_LINE = /^v\d+$/
+const CHECKSUM_LINE = /^crc32=([0-9a-f]{8}) length=(\d+)$/
+const NEWLINE = 0x0a
+const MAX_SHOWN_CHARS = 60
+
+function hex8(value: number): string {
+  return (value >>> 0).toString(16).padStart(8, '0')
+}
+
+function shown(line: string): string {
+  return JSON.stringify(line.length > MAX_SHOWN_CHARS ? `${line.slice(0, MAX_SHOWN_CHARS)}…` : line)
+}
+
+/**
+ * Wraps a body in the checkpoint envelope: version line, checksum line, body. `version` is for writing fixtures of
+ * other formats in tests; the library always writes the current one.
+ * @example
+ * encodeCheckpointFile('{"a":1}') // 'v1\ncrc32=…… length=7\n{"a":1}'
+ * @throws RangeError if `version` is not a non-negative integer.
+ */
+export function encodeCheckpointFile(body: string, version: number = CURRENT_FORMAT_VERSION): string {
+  if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`invalid format version ${version}`)
+  const bytes = Buffer.from(body, 'utf8')
+  return `v${version}\ncrc32=${hex8(crc32(bytes))} length=${bytes.length}\n${body}`
+}
+
+/**
+ * Checks and unwraps a checkpoint file. The version line is read first; then the checksum line, the length and the
+ * checksum of the body; then the body is upgraded to the current format by `readers`.
+ * @example
+ * decodeCheckpointFile('/ckpt/offsets/3', encodeCheckpointFile('{}')) // { version: 1, body: '{}' }
+ * @throws CheckpointVersionError when the version is newer than {@link CURRENT_FORMAT_VERSION}.
+ * @throws CheckpointCorruptedError naming `path` when the version line is missing, the version has no reader, the
+ * checksum line is malformed, the body is truncated or has the wrong length or checksum, or its upgrade fails.
+ */
+export function decodeCheckpointFile(
+  path: string,
+  bytes: Buffer | string,
+  readers: Readonly<Record<number, FormatReader>> = formatReaders,
+): CheckpointFileContents {
+  const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes
+  const corrupted = (reason: string): CheckpointCorruptedError => new CheckpointCorruptedError(path, reason)
+
+  const versionEnd = buffer.indexOf(NEWLINE)
+  const versionLine = buffer.subarray(0, versionEnd < 0 ? buffer.length : versionEnd).toString('utf8')
+  if (!VERSION_LINE.test(versionLine)) throw corrupted('missing version line')
+  const version = Number(versionLine.slice(1))
+  if (version > CURRENT_FORMAT_VERSION) throw new CheckpointVersionError(path, version, CURRENT_FORMAT_VERSION)
+  const reader = readers[version]
+  if (reader === undefined) throw corrupted(`unknown format version v${version}`)
+  if (versionEnd < 0) throw corrupted('truncated after the version line')
+
+  const headerEnd = buffer.indexOf(NEWLINE, versionEnd + 1)
+  if (headerEnd < 0) throw corrupted('truncated in the checksum line')
+  const headerLine = buffer.subarray(versionEnd + 1, headerEnd).toString('utf8')
+  const header = CHECKSUM_LINE.exec(headerLine)
+  if (header === null) throw corrupted(`malformed checksum line ${shown(headerLine)}`)
+  const [, expectedCrc, lengthText] = header
+  const expectedLength = Number(lengthText)
+
+  const body = buffer.subarray(headerEnd + 1)
+  if (body.length < expectedLength) {
+    throw corrupted(`truncated: body has ${body.length} of the ${expectedLength} bytes its header declares`)
+  }
+  if (body.length > expectedLength) {
+    throw corrupted(`length mismatch: body has ${body.length} bytes, header declares ${expectedLength}`)
+  }
+  const actualCrc = hex8(crc32(body))
+  if (actualCrc !== expectedCrc) {
+    throw corrupted(`checksum mismatch: header says crc32=${expectedCrc}, body has crc32=${actualCrc}`)
+  }
+  try {
+    return { version, body: reader(body.toString('utf8')) }
+  } catch (error) {
+    throw corrupted(`cannot upgrade from format v${version}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/**
+ * Writes `body` to `path` in the checkpoint envelope, atomically.
+ * @example
+ * await writeCheckpointFile(nodeFs, '/ckpt/metadata', '{"id":"…"}')
+ * @throws the file-system error of the write (e.g. code 'ENOSPC').
+ */
+export async function writeCheckpointFile(fs: CheckpointFs, path: string, body: string): Promise<void> {
+  await fs.writeFileAtomic(path, encodeCheckpointFile(body))
+}
+
+/**
+ * Reads and checks a checkpoint file, returning its body in the current format.
+ * @example
+ * const body = await readCheckpointFile(nodeFs, '/ckpt/metadata')
+ * @throws the file-system error of the read (code 'ENOENT' when missing), or the errors of {@link decodeCheckpointFile}.
+ */
+export async function readCheckpointFile(fs: CheckpointFs, path: string): Promise<string> {
+  return decodeCheckpointFile(path, await fs.readFile(path)).body
+}
+
+/**
+ * Writes a JSON value as a checkpoint file, atomically. Pass the codec-encoded value (`codec.encode(a)`).
+ * @example
+ * await writeCheckpointJson(nodeFs, '/ckpt/commits/3', CommitCodec.encode({ batchWatermarkMs: 0 }))
+ * @throws TypeError if `value` has no JSON form (undefined, a function, a bigint); the file-system error of the write.
+ */
+export async function writeCheckpointJson(fs: CheckpointFs, path: string, value: unknown): Promise<void> {
+  const body = JSON.stringify(value) as string | undefined
+  if (body === undefined) throw new TypeError(`cannot write ${typeof value} to checkpoint file ${path}: no JSON form`)
+  await writeCheckpointFile(fs, path, body)
+}
+
+/**
+ * Reads a checkpoint file holding JSON and decodes it with `codec`.
+ * @example
+ * const commit = await readCheckpointJson(nodeFs, '/ckpt/commits/3', CommitCodec)
+ * @throws CheckpointCorruptedError naming `path` when the body is not JSON or fails the codec (the reason names the
+ * codec path, e.g. `.batchWatermarkMs: expected number, got "x"`); the errors of {@link readCheckpointFile}.
+ */
+export async function readCheckpointJson<A>(fs: CheckpointFs, path: string, codec: t.Type<A, unknown, unknown>): Promise<A> {
+  const body = await readCheckpointFile(fs, path)
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch (error) {
+    throw new CheckpointCorruptedError(path, `body is not JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  const decoded = codec.decode(json)
+  if (decoded._tag === 'Left') {
+    const { path: codecPath, message } = describeIoTsErrors(decoded.left)
+    throw new CheckpointCorruptedError(path, codecPath === '' ? message : `${codecPath}: ${message}`)
+  }
+  return decoded.right
+}

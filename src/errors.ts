@@ -1,0 +1,97 @@
+/**
+ * Every public error of structured-rx. Each has a stable `code` that never changes meaning, so callers can
+ * branch on `err.code` across library versions.
+ */
+
+/** Base class: every library error has a stable string `code`. */
+export abstract class StructuredRxError extends Error {
+  abstract readonly code: string
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/**
+ * A query failed: a user function threw, a state value failed its codec, a source or sink failed.
+ * `batchId` and `operator` say where; `cause` holds the original error.
+ * @example
+ * try { await query.awaitTermination() } catch (e) { if (e instanceof StreamingQueryError) console.log(e.batchId, e.operator) }
+ */
+export class StreamingQueryError extends StructuredRxError {
+  readonly code = 'SRX_QUERY_FAILED'
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+    readonly batchId: number | undefined,
+    readonly operator: string | undefined,
+  ) {
+    super(message, { cause })
+  }
+}
+
+/** A source row that is not valid JSON or fails its codec: names the file, the 1-based line and the codec path. */
+export class BadRecordError extends StructuredRxError {
+  readonly code = 'SRX_BAD_RECORD'
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly codecPath: string,
+    readonly reason: string,
+  ) {
+    super(`bad record in ${file} at line ${line}${codecPath ? ` (${codecPath})` : ''}: ${reason}`)
+  }
+}
+
+/** A checkpoint file fails its checksum or does not decode. `path` names the file. */
+export class CheckpointCorruptedError extends StructuredRxError {
+  readonly code = 'SRX_CHECKPOINT_CORRUPTED'
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`checkpoint file ${path} is corrupted: ${reason}`)
+  }
+}
+
+/** A checkpoint file was written by a newer format than this library reads. */
+export class CheckpointVersionError extends StructuredRxError {
+  readonly code = 'SRX_CHECKPOINT_VERSION'
+  constructor(
+    readonly path: string,
+    readonly foundVersion: number,
+    readonly supportedVersion: number,
+  ) {
+    super(
+      `checkpoint file ${path} has format v${foundVersion}, but this version of structured-rx reads formats up to ` +
+        `v${supportedVersion}: upgrade structured-rx to read it`,
+    )
+  }
+}
+
+/** Another running query holds the lock of this checkpoint location. */
+export class ConcurrentQueryError extends StructuredRxError {
+  readonly code = 'SRX_CONCURRENT_QUERY'
+  constructor(
+    readonly checkpointLocation: string,
+    readonly holder: string,
+  ) {
+    super(`checkpoint ${checkpointLocation} is in use by another running query (${holder}); stop it first`)
+  }
+}
+
+/** The query does not fit its checkpoint; `reasons` lists every difference and what to do about it. */
+export class IncompatibleCheckpointError extends StructuredRxError {
+  readonly code = 'SRX_INCOMPATIBLE_CHECKPOINT'
+  constructor(
+    readonly checkpointLocation: string,
+    readonly reasons: string[],
+  ) {
+    super(`query is incompatible with checkpoint ${checkpointLocation}:\n  - ${reasons.join('\n  - ')}`)
+  }
+}
+
+/** The query is not a valid streaming plan (e.g. an output mode the operators cannot serve). Thrown by `start()`. */
+export class InvalidQueryError extends StructuredRxError {
+  readonly code = 'SRX_INVALID_QUERY'
+}

@@ -1,0 +1,58 @@
+import type { Step } from '../plan/compile.js'
+import { type BatchContext, OperatorFailure } from './batch.js'
+
+/** Event-time statistics of one batch's rows at the watermark. */
+export interface EventTimeStats {
+  min: number
+  max: number
+  sum: number
+  count: number
+}
+
+/**
+ * Runs the steps of the incremental plan over one micro-batch: stateless runs as one fused loop each, the watermark
+ * step records event-time statistics, each stateful operator folds its input into state and returns its output.
+ */
+export function runSteps(
+  steps: readonly Step[],
+  input: unknown[],
+  ctx: BatchContext,
+): { output: unknown[]; eventTime: EventTimeStats | undefined } {
+  let rows = input
+  let eventTime: EventTimeStats | undefined
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'stateless':
+        rows = step.run(rows)
+        break
+      case 'watermark':
+        eventTime = eventTimeStats(rows, step.timeOf, step.label)
+        break
+      case 'stateful':
+        rows = step.exec.run(rows, ctx)
+        break
+    }
+  }
+  return { output: rows, eventTime }
+}
+
+function eventTimeStats(rows: unknown[], timeOf: (row: unknown) => unknown, label: string): EventTimeStats | undefined {
+  if (rows.length === 0) return undefined
+  const stats: EventTimeStats = { min: Infinity, max: -Infinity, sum: 0, count: 0 }
+  for (const row of rows) {
+    let time: unknown
+    try {
+      time = timeOf(row)
+    } catch (e) {
+      throw new OperatorFailure(label, e)
+    }
+    if (typeof time !== 'number' || !Number.isFinite(time)) {
+      throw new OperatorFailure(label, new TypeError(`event time must be a finite number of epoch ms, got ${JSON.stringify(time)}`))
+    }
+    if (time < stats.min) stats.min = time
+    if (time > stats.max) stats.max = time
+    stats.sum += time
+    stats.count++
+  }
+  return stats
+}

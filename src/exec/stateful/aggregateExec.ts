@@ -1,0 +1,124 @@
+import type { AggregateNode } from '../../plan/nodes.js'
+import { StateStore, type StateEntry } from '../../state/stateStore.js'
+import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
+import { type Grouping, windowedId } from './grouping.js'
+
+/**
+ * The incremental form of `groupBy(...)` + an aggregation: folds each batch into keyed state and emits, per output
+ * mode, the changed groups (update), every group (complete) or the windows the watermark closed (append).
+ */
+export class AggregateExec implements StatefulExec {
+  readonly kind = 'aggregate'
+  readonly store: StateStore
+  numRowsDroppedByWatermark = 0
+
+  constructor(
+    readonly name: string,
+    private readonly node: AggregateNode,
+    private readonly grouping: Grouping,
+    partitions: number,
+    /** Whether the watermark closes windows: a watermark exists, keys are windowed and the mode is not complete. */
+    private readonly evicts: boolean,
+  ) {
+    this.store = new StateStore(name, partitions, grouping.keyCodec, node.aggregator.state)
+  }
+
+  run(rows: unknown[], ctx: BatchContext): unknown[] {
+    this.numRowsDroppedByWatermark = 0
+    if (this.grouping.windowed) this.foldWindowed(rows, this.evicts ? ctx.watermarkMs : -Infinity)
+    else this.fold(rows)
+    return this.emit(ctx)
+  }
+
+  /** The hot loop for plain keys: one map lookup and one `add` per row, state mutated in place. */
+  private fold(rows: unknown[]): void {
+    const { store, grouping } = this
+    const agg = this.node.aggregator
+    let i = 0
+    try {
+      for (; i < rows.length; i++) {
+        const row = rows[i]
+        const key = grouping.keyOfRow(row)
+        const id = grouping.idOf(key)
+        const entry = store.get(id)
+        if (entry === undefined) store.put(id, key, undefined, agg.add(agg.zero(), row))
+        else {
+          entry.value = agg.add(entry.value, row)
+          store.markChanged(entry)
+        }
+      }
+    } catch (e) {
+      throw e instanceof OperatorFailure ? e : new OperatorFailure(this.name, e)
+    }
+  }
+
+  private foldWindowed(rows: unknown[], watermarkMs: number): void {
+    const { store, grouping } = this
+    const agg = this.node.aggregator
+    try {
+      for (const row of rows) {
+        const key = grouping.keyOfRow(row)
+        const keyId = grouping.idOf(key)
+        for (const window of grouping.windowsOfRow(row)) {
+          if (window.end <= watermarkMs) {
+            this.numRowsDroppedByWatermark++
+            continue
+          }
+          const id = windowedId(keyId, window)
+          const entry = store.get(id)
+          if (entry === undefined) store.put(id, key, window, agg.add(agg.zero(), row))
+          else {
+            entry.value = agg.add(entry.value, row)
+            store.markChanged(entry)
+          }
+        }
+      }
+    } catch (e) {
+      throw e instanceof OperatorFailure ? e : new OperatorFailure(this.name, e)
+    }
+  }
+
+  private emit(ctx: BatchContext): unknown[] {
+    const out: unknown[] = []
+    switch (ctx.outputMode) {
+      case 'complete':
+        for (const entry of this.store.entries.values()) out.push(this.resultRow(entry))
+        return out
+      case 'update':
+        for (const entry of this.store.changedEntries()) out.push(this.resultRow(entry))
+        break
+      case 'append':
+        // A window is final once the watermark passes its end: emit it exactly once, then forget it.
+        for (const entry of this.store.entries.values()) {
+          if (entry.window!.end <= ctx.watermarkMs) out.push(this.resultRow(entry))
+        }
+        break
+    }
+    if (this.evicts) this.evict(ctx.watermarkMs)
+    return out
+  }
+
+  private evict(watermarkMs: number): void {
+    for (const entry of [...this.store.entries.values()]) {
+      if (entry.window!.end <= watermarkMs) this.store.remove(entry.id)
+    }
+  }
+
+  private resultRow(entry: StateEntry): unknown {
+    let columns: Record<string, unknown>
+    try {
+      columns = this.node.aggregator.result(entry.value)
+    } catch (e) {
+      throw new OperatorFailure(this.name, e)
+    }
+    return entry.window === undefined
+      ? { key: entry.key, ...columns }
+      : { key: entry.key, window: { start: entry.window.start, end: entry.window.end }, ...columns }
+  }
+
+  needsNoDataBatch(nextWatermarkMs: number): boolean {
+    if (!this.evicts) return false
+    for (const entry of this.store.entries.values()) if (entry.window!.end <= nextWatermarkMs) return true
+    return false
+  }
+}

@@ -1,0 +1,73 @@
+import type { DropDuplicatesNode } from '../../plan/nodes.js'
+import { StateStore } from '../../state/stateStore.js'
+import * as t from 'io-ts'
+import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
+import { Grouping } from './grouping.js'
+
+/**
+ * The incremental form of `dropDuplicates`: a key's state is the epoch ms at which it may be forgotten
+ * (first event time + watermark delay with `within`; never without it, stored as 0).
+ */
+export class DropDuplicatesExec implements StatefulExec {
+  readonly kind = 'dropDuplicates'
+  readonly store: StateStore
+  numRowsDroppedByWatermark = 0
+  private readonly grouping: Grouping
+  private readonly within: ((row: unknown) => unknown) | undefined
+
+  constructor(
+    readonly name: string,
+    node: DropDuplicatesNode,
+    partitions: number,
+  ) {
+    this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, name)
+    this.within = node.within as ((row: unknown) => unknown) | undefined
+    this.store = new StateStore(name, partitions, node.keyCodec, t.number)
+  }
+
+  run(rows: unknown[], ctx: BatchContext): unknown[] {
+    this.numRowsDroppedByWatermark = 0
+    const out: unknown[] = []
+    for (const row of rows) {
+      let expiresAt = 0
+      if (this.within !== undefined) {
+        const time = this.eventTime(row)
+        if (time < ctx.watermarkMs) {
+          this.numRowsDroppedByWatermark++
+          continue
+        }
+        expiresAt = time + ctx.watermarkDelayMs
+      }
+      const key = this.grouping.keyOfRow(row)
+      const id = this.grouping.idOf(key)
+      if (this.store.get(id) !== undefined) continue
+      this.store.put(id, key, undefined, expiresAt)
+      out.push(row)
+    }
+    if (this.within !== undefined) {
+      for (const entry of [...this.store.entries.values()]) {
+        if ((entry.value as number) <= ctx.watermarkMs) this.store.remove(entry.id)
+      }
+    }
+    return out
+  }
+
+  private eventTime(row: unknown): number {
+    let time: unknown
+    try {
+      time = this.within!(row)
+    } catch (e) {
+      throw new OperatorFailure(this.name, e)
+    }
+    if (typeof time !== 'number' || !Number.isFinite(time)) {
+      throw new OperatorFailure(this.name, new TypeError(`within: event time must be a finite number of ms, got ${String(time)}`))
+    }
+    return time
+  }
+
+  needsNoDataBatch(nextWatermarkMs: number): boolean {
+    if (this.within === undefined) return false
+    for (const entry of this.store.entries.values()) if ((entry.value as number) <= nextWatermarkMs) return true
+    return false
+  }
+}

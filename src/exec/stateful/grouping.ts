@@ -1,0 +1,73 @@
+import type { ErasedCodec, GroupByNode, Window } from '../../plan/nodes.js'
+import { windowsOf } from '../../operators/internal/windows.js'
+import { keyIdOf } from '../../util/keys.js'
+import { OperatorFailure } from '../batch.js'
+
+/** The grouping of a keyed operator: extracts, validates and identifies keys (and windows) of rows. */
+export class Grouping {
+  private readonly keyOf: (row: unknown) => unknown
+  private readonly time: ((row: unknown) => unknown) | undefined
+
+  constructor(
+    readonly node: GroupByNode,
+    readonly label: string,
+    readonly keyCodec: ErasedCodec = node.keyCodec,
+  ) {
+    this.keyOf = node.keyOf as (row: unknown) => unknown
+    this.time = node.window?.time as ((row: unknown) => unknown) | undefined
+  }
+
+  get windowed(): boolean {
+    return this.node.window !== undefined
+  }
+
+  /** The key of a row, checked against the key codec. */
+  keyOfRow(row: unknown): unknown {
+    let key: unknown
+    try {
+      key = this.keyOf(row)
+    } catch (e) {
+      throw new OperatorFailure(this.label, e)
+    }
+    if (!this.keyCodec.is(key)) {
+      throw new OperatorFailure(
+        this.label,
+        new TypeError(`key ${safe(key)} does not match the key codec ${this.keyCodec.name}`),
+      )
+    }
+    return key
+  }
+
+  /** The stable id of a key: its encoded form. */
+  idOf(key: unknown): string {
+    return keyIdOf(this.keyCodec.encode(key))
+  }
+
+  /** The windows of a row's event time. */
+  windowsOfRow(row: unknown): Window[] {
+    const w = this.node.window!
+    let time: unknown
+    try {
+      time = this.time!(row)
+    } catch (e) {
+      throw new OperatorFailure(this.label, e)
+    }
+    if (typeof time !== 'number' || !Number.isFinite(time)) {
+      throw new OperatorFailure(this.label, new TypeError(`window time must be a finite number of ms, got ${safe(time)}`))
+    }
+    return windowsOf(time, w.sizeMs, w.slideMs)
+  }
+}
+
+/** The id of a key within one window. */
+export function windowedId(keyId: string, window: Window): string {
+  return `${keyId}\u0001${window.start}`
+}
+
+function safe(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v)
+  } catch {
+    return String(v)
+  }
+}

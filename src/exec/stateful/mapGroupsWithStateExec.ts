@@ -1,0 +1,86 @@
+import type { MapGroupsWithStateNode } from '../../plan/nodes.js'
+import { GroupState } from '../../operators/internal/groupState.js'
+import { StateStore, type StateEntry } from '../../state/stateStore.js'
+import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
+import type { Grouping } from './grouping.js'
+
+/**
+ * The incremental form of `mapGroupsWithState`: calls `update` once per group with the batch's rows of that group,
+ * then once per timed-out group without rows, and emits `{ key, [name]: output }` for each defined output.
+ */
+export class MapGroupsWithStateExec implements StatefulExec {
+  readonly kind = 'mapGroupsWithState'
+  readonly store: StateStore
+  readonly numRowsDroppedByWatermark = 0
+  private readonly update: (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
+
+  constructor(
+    readonly name: string,
+    private readonly node: MapGroupsWithStateNode,
+    private readonly grouping: Grouping,
+    partitions: number,
+  ) {
+    this.store = new StateStore(name, partitions, grouping.keyCodec, node.stateCodec)
+    this.update = node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
+  }
+
+  run(rows: unknown[], ctx: BatchContext): unknown[] {
+    const groups = new Map<string, { key: unknown; rows: unknown[] }>()
+    for (const row of rows) {
+      const key = this.grouping.keyOfRow(row)
+      const id = this.grouping.idOf(key)
+      const group = groups.get(id)
+      if (group === undefined) groups.set(id, { key, rows: [row] })
+      else group.rows.push(row)
+    }
+    const out: unknown[] = []
+    for (const [id, group] of groups) this.call(id, group.key, group.rows, false, ctx, out)
+    for (const entry of this.timedOut(ctx)) {
+      if (!groups.has(entry.id)) this.call(entry.id, entry.key, [], true, ctx, out)
+    }
+    return out
+  }
+
+  private call(id: string, key: unknown, rows: unknown[], timedOut: boolean, ctx: BatchContext, out: unknown[]): void {
+    const entry = this.store.get(id)
+    const state = new GroupState<unknown>(
+      { exists: entry !== undefined, value: entry?.value },
+      timedOut,
+      { processingTimeMs: ctx.processingTimeMs, watermarkMs: ctx.watermarkMs, timeout: this.node.timeout },
+    )
+    let output: unknown
+    try {
+      output = this.update(key, rows, state)
+    } catch (e) {
+      throw new OperatorFailure(this.name, e)
+    }
+    if (state.exists) {
+      const next = this.store.put(id, key, undefined, state.get())
+      next.timeoutAt = state.timeoutAt
+    } else if (entry !== undefined) {
+      this.store.remove(id)
+    }
+    if (output !== undefined) out.push({ key, [this.node.name]: output })
+  }
+
+  private *timedOut(ctx: BatchContext): Iterable<StateEntry> {
+    if (this.node.timeout === 'none') return
+    for (const entry of [...this.store.entries.values()]) {
+      if (entry.timeoutAt !== undefined && this.expired(entry.timeoutAt, ctx.processingTimeMs, ctx.watermarkMs)) {
+        yield entry
+      }
+    }
+  }
+
+  private expired(timeoutAt: number, nowMs: number, watermarkMs: number): boolean {
+    return this.node.timeout === 'processingTime' ? timeoutAt <= nowMs : timeoutAt < watermarkMs
+  }
+
+  needsNoDataBatch(nextWatermarkMs: number, nowMs: number): boolean {
+    if (this.node.timeout === 'none') return false
+    for (const entry of this.store.entries.values()) {
+      if (entry.timeoutAt !== undefined && this.expired(entry.timeoutAt, nowMs, nextWatermarkMs)) return true
+    }
+    return false
+  }
+}

@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto'
+import { Subject, type Observable } from 'rxjs'
+import { StreamingQueryError } from '../errors.js'
+import type { CompiledPlan } from '../plan/compile.js'
+import type { SinkWriter } from '../sinks/sink.js'
+import type { Offset, SourceReader } from '../sources/source.js'
+import type { PartitionDelta } from '../state/stateStore.js'
+import { stableStringify } from '../util/keys.js'
+import { type BatchContext, OperatorFailure, type StatefulExec } from './batch.js'
+import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import type { QueryCheckpoint } from './queryCheckpoint.js'
+import { runSteps, type EventTimeStats } from './runBatch.js'
+import type { Trigger } from './trigger.js'
+
+/** A running streaming query (Spark's StreamingQuery). */
+export interface StreamingQuery {
+  /** Stable id, kept in the checkpoint across restarts. */
+  readonly id: string
+  /** Id of this run; new on every start. */
+  readonly runId: string
+  readonly name: string | undefined
+  readonly status: StreamingQueryStatus
+  readonly lastProgress: StreamingQueryProgress | undefined
+  readonly recentProgress: readonly StreamingQueryProgress[]
+  /** Every progress update, as it happens. */
+  readonly progress$: Observable<StreamingQueryProgress>
+  readonly isActive: boolean
+  /** The error that terminated the query, if any. */
+  readonly exception: StreamingQueryError | undefined
+  /** Stops after the running batch (if any) commits. */
+  stop(): Promise<void>
+  /**
+   * Resolves when the query terminates (true), or false after `timeoutMs`.
+   * @throws StreamingQueryError when the query failed.
+   */
+  awaitTermination(timeoutMs?: number): Promise<boolean>
+  /** Resolves once everything the source has now has been processed and committed to the sink. */
+  processAllAvailable(): Promise<void>
+  /** Prints the incremental plan and returns it. */
+  explain(): string
+}
+
+/** Everything a query needs to run, assembled by `writeStream(...).start()`. */
+export interface QueryRuntime {
+  readonly id: string
+  readonly name: string | undefined
+  readonly plan: CompiledPlan
+  readonly reader: SourceReader<unknown>
+  readonly sourceDescription: string
+  readonly writer: SinkWriter<unknown>
+  readonly sinkDescription: string
+  readonly trigger: Trigger
+  readonly checkpoint: QueryCheckpoint
+  readonly numRecentProgressUpdates: number
+  readonly explain: () => string
+  /** Called with every progress and at termination (the session's listener bus). */
+  readonly onProgress: (q: StreamingQuery, p: StreamingQueryProgress) => void
+  readonly onIdle: (q: StreamingQuery) => void
+  readonly onTerminated: (q: StreamingQuery) => void
+}
+
+const IDLE_POLL_MS = 10
+
+/** The micro-batch execution loop (Spark's MicroBatchExecution). */
+export class MicroBatchQuery implements StreamingQuery {
+  readonly runId = randomUUID()
+  status: StreamingQueryStatus = { message: 'Initializing sources', isDataAvailable: false, isTriggerActive: false }
+  exception: StreamingQueryError | undefined
+  private readonly progress = new Subject<StreamingQueryProgress>()
+  readonly progress$ = this.progress.asObservable()
+  private readonly recent: StreamingQueryProgress[] = []
+  private stopRequested = false
+  private active = true
+  private terminated: Promise<void>
+  private wake: (() => void) | undefined
+  private triggerSeq = 0
+  private idleWaiters: { afterSeq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
+  private nextBatchId = 0
+  private committedOffset: Offset
+  private watermarkMs = 0
+  private lastTriggerStartMs: number | undefined
+
+  private constructor(private readonly rt: QueryRuntime) {
+    this.committedOffset = rt.reader.initialOffset()
+    this.terminated = Promise.resolve()
+  }
+
+  /** Recovers from the checkpoint, then starts the loop in the background. */
+  static async start(rt: QueryRuntime): Promise<MicroBatchQuery> {
+    const q = new MicroBatchQuery(rt)
+    const position = await rt.checkpoint.recover(rt.plan.stateful)
+    q.nextBatchId = position.nextBatchId
+    q.watermarkMs = position.watermarkMs
+    if (position.committedOffset !== undefined) q.committedOffset = position.committedOffset
+    q.terminated = q.loop(position.pending)
+    return q
+  }
+
+  get id(): string {
+    return this.rt.id
+  }
+  get name(): string | undefined {
+    return this.rt.name
+  }
+  get isActive(): boolean {
+    return this.active
+  }
+  get lastProgress(): StreamingQueryProgress | undefined {
+    return this.recent[this.recent.length - 1]
+  }
+  get recentProgress(): readonly StreamingQueryProgress[] {
+    return this.recent.slice()
+  }
+
+  async stop(): Promise<void> {
+    this.stopRequested = true
+    this.wake?.()
+    await this.terminated
+  }
+
+  async awaitTermination(timeoutMs?: number): Promise<boolean> {
+    const done = this.terminated.then(() => {
+      if (this.exception) throw this.exception
+      return true
+    })
+    if (timeoutMs === undefined) return done
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs)
+    })
+    try {
+      return await Promise.race([done, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  processAllAvailable(): Promise<void> {
+    if (!this.active) return this.exception ? Promise.reject(this.exception) : Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.idleWaiters.push({ afterSeq: this.triggerSeq + 1, resolve, reject })
+      this.wake?.()
+    })
+  }
+
+  explain(): string {
+    const text = this.rt.explain()
+    console.log(text)
+    return text
+  }
+
+  private setStatus(message: string, isDataAvailable: boolean, isTriggerActive: boolean): void {
+    this.status = { message, isDataAvailable, isTriggerActive }
+  }
+
+  private async loop(pending: { batchId: number; start: Offset; end: Offset } | undefined): Promise<void> {
+    const { trigger, reader } = this.rt
+    try {
+      if (pending !== undefined) {
+        // The write-ahead log says this batch started but never committed: re-run it with exactly those offsets.
+        await this.runBatch(pending.batchId, pending.start, pending.end, true, Date.now(), 0)
+      }
+      if (trigger.kind === 'availableNow') await reader.prepareForTriggerAvailableNow?.()
+      while (!this.stopRequested) {
+        const started = Date.now()
+        const ran = await this.runTrigger(trigger.kind === 'once' ? 'all' : 'default')
+        if (trigger.kind === 'once') break
+        if (trigger.kind === 'availableNow' && !ran) break
+        if (this.stopRequested) break
+        const intervalMs = trigger.kind === 'processingTime' ? trigger.intervalMs : 0
+        const waitMs = intervalMs > 0 ? Math.max(0, started + intervalMs - Date.now()) : ran ? 0 : IDLE_POLL_MS
+        if (waitMs > 0) {
+          this.setStatus(ran ? 'Waiting for next trigger' : 'Waiting for data to arrive', !ran ? false : this.status.isDataAvailable, false)
+          await this.sleep(waitMs, intervalMs === 0)
+        } else {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+        }
+      }
+      await this.finish(undefined)
+    } catch (e) {
+      await this.finish(e)
+    }
+  }
+
+  /** Sleeps until the time passes, `stop()` is called, or (if `wakeOnData`) the source signals new data. */
+  private sleep(ms: number, wakeOnData: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      let unsubscribe: (() => void) | undefined
+      const done = () => {
+        clearTimeout(timer)
+        unsubscribe?.()
+        this.wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.wake = done
+      if (wakeOnData) unsubscribe = this.rt.reader.onDataAvailable?.(done)
+    })
+  }
+
+  /** One trigger: get offsets; run a batch if there is new data or the watermark/timeouts need a no-data batch. */
+  private async runTrigger(limit: 'default' | 'all'): Promise<boolean> {
+    const seq = ++this.triggerSeq
+    const triggerStart = Date.now()
+    this.setStatus(`Getting offsets from ${this.rt.sourceDescription}`, this.status.isDataAvailable, true)
+    const t0 = performance.now()
+    const end = await this.rt.reader.latestOffset(this.committedOffset, limit)
+    const getOffsetMs = performance.now() - t0
+    const hasData = stableStringify(end) !== stableStringify(this.committedOffset)
+    const needsNoDataBatch =
+      !hasData && this.rt.plan.stateful.some((s) => s.needsNoDataBatch(this.watermarkMs, triggerStart))
+    if (!hasData && !needsNoDataBatch) {
+      // Spark's onQueryIdle: once when the query goes idle, not on every empty poll.
+      if (this.status.isDataAvailable || this.triggerSeq === 1) this.rt.onIdle(this)
+      this.setStatus('Waiting for data to arrive', false, false)
+      this.resolveIdleWaiters(seq)
+      return false
+    }
+    await this.runBatch(this.nextBatchId, this.committedOffset, end, hasData, triggerStart, getOffsetMs)
+    return true
+  }
+
+  private async runBatch(
+    batchId: number,
+    start: Offset,
+    end: Offset,
+    hasData: boolean,
+    triggerStart: number,
+    getOffsetMs: number,
+  ): Promise<void> {
+    const { plan, checkpoint, reader, writer } = this.rt
+    const clock = performance.now()
+    const lap = () => {
+      const now = performance.now()
+      const ms = now - lapStart
+      lapStart = now
+      return Math.round(ms)
+    }
+    let lapStart = clock
+    this.setStatus('Processing new data', true, true)
+    const watermarkForBatch = this.watermarkMs
+    await checkpoint.writeOffsets(batchId, start, end, watermarkForBatch)
+    const walCommit = lap()
+    let rows: unknown[]
+    try {
+      rows = hasData ? await reader.getBatch(start, end) : []
+    } catch (e) {
+      throw this.queryError(e, batchId, this.rt.sourceDescription)
+    }
+    const getBatch = lap()
+    const ctx: BatchContext = {
+      batchId,
+      watermarkMs: watermarkForBatch,
+      hasWatermark: plan.watermark !== undefined,
+      watermarkDelayMs: plan.watermark?.delayMs ?? 0,
+      processingTimeMs: triggerStart,
+      outputMode: plan.outputMode,
+    }
+    const queryPlanning = lap()
+    let output: unknown[]
+    let eventTime: EventTimeStats | undefined
+    const stateProgress: ReturnType<MicroBatchQuery['stateOperatorProgress']>[] = []
+    const deltas: { operator: StatefulExec; deltas: PartitionDelta[] }[] = []
+    try {
+      ;({ output, eventTime } = runSteps(plan.steps, rows, ctx))
+      for (const op of plan.stateful) {
+        stateProgress.push(this.stateOperatorProgress(op))
+        deltas.push({ operator: op, deltas: takeDeltas(op) })
+      }
+    } catch (e) {
+      for (const op of plan.stateful) op.store.discardChanges()
+      throw this.queryError(e, batchId, undefined)
+    }
+    await checkpoint.writeState(batchId, deltas)
+    try {
+      await writer.addBatch(batchId, output)
+    } catch (e) {
+      throw this.queryError(e, batchId, this.rt.sinkDescription)
+    }
+    const addBatch = lap()
+    const nextWatermark =
+      eventTime !== undefined && plan.watermark !== undefined
+        ? Math.max(this.watermarkMs, eventTime.max - plan.watermark.delayMs)
+        : this.watermarkMs
+    await checkpoint.commit(batchId, nextWatermark)
+    await reader.commit(end)
+    const commitOffsets = lap()
+    this.watermarkMs = nextWatermark
+    this.committedOffset = end
+    this.nextBatchId = batchId + 1
+    const triggerExecution = Math.round(performance.now() - clock + getOffsetMs)
+    this.report({
+      batchId,
+      triggerStart,
+      numInputRows: rows.length,
+      numOutputRows: output.length,
+      durationMs: {
+        getOffset: Math.round(getOffsetMs),
+        getBatch,
+        queryPlanning,
+        addBatch,
+        walCommit,
+        commitOffsets,
+        triggerExecution,
+      },
+      eventTime,
+      watermarkMs: watermarkForBatch,
+      stateOperators: stateProgress,
+      start,
+      end,
+    })
+  }
+
+  private stateOperatorProgress(op: StatefulExec) {
+    return {
+      operatorName: op.name,
+      numRowsTotal: op.store.size,
+      numRowsUpdated: op.store.numRowsUpdated,
+      numRowsRemoved: op.store.numRowsRemoved,
+      numRowsDroppedByWatermark: op.numRowsDroppedByWatermark,
+      memoryUsedBytes: op.store.estimateMemoryBytes(),
+      numShufflePartitions: op.store.partitions,
+    }
+  }
+
+  private report(b: {
+    batchId: number
+    triggerStart: number
+    numInputRows: number
+    numOutputRows: number
+    durationMs: StreamingQueryProgress['durationMs']
+    eventTime: EventTimeStats | undefined
+    watermarkMs: number
+    stateOperators: StreamingQueryProgress['stateOperators']
+    start: Offset
+    end: Offset
+  }): void {
+    const sinceLast = this.lastTriggerStartMs === undefined ? 0 : (b.triggerStart - this.lastTriggerStartMs) / 1000
+    this.lastTriggerStartMs = b.triggerStart
+    const inputRowsPerSecond = sinceLast > 0 ? b.numInputRows / sinceLast : 0
+    const processedRowsPerSecond =
+      b.durationMs.triggerExecution > 0 ? (b.numInputRows * 1000) / b.durationMs.triggerExecution : 0
+    const iso = (ms: number) => new Date(ms).toISOString()
+    const eventTime: StreamingQueryProgress['eventTime'] =
+      this.rt.plan.watermark === undefined
+        ? {}
+        : b.eventTime === undefined
+          ? { watermark: iso(b.watermarkMs) }
+          : {
+              min: iso(b.eventTime.min),
+              max: iso(b.eventTime.max),
+              avg: iso(Math.round(b.eventTime.sum / b.eventTime.count)),
+              watermark: iso(b.watermarkMs),
+            }
+    const fields = {
+      id: this.id,
+      runId: this.runId,
+      name: this.name ?? null,
+      timestamp: iso(b.triggerStart),
+      batchId: b.batchId,
+      batchDuration: b.durationMs.triggerExecution,
+      numInputRows: b.numInputRows,
+      inputRowsPerSecond,
+      processedRowsPerSecond,
+      durationMs: b.durationMs,
+      eventTime,
+      stateOperators: b.stateOperators,
+      sources: [
+        {
+          description: this.rt.sourceDescription,
+          startOffset: b.start,
+          endOffset: b.end,
+          numInputRows: b.numInputRows,
+          inputRowsPerSecond,
+          processedRowsPerSecond,
+          metrics: this.rt.reader.metrics?.() ?? {},
+        },
+      ],
+      sink: { description: this.rt.sinkDescription, numOutputRows: b.numOutputRows },
+    }
+    const progress: StreamingQueryProgress = Object.freeze({ ...fields, json: JSON.stringify(fields) })
+    this.recent.push(progress)
+    if (this.recent.length > this.rt.numRecentProgressUpdates) this.recent.shift()
+    this.progress.next(progress)
+    this.rt.onProgress(this, progress)
+  }
+
+  private resolveIdleWaiters(seq: number): void {
+    const ready = this.idleWaiters.filter((w) => w.afterSeq <= seq)
+    this.idleWaiters = this.idleWaiters.filter((w) => w.afterSeq > seq)
+    for (const w of ready) w.resolve()
+  }
+
+  private queryError(e: unknown, batchId: number, fallbackOperator: string | undefined): StreamingQueryError {
+    if (e instanceof StreamingQueryError) return e
+    const operator = e instanceof OperatorFailure ? e.operator : fallbackOperator
+    const cause = e instanceof OperatorFailure ? e.cause : e
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    return new StreamingQueryError(
+      `query ${this.name ? `'${this.name}' ` : ''}[id = ${this.id}, runId = ${this.runId}] failed in batch ${batchId}` +
+        `${operator ? ` at ${operator}` : ''}: ${reason}`,
+      cause,
+      batchId,
+      operator,
+    )
+  }
+
+  private async finish(error: unknown): Promise<void> {
+    if (error !== undefined) {
+      this.exception =
+        error instanceof StreamingQueryError ? error : this.queryError(error, this.nextBatchId, undefined)
+    }
+    this.active = false
+    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : 'Stopped', false, false)
+    for (const w of this.idleWaiters) (this.exception ? w.reject(this.exception) : w.resolve())
+    this.idleWaiters = []
+    this.progress.complete()
+    await Promise.allSettled([this.rt.reader.stop(), this.rt.writer.stop?.(), this.rt.checkpoint.close()])
+    this.rt.onTerminated(this)
+  }
+}
+
+function takeDeltas(op: StatefulExec): PartitionDelta[] {
+  try {
+    return op.store.takeDeltas()
+  } catch (e) {
+    throw new OperatorFailure(op.name, e)
+  }
+}

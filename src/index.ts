@@ -1,0 +1,60 @@
+/** structured-rx: streaming queries as RxJS operator chains, run as incremental, checkpointed micro-batch plans. */
+
+// Sessions, streams and queries
+export { createSession, Session, StreamingQueryManager } from './session.js'
+export type { SessionOptions, StreamingQueryListener, StreamingQueryEvent } from './session.js'
+export { Stream } from './stream.js'
+export type { DataStreamWriter, WriteStreamOptions } from './stream.js'
+export type { StreamingQuery } from './exec/streamingQuery.js'
+export type { StreamingQueryProgress, StreamingQueryStatus, StateOperatorProgress, SourceProgress } from './exec/progress.js'
+export type { OutputMode } from './exec/batch.js'
+export { trigger } from './exec/trigger.js'
+export type { Trigger } from './exec/trigger.js'
+
+// Operators
+export { map } from './operators/map.js'
+export { filter } from './operators/filter.js'
+export { flatMap } from './operators/flatMap.js'
+export { withWatermark } from './operators/withWatermark.js'
+export { groupBy } from './operators/groupBy.js'
+export { count } from './operators/count.js'
+export { sum } from './operators/sum.js'
+export { avg } from './operators/avg.js'
+export { min } from './operators/min.js'
+export { max } from './operators/max.js'
+export { agg } from './operators/agg.js'
+export { aggregate } from './operators/aggregate.js'
+export type { AggregateSpec } from './operators/aggregate.js'
+export { dropDuplicates } from './operators/dropDuplicates.js'
+export { mapGroupsWithState, GroupState } from './operators/mapGroupsWithState.js'
+export type { MapGroupsWithStateSpec } from './operators/mapGroupsWithState.js'
+export { migration, PLAN } from './plan/nodes.js'
+export type { Operator, Grouped, WindowGrouped, Window, WindowSpec, Aggregator, Migration, Codec, ResultRow, PlanNode } from './plan/nodes.js'
+
+// Sources and sinks
+export type { Source, SourceReader, SourceContext, Offset } from './sources/source.js'
+export type { Sink, SinkWriter, SinkContext } from './sinks/sink.js'
+export { memorySource } from './sources/memorySource.js'
+export type { MemorySource } from './sources/memorySource.js'
+export { rateSource } from './sources/rateSource.js'
+export type { RateRow } from './sources/rateSource.js'
+export { memorySink } from './sinks/memorySink.js'
+export type { MemorySink } from './sinks/memorySink.js'
+export { foreachBatch } from './sinks/foreachBatch.js'
+export { consoleSink } from './sinks/consoleSink.js'
+
+// Checkpoint file system
+export { nodeFs } from './checkpoint/fs.js'
+export type { CheckpointFs } from './checkpoint/fs.js'
+
+// Errors
+export {
+  StructuredRxError,
+  StreamingQueryError,
+  BadRecordError,
+  CheckpointCorruptedError,
+  CheckpointVersionError,
+  ConcurrentQueryError,
+  IncompatibleCheckpointError,
+  InvalidQueryError,
+} from './errors.js'

@@ -1,0 +1,12 @@
+import type { Window } from '../../plan/nodes.js'
+
+/**
+ * The event-time windows a timestamp falls in, aligned to the epoch as in Spark: tumbling when `slideMs === sizeMs`,
+ * sliding otherwise (every window `[start, start + size)` with `start` a multiple of `slide` that contains `time`).
+ */
+export function windowsOf(time: number, sizeMs: number, slideMs: number): Window[] {
+  const lastStart = time - (((time % slideMs) + slideMs) % slideMs)
+  const out: Window[] = []
+  for (let start = lastStart; start > time - sizeMs; start -= slideMs) out.unshift({ start, end: start + sizeMs })
+  return out
+}

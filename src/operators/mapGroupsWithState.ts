@@ -1,0 +1,74 @@
+import { Observable } from 'rxjs'
+import type { Codec, ErasedMigration, Grouped, KeyOf, Operator, TimeoutKind, ValueOf } from '../plan/nodes.js'
+import { withPlan } from '../plan/nodes.js'
+import { stableStringify } from '../util/keys.js'
+import { GroupState } from './internal/groupState.js'
+
+export { GroupState }
+
+/** The definition of `mapGroupsWithState`. */
+export interface MapGroupsWithStateSpec<K, T, S, R, N extends string> {
+  /** Stable name: the result column and the state operator's name in the checkpoint. */
+  readonly name: N
+  /** State version; raise it when `state` changes shape, with `migrations` from older versions. */
+  readonly version: number
+  /** Key codec; defaults to the codec of the `groupBy` before this operator. Keys cannot evolve. */
+  readonly key?: Codec<K>
+  /** io-ts codec of the per-group state. */
+  readonly state: Codec<S>
+  /**
+   * Called once per group and micro-batch with that group's new rows (in arrival order), or with no rows and
+   * `state.hasTimedOut` when its timeout fired. Returns the group's output value, or undefined for no output.
+   */
+  update(key: K, rows: T[], state: GroupState<S>): R | undefined
+  readonly timeout?: TimeoutKind
+  readonly migrations?: readonly ErasedMigration[]
+}
+
+/**
+ * Arbitrary typed state per group (Spark's mapGroupsWithState): emits `{ key, [name]: output }` for every group
+ * whose `update` returned a value. Follows `groupBy(keyOf, keyCodec)`; supports output mode `update`.
+ * @example
+ * groupBy((e) => e.user, t.string),
+ * mapGroupsWithState({ name: 'session', version: 1, state: t.type({ clicks: t.number }),
+ *   update: (user, events, state) => { const s = { clicks: (state.getOption()?.clicks ?? 0) + events.length }; state.update(s); return s.clicks } })
+ * @throws RangeError when `version` is not a positive integer.
+ */
+export function mapGroupsWithState<G extends Grouped<unknown, unknown>, S, R, N extends string>(
+  spec: MapGroupsWithStateSpec<KeyOf<G>, ValueOf<G>, S, R, N>,
+): Operator<G, { key: KeyOf<G> } & { [P in N]: R }> {
+  if (!Number.isInteger(spec.version) || spec.version < 1) {
+    throw new RangeError(`mapGroupsWithState '${spec.name}': version must be a positive integer, got ${spec.version}`)
+  }
+  const timeout = spec.timeout ?? 'none'
+  const reference = (source: Observable<G>) =>
+    new Observable<{ key: KeyOf<G> } & { [P in N]: R }>((subscriber) => {
+      const states = new Map<string, S>()
+      return source.subscribe({
+        next(g) {
+          const id = stableStringify(g.key)
+          const state = new GroupState<S>(
+            { exists: states.has(id), value: states.get(id) },
+            false,
+            { processingTimeMs: Date.now(), watermarkMs: 0, timeout },
+          )
+          const out = spec.update(g.key as KeyOf<G>, [g.value as ValueOf<G>], state)
+          if (state.exists) states.set(id, state.get())
+          else states.delete(id)
+          if (out !== undefined) subscriber.next({ key: g.key, [spec.name]: out } as { key: KeyOf<G> } & { [P in N]: R })
+        },
+        error: (e) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      })
+    })
+  return withPlan(reference, {
+    kind: 'mapGroupsWithState',
+    name: spec.name,
+    version: spec.version,
+    keyCodec: spec.key,
+    stateCodec: spec.state,
+    update: spec.update as never,
+    timeout,
+    migrations: spec.migrations ?? [],
+  })
+}

@@ -1,0 +1,182 @@
+import type * as t from 'io-ts'
+import type { OperatorFunction } from 'rxjs'
+
+/** Marks the plan node an operator carries beside its RxJS behaviour. */
+export const PLAN = Symbol.for('structured-rx.plan')
+
+/** An event-time window `[start, end)` in epoch milliseconds. */
+export interface Window {
+  readonly start: number
+  readonly end: number
+}
+
+/** Window options of `groupBy`: event time of a row, window size and optional slide (ms or `'10 minutes'`). */
+export interface WindowSpec<T> {
+  readonly time: (row: T) => number
+  readonly size: number | string
+  readonly slide?: number | string
+}
+
+/** An input row tagged with its grouping key (and window), as `groupBy` emits it to the aggregation after it. */
+export interface Grouped<K, T> {
+  readonly key: K
+  readonly value: T
+}
+
+/** A row grouped by key and event-time window. */
+export interface WindowGrouped<K, T> extends Grouped<K, T> {
+  readonly window: Window
+}
+
+/** The result row of an aggregation over `G`: `key`, `window` when grouped by window, plus its columns `C`. */
+export type ResultRow<G, C> = G extends WindowGrouped<infer K, unknown>
+  ? { key: K; window: Window } & C
+  : G extends Grouped<infer K, unknown>
+    ? { key: K } & C
+    : never
+
+/** The row type that a `Grouped` stream carries. */
+export type ValueOf<G> = G extends Grouped<unknown, infer T> ? T : never
+/** The key type of a `Grouped` stream. */
+export type KeyOf<G> = G extends Grouped<infer K, unknown> ? K : never
+
+/** An io-ts codec whose encoded form is JSON; state and keys are persisted through it. */
+export type Codec<A> = t.Type<A, unknown, unknown>
+
+/**
+ * A typed, mergeable aggregation: the building block of `count`, `sum`, `avg`, `min`, `max`, `agg` and `aggregate`.
+ * `add` must not mutate its input state (return a new value) so a failed batch never leaves state half-updated.
+ */
+export interface Aggregator<T, S, R> {
+  readonly name: string
+  readonly version: number
+  readonly state: Codec<S>
+  zero(): S
+  add(state: S, row: T): S
+  merge?(a: S, b: S): S
+  result(state: S): R
+  readonly migrations?: readonly Migration<unknown, S>[]
+}
+
+/** One step of a typed state migration: state written at `from` (decoded by `codec`) becomes state of `to`. */
+export interface Migration<Old, New> {
+  readonly from: number
+  readonly to: number
+  readonly codec: Codec<Old>
+  migrate(old: Old): New
+}
+
+/**
+ * Types one migration step, so `migrate` gets the old state's type from `codec`.
+ * @example migration({ from: 1, to: 2, codec: t.type({ n: t.number }), migrate: (old) => ({ n: old.n, total: 0 }) })
+ */
+export function migration<Old, New>(step: Migration<Old, New>): Migration<Old, New> {
+  return step
+}
+
+type Fn = (row: never) => unknown
+
+/** A codec with its types erased, as plan nodes store them. */
+export type ErasedCodec = t.Mixed
+
+/** An aggregator with its types erased, as plan nodes store it. */
+export interface ErasedAggregator {
+  readonly name: string
+  readonly version: number
+  readonly state: ErasedCodec
+  zero(): unknown
+  add(state: never, row: never): unknown
+  merge?(a: never, b: never): unknown
+  result(state: never): unknown
+}
+
+/** A migration step with its types erased. */
+export interface ErasedMigration {
+  readonly from: number
+  readonly to: number
+  readonly codec: ErasedCodec
+  migrate(old: never): unknown
+}
+
+/** Stateless nodes fuse into one per-batch function. */
+export type StatelessNode =
+  | { readonly kind: 'map'; readonly fn: Fn }
+  | { readonly kind: 'filter'; readonly fn: Fn }
+  | { readonly kind: 'flatMap'; readonly fn: Fn }
+
+/** `withWatermark(timeOf, delay)`: tracks event time; late rows are dropped by the stateful operators after it. */
+export interface WatermarkNode {
+  readonly kind: 'withWatermark'
+  readonly timeOf: Fn
+  readonly delayMs: number
+}
+
+/** `groupBy(keyOf, keyCodec, { window })`: must be followed by an aggregation, which it becomes part of. */
+export interface GroupByNode {
+  readonly kind: 'groupBy'
+  readonly keyOf: Fn
+  readonly keyCodec: ErasedCodec
+  readonly window?: { readonly time: Fn; readonly sizeMs: number; readonly slideMs: number }
+}
+
+/** An aggregation after `groupBy`. */
+export interface AggregateNode {
+  readonly kind: 'aggregate'
+  /** Column names and their aggregators; `count()` is `[['count', countAggregator]]`. */
+  readonly columns: readonly (readonly [string, ErasedAggregator])[]
+  /** The columns combined into one aggregator whose result is the column record. */
+  readonly aggregator: Aggregator<unknown, unknown, Record<string, unknown>>
+  /** Stable operator name, used for the state directory and in errors. */
+  readonly name: string
+  readonly version: number
+  readonly migrations: readonly ErasedMigration[]
+}
+
+/** `dropDuplicates(keyOf, keyCodec, { within })`. */
+export interface DropDuplicatesNode {
+  readonly kind: 'dropDuplicates'
+  readonly keyOf: Fn
+  readonly keyCodec: ErasedCodec
+  readonly within?: Fn
+  readonly name: string
+  readonly version: number
+}
+
+/** Timeout kinds of `mapGroupsWithState`, as in Spark's GroupStateTimeout. */
+export type TimeoutKind = 'none' | 'processingTime' | 'eventTime'
+
+/** `mapGroupsWithState({ ... })`. */
+export interface MapGroupsWithStateNode {
+  readonly kind: 'mapGroupsWithState'
+  readonly name: string
+  readonly version: number
+  /** Overrides the key codec of the `groupBy` before it. */
+  readonly keyCodec?: ErasedCodec
+  readonly stateCodec: ErasedCodec
+  readonly update: (key: never, rows: never[], state: never) => unknown
+  readonly timeout: TimeoutKind
+  readonly migrations: readonly ErasedMigration[]
+}
+
+export type StatefulNode = AggregateNode | DropDuplicatesNode | MapGroupsWithStateNode
+export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode
+
+/** An RxJS operator (the reference semantics) that also carries its plan node (the incremental semantics). */
+export type Operator<A, B> = OperatorFunction<A, B> & { readonly [PLAN]: PlanNode }
+
+/** Attaches a plan node to an RxJS operator function. */
+export function withPlan<A, B>(fn: OperatorFunction<A, B>, node: PlanNode): Operator<A, B> {
+  return Object.assign(fn, { [PLAN]: node })
+}
+
+/** The plan node an operator carries, or an error naming what was passed instead. */
+export function planNodeOf(op: unknown, position: number): PlanNode {
+  const node = (op as { [PLAN]?: PlanNode } | null)?.[PLAN]
+  if (node === undefined) {
+    throw new TypeError(
+      `argument ${position + 1} of pipe() is not a structured-rx operator; plain RxJS operators cannot be ` +
+        'compiled into an incremental plan (use map/filter/flatMap from structured-rx)',
+    )
+  }
+  return node
+}

@@ -1,0 +1,25 @@
+import type { CheckpointFs } from '../checkpoint/fs.js'
+import type { OutputMode } from '../exec/batch.js'
+
+/** What the query gives a sink when it opens it. */
+export interface SinkContext {
+  readonly queryName: string | undefined
+  readonly outputMode: OutputMode
+  readonly fs: CheckpointFs
+}
+
+/**
+ * A streaming sink (Spark's Sink): it must be idempotent by `batchId`, so that a batch re-run after a crash never
+ * duplicates output. A sink commits a batch when `addBatch` resolves.
+ */
+export interface Sink<R> {
+  /** Shown in progress and `explain()`. */
+  readonly description: string
+  open(ctx: SinkContext): Promise<SinkWriter<R>>
+}
+
+/** An opened sink. */
+export interface SinkWriter<R> {
+  addBatch(batchId: number, rows: R[]): Promise<void>
+  stop?(): Promise<void>
+}

@@ -1,0 +1,49 @@
+import type { CheckpointFs } from '../checkpoint/fs.js'
+
+/** A source offset: any JSON value. Re-reading the same offset range must yield the same rows. */
+export type Offset = null | boolean | number | string | Offset[] | { [key: string]: Offset }
+
+/** What the query gives a source when it opens it. */
+export interface SourceContext {
+  /** The file system that checkpoint I/O goes through (fault-injectable in tests). */
+  readonly fs: CheckpointFs
+  /** The source's own log directory, `<checkpoint>/sources/<i>`, or undefined without a checkpoint. */
+  readonly logDir: string | undefined
+  /** Whether this open is a restart from an existing checkpoint. */
+  readonly restarting: boolean
+}
+
+/**
+ * A replayable streaming source (Spark's Source / MicroBatchStream): offsets are JSON, and `getBatch(start, end)`
+ * returns the same rows every time it is asked for the same range.
+ */
+export interface Source<T> {
+  /** Shown in progress and `explain()`, e.g. `MemorySource[3 rows]`. */
+  readonly description: string
+  /** The kind and identity of the source, recorded in the checkpoint's plan fingerprint. */
+  readonly kind: string
+  readonly identity: string
+  open(ctx: SourceContext): Promise<SourceReader<T>>
+}
+
+/** An opened source. */
+export interface SourceReader<T> {
+  /** The offset before any data. */
+  initialOffset(): Offset
+  /**
+   * The end offset of the next batch starting at `start`: at most the source's rate limit past it (e.g.
+   * `maxFilesPerTrigger`), or everything available when `limit` is 'all' (trigger.once).
+   */
+  latestOffset(start: Offset, limit: 'default' | 'all'): Promise<Offset>
+  /** The rows in `(start, end]`. */
+  getBatch(start: Offset, end: Offset): Promise<T[]>
+  /** Everything up to `end` is committed: the source may forget it. */
+  commit(end: Offset): Promise<void>
+  /** trigger.availableNow: fix the end of what is available now; later `latestOffset` calls must not go past it. */
+  prepareForTriggerAvailableNow?(): Promise<void>
+  /** Registers a wake-up for new data (so a waiting query need not poll). Returns an unsubscribe function. */
+  onDataAvailable?(listener: () => void): () => void
+  /** Source-specific counters for progress (e.g. `numBadRecords`). */
+  metrics?(): Record<string, number>
+  stop(): Promise<void>
+}

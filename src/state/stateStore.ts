@@ -1,0 +1,155 @@
+import type { ErasedCodec, Window } from '../plan/nodes.js'
+import { partitionOf } from '../util/keys.js'
+
+/** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
+export interface StateEntry {
+  readonly id: string
+  readonly key: unknown
+  readonly window?: Window
+  readonly partition: number
+  value: unknown
+  /** Epoch ms: a mapGroupsWithState timeout, or when a dropDuplicates key expires. */
+  timeoutAt?: number
+}
+
+/** How an entry is persisted: codec-encoded key, window bounds, codec-encoded state, timeout. */
+export interface EncodedEntry {
+  k: unknown
+  w?: [number, number]
+  s: unknown
+  t?: number
+}
+
+/** The changes of one batch in one partition: upserted entries and removed keys, ready to persist. */
+export interface PartitionDelta {
+  readonly partition: number
+  readonly upserts: EncodedEntry[]
+  readonly removes: EncodedEntry['k'][]
+  readonly removedWindows: ([number, number] | null)[]
+}
+
+/**
+ * The keyed state of one stateful operator, split into `partitions` by a stable hash of the encoded key. Lookups go
+ * through one map of all keys (a key's partition is computed once, when it is created); each batch records which
+ * keys changed or were removed so the checkpoint can persist a delta per partition.
+ */
+export class StateStore {
+  readonly entries = new Map<string, StateEntry>()
+  private readonly touched = new Map<string, StateEntry>()
+  private readonly removed = new Map<string, StateEntry>()
+
+  constructor(
+    /** Stable operator name: names the state directory and errors. */
+    readonly operator: string,
+    readonly partitions: number,
+    readonly keyCodec: ErasedCodec,
+    readonly stateCodec: ErasedCodec,
+  ) {}
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  get(id: string): StateEntry | undefined {
+    return this.entries.get(id)
+  }
+
+  /** Creates or replaces a key's state and marks it changed in this batch. */
+  put(id: string, key: unknown, window: Window | undefined, value: unknown): StateEntry {
+    let entry = this.entries.get(id)
+    if (entry === undefined) {
+      entry = { id, key, window, partition: partitionOf(id, this.partitions), value }
+      this.entries.set(id, entry)
+    } else {
+      entry.value = value
+    }
+    this.markChanged(entry)
+    return entry
+  }
+
+  /** Records that an entry's value (mutated in place by the hot loop) changed in this batch. */
+  markChanged(entry: StateEntry): void {
+    this.touched.set(entry.id, entry)
+    this.removed.delete(entry.id)
+  }
+
+  remove(id: string): void {
+    const entry = this.entries.get(id)
+    if (entry === undefined) return
+    this.entries.delete(id)
+    this.touched.delete(id)
+    this.removed.set(id, entry)
+  }
+
+  /** Entries changed in the current batch. */
+  changedEntries(): IterableIterator<StateEntry> {
+    return this.touched.values()
+  }
+
+  get numRowsUpdated(): number {
+    return this.touched.size
+  }
+
+  get numRowsRemoved(): number {
+    return this.removed.size
+  }
+
+  /**
+   * Validates and encodes this batch's changes per partition, then starts a new batch.
+   * @throws TypeError naming the operator and key when a state value fails its codec.
+   */
+  takeDeltas(): PartitionDelta[] {
+    const deltas: PartitionDelta[] = []
+    const deltaOf = (p: number) =>
+      (deltas[p] ??= { partition: p, upserts: [], removes: [], removedWindows: [] })
+    for (const entry of this.touched.values()) deltaOf(entry.partition).upserts.push(this.encode(entry))
+    for (const entry of this.removed.values()) {
+      const d = deltaOf(entry.partition)
+      d.removes.push(this.keyCodec.encode(entry.key))
+      d.removedWindows.push(entry.window ? [entry.window.start, entry.window.end] : null)
+    }
+    this.touched.clear()
+    this.removed.clear()
+    return deltas.filter((d) => d !== undefined)
+  }
+
+  /** Discards the current batch's change tracking (the batch failed; the query stops). */
+  discardChanges(): void {
+    this.touched.clear()
+    this.removed.clear()
+  }
+
+  /** Encodes an entry through the operator's codecs, checking the state value first. */
+  encode(entry: StateEntry): EncodedEntry {
+    if (!this.stateCodec.is(entry.value)) {
+      throw new TypeError(
+        `state of operator '${this.operator}' for key ${JSON.stringify(this.keyCodec.encode(entry.key))} does not ` +
+          `match its codec ${this.stateCodec.name}: ${safeJson(entry.value)}`,
+      )
+    }
+    const out: EncodedEntry = { k: this.keyCodec.encode(entry.key), s: this.stateCodec.encode(entry.value) }
+    if (entry.window) out.w = [entry.window.start, entry.window.end]
+    if (entry.timeoutAt !== undefined) out.t = entry.timeoutAt
+    return out
+  }
+
+  /** Estimated bytes held, for progress: the encoded size of a sample of entries times the count. */
+  estimateMemoryBytes(): number {
+    if (this.entries.size === 0) return 0
+    let sampled = 0
+    let bytes = 0
+    for (const entry of this.entries.values()) {
+      bytes += 64 + safeJson({ k: this.keyCodec.encode(entry.key), s: this.stateCodec.encode(entry.value) }).length * 2
+      if (++sampled === 32) break
+    }
+    return Math.round((bytes / sampled) * this.entries.size)
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

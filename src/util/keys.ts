@@ -1,0 +1,62 @@
+/**
+ * Key identity: a state key is identified by its codec-encoded form, so the same key maps to the same id (and the
+ * same partition) on every run and every machine, whatever object identity or property order it had.
+ */
+
+/** JSON with object keys sorted, so equal values always give equal text. */
+export function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`
+  const obj = value as Record<string, unknown>
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`).join(',')}}`
+}
+
+/**
+ * The id of an encoded key. Plain strings are their own id (the common case, and allocation-free); anything else,
+ * and any string starting with NUL, becomes NUL + stable JSON. A JSON text of a non-string never starts with `"`,
+ * and the JSON of a string always does, so no two distinct encoded keys share an id.
+ */
+export function keyIdOf(encoded: unknown): string {
+  if (typeof encoded === 'string' && encoded.charCodeAt(0) !== 0) return encoded
+  return '\u0000' + stableStringify(encoded)
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: stable across runs, machines and Node versions. */
+export function stableHash(text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** The shuffle partition of a key id. */
+export function partitionOf(id: string, partitions: number): number {
+  return stableHash(id) % partitions
+}
+
+const UNITS: Record<string, number> = {
+  ms: 1, millisecond: 1, milliseconds: 1,
+  s: 1000, sec: 1000, second: 1000, seconds: 1000,
+  m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000,
+  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+}
+
+/** Parses `1000`, `'10 seconds'`, `'5 minutes'`, `'1h'` into milliseconds; `what` names the option in errors. */
+export function parseDuration(value: number | string, what: string): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${what}: expected a non-negative duration, got ${value}`)
+    return value
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value)
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined
+  if (!m || unit === undefined) {
+    throw new RangeError(`${what}: cannot read duration '${value}' (try '10 seconds', '5 minutes' or a number of ms)`)
+  }
+  return Number(m[1]) * unit
+}
