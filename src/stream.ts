@@ -40,6 +40,7 @@ export class Stream<T> {
     private readonly starter: QueryStarter,
     private readonly source: Source<unknown>,
     private readonly nodes: readonly PlanNode[],
+    private readonly ops: readonly Operator<unknown, unknown>[] = [],
   ) {}
 
   pipe(): Stream<T>
@@ -69,10 +70,12 @@ export class Stream<T> {
   pipe(...operators: Operator<unknown, unknown>[]): Stream<unknown>
   pipe(...operators: Operator<unknown, unknown>[]): Stream<unknown> {
     const offset = this.nodes.length
-    return new Stream(this.starter, this.source, [
-      ...this.nodes,
-      ...operators.map((op, i) => planNodeOf(op, offset + i)),
-    ])
+    return new Stream(
+      this.starter,
+      this.source,
+      [...this.nodes, ...operators.map((op, i) => planNodeOf(op, offset + i))],
+      [...this.ops, ...operators],
+    )
   }
 
   /** Configures the sink, output mode, trigger and checkpoint of the query. */
@@ -83,5 +86,15 @@ export class Stream<T> {
   /** The plan nodes piped so far (for laws and tools). */
   get planNodes(): readonly PlanNode[] {
     return this.nodes
+  }
+
+  /** The operators piped so far: `from(rows).pipe(...stream.operators)` is the query's RxJS reference semantics. */
+  get operators(): readonly Operator<unknown, unknown>[] {
+    return this.ops
+  }
+
+  /** The source this stream reads. */
+  get sourceOf(): Source<unknown> {
+    return this.source
   }
 }
