@@ -1,12 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './checkpoint/fs.js'
-import { InvalidQueryError } from './errors.js'
 import type { StreamingQueryProgress } from './exec/progress.js'
-import { noCheckpoint } from './exec/queryCheckpoint.js'
-import { MicroBatchQuery, type StreamingQuery } from './exec/streamingQuery.js'
-import { compilePlan } from './plan/compile.js'
-import { explainPlan } from './plan/explain.js'
+import { startQuery } from './exec/startQuery.js'
+import type { StreamingQuery } from './exec/streamingQuery.js'
 import type { PlanNode } from './plan/nodes.js'
 import type { MemorySink } from './sinks/memorySink.js'
 import type { Source } from './sources/source.js'
@@ -161,35 +157,26 @@ export class Session {
 
   /** @internal Called by `writeStream(...).start()`. */
   async startQuery(source: Source<unknown>, nodes: readonly PlanNode[], options: WriteStreamOptions<unknown>): Promise<StreamingQuery> {
-    if (options.sink === undefined) throw new InvalidQueryError('writeStream: a sink is required')
-    const fs = this.options.fs ?? nodeFs
-    const partitions = this.options.shufflePartitions
-    const plan = compilePlan(nodes, options.outputMode, partitions)
-    const reader = await source.open({ fs, logDir: undefined, restarting: false })
-    const writer = await options.sink.open({ queryName: options.queryName, outputMode: options.outputMode, fs })
+    const manager = this.streams
+    const query = await startQuery(
+      {
+        fs: this.options.fs ?? nodeFs,
+        shufflePartitions: this.options.shufflePartitions,
+        retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
+        numRecentProgressUpdates: this.options.numRecentProgressUpdates,
+        warn: this.options.warn ?? ((m) => console.warn(m)),
+        onProgress: (_q, progress) => manager.emit({ type: 'progress', progress }),
+        onIdle: (q) => manager.emit({ type: 'idle', id: q.id, runId: q.runId, timestamp: new Date().toISOString() }),
+        onTerminated: (q) => {
+          manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
+          manager.terminated(q)
+        },
+      },
+      { source, nodes, ...options },
+    )
     if (options.queryName !== undefined && 'rows' in options.sink) {
       this.tables.set(options.queryName, options.sink as MemorySink<unknown>)
     }
-    const manager = this.streams
-    const query = await MicroBatchQuery.start({
-      id: randomUUID(),
-      name: options.queryName,
-      plan,
-      reader,
-      sourceDescription: source.description,
-      writer,
-      sinkDescription: options.sink.description,
-      trigger: options.trigger ?? { kind: 'processingTime', intervalMs: 0 },
-      checkpoint: noCheckpoint,
-      numRecentProgressUpdates: this.options.numRecentProgressUpdates,
-      explain: () => explainPlan(plan, source.description, options.sink.description, partitions),
-      onProgress: (_q, progress) => manager.emit({ type: 'progress', progress }),
-      onIdle: (q) => manager.emit({ type: 'idle', id: q.id, runId: q.runId, timestamp: new Date().toISOString() }),
-      onTerminated: (q) => {
-        manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
-        manager.terminated(q)
-      },
-    })
     manager.register(query)
     manager.emit({ type: 'started', id: query.id, runId: query.runId, name: query.name, timestamp: new Date().toISOString() })
     return query

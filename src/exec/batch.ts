@@ -20,6 +20,10 @@ export interface StatefulExec {
   readonly name: string
   readonly kind: 'aggregate' | 'dropDuplicates' | 'mapGroupsWithState'
   readonly store: StateStore
+  /** Version of the operator's state schema (raised with a migration when the state codec changes). */
+  readonly version: number
+  /** Timeout kind (mapGroupsWithState) or 'none'. */
+  readonly timeout: string
   /** Rows this operator dropped as late in the last batch. */
   readonly numRowsDroppedByWatermark: number
   run(rows: unknown[], ctx: BatchContext): unknown[]

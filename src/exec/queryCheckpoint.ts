@@ -10,7 +10,9 @@ export interface RecoveredPosition {
   readonly committedOffset: Offset | undefined
   readonly watermarkMs: number
   /** A batch whose offsets were logged but which never committed: it must re-run with exactly these offsets. */
-  readonly pending: { readonly batchId: number; readonly start: Offset; readonly end: Offset } | undefined
+  readonly pending:
+    | { readonly batchId: number; readonly start: Offset; readonly end: Offset; readonly batchTimestampMs: number }
+    | undefined
 }
 
 /**
@@ -20,7 +22,7 @@ export interface RecoveredPosition {
  */
 export interface QueryCheckpoint {
   recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition>
-  writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number): Promise<void>
+  writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number, batchTimestampMs: number): Promise<void>
   writeState(batchId: number, deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[]): Promise<void>
   commit(batchId: number, nextWatermarkMs: number): Promise<void>
   close(): Promise<void>

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { Subject, type Observable } from 'rxjs'
 import { StreamingQueryError } from '../errors.js'
 import type { CompiledPlan } from '../plan/compile.js'
@@ -8,7 +7,7 @@ import type { PartitionDelta } from '../state/stateStore.js'
 import { stableStringify } from '../util/keys.js'
 import { type BatchContext, OperatorFailure, type StatefulExec } from './batch.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
-import type { QueryCheckpoint } from './queryCheckpoint.js'
+import type { QueryCheckpoint, RecoveredPosition } from './queryCheckpoint.js'
 import { runSteps, type EventTimeStats } from './runBatch.js'
 import type { Trigger } from './trigger.js'
 
@@ -43,6 +42,7 @@ export interface StreamingQuery {
 /** Everything a query needs to run, assembled by `writeStream(...).start()`. */
 export interface QueryRuntime {
   readonly id: string
+  readonly runId: string
   readonly name: string | undefined
   readonly plan: CompiledPlan
   readonly reader: SourceReader<unknown>
@@ -63,7 +63,6 @@ const IDLE_POLL_MS = 10
 
 /** The micro-batch execution loop (Spark's MicroBatchExecution). */
 export class MicroBatchQuery implements StreamingQuery {
-  readonly runId = randomUUID()
   status: StreamingQueryStatus = { message: 'Initializing sources', isDataAvailable: false, isTriggerActive: false }
   exception: StreamingQueryError | undefined
   private readonly progress = new Subject<StreamingQueryProgress>()
@@ -98,6 +97,9 @@ export class MicroBatchQuery implements StreamingQuery {
 
   get id(): string {
     return this.rt.id
+  }
+  get runId(): string {
+    return this.rt.runId
   }
   get name(): string | undefined {
     return this.rt.name
@@ -153,12 +155,12 @@ export class MicroBatchQuery implements StreamingQuery {
     this.status = { message, isDataAvailable, isTriggerActive }
   }
 
-  private async loop(pending: { batchId: number; start: Offset; end: Offset } | undefined): Promise<void> {
+  private async loop(pending: RecoveredPosition['pending']): Promise<void> {
     const { trigger, reader } = this.rt
     try {
       if (pending !== undefined) {
         // The write-ahead log says this batch started but never committed: re-run it with exactly those offsets.
-        await this.runBatch(pending.batchId, pending.start, pending.end, true, Date.now(), 0)
+        await this.runBatch(pending.batchId, pending.start, pending.end, true, pending.batchTimestampMs, 0)
       }
       if (trigger.kind === 'availableNow') await reader.prepareForTriggerAvailableNow?.()
       while (!this.stopRequested) {
@@ -239,7 +241,7 @@ export class MicroBatchQuery implements StreamingQuery {
     let lapStart = clock
     this.setStatus('Processing new data', true, true)
     const watermarkForBatch = this.watermarkMs
-    await checkpoint.writeOffsets(batchId, start, end, watermarkForBatch)
+    await checkpoint.writeOffsets(batchId, start, end, watermarkForBatch, triggerStart)
     const walCommit = lap()
     let rows: unknown[]
     try {

@@ -133,6 +133,31 @@ export class StateStore {
     return out
   }
 
+  /** Restores one persisted entry under its id (the same id the running query computes for the key). */
+  restore(id: string, key: unknown, window: Window | undefined, value: unknown, timeoutAt: number | undefined): void {
+    const entry: StateEntry = { id, key, window, partition: partitionOf(id, this.partitions), value }
+    if (timeoutAt !== undefined) entry.timeoutAt = timeoutAt
+    this.entries.set(id, entry)
+  }
+
+  /** Forgets a restored entry (a later delta removed it). */
+  forget(id: string): void {
+    this.entries.delete(id)
+  }
+
+  /** Drops all state (before a restore). */
+  clear(): void {
+    this.entries.clear()
+    this.discardChanges()
+  }
+
+  /** Every entry, encoded, grouped by partition (for snapshots). */
+  encodeAll(): EncodedEntry[][] {
+    const parts: EncodedEntry[][] = Array.from({ length: this.partitions }, () => [])
+    for (const entry of this.entries.values()) parts[entry.partition]!.push(this.encode(entry))
+    return parts
+  }
+
   /** Estimated bytes held, for progress: the encoded size of a sample of entries times the count. */
   estimateMemoryBytes(): number {
     if (this.entries.size === 0) return 0

@@ -11,6 +11,7 @@ export class AggregateExec implements StatefulExec {
   readonly kind = 'aggregate'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  readonly timeout = 'none'
 
   constructor(
     readonly name: string,
@@ -21,6 +22,10 @@ export class AggregateExec implements StatefulExec {
     private readonly evicts: boolean,
   ) {
     this.store = new StateStore(name, partitions, grouping.keyCodec, node.aggregator.state)
+  }
+
+  get version(): number {
+    return this.node.version
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

@@ -12,6 +12,8 @@ export class DropDuplicatesExec implements StatefulExec {
   readonly kind = 'dropDuplicates'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  readonly timeout = 'none'
+  readonly version: number
   private readonly grouping: Grouping
   private readonly within: ((row: unknown) => unknown) | undefined
 
@@ -23,6 +25,7 @@ export class DropDuplicatesExec implements StatefulExec {
     this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, name)
     this.within = node.within as ((row: unknown) => unknown) | undefined
     this.store = new StateStore(name, partitions, node.keyCodec, t.number)
+    this.version = node.version
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

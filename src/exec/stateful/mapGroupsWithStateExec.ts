@@ -12,6 +12,8 @@ export class MapGroupsWithStateExec implements StatefulExec {
   readonly kind = 'mapGroupsWithState'
   readonly store: StateStore
   readonly numRowsDroppedByWatermark = 0
+  readonly version: number
+  readonly timeout: string
   private readonly update: (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
 
   constructor(
@@ -21,6 +23,8 @@ export class MapGroupsWithStateExec implements StatefulExec {
     partitions: number,
   ) {
     this.store = new StateStore(name, partitions, grouping.keyCodec, node.stateCodec)
+    this.version = node.version
+    this.timeout = node.timeout
     this.update = node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }
 

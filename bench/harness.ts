@@ -1,0 +1,231 @@
+/**
+ * The benchmark harness: times cases in interleaved rounds (warm-up rounds first), takes the median, and compares
+ * cases of the same run as ratios. Absolute figures depend on the machine; ratios against a baseline timed in the
+ * same process, on the same rows, in the same rounds, are what a report (or a test) may rely on.
+ */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+/** One timed repetition: how long the timed part took and a checksum of its result. */
+export interface Sample {
+  readonly ms: number
+  /** A number derived from the result (e.g. the sum of counts): keeps the work observable and lets cases be checked. */
+  readonly checksum: number
+}
+
+/** Something to time: one repetition is an untimed setup, the timed part, and an untimed teardown. */
+export interface BenchCase {
+  readonly name: string
+  /** Input rows per repetition, for rows/s. */
+  readonly rows: number
+  once(): Promise<Sample>
+}
+
+/** A claim checked on the measured figures: `subject` runs at ≥ `target` × the rows/s of `baseline`. */
+export interface Comparison {
+  readonly title: string
+  readonly subject: string
+  readonly baseline: string
+  readonly target: number
+}
+
+/** What a group hands the harness once its inputs exist. */
+export interface PreparedGroup {
+  readonly cases: readonly BenchCase[]
+  readonly comparisons: readonly Comparison[]
+}
+
+/**
+ * A benchmark group: one file under `bench/`, registered in `bench/index.ts`. `prepare` builds the inputs (untimed)
+ * and returns the cases; the harness times them and checks the comparisons.
+ * @example export const checkpointGroup: BenchGroup = { name: 'checkpoint', description: '…', prepare: () => ({ cases, comparisons }) }
+ */
+export interface BenchGroup {
+  readonly name: string
+  readonly description: string
+  prepare(): PreparedGroup | Promise<PreparedGroup>
+}
+
+/** How many rounds to run. */
+export interface RunOptions {
+  readonly warmups: number
+  readonly repetitions: number
+}
+
+/** The measured figures of one case. */
+export interface CaseResult {
+  readonly name: string
+  readonly rows: number
+  readonly samplesMs: readonly number[]
+  readonly medianMs: number
+  readonly rowsPerSec: number
+  readonly checksum: number
+}
+
+/** One comparison with its measured ratio. */
+export interface ComparisonResult extends Comparison {
+  readonly subjectRowsPerSec: number
+  readonly baselineRowsPerSec: number
+  readonly ratio: number
+  /** PASS/MISS on the ratio; ERROR when the two cases did not compute the same checksum. */
+  readonly verdict: 'PASS' | 'MISS' | 'ERROR'
+}
+
+export interface GroupResult {
+  readonly group: string
+  readonly cases: readonly CaseResult[]
+  readonly comparisons: readonly ComparisonResult[]
+}
+
+/** A case whose whole body is timed (no setup), e.g. a hand-written baseline loop. */
+export function simpleCase(name: string, rows: number, run: () => number): BenchCase {
+  return {
+    name,
+    rows,
+    async once() {
+      const t0 = performance.now()
+      const checksum = run()
+      return { ms: performance.now() - t0, checksum }
+    },
+  }
+}
+
+/** A case with an untimed setup and teardown around the timed `run` (e.g. start a query, feed it, stop it). */
+export function phasedCase<C>(
+  name: string,
+  rows: number,
+  phases: {
+    setup(): C | Promise<C>
+    run(ctx: C): number | Promise<number>
+    teardown?(ctx: C): void | Promise<void>
+  },
+): BenchCase {
+  return {
+    name,
+    rows,
+    async once() {
+      const ctx = await phases.setup()
+      const t0 = performance.now()
+      const checksum = await phases.run(ctx)
+      const ms = performance.now() - t0
+      await phases.teardown?.(ctx)
+      return { ms, checksum }
+    },
+  }
+}
+
+/**
+ * Times every case of a group: `warmups` untimed rounds, then `repetitions` timed rounds. Each round runs every case
+ * once, starting one case later than the round before, so drift (heat, heap growth) falls on all cases alike.
+ * Before every repetition the previous one's garbage is collected, so no case pays for another's.
+ */
+export async function runGroup(group: BenchGroup, options: RunOptions): Promise<GroupResult> {
+  const { cases, comparisons } = await group.prepare()
+  const samples = cases.map(() => [] as Sample[])
+  const rounds = options.warmups + options.repetitions
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < cases.length; j++) {
+      const i = (round + j) % cases.length
+      collectGarbage()
+      const sample = await cases[i]!.once()
+      if (round >= options.warmups) samples[i]!.push(sample)
+    }
+  }
+  const results = cases.map((c, i) => caseResult(c, samples[i]!))
+  const byName = new Map(results.map((r) => [r.name, r]))
+  const find = (name: string) => {
+    const r = byName.get(name)
+    if (r === undefined) throw new Error(`bench group '${group.name}': comparison names unknown case '${name}'`)
+    return r
+  }
+  return {
+    group: group.name,
+    cases: results,
+    comparisons: comparisons.map((c) => {
+      const s = find(c.subject)
+      const b = find(c.baseline)
+      const ratio = s.rowsPerSec / b.rowsPerSec
+      const verdict = !Number.isFinite(s.checksum) || s.checksum !== b.checksum ? 'ERROR' : ratio >= c.target ? 'PASS' : 'MISS'
+      return { ...c, subjectRowsPerSec: s.rowsPerSec, baselineRowsPerSec: b.rowsPerSec, ratio, verdict }
+    }),
+  }
+}
+
+function caseResult(c: BenchCase, samples: readonly Sample[]): CaseResult {
+  const ms = samples.map((s) => s.ms)
+  const medianMs = median(ms)
+  // A case that computes different results on different repetitions is broken: NaN turns its comparisons into ERROR.
+  const checksum = samples.every((s) => s.checksum === samples[0]!.checksum) ? samples[0]!.checksum : Number.NaN
+  return { name: c.name, rows: c.rows, samplesMs: ms, medianMs, rowsPerSec: (c.rows * 1000) / medianMs, checksum }
+}
+
+/** The median of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+let gc: (() => void) | undefined
+/** Collects garbage when V8 allows it; `--expose-gc` is switched on at run time so `npm run bench` needs no flags. */
+function collectGarbage(): void {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc')
+    gc = runInNewContext('gc') as () => void
+  }
+  gc()
+}
+
+// ---- printing ----
+
+/** Formats rows/s as e.g. `12.3 M`. */
+export function formatRate(rowsPerSec: number): string {
+  if (rowsPerSec >= 1e6) return `${(rowsPerSec / 1e6).toFixed(2)} M`
+  if (rowsPerSec >= 1e3) return `${(rowsPerSec / 1e3).toFixed(1)} k`
+  return rowsPerSec.toFixed(0)
+}
+
+/** A plain-text table with a header row, columns padded to their widest cell (numbers right-aligned). */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
+  const numeric = header.map((_, c) => rows.length > 0 && rows.every((r) => /^[\d.,\s×%kM±–-]+$/.test(r[c]!)))
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+/** The per-case table of a group: median time, rows/s and the spread of the repetitions. */
+export function formatCases(result: GroupResult): string {
+  return table(
+    ['case', 'median ms', 'rows/s', 'spread (min–max)', 'checksum'],
+    result.cases.map((c) => {
+      const lo = Math.min(...c.samplesMs)
+      const hi = Math.max(...c.samplesMs)
+      return [
+        c.name,
+        c.medianMs.toFixed(1),
+        formatRate(c.rowsPerSec),
+        `${lo.toFixed(1)}–${hi.toFixed(1)} ms`,
+        Number.isNaN(c.checksum) ? 'varies!' : String(c.checksum),
+      ]
+    }),
+  )
+}
+
+/** The comparison table of all groups: subject and baseline rows/s, ratio, target, verdict. */
+export function formatComparisons(results: readonly GroupResult[]): string {
+  return table(
+    ['comparison', 'engine rows/s', 'baseline', 'baseline rows/s', 'ratio', 'target', 'result'],
+    results.flatMap((g) =>
+      g.comparisons.map((c) => [
+        c.title,
+        formatRate(c.subjectRowsPerSec),
+        c.baseline,
+        formatRate(c.baselineRowsPerSec),
+        `${c.ratio.toFixed(2)}×`,
+        `≥ ${c.target}×`,
+        c.verdict === 'ERROR' ? 'ERROR (results differ)' : c.verdict === 'MISS' ? '*** MISS ***' : 'PASS',
+      ]),
+    ),
+  )
+}

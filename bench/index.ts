@@ -1,0 +1,68 @@
+/**
+ * `npm run bench`: runs every benchmark group and prints rows/s and ratios against baselines measured in the same
+ * run. A MISS is reported, not raised: the exit code is 0 unless a benchmark fails or computes a wrong result.
+ *
+ * Options (after `npm run bench --`): `--only <group>` (repeatable), `--reps <n>`, `--warmups <n>`, `--json <file>`.
+ * A new group is one file exporting a `BenchGroup`, added to GROUPS below.
+ */
+import { writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, totalmem } from 'node:os'
+import { parseArgs } from 'node:util'
+import { groupByCountGroup } from './groupByCount.js'
+import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { mapFilterGroup } from './mapFilter.js'
+
+const GROUPS: readonly BenchGroup[] = [groupByCountGroup, mapFilterGroup]
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', multiple: true },
+    reps: { type: 'string', default: '7' },
+    warmups: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+})
+const repetitions = positiveInt(values.reps!, '--reps')
+const warmups = nonNegativeInt(values.warmups!, '--warmups')
+const selected = values.only === undefined ? GROUPS : GROUPS.filter((g) => values.only!.includes(g.name))
+if (selected.length === 0) {
+  console.error(`no benchmark group matches ${values.only!.join(', ')}; groups: ${GROUPS.map((g) => g.name).join(', ')}`)
+  process.exit(2)
+}
+
+console.log(
+  `structured-rx bench — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB; ${warmups} warm-up + ${repetitions} timed rounds per group, median\n`,
+)
+const started = performance.now()
+const results: GroupResult[] = []
+for (const group of selected) {
+  console.log(`## ${group.name}: ${group.description}`)
+  const result = await runGroup(group, { warmups, repetitions })
+  results.push(result)
+  console.log(`${formatCases(result)}\n`)
+}
+console.log(formatComparisons(results))
+const verdicts = results.flatMap((r) => r.comparisons.map((c) => c.verdict))
+const misses = verdicts.filter((v) => v === 'MISS').length
+const errors = verdicts.filter((v) => v === 'ERROR').length
+console.log(
+  `\n${verdicts.length - misses - errors} PASS, ${misses} MISS, ${errors} ERROR in ${((performance.now() - started) / 1000).toFixed(1)} s` +
+    (misses > 0 ? ' — MISS: a target ratio was not reached (reported, not a failure)' : ''),
+)
+if (values.json !== undefined) {
+  writeFileSync(values.json, JSON.stringify({ node: process.version, cpus: availableParallelism(), results }, null, 2))
+}
+if (errors > 0) process.exitCode = 1
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag} must be a positive integer, got '${text}'`)
+  return n
+}
+
+function nonNegativeInt(text: string, flag: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${flag} must be a non-negative integer, got '${text}'`)
+  return n
+}

@@ -1,0 +1,189 @@
+import { join } from 'node:path'
+import type { StatefulExec } from '../exec/batch.js'
+import type { QueryCheckpoint, RecoveredPosition } from '../exec/queryCheckpoint.js'
+import type { Offset } from '../sources/source.js'
+import type { PartitionDelta } from '../state/stateStore.js'
+import { StateFiles } from '../state/stateFiles.js'
+import { BatchLog } from './batchLog.js'
+import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from './format.js'
+import type { CheckpointFs } from './fs.js'
+import { acquireCheckpointLock, type CheckpointLock } from './lock.js'
+import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
+import type { PlanFingerprint } from '../plan/fingerprint.js'
+import { stateDecoderFor } from '../state/migrations.js'
+
+/** Settings of a checkpoint's retention. */
+export interface RetentionOptions {
+  readonly snapshotInterval: number
+  readonly minBatchesToRetain: number
+}
+
+/** An opened checkpoint location: its metadata, logs and lock. */
+export interface OpenedCheckpoint {
+  readonly metadata: CheckpointMetadata
+  readonly isNew: boolean
+  readonly checkpoint: QueryCheckpoint
+}
+
+/**
+ * Opens (or creates) a checkpoint location for a query: takes the lock, reads or writes `metadata`.
+ * @throws ConcurrentQueryError when another running query holds the lock; CheckpointCorruptedError /
+ * CheckpointVersionError for a bad metadata file.
+ */
+export async function openCheckpoint(
+  fs: CheckpointFs,
+  location: string,
+  fresh: { id: string; fingerprint: PlanFingerprint },
+  owner: { runId: string; queryName?: string },
+  retention: RetentionOptions,
+): Promise<OpenedCheckpoint> {
+  const lock = await acquireCheckpointLock(fs, location, owner)
+  try {
+    const metadataPath = join(location, 'metadata')
+    let metadata: CheckpointMetadata
+    let isNew = false
+    if (await fs.exists(metadataPath)) {
+      metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
+    } else {
+      isNew = true
+      metadata = {
+        id: fresh.id,
+        formatVersion: CURRENT_FORMAT_VERSION,
+        shufflePartitions: fresh.fingerprint.shufflePartitions,
+        createdAt: new Date().toISOString(),
+        fingerprint: fresh.fingerprint,
+      }
+      await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(metadata))
+    }
+    return { metadata, isNew, checkpoint: new FileCheckpoint(fs, location, metadata, lock, retention) }
+  } catch (e) {
+    await lock.release().catch(() => undefined)
+    throw e
+  }
+}
+
+/** The write-ahead-log protocol of SPEC §4 on a real (or fault-injecting) file system. */
+export class FileCheckpoint implements QueryCheckpoint {
+  readonly offsets: BatchLog<OffsetLogEntry>
+  readonly commits: BatchLog<CommitLogEntry>
+  private stateful: readonly StatefulExec[] = []
+  private metadata: CheckpointMetadata
+
+  constructor(
+    private readonly fs: CheckpointFs,
+    readonly location: string,
+    metadata: CheckpointMetadata,
+    private readonly lock: CheckpointLock,
+    private readonly retention: RetentionOptions,
+  ) {
+    this.metadata = metadata
+    this.offsets = new BatchLog(fs, join(location, 'offsets'), OffsetLogEntry)
+    this.commits = new BatchLog(fs, join(location, 'commits'), CommitLogEntry)
+  }
+
+  private stateFiles(operator: string): StateFiles {
+    return new StateFiles(this.fs, join(this.location, 'state', operator))
+  }
+
+  /** Updates the fingerprint in `metadata` once the new plan has committed a batch (e.g. a migrated state version). */
+  async recordFingerprint(fingerprint: PlanFingerprint): Promise<void> {
+    this.metadata = { ...this.metadata, fingerprint }
+    await writeCheckpointJson(this.fs, join(this.location, 'metadata'), CheckpointMetadata.encode(this.metadata))
+  }
+
+  async recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition> {
+    this.stateful = stateful
+    const lastOffsets = await this.offsets.latest()
+    if (lastOffsets === undefined) {
+      return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: undefined }
+    }
+    const n = lastOffsets.batchId
+    const committed = await this.commits.get(n)
+    let position: RecoveredPosition
+    let stateVersion: number
+    if (committed !== undefined) {
+      position = {
+        nextBatchId: n + 1,
+        committedOffset: lastOffsets.value.end as Offset,
+        watermarkMs: committed.nextWatermarkMs,
+        pending: undefined,
+      }
+      stateVersion = n
+    } else {
+      const entry = lastOffsets.value
+      position = {
+        nextBatchId: n,
+        committedOffset: entry.start as Offset,
+        watermarkMs: entry.watermarkMs,
+        pending: { batchId: n, start: entry.start as Offset, end: entry.end as Offset, batchTimestampMs: entry.batchTimestampMs },
+      }
+      stateVersion = n - 1
+    }
+    const recorded = this.metadata.fingerprint.statefulOperators
+    for (const op of stateful) {
+      const before = recorded.find((r) => r.name === op.name)
+      const decode = stateDecoderFor(op, before?.version ?? op.version, this.location)
+      await this.stateFiles(op.name).load(
+        op.store,
+        stateVersion,
+        this.metadata.shufflePartitions,
+        decode,
+        before?.windowed ?? false,
+      )
+    }
+    return position
+  }
+
+  async writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number, batchTimestampMs: number): Promise<void> {
+    await this.offsets.add(batchId, {
+      batchId,
+      start,
+      end,
+      watermarkMs,
+      batchTimestampMs,
+      shufflePartitions: this.metadata.shufflePartitions,
+    })
+  }
+
+  async writeState(
+    batchId: number,
+    deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[],
+  ): Promise<void> {
+    const snapshot = batchId > 0 && batchId % this.retention.snapshotInterval === 0
+    const writes: Promise<void>[] = []
+    for (const { operator, deltas: parts } of deltas) {
+      const files = this.stateFiles(operator.name)
+      if (snapshot) {
+        operator.store.encodeAll().forEach((entries, p) => writes.push(files.writeSnapshot(batchId, p, entries)))
+      } else {
+        for (const delta of parts) writes.push(files.writeDelta(batchId, delta))
+      }
+    }
+    await settleAll(writes)
+  }
+
+  async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
+    await this.commits.add(batchId, { nextWatermarkMs })
+    if (batchId % this.retention.snapshotInterval === 0) await this.purge(batchId)
+  }
+
+  /** Keeps the last `minBatchesToRetain` batches recoverable; older logs and state files go. */
+  private async purge(batchId: number): Promise<void> {
+    const minVersion = batchId - this.retention.minBatchesToRetain + 1
+    if (minVersion <= 0) return
+    for (const op of this.stateful) await this.stateFiles(op.name).purge(minVersion, this.metadata.shufflePartitions)
+    await this.offsets.purgeBefore(minVersion)
+    await this.commits.purgeBefore(minVersion)
+  }
+
+  async close(): Promise<void> {
+    await this.lock.release()
+  }
+}
+
+/** Waits for every write; fails with the first error only after all have settled (no write left in flight). */
+async function settleAll(writes: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(writes)
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed) throw (failed as PromiseRejectedResult).reason
+}

@@ -1,0 +1,39 @@
+import * as t from 'io-ts'
+import { PlanFingerprint } from '../plan/fingerprint.js'
+
+const Json: t.Type<unknown, unknown, unknown> = new t.Type<unknown, unknown, unknown>(
+  'JSON',
+  (u): u is unknown => u !== undefined,
+  (u, c) => (u === undefined ? t.failure(u, c, 'missing') : t.success(u)),
+  (a) => a,
+)
+
+/** `metadata`: the query's identity and the plan that wrote the checkpoint. */
+export const CheckpointMetadata = t.type({
+  id: t.string,
+  formatVersion: t.number,
+  shufflePartitions: t.number,
+  createdAt: t.string,
+  fingerprint: PlanFingerprint,
+})
+export type CheckpointMetadata = t.TypeOf<typeof CheckpointMetadata>
+
+/** `offsets/<batchId>`: the write-ahead log entry of a batch, written before it runs. */
+export const OffsetLogEntry = t.type({
+  batchId: t.number,
+  start: Json,
+  end: Json,
+  /** The watermark the batch runs with. */
+  watermarkMs: t.number,
+  /** The batch's processing time, reused when the batch re-runs so processing-time timeouts replay the same. */
+  batchTimestampMs: t.number,
+  shufflePartitions: t.number,
+})
+export type OffsetLogEntry = t.TypeOf<typeof OffsetLogEntry>
+
+/** `commits/<batchId>`: written after the sink committed the batch. */
+export const CommitLogEntry = t.type({
+  /** The watermark for the next batch. */
+  nextWatermarkMs: t.number,
+})
+export type CommitLogEntry = t.TypeOf<typeof CommitLogEntry>

@@ -1,0 +1,149 @@
+import { join } from 'node:path'
+import { CheckpointCorruptedError } from '../errors.js'
+import type { CheckpointFs } from '../checkpoint/fs.js'
+import { readCheckpointFile, writeCheckpointFile } from '../checkpoint/format.js'
+import { describeIoTsErrors } from '../util/ioTsErrors.js'
+import { keyIdOf } from '../util/keys.js'
+import { windowedId } from '../exec/stateful/grouping.js'
+import type { ErasedCodec } from '../plan/nodes.js'
+import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
+
+/**
+ * State files of one operator: `state/<operator>/<partition>/<batchId>.delta` (changed and removed keys of a batch)
+ * and `<batchId>.snapshot` (every key of the partition after the batch). A body is JSON lines: `{"u":entry}` for an
+ * upsert and `{"r":{"k":key,"w":window}}` for a removal in deltas, one entry per line in snapshots.
+ */
+export class StateFiles {
+  constructor(
+    private readonly fs: CheckpointFs,
+    private readonly dir: string,
+  ) {}
+
+  partitionDir(partition: number): string {
+    return join(this.dir, String(partition))
+  }
+
+  async writeDelta(batchId: number, delta: PartitionDelta): Promise<void> {
+    const lines: string[] = delta.upserts.map((u) => JSON.stringify({ u }))
+    delta.removes.forEach((k, i) => {
+      const w = delta.removedWindows[i]
+      lines.push(JSON.stringify({ r: w ? { k, w } : { k } }))
+    })
+    await writeCheckpointFile(this.fs, join(this.partitionDir(delta.partition), `${batchId}.delta`), lines.join('\n'))
+  }
+
+  async writeSnapshot(batchId: number, partition: number, entries: EncodedEntry[]): Promise<void> {
+    const body = entries.map((e) => JSON.stringify(e)).join('\n')
+    await writeCheckpointFile(this.fs, join(this.partitionDir(partition), `${batchId}.snapshot`), body)
+  }
+
+  /** The state files of a partition, as `{ batchId, kind }`, in batch order. */
+  async list(partition: number): Promise<{ batchId: number; kind: 'delta' | 'snapshot'; name: string }[]> {
+    const names = await this.fs.readdir(this.partitionDir(partition))
+    const files: { batchId: number; kind: 'delta' | 'snapshot'; name: string }[] = []
+    for (const name of names) {
+      const m = /^(0|[1-9]\d*)\.(delta|snapshot)$/.exec(name)
+      if (m) files.push({ batchId: Number(m[1]), kind: m[2] as 'delta' | 'snapshot', name })
+    }
+    return files.sort((a, b) => a.batchId - b.batchId || (a.kind === 'snapshot' ? 1 : -1))
+  }
+
+  /**
+   * Loads the state of every partition as of `version` (latest snapshot ≤ version, then the deltas after it) into
+   * `store`, decoding through `decodeState` (the operator's codec, or a migration from an older one).
+   * @throws CheckpointCorruptedError naming the file when a line does not parse or fails its codec.
+   */
+  async load(
+    store: StateStore,
+    version: number,
+    partitions: number,
+    decodeState: (encoded: unknown) => { ok: true; value: unknown } | { ok: false; reason: string },
+    windowed: boolean,
+  ): Promise<void> {
+    store.clear()
+    if (version < 0) return
+    for (let p = 0; p < partitions; p++) {
+      const files = (await this.list(p)).filter((f) => f.batchId <= version)
+      let from = 0
+      for (let i = files.length - 1; i >= 0; i--) {
+        if (files[i]!.kind === 'snapshot') {
+          from = i
+          break
+        }
+      }
+      for (const file of files.slice(from)) {
+        if (file.kind === 'delta' && files[from]?.kind === 'snapshot' && file.batchId <= files[from]!.batchId) continue
+        const path = join(this.partitionDir(p), file.name)
+        const body = await readCheckpointFile(this.fs, path)
+        applyLines(store, path, body, file.kind, store.keyCodec, decodeState, windowed)
+      }
+    }
+  }
+
+  /** Removes files no restore of a version ≥ `minVersion` needs: everything before the last snapshot ≤ it. */
+  async purge(minVersion: number, partitions: number): Promise<void> {
+    for (let p = 0; p < partitions; p++) {
+      const files = await this.list(p)
+      const base = files.filter((f) => f.kind === 'snapshot' && f.batchId <= minVersion).pop()
+      if (base === undefined) continue
+      for (const f of files) {
+        if (f.batchId < base.batchId) await this.fs.remove(join(this.partitionDir(p), f.name))
+      }
+    }
+  }
+}
+
+function applyLines(
+  store: StateStore,
+  path: string,
+  body: string,
+  kind: 'delta' | 'snapshot',
+  keyCodec: ErasedCodec,
+  decodeState: (encoded: unknown) => { ok: true; value: unknown } | { ok: false; reason: string },
+  windowed: boolean,
+): void {
+  if (body.length === 0) return
+  const lines = body.split('\n')
+  let parsed: unknown[]
+  try {
+    parsed = JSON.parse(`[${lines.join(',')}]`) as unknown[]
+  } catch {
+    const bad = lines.findIndex((l) => {
+      try {
+        JSON.parse(l)
+        return false
+      } catch {
+        return true
+      }
+    })
+    throw new CheckpointCorruptedError(path, `line ${bad + 1} is not JSON`)
+  }
+  parsed.forEach((item, i) => {
+    const where = `line ${i + 1}`
+    const entry = (kind === 'snapshot' ? item : (item as { u?: unknown }).u) as EncodedEntry | undefined
+    const removal = kind === 'delta' ? (item as { r?: { k: unknown; w?: [number, number] } }).r : undefined
+    const target = entry ?? removal
+    if (target === undefined || typeof target !== 'object' || target === null || !('k' in target)) {
+      throw new CheckpointCorruptedError(path, `${where} is not a state entry`)
+    }
+    const w = target.w
+    if (windowed !== (w !== undefined)) {
+      throw new CheckpointCorruptedError(path, `${where}: ${windowed ? 'missing' : 'unexpected'} window of a ${windowed ? '' : 'non-'}windowed operator`)
+    }
+    const window = w ? { start: w[0], end: w[1] } : undefined
+    const keyId = keyIdOf(target.k)
+    const id = window ? windowedId(keyId, window) : keyId
+    if (removal !== undefined) {
+      store.forget(id)
+      return
+    }
+    const key = keyCodec.decode(target.k)
+    if (key._tag === 'Left') {
+      const { path: at, message } = describeIoTsErrors(key.left)
+      throw new CheckpointCorruptedError(path, `${where}: key${at} ${message} (key codec ${keyCodec.name})`)
+    }
+    const state = decodeState(entry!.s)
+    if (!state.ok) throw new CheckpointCorruptedError(path, `${where}: state ${state.reason}`)
+    store.restore(id, key.right, window, state.value, entry!.t)
+  })
+}
