@@ -1,4 +1,4 @@
-import { from } from 'rxjs'
+import { from, type Observable } from 'rxjs'
 import {
   createSession,
   memorySink,
@@ -56,8 +56,8 @@ export function planOf<T, R>(query: QueryUnderTest<T, R>): {
 export function referenceEmissions(operators: readonly Operator<unknown, unknown>[], input: readonly unknown[]): unknown[] {
   const emitted: unknown[] = []
   let failure: { readonly error: unknown } | undefined
-  from(input)
-    .pipe(...(operators as Operator<unknown, unknown>[]))
+  operators
+    .reduce<Observable<unknown>>((rows, op) => op(rows), from(input))
     .subscribe({ next: (row) => emitted.push(row), error: (error: unknown) => (failure = { error }) })
   if (failure !== undefined) throw failure.error
   return emitted

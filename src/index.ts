@@ -38,14 +38,20 @@ export { memorySource } from './sources/memorySource.js'
 export type { MemorySource } from './sources/memorySource.js'
 export { rateSource } from './sources/rateSource.js'
 export type { RateRow } from './sources/rateSource.js'
+export { jsonFiles } from './sources/jsonFiles.js'
+export type { JsonFilesOptions } from './sources/jsonFiles.js'
+export { fromObservable } from './sources/fromObservable.js'
 export { memorySink } from './sinks/memorySink.js'
 export type { MemorySink } from './sinks/memorySink.js'
 export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
+export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 
 // Checkpoint file system
 export { nodeFs } from './checkpoint/fs.js'
 export type { CheckpointFs } from './checkpoint/fs.js'
+export { faultyFs, countingFs, SimulatedCrash } from './checkpoint/faultFs.js'
+export type { Fault, FaultKind, FaultyFs, CountingFs } from './checkpoint/faultFs.js'
 
 // Errors
 export {
