@@ -1,0 +1,302 @@
+import fc from 'fast-check'
+import * as t from 'io-ts'
+import { map as rxMap } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+import { incrementalMatchesReference, incrementalMatchesReferenceHolds, type QueryUnderTest } from '../../laws/index.js'
+import {
+  agg,
+  aggregate,
+  avg,
+  count,
+  dropDuplicates,
+  filter,
+  flatMap,
+  groupBy,
+  map,
+  mapGroupsWithState,
+  max,
+  min,
+  sum,
+  withWatermark,
+} from '../../src/index.js'
+import { withPlan } from '../../src/plan/nodes.js'
+import { rejectionOf } from '../checkpoint/tempDir.js'
+import { type Activity, activities, type Event, eventsWithDuplicatesWithin } from './activity.js'
+
+/** Runs per law: enough to cover splits of inputs of up to 30 rows into up to 10 micro-batches. */
+const numRuns = 100
+
+function holdsFor<T, R>(query: QueryUnderTest<T, R>, input: fc.Arbitrary<T[]>): Promise<void> {
+  return fc.assert(incrementalMatchesReference({ query, input }), { numRuns })
+}
+
+/** The message of the error fast-check caught (fast-check reports it as the `cause` of its own error). */
+function causeOf(failure: unknown): string {
+  const cause = (failure as { cause?: unknown }).cause
+  return cause instanceof Error ? cause.message : String(cause)
+}
+
+const byActivity = { window: { time: (r: Activity) => r.ts, size: '10 seconds' } } as const
+const bySlidingActivity = { window: { time: (r: Activity) => r.ts, size: '10 seconds', slide: '5 seconds' } } as const
+
+// Properties are independent and spend most of their time waiting on micro-batch triggers: run them side by side.
+describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
+  describe('stateless operators (append)', () => {
+    it('holds for map', () =>
+      holdsFor({ build: (s) => s.pipe(map((r) => ({ gt: r.gt.toUpperCase(), x2: r.x * 2 }))), outputMode: 'append' }, activities()))
+
+    it('holds for filter', () =>
+      holdsFor({ build: (s) => s.pipe(filter((r) => r.gt !== 'null' && r.x > 0)), outputMode: 'append' }, activities()))
+
+    it('holds for flatMap, including rows that become zero rows', () =>
+      holdsFor(
+        { build: (s) => s.pipe(flatMap((r) => Array.from({ length: r.n }, (_, i) => ({ user: r.user, i })))), outputMode: 'append' },
+        activities(),
+      ))
+
+    it('holds for a fused chain of map, filter and flatMap', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              filter((r) => r.gt !== 'null'),
+              map((r) => ({ ...r, x: Math.round(r.x) })),
+              flatMap((r) => (r.x % 2 === 0 ? [r, r] : [])),
+              map((r) => `${r.user}:${r.x}`),
+            ),
+          outputMode: 'append',
+        },
+        activities(),
+      ))
+  })
+
+  describe('aggregations', () => {
+    it('holds for filter → groupBy → count in complete mode', () =>
+      holdsFor(
+        { build: (s) => s.pipe(filter((r) => r.gt !== 'null'), groupBy((r) => r.gt, t.string), count()), outputMode: 'complete' },
+        activities(),
+      ))
+
+    it('holds for filter → groupBy → count in update mode', () =>
+      holdsFor(
+        { build: (s) => s.pipe(filter((r) => r.gt !== 'null'), groupBy((r) => r.gt, t.string), count()), outputMode: 'update' },
+        activities(),
+      ))
+
+    it('holds for sum of floats, compared exactly (the engine folds each group in arrival order)', () =>
+      holdsFor({ build: (s) => s.pipe(groupBy((r) => r.user, t.string), sum((r) => r.x)), outputMode: 'update' }, activities()))
+
+    it('holds for avg of floats, compared exactly', () =>
+      holdsFor({ build: (s) => s.pipe(groupBy((r) => r.user, t.string), avg((r) => r.x)), outputMode: 'complete' }, activities()))
+
+    it('holds for min', () =>
+      holdsFor({ build: (s) => s.pipe(groupBy((r) => r.gt, t.string), min((r) => r.x)), outputMode: 'update' }, activities()))
+
+    it('holds for max', () =>
+      holdsFor({ build: (s) => s.pipe(groupBy((r) => r.gt, t.string), max((r) => r.x)), outputMode: 'complete' }, activities()))
+
+    it('holds for agg of several columns', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              groupBy((r) => r.user, t.string),
+              agg({ n: count(), total: sum((r) => r.x), lo: min((r) => r.x), hi: max((r) => r.x), mean: avg((r) => r.x) }),
+            ),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+
+    it('holds for a custom aggregate with an io-ts state codec', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              groupBy((r) => r.gt, t.string),
+              aggregate({
+                name: 'stats',
+                version: 1,
+                state: t.type({ n: t.number, total: t.number, users: t.array(t.string) }),
+                zero: () => ({ n: 0, total: 0, users: [] as string[] }),
+                add: (st, r) => ({
+                  n: st.n + 1,
+                  total: st.total + r.x,
+                  users: st.users.includes(r.user) ? st.users : [...st.users, r.user],
+                }),
+                result: (st) => ({ mean: st.total / st.n, users: st.users.length }),
+              }),
+            ),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+
+    it('holds for a composite key (object key codec)', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(groupBy((r) => ({ gt: r.gt, user: r.user }), t.type({ gt: t.string, user: t.string })), count()),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+  })
+
+  describe('windowed aggregations over in-order event time', () => {
+    it('holds for tumbling-window counts in append mode (each window emitted once the watermark passes its end)', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(withWatermark((r) => r.ts, '5 seconds'), groupBy((r) => r.gt, t.string, byActivity), count()),
+          outputMode: 'append',
+        },
+        activities(),
+      ))
+
+    it('holds for sliding-window counts in append mode', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(withWatermark((r) => r.ts, '3 seconds'), groupBy((r) => r.gt, t.string, bySlidingActivity), count()),
+          outputMode: 'append',
+        },
+        activities(),
+      ))
+
+    it('holds for sliding-window counts in append mode with a zero watermark delay', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(withWatermark((r) => r.ts, 0), groupBy((r) => r.user, t.string, bySlidingActivity), count()),
+          outputMode: 'append',
+        },
+        activities(),
+      ))
+
+    it('holds for tumbling-window counts in update mode (windows evicted behind the watermark)', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(withWatermark((r) => r.ts, '2 seconds'), groupBy((r) => r.gt, t.string, byActivity), count()),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+
+    it('holds for sliding-window sums in update mode', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(withWatermark((r) => r.ts, '2 seconds'), groupBy((r) => r.user, t.string, bySlidingActivity), sum((r) => r.x)),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+
+    it('holds for windowed counts in complete mode (no eviction)', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(withWatermark((r) => r.ts, '1 second'), groupBy((r) => r.gt, t.string, bySlidingActivity), count()),
+          outputMode: 'complete',
+        },
+        activities(),
+      ))
+  })
+
+  describe('dropDuplicates', () => {
+    it('holds for dropDuplicates without within (keys kept forever)', () =>
+      holdsFor({ build: (s) => s.pipe(dropDuplicates((r) => r.user, t.string)), outputMode: 'append' }, activities()))
+
+    it('holds for dropDuplicates within the watermark delay when duplicates arrive within it', () =>
+      holdsFor<Event, Event>(
+        {
+          build: (s) => s.pipe(withWatermark((e) => e.ts, '10 seconds'), dropDuplicates((e) => e.id, t.string, { within: (e) => e.ts })),
+          outputMode: 'append',
+        },
+        eventsWithDuplicatesWithin(10_000),
+      ))
+
+    it('holds for dropDuplicates followed by a count', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(dropDuplicates((r) => `${r.user}/${r.gt}`, t.string), groupBy((r) => r.user, t.string), count()),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+  })
+
+  describe('mapGroupsWithState', () => {
+    it('holds for a running total whose output is a function of the state', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              groupBy((r) => r.user, t.string),
+              mapGroupsWithState({
+                name: 'running',
+                version: 1,
+                state: t.type({ rows: t.number, total: t.number }),
+                update: (_user, rows, state) => {
+                  const before = state.getOption() ?? { rows: 0, total: 0 }
+                  const after = rows.reduce((st, r) => ({ rows: st.rows + 1, total: st.total + r.x }), before)
+                  state.update(after)
+                  return { rows: after.rows, total: after.total }
+                },
+              }),
+            ),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+  })
+
+  describe('the law can fail', () => {
+    /** An operator whose RxJS behaviour adds 1 but whose plan node adds 2: reference and plan disagree on every row. */
+    const disagreeingMap = () =>
+      withPlan<number, number>(rxMap((x) => x + 1), { kind: 'map', fn: ((x: number) => x + 2) as (row: never) => unknown })
+
+    it('fails, with expected, actual and the batches, when the plan node disagrees with the RxJS operator', async () => {
+      const result = await incrementalMatchesReferenceHolds(
+        { build: (s) => s.pipe(disagreeingMap()), outputMode: 'append' },
+        [1, 2, 3],
+        [1],
+      )
+      expect(result).toMatchObject({ holds: false, expected: [2, 3, 4], actual: [3, 4, 5], batches: [[1], [2, 3]] })
+      expect(result.message).toContain('row 0: expected 2, actual 3')
+    })
+
+    it('makes fc.assert reject when the plan node disagrees with the RxJS operator', async () => {
+      const property = incrementalMatchesReference<number, number>({
+        query: { build: (s) => s.pipe(disagreeingMap()), outputMode: 'append' },
+        input: fc.array(fc.integer(), { minLength: 1 }),
+      })
+      const failure = await rejectionOf(fc.assert(property, { numRuns: 20 }))
+      expect(String(failure)).toMatch(/Counterexample/)
+      expect(causeOf(failure)).toMatch(/incrementalMatchesReference does not hold .*\n  batches: .*\n  expected: .*\n  actual: /)
+    })
+
+    /**
+     * `count()` as reference, but a plan that counts only the rows of the current micro-batch: right for one batch,
+     * wrong as soon as a group spans two. The law has to find a split that shows it.
+     */
+    const perBatchCount = () =>
+      withPlan<{ key: string; value: Activity }, { key: string; count: number }>((rows) => count<{ key: string; value: Activity }>()(rows), {
+        kind: 'mapGroupsWithState',
+        name: 'count',
+        version: 1,
+        stateCodec: t.number,
+        update: ((_key: string, rows: Activity[]) => rows.length) as never,
+        timeout: 'none',
+        migrations: [],
+      })
+
+    it('finds a split that exposes a plan which forgets state between micro-batches', async () => {
+      const query: QueryUnderTest<Activity, { key: string; count: number }> = {
+        build: (s) => s.pipe(groupBy((r) => r.user, t.string), perBatchCount()),
+        outputMode: 'update',
+      }
+      const rows = [{ gt: 'sit', user: 'a', x: 0, n: 0, ts: 0 }, { gt: 'sit', user: 'a', x: 0, n: 0, ts: 0 }]
+      expect((await incrementalMatchesReferenceHolds(query, rows, [])).holds).toBe(true)
+      expect((await incrementalMatchesReferenceHolds(query, rows, [1])).holds).toBe(false)
+      const failure = await rejectionOf(fc.assert(incrementalMatchesReference({ query, input: activities() }), { numRuns }))
+      expect(causeOf(failure)).toMatch(/does not hold/)
+    })
+  })
+})
