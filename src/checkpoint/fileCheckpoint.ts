@@ -10,7 +10,8 @@ import type { CheckpointFs } from './fs.js'
 import { acquireCheckpointLock, type CheckpointLock } from './lock.js'
 import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
-import { stateDecoderFor } from '../state/migrations.js'
+import { stateDecoders } from '../state/migrations.js'
+import { stableStringify } from '../util/keys.js'
 
 /** Settings of a checkpoint's retention. */
 export interface RetentionOptions {
@@ -22,7 +23,7 @@ export interface RetentionOptions {
 export interface OpenedCheckpoint {
   readonly metadata: CheckpointMetadata
   readonly isNew: boolean
-  readonly checkpoint: QueryCheckpoint
+  readonly checkpoint: FileCheckpoint
 }
 
 /**
@@ -67,6 +68,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   readonly offsets: BatchLog<OffsetLogEntry>
   readonly commits: BatchLog<CommitLogEntry>
   private stateful: readonly StatefulExec[] = []
+  private planFingerprint: PlanFingerprint | undefined
+  private fingerprintChanged = false
   private metadata: CheckpointMetadata
 
   constructor(
@@ -81,8 +84,18 @@ export class FileCheckpoint implements QueryCheckpoint {
     this.commits = new BatchLog(fs, join(location, 'commits'), CommitLogEntry)
   }
 
-  private stateFiles(operator: string): StateFiles {
-    return new StateFiles(this.fs, join(this.location, 'state', operator))
+  private stateFiles(op: StatefulExec): StateFiles {
+    return new StateFiles(this.fs, join(this.location, 'state', op.name), op.version)
+  }
+
+  /**
+   * The fingerprint of the query now running. When it differs from the recorded one (a migrated state version, a
+   * new output mode…), the next batch writes full snapshots, so no later restore needs files of the old plan, and
+   * its commit records the new fingerprint.
+   */
+  setPlanFingerprint(fingerprint: PlanFingerprint): void {
+    this.planFingerprint = fingerprint
+    this.fingerprintChanged = stableStringify(fingerprint) !== stableStringify(this.metadata.fingerprint)
   }
 
   /** Updates the fingerprint in `metadata` once the new plan has committed a batch (e.g. a migrated state version). */
@@ -122,13 +135,12 @@ export class FileCheckpoint implements QueryCheckpoint {
     const recorded = this.metadata.fingerprint.statefulOperators
     for (const op of stateful) {
       const before = recorded.find((r) => r.name === op.name)
-      const decode = stateDecoderFor(op, before?.version ?? op.version, this.location)
-      await this.stateFiles(op.name).load(
+      await this.stateFiles(op).load(
         op.store,
         stateVersion,
         this.metadata.shufflePartitions,
-        decode,
-        before?.windowed ?? false,
+        stateDecoders(op, this.location),
+        (before?.window ?? null) !== null,
       )
     }
     return position
@@ -149,10 +161,10 @@ export class FileCheckpoint implements QueryCheckpoint {
     batchId: number,
     deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[],
   ): Promise<void> {
-    const snapshot = batchId > 0 && batchId % this.retention.snapshotInterval === 0
+    const snapshot = this.fingerprintChanged || (batchId > 0 && batchId % this.retention.snapshotInterval === 0)
     const writes: Promise<void>[] = []
     for (const { operator, deltas: parts } of deltas) {
-      const files = this.stateFiles(operator.name)
+      const files = this.stateFiles(operator)
       if (snapshot) {
         operator.store.encodeAll().forEach((entries, p) => writes.push(files.writeSnapshot(batchId, p, entries)))
       } else {
@@ -164,6 +176,10 @@ export class FileCheckpoint implements QueryCheckpoint {
 
   async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
     await this.commits.add(batchId, { nextWatermarkMs })
+    if (this.fingerprintChanged && this.planFingerprint !== undefined) {
+      await this.recordFingerprint(this.planFingerprint)
+      this.fingerprintChanged = false
+    }
     if (batchId % this.retention.snapshotInterval === 0) await this.purge(batchId)
   }
 
@@ -171,7 +187,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   private async purge(batchId: number): Promise<void> {
     const minVersion = batchId - this.retention.minBatchesToRetain + 1
     if (minVersion <= 0) return
-    for (const op of this.stateful) await this.stateFiles(op.name).purge(minVersion, this.metadata.shufflePartitions)
+    for (const op of this.stateful) await this.stateFiles(op).purge(minVersion, this.metadata.shufflePartitions)
     await this.offsets.purgeBefore(minVersion)
     await this.commits.purgeBefore(minVersion)
   }

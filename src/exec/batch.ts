@@ -1,3 +1,4 @@
+import type { ErasedMigration } from '../plan/nodes.js'
 import type { StateStore } from '../state/stateStore.js'
 
 /** Spark's output modes: what the sink receives after each micro-batch. */
@@ -22,6 +23,8 @@ export interface StatefulExec {
   readonly store: StateStore
   /** Version of the operator's state schema (raised with a migration when the state codec changes). */
   readonly version: number
+  /** Steps that carry state written at older versions to `version`. */
+  readonly migrations: readonly ErasedMigration[]
   /** Timeout kind (mapGroupsWithState) or 'none'. */
   readonly timeout: string
   /** Rows this operator dropped as late in the last batch. */

@@ -73,13 +73,9 @@ export async function startQuery(ctx: StartContext, def: QueryDefinition): Promi
         partitions = opened.metadata.shufflePartitions
         plan = compilePlan(def.nodes, def.outputMode, partitions)
       }
-      checkCompatibility(
-        def.checkpointLocation!,
-        opened.metadata.fingerprint,
-        fingerprintOf(plan, def.source, partitions, CURRENT_FORMAT_VERSION),
-        plan,
-      )
+      checkCompatibility(def.checkpointLocation!, opened.metadata.fingerprint, fingerprintOf(plan, def.source, partitions, CURRENT_FORMAT_VERSION), plan)
     }
+    opened?.checkpoint.setPlanFingerprint(fingerprintOf(plan, def.source, partitions, CURRENT_FORMAT_VERSION))
     return await launch(ctx, def, plan, partitions, opened, runId)
   } catch (e) {
     await opened?.checkpoint.close().catch(() => undefined)

@@ -11,7 +11,7 @@ import type { GroupByNode, PlanNode, StatelessNode } from './nodes.js'
 export type Step =
   | { readonly kind: 'stateless'; readonly labels: readonly string[]; readonly run: (rows: unknown[]) => unknown[] }
   | { readonly kind: 'watermark'; readonly label: string; readonly timeOf: (row: unknown) => unknown; readonly delayMs: number }
-  | { readonly kind: 'stateful'; readonly label: string; readonly exec: StatefulExec; readonly description: string; readonly windowed: boolean }
+  | { readonly kind: 'stateful'; readonly label: string; readonly exec: StatefulExec; readonly description: string; readonly window: { readonly sizeMs: number; readonly slideMs: number } | undefined }
 
 /** The compiled incremental plan of a query. */
 export interface CompiledPlan {
@@ -93,7 +93,7 @@ export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode, 
           label: `${next.kind} #${i + 2}`,
           exec,
           description: describeGrouped(name, node, next.kind),
-          windowed: node.window !== undefined,
+          window: node.window,
         })
         i++
         break
@@ -113,7 +113,7 @@ export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode, 
           label,
           exec,
           description: `DropDuplicates ${exec.name}${node.within ? ' within watermark' : ''}`,
-          windowed: false,
+          window: undefined,
         })
         break
       }
@@ -170,7 +170,7 @@ function checkOutputMode(steps: readonly Step[], mode: OutputMode, hasWatermark:
     throw new InvalidQueryError(`${last.label} (${last.exec.name}): mapGroupsWithState supports output mode 'update' only, not '${mode}'`)
   }
   if (mode === 'append' && last?.exec.kind === 'aggregate') {
-    if (!hasWatermark || !last.windowed) {
+    if (!hasWatermark || last.window === undefined) {
       throw new InvalidQueryError(
         `${last.label} (${last.exec.name}): output mode 'append' after an aggregation needs a withWatermark before ` +
           'it and a groupBy window on event time, so each window is emitted once when the watermark passes its end; ' +

@@ -13,10 +13,13 @@ export const PlanFingerprint = t.type({
       stateCodec: t.string,
       version: t.number,
       timeout: t.string,
-      windowed: t.boolean,
+      /** `size/slide` in ms of a windowed groupBy, or null. */
+      window: t.union([t.string, t.null]),
     }),
   ),
   outputMode: t.string,
+  /** The watermark delay, or null without withWatermark. */
+  watermarkDelayMs: t.union([t.number, t.null]),
   shufflePartitions: t.number,
   formatVersion: t.number,
 })
@@ -32,14 +35,15 @@ export function fingerprintOf(
 ): PlanFingerprint {
   return {
     sources: [{ kind: source.kind, identity: source.identity }],
-    statefulOperators: plan.steps.flatMap((s) => (s.kind === 'stateful' ? [operatorFingerprint(s.exec, s.windowed)] : [])),
+    statefulOperators: plan.steps.flatMap((s) => (s.kind === 'stateful' ? [operatorFingerprint(s.exec, s.window)] : [])),
     outputMode: plan.outputMode,
+    watermarkDelayMs: plan.watermark?.delayMs ?? null,
     shufflePartitions,
     formatVersion,
   }
 }
 
-function operatorFingerprint(exec: StatefulExec, windowed: boolean): OperatorFingerprint {
+function operatorFingerprint(exec: StatefulExec, window: { sizeMs: number; slideMs: number } | undefined): OperatorFingerprint {
   return {
     name: exec.name,
     kind: exec.kind,
@@ -47,6 +51,6 @@ function operatorFingerprint(exec: StatefulExec, windowed: boolean): OperatorFin
     stateCodec: exec.store.stateCodec.name,
     version: exec.version,
     timeout: exec.timeout,
-    windowed,
+    window: window === undefined ? null : `${window.sizeMs}/${window.slideMs}`,
   }
 }

@@ -10,21 +10,30 @@ import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 
 /**
  * State files of one operator: `state/<operator>/<partition>/<batchId>.delta` (changed and removed keys of a batch)
- * and `<batchId>.snapshot` (every key of the partition after the batch). A body is JSON lines: `{"u":entry}` for an
- * upsert and `{"r":{"k":key,"w":window}}` for a removal in deltas, one entry per line in snapshots.
+ * and `<batchId>.snapshot` (every key of the partition after the batch). A body is JSON lines: first a header
+ * `{"stateVersion":n}` (the operator's state version that wrote the file, so files written before a migration are
+ * still read through it), then `{"u":entry}` for an upsert and `{"r":{"k":key,"w":window}}` for a removal in deltas,
+ * one entry per line in snapshots.
  */
 export class StateFiles {
   constructor(
     private readonly fs: CheckpointFs,
     private readonly dir: string,
+    /** The state version that files written through this object carry. */
+    private readonly stateVersion: number,
   ) {}
+
+  private header(): string {
+    return JSON.stringify({ stateVersion: this.stateVersion })
+  }
 
   partitionDir(partition: number): string {
     return join(this.dir, String(partition))
   }
 
   async writeDelta(batchId: number, delta: PartitionDelta): Promise<void> {
-    const lines: string[] = delta.upserts.map((u) => JSON.stringify({ u }))
+    const lines: string[] = [this.header()]
+    for (const u of delta.upserts) lines.push(JSON.stringify({ u }))
     delta.removes.forEach((k, i) => {
       const w = delta.removedWindows[i]
       lines.push(JSON.stringify({ r: w ? { k, w } : { k } }))
@@ -33,7 +42,7 @@ export class StateFiles {
   }
 
   async writeSnapshot(batchId: number, partition: number, entries: EncodedEntry[]): Promise<void> {
-    const body = entries.map((e) => JSON.stringify(e)).join('\n')
+    const body = [this.header(), ...entries.map((e) => JSON.stringify(e))].join('\n')
     await writeCheckpointFile(this.fs, join(this.partitionDir(partition), `${batchId}.snapshot`), body)
   }
 
@@ -57,7 +66,7 @@ export class StateFiles {
     store: StateStore,
     version: number,
     partitions: number,
-    decodeState: (encoded: unknown) => { ok: true; value: unknown } | { ok: false; reason: string },
+    decoderFor: (stateVersion: number, path: string) => StateDecoder,
     windowed: boolean,
   ): Promise<void> {
     store.clear()
@@ -74,8 +83,8 @@ export class StateFiles {
       for (const file of files.slice(from)) {
         if (file.kind === 'delta' && files[from]?.kind === 'snapshot' && file.batchId <= files[from]!.batchId) continue
         const path = join(this.partitionDir(p), file.name)
-        const body = await readCheckpointFile(this.fs, path)
-        applyLines(store, path, body, file.kind, store.keyCodec, decodeState, windowed)
+        const { stateVersion, lines } = parseStateFile(path, await readCheckpointFile(this.fs, path))
+        applyLines(store, path, lines, file.kind, store.keyCodec, decoderFor(stateVersion, path), windowed)
       }
     }
   }
@@ -93,16 +102,14 @@ export class StateFiles {
   }
 }
 
-function applyLines(
-  store: StateStore,
-  path: string,
-  body: string,
-  kind: 'delta' | 'snapshot',
-  keyCodec: ErasedCodec,
-  decodeState: (encoded: unknown) => { ok: true; value: unknown } | { ok: false; reason: string },
-  windowed: boolean,
-): void {
-  if (body.length === 0) return
+/** Decodes one persisted state value (through a migration when it was written at an older version). */
+export type StateDecoder = (encoded: unknown) => { ok: true; value: unknown } | { ok: false; reason: string }
+
+/**
+ * Splits a state file body into its header's state version and its parsed entry lines.
+ * @throws CheckpointCorruptedError naming the file and line that is not JSON or lacks the header.
+ */
+export function parseStateFile(path: string, body: string): { stateVersion: number; lines: unknown[] } {
   const lines = body.split('\n')
   let parsed: unknown[]
   try {
@@ -118,8 +125,24 @@ function applyLines(
     })
     throw new CheckpointCorruptedError(path, `line ${bad + 1} is not JSON`)
   }
+  const header = parsed[0] as { stateVersion?: unknown } | undefined
+  if (typeof header?.stateVersion !== 'number') {
+    throw new CheckpointCorruptedError(path, 'line 1 is not a state file header {"stateVersion":n}')
+  }
+  return { stateVersion: header.stateVersion, lines: parsed.slice(1) }
+}
+
+function applyLines(
+  store: StateStore,
+  path: string,
+  parsed: unknown[],
+  kind: 'delta' | 'snapshot',
+  keyCodec: ErasedCodec,
+  decodeState: StateDecoder,
+  windowed: boolean,
+): void {
   parsed.forEach((item, i) => {
-    const where = `line ${i + 1}`
+    const where = `line ${i + 2}`
     const entry = (kind === 'snapshot' ? item : (item as { u?: unknown }).u) as EncodedEntry | undefined
     const removal = kind === 'delta' ? (item as { r?: { k: unknown; w?: [number, number] } }).r : undefined
     const target = entry ?? removal

@@ -20,7 +20,6 @@ import {
   withWatermark,
 } from '../../src/index.js'
 import { withPlan } from '../../src/plan/nodes.js'
-import { rejectionOf } from '../checkpoint/tempDir.js'
 import { type Activity, activities, type Event, eventsWithDuplicatesWithin } from './activity.js'
 
 /** Runs per law: enough to cover splits of inputs of up to 30 rows into up to 10 micro-batches. */
@@ -28,6 +27,15 @@ const numRuns = 100
 
 function holdsFor<T, R>(query: QueryUnderTest<T, R>, input: fc.Arbitrary<T[]>): Promise<void> {
   return fc.assert(incrementalMatchesReference({ query, input }), { numRuns })
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the promise to reject, but it resolved')
 }
 
 /** The message of the error fast-check caught (fast-check reports it as the `cause` of its own error). */
@@ -132,6 +140,30 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
         activities(),
       ))
 
+    it('holds for an aggregation followed by map and a monotone filter', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              groupBy((r) => r.gt, t.string),
+              count(),
+              filter((r) => r.count >= 2),
+              map((r) => ({ ...r, share: r.count / 30 })),
+            ),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
+
+    it('holds for a non-windowed count after a watermark, whatever the order of event times', () =>
+      holdsFor(
+        {
+          build: (s) => s.pipe(withWatermark((r) => r.ts, 0), groupBy((r) => r.user, t.string), count()),
+          outputMode: 'update',
+        },
+        activities().chain((rows) => fc.shuffledSubarray(rows, { minLength: rows.length, maxLength: rows.length })),
+      ))
+
     it('holds for a composite key (object key codec)', () =>
       holdsFor(
         {
@@ -165,6 +197,21 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
       holdsFor(
         {
           build: (s) => s.pipe(withWatermark((r) => r.ts, 0), groupBy((r) => r.user, t.string, bySlidingActivity), count()),
+          outputMode: 'append',
+        },
+        activities(),
+      ))
+
+    it('holds when a filter between the watermark and the window drops rows (they still move the watermark)', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              withWatermark((r) => r.ts, '4 seconds'),
+              filter((r) => r.gt !== 'null'),
+              groupBy((r) => r.gt, t.string, byActivity),
+              agg({ n: count(), top: max((r) => r.x) }),
+            ),
           outputMode: 'append',
         },
         activities(),

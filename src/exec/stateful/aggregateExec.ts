@@ -28,6 +28,10 @@ export class AggregateExec implements StatefulExec {
     return this.node.version
   }
 
+  get migrations() {
+    return this.node.migrations
+  }
+
   run(rows: unknown[], ctx: BatchContext): unknown[] {
     this.numRowsDroppedByWatermark = 0
     if (this.grouping.windowed) this.foldWindowed(rows, this.evicts ? ctx.watermarkMs : -Infinity)

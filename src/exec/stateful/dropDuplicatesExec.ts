@@ -14,6 +14,7 @@ export class DropDuplicatesExec implements StatefulExec {
   numRowsDroppedByWatermark = 0
   readonly timeout = 'none'
   readonly version: number
+  readonly migrations = []
   private readonly grouping: Grouping
   private readonly within: ((row: unknown) => unknown) | undefined
 

@@ -13,6 +13,7 @@ export class MapGroupsWithStateExec implements StatefulExec {
   readonly store: StateStore
   readonly numRowsDroppedByWatermark = 0
   readonly version: number
+  readonly migrations: MapGroupsWithStateNode['migrations']
   readonly timeout: string
   private readonly update: (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
 
@@ -24,6 +25,7 @@ export class MapGroupsWithStateExec implements StatefulExec {
   ) {
     this.store = new StateStore(name, partitions, grouping.keyCodec, node.stateCodec)
     this.version = node.version
+    this.migrations = node.migrations
     this.timeout = node.timeout
     this.update = node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }

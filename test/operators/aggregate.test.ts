@@ -1,0 +1,46 @@
+import * as t from 'io-ts'
+import { describe, expect, it } from 'vitest'
+import { aggregate, groupBy } from '../../src/index.js'
+import { PLAN } from '../../src/plan/nodes.js'
+import { emitted } from './reference.js'
+
+interface Purchase {
+  readonly user: string
+  readonly amount: number
+}
+type G = { key: string; value: Purchase }
+const Stats = t.type({ n: t.number, total: t.number })
+
+const stats = () =>
+  aggregate<G, t.TypeOf<typeof Stats>, number, 'mean'>({
+    name: 'mean',
+    version: 2,
+    state: Stats,
+    zero: () => ({ n: 0, total: 0 }),
+    add: (s, p) => ({ n: s.n + 1, total: s.total + p.amount }),
+    result: (s) => s.total / s.n,
+  })
+
+describe('aggregate', () => {
+  it("emits { key, [name]: result(state) } after each row, folding the group's rows with add from zero()", () => {
+    const purchases: Purchase[] = [{ user: 'u', amount: 4 }, { user: 'v', amount: 1 }, { user: 'u', amount: 8 }]
+    expect(emitted(purchases, groupBy((p: Purchase) => p.user, t.string), stats())).toEqual([
+      { key: 'u', mean: 4 },
+      { key: 'v', mean: 1 },
+      { key: 'u', mean: 6 },
+    ])
+  })
+
+  it('carries an aggregate plan node with its name, version and state codec', () => {
+    const node = stats()[PLAN]
+    expect(node).toMatchObject({ kind: 'aggregate', name: 'mean', version: 2, migrations: [] })
+    if (node.kind !== 'aggregate') throw new Error('not an aggregate node')
+    expect(node.aggregator.state).toBe(Stats)
+  })
+
+  it('rejects a version that is not a positive integer with a RangeError', () => {
+    const spec = { name: 'x', state: t.number, zero: () => 0, add: (s: number) => s, result: (s: number) => s }
+    expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 0 })).toThrow(RangeError)
+    expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 1.5 })).toThrow(RangeError)
+  })
+})

@@ -1,0 +1,81 @@
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as t from 'io-ts'
+import { describe, expect, it } from 'vitest'
+import {
+  aggregate,
+  createSession,
+  groupBy,
+  IncompatibleCheckpointError,
+  memorySink,
+  memorySource,
+  migration,
+  type MemorySource,
+  type Operator,
+  type Grouped,
+} from '../../src/index.js'
+
+type Sale = { user: string; amount: number }
+const V1 = t.number
+const V2 = t.type({ total: t.number })
+const V3 = t.type({ total: t.number, n: t.number })
+const m12 = migration({ from: 1, to: 2, codec: V1, migrate: (old) => ({ total: old }) })
+const m23 = migration({ from: 2, to: 3, codec: V2, migrate: (old) => ({ total: old.total, n: -1 }) })
+
+const v1 = () =>
+  aggregate<Grouped<string, Sale>, number, number, 'stats'>({
+    name: 'stats', version: 1, state: V1, zero: () => 0, add: (s, r) => s + r.amount, result: (s) => s,
+  })
+const v2 = () =>
+  aggregate<Grouped<string, Sale>, t.TypeOf<typeof V2>, number, 'stats'>({
+    name: 'stats', version: 2, state: V2, zero: () => ({ total: 0 }), add: (s, r) => ({ total: s.total + r.amount }),
+    result: (s) => s.total, migrations: [m12],
+  })
+const v3 = (migrations = [m12, m23]) =>
+  aggregate<Grouped<string, Sale>, t.TypeOf<typeof V3>, string, 'stats'>({
+    name: 'stats', version: 3, state: V3, zero: () => ({ total: 0, n: 0 }),
+    add: (s, r) => ({ total: s.total + r.amount, n: s.n + 1 }), result: (s) => `${s.total}/${s.n}`, migrations,
+  })
+
+async function runOnce<R>(dir: string, input: MemorySource<Sale>, agg: Operator<Grouped<string, Sale>, R>, rows: Sale[]) {
+  const sink = memorySink<R>()
+  const q = await createSession()
+    .readStream(input.source)
+    .pipe(groupBy((r: Sale) => r.user, t.string), agg)
+    .writeStream({ outputMode: 'update', sink, checkpointLocation: dir })
+    .start()
+  input.addData(rows)
+  await q.processAllAvailable()
+  await q.stop()
+  return sink.rows()
+}
+
+describe('typed state migrations', () => {
+  it('carries aggregate state v1 → v2 → v3 and continues with exact results', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
+    const input = memorySource<Sale>()
+    await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }])
+    expect(await runOnce(dir, input, v2(), [{ user: 'a', amount: 2 }])).toEqual([{ key: 'a', stats: 7 }])
+    expect(await runOnce(dir, input, v3(), [{ user: 'b', amount: 10 }])).toEqual([{ key: 'b', stats: '11/0' }])
+    expect(await runOnce(dir, input, v3(), [{ user: 'a', amount: 1 }])).toEqual([{ key: 'a', stats: '8/0' }])
+  })
+
+  it('rejects a missing migration step at start() naming the operator and versions', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
+    const input = memorySource<Sale>()
+    await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }])
+    const error = await runOnce(dir, input, v3([m23]), []).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(IncompatibleCheckpointError)
+    expect((error as IncompatibleCheckpointError).reasons.join('\n')).toMatch(/'stats'.*from 1 to 3/)
+  })
+
+  it('rejects a lowered state version', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
+    const input = memorySource<Sale>()
+    await runOnce(dir, input, v2(), [{ user: 'a', amount: 5 }])
+    const error = await runOnce(dir, input, v1(), []).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(IncompatibleCheckpointError)
+    expect((error as IncompatibleCheckpointError).reasons.join('\n')).toMatch(/version 2.*version 1.*cannot go down/)
+  })
+})
