@@ -1,5 +1,6 @@
 import type { Step } from '../plan/compile.js'
-import { type BatchContext, OperatorFailure } from './batch.js'
+import type { BatchContext } from './batch.js'
+import { readEventTime } from './eventTime.js'
 
 /** Event-time statistics of one batch's rows at the watermark. */
 export interface EventTimeStats {
@@ -40,15 +41,7 @@ function eventTimeStats(rows: unknown[], timeOf: (row: unknown) => unknown, labe
   if (rows.length === 0) return undefined
   const stats: EventTimeStats = { min: Infinity, max: -Infinity, sum: 0, count: 0 }
   for (const row of rows) {
-    let time: unknown
-    try {
-      time = timeOf(row)
-    } catch (e) {
-      throw new OperatorFailure(label, e)
-    }
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw new OperatorFailure(label, new TypeError(`event time must be a finite number of epoch ms, got ${JSON.stringify(time)}`))
-    }
+    const time = readEventTime(timeOf, row, label)
     if (time < stats.min) stats.min = time
     if (time > stats.max) stats.max = time
     stats.sum += time

@@ -1,19 +1,13 @@
-import type { Codec, ErasedMigration, Grouped, Operator, ResultRow, ValueOf } from '../plan/nodes.js'
+import type { Aggregator, ErasedMigration, Grouped, Operator, ResultRow, ValueOf } from '../plan/nodes.js'
 import { aggregation } from './internal/aggregateInternals.js'
 
-/** The definition of a custom typed aggregation. */
-export interface AggregateSpec<T, S, R, N extends string> {
-  /** Stable name: the result column and the state operator's name in the checkpoint. */
+/**
+ * The definition of a custom typed aggregation: an `Aggregator` whose `name` is the result column and the state
+ * operator's name in the checkpoint. Raise `version` when `state` changes shape, and give `migrations` from older
+ * versions; `add` must return a new state rather than mutate its input.
+ */
+export interface AggregateSpec<T, S, R, N extends string> extends Omit<Aggregator<T, S, R>, 'name' | 'migrations'> {
   readonly name: N
-  /** State version; raise it when `state` changes shape, and give `migrations` from older versions. */
-  readonly version: number
-  /** io-ts codec of the state: what is persisted, and how it is validated on restore. */
-  readonly state: Codec<S>
-  zero(): S
-  /** Folds one row into the state. Return a new value; do not mutate `state`. */
-  add(state: S, row: T): S
-  merge?(a: S, b: S): S
-  result(state: S): R
   readonly migrations?: readonly ErasedMigration[]
 }
 

@@ -1,6 +1,6 @@
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
-import { agg, aggregate, avg, count, groupBy, map, max, min, sum } from '../../src/index.js'
+import { agg, aggregate, avg, count, groupBy, map, max, min, type Operator, sum } from '../../src/index.js'
 import { PLAN } from '../../src/plan/nodes.js'
 import { emitted } from './reference.js'
 
@@ -13,7 +13,7 @@ const rows: Reading[] = [{ device: 'd', x: 2 }, { device: 'd', x: 6 }]
 
 describe('agg', () => {
   it('emits one row per input row with a column per named aggregation', () => {
-    const op = agg({ n: count<G>(), total: sum<G>((r) => r.x), lo: min<G>((r) => r.x), hi: max<G>((r) => r.x), mean: avg<G>((r) => r.x) })
+    const op: Operator<G, object> = agg({ n: count(), total: sum((r) => r.x), lo: min((r) => r.x), hi: max((r) => r.x), mean: avg((r) => r.x) })
     expect(emitted(rows, groupBy((r: Reading) => r.device, t.string), op)).toEqual([
       { key: 'd', n: 1, total: 2, lo: 2, hi: 2, mean: 2 },
       { key: 'd', n: 2, total: 8, lo: 2, hi: 6, mean: 4 },
@@ -26,7 +26,8 @@ describe('agg', () => {
   })
 
   it('keeps one state field per column', () => {
-    const node = agg({ n: count<G>(), total: sum<G>((r) => r.x) })[PLAN]
+    const op: Operator<G, object> = agg({ n: count(), total: sum((r) => r.x) })
+    const node = op[PLAN]
     if (node.kind !== 'aggregate') throw new Error('not an aggregate node')
     expect(node.aggregator.zero()).toEqual({ n: 0, total: 0 })
     expect(node.aggregator.state.is({ n: 1, total: 2 })).toBe(true)

@@ -39,7 +39,7 @@ describe('aggregate', () => {
   })
 
   it('rejects a version that is not a positive integer with a RangeError', () => {
-    const spec = { name: 'x', state: t.number, zero: () => 0, add: (s: number) => s, result: (s: number) => s }
+    const spec = { name: 'x' as const, state: t.number, zero: () => 0, add: (s: number) => s, result: (s: number) => s }
     expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 0 })).toThrow(RangeError)
     expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 1.5 })).toThrow(RangeError)
   })

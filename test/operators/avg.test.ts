@@ -8,11 +8,12 @@ interface Reading {
   readonly device: string
   readonly x: number
 }
+type G = { key: string; value: Reading }
 
 describe('avg', () => {
   it("emits the group's running { key, avg } of f(row) after each row", () => {
     const rows: Reading[] = [{ device: 'd', x: 1 }, { device: 'e', x: 10 }, { device: 'd', x: 4 }]
-    expect(emitted(rows, groupBy((r: Reading) => r.device, t.string), avg((r) => r.x))).toEqual([
+    expect(emitted(rows, groupBy((r: Reading) => r.device, t.string), avg<G>((r) => r.x))).toEqual([
       { key: 'd', avg: 1 },
       { key: 'e', avg: 10 },
       { key: 'd', avg: 2.5 },
@@ -20,7 +21,7 @@ describe('avg', () => {
   })
 
   it('keeps { sum, count } as its state', () => {
-    const node = avg((r: Reading) => r.x)[PLAN]
+    const node = avg<G>((r) => r.x)[PLAN]
     if (node.kind !== 'aggregate') throw new Error('not an aggregate node')
     expect(node.aggregator.state.is({ sum: 3, count: 2 })).toBe(true)
     expect(node.aggregator.state.is(1.5)).toBe(false)

@@ -1,4 +1,4 @@
-import type { AggregateNode } from '../../plan/nodes.js'
+import type { AggregateNode, Window } from '../../plan/nodes.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
 import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
 import { type Grouping, windowedId } from './grouping.js'
@@ -41,20 +41,12 @@ export class AggregateExec implements StatefulExec {
 
   /** The hot loop for plain keys: one map lookup and one `add` per row, state mutated in place. */
   private fold(rows: unknown[]): void {
-    const { store, grouping } = this
-    const agg = this.node.aggregator
-    let i = 0
+    const { grouping } = this
     try {
-      for (; i < rows.length; i++) {
+      for (let i = 0; i < rows.length; i++) {
         const row = rows[i]
         const key = grouping.keyOfRow(row)
-        const id = grouping.idOf(key)
-        const entry = store.get(id)
-        if (entry === undefined) store.put(id, key, undefined, agg.add(agg.zero(), row))
-        else {
-          entry.value = agg.add(entry.value, row)
-          store.markChanged(entry)
-        }
+        this.accumulate(grouping.idOf(key), key, undefined, row)
       }
     } catch (e) {
       throw e instanceof OperatorFailure ? e : new OperatorFailure(this.name, e)
@@ -62,28 +54,28 @@ export class AggregateExec implements StatefulExec {
   }
 
   private foldWindowed(rows: unknown[], watermarkMs: number): void {
-    const { store, grouping } = this
-    const agg = this.node.aggregator
+    const { grouping } = this
     try {
       for (const row of rows) {
         const key = grouping.keyOfRow(row)
         const keyId = grouping.idOf(key)
         for (const window of grouping.windowsOfRow(row)) {
-          if (window.end <= watermarkMs) {
-            this.numRowsDroppedByWatermark++
-            continue
-          }
-          const id = windowedId(keyId, window)
-          const entry = store.get(id)
-          if (entry === undefined) store.put(id, key, window, agg.add(agg.zero(), row))
-          else {
-            entry.value = agg.add(entry.value, row)
-            store.markChanged(entry)
-          }
+          if (window.end <= watermarkMs) this.numRowsDroppedByWatermark++
+          else this.accumulate(windowedId(keyId, window), key, window, row)
         }
       }
     } catch (e) {
       throw e instanceof OperatorFailure ? e : new OperatorFailure(this.name, e)
+    }
+  }
+
+  private accumulate(id: string, key: unknown, window: Window | undefined, row: unknown): void {
+    const agg = this.node.aggregator
+    const entry = this.store.get(id)
+    if (entry === undefined) this.store.put(id, key, window, agg.add(agg.zero(), row))
+    else {
+      entry.value = agg.add(entry.value, row)
+      this.store.markChanged(entry)
     }
   }
 

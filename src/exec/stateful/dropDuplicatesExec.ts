@@ -1,7 +1,8 @@
 import type { DropDuplicatesNode } from '../../plan/nodes.js'
 import { StateStore } from '../../state/stateStore.js'
 import * as t from 'io-ts'
-import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
+import type { BatchContext, StatefulExec } from '../batch.js'
+import { readEventTime } from '../eventTime.js'
 import { Grouping } from './grouping.js'
 
 /**
@@ -35,7 +36,7 @@ export class DropDuplicatesExec implements StatefulExec {
     for (const row of rows) {
       let expiresAt = 0
       if (this.within !== undefined) {
-        const time = this.eventTime(row)
+        const time = readEventTime(this.within, row, this.name)
         if (time < ctx.watermarkMs) {
           this.numRowsDroppedByWatermark++
           continue
@@ -54,19 +55,6 @@ export class DropDuplicatesExec implements StatefulExec {
       }
     }
     return out
-  }
-
-  private eventTime(row: unknown): number {
-    let time: unknown
-    try {
-      time = this.within!(row)
-    } catch (e) {
-      throw new OperatorFailure(this.name, e)
-    }
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw new OperatorFailure(this.name, new TypeError(`within: event time must be a finite number of ms, got ${String(time)}`))
-    }
-    return time
   }
 
   needsNoDataBatch(nextWatermarkMs: number): boolean {

@@ -2,6 +2,7 @@ import type { ErasedCodec, GroupByNode, Window } from '../../plan/nodes.js'
 import { windowsOf } from '../../operators/internal/windows.js'
 import { keyIdOf } from '../../util/keys.js'
 import { OperatorFailure } from '../batch.js'
+import { readEventTime } from '../eventTime.js'
 
 /** The grouping of a keyed operator: extracts, validates and identifies keys (and windows) of rows. */
 export class Grouping {
@@ -46,16 +47,7 @@ export class Grouping {
   /** The windows of a row's event time. */
   windowsOfRow(row: unknown): Window[] {
     const w = this.node.window!
-    let time: unknown
-    try {
-      time = this.time!(row)
-    } catch (e) {
-      throw new OperatorFailure(this.label, e)
-    }
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw new OperatorFailure(this.label, new TypeError(`window time must be a finite number of ms, got ${safe(time)}`))
-    }
-    return windowsOf(time, w.sizeMs, w.slideMs)
+    return windowsOf(readEventTime(this.time!, row, this.label), w.sizeMs, w.slideMs)
   }
 }
 
