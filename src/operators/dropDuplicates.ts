@@ -1,7 +1,7 @@
 import { filter as rxFilter } from 'rxjs'
 import type { Codec, Operator } from '../plan/nodes.js'
 import { withPlan } from '../plan/nodes.js'
-import { stableStringify } from '../util/keys.js'
+import { referenceKeyId } from './internal/referenceKeys.js'
 
 /**
  * Emits each row whose key was not seen before (Spark's dropDuplicates). Without `within`, keys are kept in state
@@ -18,7 +18,7 @@ export function dropDuplicates<T, K>(
   const reference = () => {
     const seen = new Set<string>()
     return rxFilter((row: T) => {
-      const id = stableStringify(keyOf(row))
+      const id = referenceKeyId(keyOf(row), keyCodec, 'dropDuplicates')
       if (seen.has(id)) return false
       seen.add(id)
       return true

@@ -9,6 +9,7 @@ import {
   withPlan,
 } from '../plan/nodes.js'
 import { parseDuration } from '../util/keys.js'
+import { KEY_ID, referenceKeyId } from './internal/referenceKeys.js'
 import { windowsOf } from './internal/windows.js'
 
 /**
@@ -34,7 +35,10 @@ export function groupBy<T, K>(
   if (spec === undefined) {
     const node: GroupByNode = { kind: 'groupBy', keyOf: keyOf as (row: never) => unknown, keyCodec }
     return withPlan(
-      mergeMap((value: T) => [{ key: keyOf(value), value }]),
+      mergeMap((value: T) => {
+        const key = keyOf(value)
+        return [{ key, value, [KEY_ID]: referenceKeyId(key, keyCodec, 'groupBy') }]
+      }),
       node,
     )
   }
@@ -52,7 +56,8 @@ export function groupBy<T, K>(
   return withPlan(
     mergeMap((value: T) => {
       const key = keyOf(value)
-      return windowsOf(spec.time(value), sizeMs, slideMs).map((window) => ({ key, window, value }))
+      const id = referenceKeyId(key, keyCodec, 'groupBy')
+      return windowsOf(spec.time(value), sizeMs, slideMs).map((window) => ({ key, window, value, [KEY_ID]: id }))
     }),
     node,
   )

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs'
 import type { Codec, ErasedMigration, Grouped, KeyOf, Operator, TimeoutKind, ValueOf } from '../plan/nodes.js'
 import { withPlan } from '../plan/nodes.js'
-import { stableStringify } from '../util/keys.js'
+import { keyIdOfGrouped } from './internal/referenceKeys.js'
 import { GroupState } from './internal/groupState.js'
 
 export { GroupState }
@@ -46,7 +46,7 @@ export function mapGroupsWithState<G extends Grouped<unknown, unknown>, S, R, N 
       const states = new Map<string, S>()
       return source.subscribe({
         next(g) {
-          const id = stableStringify(g.key)
+          const id = keyIdOfGrouped(g)
           const state = new GroupState<S>(
             { exists: states.has(id), value: states.get(id) },
             false,

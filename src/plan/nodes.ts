@@ -88,6 +88,7 @@ export interface ErasedAggregator {
   add(state: never, row: never): unknown
   merge?(a: never, b: never): unknown
   result(state: never): unknown
+  readonly migrations?: readonly ErasedMigration[]
 }
 
 /** A migration step with its types erased. */

@@ -128,6 +128,13 @@ export class StateStore {
       )
     }
     const out: EncodedEntry = { k: this.keyCodec.encode(entry.key), s: this.stateCodec.encode(entry.value) }
+    const unsafe = jsonUnsafePath(out.s, '')
+    if (unsafe !== undefined) {
+      throw new TypeError(
+        `state of operator '${this.operator}' for key ${safeJson(out.k)} cannot be persisted: ${unsafe} ` +
+          '(JSON has no NaN, Infinity, undefined in arrays, functions or bigint)',
+      )
+    }
     if (entry.window) out.w = [entry.window.start, entry.window.end]
     if (entry.timeoutAt !== undefined) out.t = entry.timeoutAt
     return out
@@ -176,5 +183,34 @@ function safeJson(value: unknown): string {
     return JSON.stringify(value) ?? String(value)
   } catch {
     return String(value)
+  }
+}
+
+/** Where an encoded value stops being plain JSON that reads back as itself, or undefined when it is safe. */
+function jsonUnsafePath(value: unknown, at: string): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${at || 'the value'} is ${value}`
+    case 'object': {
+      if (value === null) return undefined
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const bad = value[i] === undefined ? `${at}[${i}] is undefined` : jsonUnsafePath(value[i], `${at}[${i}]`)
+          if (bad !== undefined) return bad
+        }
+        return undefined
+      }
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined) continue
+        const bad = jsonUnsafePath(v, `${at}.${k}`)
+        if (bad !== undefined) return bad
+      }
+      return undefined
+    }
+    default:
+      return `${at || 'the value'} is a ${typeof value}`
   }
 }

@@ -24,6 +24,11 @@ export function keyIdOf(encoded: unknown): string {
   return '\u0000' + stableStringify(encoded)
 }
 
+/** The id of a key within one event-time window. */
+export function windowedId(keyId: string, window: { readonly start: number; readonly end?: number }): string {
+  return `${keyId}\u0001${window.start}`
+}
+
 /** 32-bit FNV-1a over UTF-16 code units: stable across runs, machines and Node versions. */
 export function stableHash(text: string): number {
   let h = 0x811c9dc5

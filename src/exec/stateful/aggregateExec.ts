@@ -1,7 +1,8 @@
 import type { AggregateNode, Window } from '../../plan/nodes.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
 import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
-import { type Grouping, windowedId } from './grouping.js'
+import { windowedId } from '../../util/keys.js'
+import type { Grouping } from './grouping.js'
 
 /**
  * The incremental form of `groupBy(...)` + an aggregation: folds each batch into keyed state and emits, per output

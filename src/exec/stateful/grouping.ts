@@ -51,10 +51,6 @@ export class Grouping {
   }
 }
 
-/** The id of a key within one window. */
-export function windowedId(keyId: string, window: Window): string {
-  return `${keyId}\u0001${window.start}`
-}
 
 function safe(v: unknown): string {
   try {

@@ -10,7 +10,8 @@ import {
   type Window,
   withPlan,
 } from '../../plan/nodes.js'
-import { stableStringify } from '../../util/keys.js'
+import { windowedId } from '../../util/keys.js'
+import { keyIdOfGrouped } from './referenceKeys.js'
 
 /** A column aggregator as `count()`, `sum(f)`… carry it, so `agg({...})` can combine them. */
 export const AGGREGATORS = Symbol.for('structured-rx.aggregators')
@@ -66,7 +67,7 @@ function referenceAggregation<G, R>(aggregator: Aggregator<unknown, unknown, Rec
       return source.subscribe({
         next(item) {
           const g = item as Grouped<unknown, unknown> & { window?: Window }
-          const id = stableStringify([g.key, g.window ?? null])
+          const id = g.window === undefined ? keyIdOfGrouped(g) : windowedId(keyIdOfGrouped(g), g.window)
           const state = aggregator.add(states.has(id) ? states.get(id) : aggregator.zero(), g.value)
           states.set(id, state)
           const row = g.window === undefined ? { key: g.key } : { key: g.key, window: g.window }
@@ -91,7 +92,7 @@ export function aggregation<G, R>(
     columns,
     aggregator: combined,
     version: options.version ?? combined.version,
-    migrations: options.migrations ?? [],
+    migrations: options.migrations ?? (columns.length === 1 ? (columns[0]![1].migrations ?? []) : []),
   }
   return Object.assign(withPlan(referenceAggregation<G, R>(combined), node), { [AGGREGATORS]: columns })
 }

@@ -1,0 +1,176 @@
+/**
+ * Reads a checkpoint offline, without the query that wrote it: metadata, the offset and commit logs, and each
+ * operator's state in its codec-encoded (JSON) form. No user codec is needed: keys are identified by their encoded
+ * form, exactly as the running query identifies them, so state can be counted, shown and redistributed.
+ */
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BatchLog } from '../checkpoint/batchLog.js'
+import { decodeCheckpointFile, readCheckpointJson } from '../checkpoint/format.js'
+import { type CheckpointFs, errorCode } from '../checkpoint/fs.js'
+import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from '../checkpoint/logs.js'
+import { CheckpointCorruptedError } from '../errors.js'
+import type { OperatorFingerprint } from '../plan/fingerprint.js'
+import { parseStateFile, StateFiles } from '../state/stateFiles.js'
+import type { EncodedEntry } from '../state/stateStore.js'
+import { keyIdOf, windowedId } from '../util/keys.js'
+import { CliError } from './io.js'
+
+/** Where the logs of a checkpoint stand. */
+export interface CheckpointSummary {
+  readonly location: string
+  readonly metadata: CheckpointMetadata
+  /** The highest committed batchId, or undefined before the first commit. */
+  readonly lastCommitted: number | undefined
+  /** batchIds of the commit files still retained, ascending. */
+  readonly commits: readonly number[]
+  /** batchIds of the offset files still retained, ascending. */
+  readonly offsets: readonly number[]
+  /** batchIds whose offsets are logged but which never committed (a restart re-runs them). */
+  readonly pending: readonly number[]
+  /** The write-ahead-log entry with the highest batchId. */
+  readonly lastOffsets: OffsetLogEntry | undefined
+}
+
+/**
+ * Reads the metadata and logs of the checkpoint at `location`.
+ * @example const { metadata, lastCommitted, pending } = await readCheckpointSummary(nodeFs, '/ckpt')
+ * @throws CliError when `location` is not a checkpoint; CheckpointCorruptedError / CheckpointVersionError for a bad file.
+ */
+export async function readCheckpointSummary(fs: CheckpointFs, location: string): Promise<CheckpointSummary> {
+  await requireCheckpoint(fs, location)
+  const metadata = await readCheckpointJson(fs, join(location, 'metadata'), CheckpointMetadata)
+  const offsetLog = new BatchLog(fs, join(location, 'offsets'), OffsetLogEntry)
+  const commitLog = new BatchLog(fs, join(location, 'commits'), CommitLogEntry)
+  const offsets = await offsetLog.batchIds()
+  const commits = await commitLog.batchIds()
+  const committed = new Set(commits)
+  return {
+    location,
+    metadata,
+    lastCommitted: commits.length === 0 ? undefined : commits[commits.length - 1],
+    commits,
+    offsets,
+    pending: offsets.filter((id) => !committed.has(id)),
+    lastOffsets: (await offsetLog.latest())?.value,
+  }
+}
+
+/**
+ * Checks that `location` is a checkpoint directory before anything is read or locked there.
+ * @example await requireCheckpoint(nodeFs, '/ckpt')
+ * @throws CliError when it does not exist, is not a directory or has no `metadata` file.
+ */
+export async function requireCheckpoint(fs: CheckpointFs, location: string): Promise<void> {
+  try {
+    if (!(await stat(location)).isDirectory()) throw new CliError(`${location} is not a directory`)
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') throw new CliError(`${location} does not exist`)
+    throw error
+  }
+  if (!(await fs.exists(join(location, 'metadata')))) {
+    throw new CliError(`${location} is not a checkpoint: it has no metadata file`)
+  }
+}
+
+/** One state file read while loading a partition. */
+export interface StateFileRead {
+  readonly name: string
+  readonly bytes: number
+  readonly stateVersion: number
+}
+
+/** A partition's state at one batch: encoded entries by key id, and the files they came from. */
+export interface PartitionState {
+  readonly partition: number
+  readonly entries: Map<string, EncodedEntry>
+  readonly files: readonly StateFileRead[]
+  /** Total size of `files`. */
+  readonly bytes: number
+}
+
+/**
+ * The id the running query gives an encoded entry: `keyIdOf(k)`, within its window when it has one. Its
+ * partition is `partitionOf(id, shufflePartitions)`.
+ * @example entryId({ k: 'walk', s: 3 }) // 'walk'
+ * @throws never.
+ */
+export function entryId(entry: Pick<EncodedEntry, 'k' | 'w'>): string {
+  const keyId = keyIdOf(entry.k)
+  return entry.w === undefined ? keyId : windowedId(keyId, { start: entry.w[0], end: entry.w[1] })
+}
+
+/**
+ * Loads one operator's encoded state as of batch `version` in each of `partitions` partitions, the way a restart
+ * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states.
+ * @example const parts = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8)
+ * @throws CheckpointCorruptedError naming the file when a file fails its checksum or a line is not a state entry.
+ */
+export async function loadEncodedState(
+  fs: CheckpointFs,
+  location: string,
+  operator: string,
+  version: number | undefined,
+  partitions: number,
+): Promise<PartitionState[]> {
+  const files = new StateFiles(fs, join(location, 'state', operator), 0)
+  const result: PartitionState[] = []
+  for (let p = 0; p < partitions; p++) {
+    const entries = new Map<string, EncodedEntry>()
+    const read: StateFileRead[] = []
+    const listed = version === undefined ? [] : (await files.list(p)).filter((f) => f.batchId <= version)
+    const base = listed.map((f) => f.kind).lastIndexOf('snapshot')
+    for (const file of listed.slice(Math.max(base, 0))) {
+      if (base >= 0 && file.kind === 'delta' && file.batchId <= listed[base]!.batchId) continue
+      const path = join(files.partitionDir(p), file.name)
+      const raw = await fs.readFile(path)
+      const { stateVersion, lines } = parseStateFile(path, decodeCheckpointFile(path, raw).body)
+      lines.forEach((line, i) => applyLine(entries, path, i + 2, file.kind, line))
+      read.push({ name: file.name, bytes: raw.length, stateVersion })
+    }
+    result.push({ partition: p, entries, files: read, bytes: read.reduce((sum, f) => sum + f.bytes, 0) })
+  }
+  return result
+}
+
+function applyLine(entries: Map<string, EncodedEntry>, path: string, lineNo: number, kind: 'delta' | 'snapshot', line: unknown): void {
+  const record = isObject(line) ? line : {}
+  const upsert = kind === 'snapshot' ? line : record.u
+  const removal = kind === 'delta' ? record.r : undefined
+  if (isEntry(upsert) && isStored(upsert)) {
+    entries.set(entryId(upsert), upsert)
+  } else if (isEntry(removal)) {
+    entries.delete(entryId(removal))
+  } else {
+    throw new CheckpointCorruptedError(path, `line ${lineNo} is not a state entry`)
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isEntry(value: unknown): value is Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown> {
+  if (!isObject(value) || !('k' in value)) return false
+  const w = value.w
+  return w === undefined || (Array.isArray(w) && w.length === 2 && w.every((n) => typeof n === 'number'))
+}
+
+function isStored(entry: Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown>): entry is EncodedEntry & Record<string, unknown> {
+  return 's' in entry && (entry.t === undefined || typeof entry.t === 'number')
+}
+
+/**
+ * The operator recorded in the fingerprint under `name`.
+ * @example const op = operatorNamed(metadata.fingerprint.statefulOperators, 'count')
+ * @throws CliError listing the known operators when there is none of that name.
+ */
+export function operatorNamed(operators: readonly OperatorFingerprint[], name: string): OperatorFingerprint {
+  const found = operators.find((op) => op.name === name)
+  if (found !== undefined) return found
+  throw new CliError(
+    operators.length === 0
+      ? `unknown operator '${name}': this checkpoint has no stateful operators`
+      : `unknown operator '${name}'; known operators: ${operators.map((op) => op.name).join(', ')}`,
+  )
+}

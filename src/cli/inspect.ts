@@ -1,0 +1,217 @@
+/**
+ * `structured-rx inspect <checkpoint> [--json]`: what a checkpoint holds — the query's identity, how far its batches
+ * got, the last write-ahead-log entry, the size of each operator's state per partition, and the plan fingerprint.
+ */
+import { join } from 'node:path'
+import { decodeCheckpointFile } from '../checkpoint/format.js'
+import { type CheckpointFs, errorCode, nodeFs } from '../checkpoint/fs.js'
+import type { PlanFingerprint } from '../plan/fingerprint.js'
+import { loadEncodedState, readCheckpointSummary } from './checkpointReader.js'
+import { checkpointArgument, type CliIo, parseCommandArgs } from './io.js'
+import { readRescaleMarker, type RescaleMarker } from './rescale.js'
+
+/** State of one partition of an operator at the inspected batch. */
+export interface PartitionReport {
+  readonly partition: number
+  readonly rows: number
+  /** Bytes of the state files a restart reads for this partition (latest snapshot and the deltas after it). */
+  readonly bytes: number
+  readonly files: number
+}
+
+/** One stateful operator, as the fingerprint records it, with its state at the inspected batch. */
+export interface OperatorReport {
+  readonly name: string
+  readonly kind: string
+  readonly keyCodec: string
+  readonly stateCodec: string
+  readonly version: number
+  readonly timeout: string
+  readonly window: string | null
+  /** State versions in the headers of the files read (one, unless a migration is not yet snapshotted). */
+  readonly stateVersions: readonly number[]
+  readonly rows: number
+  readonly bytes: number
+  readonly partitions: readonly PartitionReport[]
+}
+
+/** Everything `inspect` reports; `--json` prints it as is. */
+export interface InspectReport {
+  readonly location: string
+  readonly id: string
+  readonly formatVersion: number
+  readonly shufflePartitions: number
+  readonly createdAt: string
+  readonly lock: Readonly<Record<string, unknown>> | null
+  readonly batches: {
+    readonly lastCommitted: number | null
+    readonly commitsRetained: number
+    readonly offsetsRetained: number
+    readonly pending: readonly number[]
+  }
+  readonly lastOffsets: {
+    readonly batchId: number
+    readonly start: unknown
+    readonly end: unknown
+    readonly watermarkMs: number
+    readonly batchTimestampMs: number
+  } | null
+  /** The batch whose state is reported: the last committed one. */
+  readonly stateAtBatch: number | null
+  readonly operators: readonly OperatorReport[]
+  readonly rescaleInProgress: RescaleMarker | null
+  readonly fingerprint: PlanFingerprint
+}
+
+export const INSPECT_USAGE = `Usage: structured-rx inspect <checkpoint> [--json]
+
+Shows a checkpoint: query id, format, shuffle partitions, committed and pending batches, the last offsets,
+the state rows and bytes of each stateful operator per partition, and the plan fingerprint.
+  --json   print one JSON object instead of the report
+`
+
+/**
+ * The `inspect` command.
+ * @example await runInspect(['/ckpt', '--json'], processIo)
+ * @throws UsageError for bad arguments; the errors of {@link inspectCheckpoint}.
+ */
+export async function runInspect(argv: readonly string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } })
+  if (values.help) return io.out(INSPECT_USAGE)
+  const report = await inspectCheckpoint(checkpointArgument(positionals, 'inspect'))
+  io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report))
+}
+
+/**
+ * Reads the checkpoint at `location` into an {@link InspectReport}, without the query's codecs and without the lock
+ * (a running query may change it meanwhile; the report is as of the files read).
+ * @example const report = await inspectCheckpoint('/ckpt')
+ * @throws CliError when `location` is not a checkpoint; CheckpointCorruptedError / CheckpointVersionError for a bad file.
+ */
+export async function inspectCheckpoint(location: string, fs: CheckpointFs = nodeFs): Promise<InspectReport> {
+  const summary = await readCheckpointSummary(fs, location)
+  const { metadata, lastCommitted, lastOffsets } = summary
+  const operators: OperatorReport[] = []
+  for (const op of metadata.fingerprint.statefulOperators) {
+    const parts = await loadEncodedState(fs, location, op.name, lastCommitted, metadata.shufflePartitions)
+    const partitions = parts.map((p) => ({ partition: p.partition, rows: p.entries.size, bytes: p.bytes, files: p.files.length }))
+    operators.push({
+      ...op,
+      stateVersions: [...new Set(parts.flatMap((p) => p.files.map((f) => f.stateVersion)))].sort((a, b) => a - b),
+      rows: partitions.reduce((sum, p) => sum + p.rows, 0),
+      bytes: partitions.reduce((sum, p) => sum + p.bytes, 0),
+      partitions,
+    })
+  }
+  return {
+    location,
+    id: metadata.id,
+    formatVersion: metadata.formatVersion,
+    shufflePartitions: metadata.shufflePartitions,
+    createdAt: metadata.createdAt,
+    lock: await readLockHolder(fs, location),
+    batches: {
+      lastCommitted: lastCommitted ?? null,
+      commitsRetained: summary.commits.length,
+      offsetsRetained: summary.offsets.length,
+      pending: summary.pending,
+    },
+    lastOffsets:
+      lastOffsets === undefined
+        ? null
+        : {
+            batchId: lastOffsets.batchId,
+            start: lastOffsets.start,
+            end: lastOffsets.end,
+            watermarkMs: lastOffsets.watermarkMs,
+            batchTimestampMs: lastOffsets.batchTimestampMs,
+          },
+    stateAtBatch: lastCommitted ?? null,
+    operators,
+    rescaleInProgress: (await readRescaleMarker(fs, location)) ?? null,
+    fingerprint: metadata.fingerprint,
+  }
+}
+
+/** Who the lock file names, if there is one. It may be stale: the lock judges that when a query starts. */
+async function readLockHolder(fs: CheckpointFs, location: string): Promise<Record<string, unknown> | null> {
+  const path = join(location, 'lock')
+  let raw: Buffer
+  try {
+    raw = await fs.readFile(path)
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return null
+    throw error
+  }
+  try {
+    const holder: unknown = JSON.parse(decodeCheckpointFile(path, raw).body)
+    return typeof holder === 'object' && holder !== null ? (holder as Record<string, unknown>) : { unreadable: true }
+  } catch {
+    return { unreadable: true }
+  }
+}
+
+/**
+ * The human-readable form of a report.
+ * @example io.out(formatInspectReport(await inspectCheckpoint('/ckpt')))
+ * @throws never.
+ */
+export function formatInspectReport(r: InspectReport): string {
+  const out: string[] = []
+  const field = (name: string, value: string) => out.push(`  ${name.padEnd(20)}${value}`)
+  out.push(`Checkpoint ${r.location}`)
+  field('query id', r.id)
+  field('format version', `v${r.formatVersion}`)
+  field('shuffle partitions', String(r.shufflePartitions))
+  field('created at', r.createdAt)
+  field('lock', describeLock(r.lock))
+  if (r.rescaleInProgress !== null) {
+    const m = r.rescaleInProgress
+    field('RESCALE UNFINISHED', `${m.from} → ${m.to} partitions: run 'structured-rx rescale ${r.location} --partitions ${m.to}' to finish it`)
+  }
+
+  out.push('', 'Batches')
+  const b = r.batches
+  field('last committed', b.lastCommitted === null ? 'none' : String(b.lastCommitted))
+  field('commit files', `${b.commitsRetained} retained`)
+  field('offset files', `${b.offsetsRetained} retained`)
+  field('pending', b.pending.length === 0 ? 'none' : `${b.pending.join(', ')} (offsets logged, no commit: a restart re-runs it)`)
+
+  if (r.lastOffsets !== null) {
+    const o = r.lastOffsets
+    out.push('', `Last offsets (batch ${o.batchId})`)
+    field('start', JSON.stringify(o.start))
+    field('end', JSON.stringify(o.end))
+    field('watermark', o.watermarkMs === 0 ? '0 (none yet)' : `${o.watermarkMs} (${new Date(o.watermarkMs).toISOString()})`)
+    field('batch timestamp', new Date(o.batchTimestampMs).toISOString())
+  }
+
+  out.push('', r.stateAtBatch === null ? 'State (no committed batch yet)' : `State at batch ${r.stateAtBatch}`)
+  if (r.operators.length === 0) out.push('  no stateful operators')
+  for (const op of r.operators) {
+    const window = op.window === null ? '' : `, window ${op.window} ms`
+    const versions = op.stateVersions.length === 0 ? '' : ` (files at state version ${op.stateVersions.join(', ')})`
+    out.push(`  ${op.name}: ${op.kind}, key ${op.keyCodec}, state ${op.stateCodec}, version ${op.version}${window}${versions}`)
+    out.push(...stateTable(op))
+  }
+
+  out.push('', 'Fingerprint', ...JSON.stringify(r.fingerprint, null, 2).split('\n').map((l) => `  ${l}`))
+  return `${out.join('\n')}\n`
+}
+
+function describeLock(lock: InspectReport['lock']): string {
+  if (lock === null) return 'free'
+  if (lock.unreadable === true) return 'lock file present but unreadable (a restart takes it over)'
+  const name = typeof lock.queryName === 'string' ? `query "${lock.queryName}", ` : ''
+  return `held by ${name}pid ${String(lock.pid)} on ${String(lock.hostname)} since ${String(lock.startedAt)} (stale if that process is gone)`
+}
+
+function stateTable(op: OperatorReport): string[] {
+  const rows = [
+    ['partition', 'rows', 'bytes', 'files'],
+    ...op.partitions.map((p) => [String(p.partition), String(p.rows), String(p.bytes), String(p.files)]),
+    ['total', String(op.rows), String(op.bytes), String(op.partitions.reduce((n, p) => n + p.files, 0))],
+  ]
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
+  return rows.map((row) => `    ${row.map((cell, i) => cell.padStart(widths[i]!)).join('  ')}`)
+}

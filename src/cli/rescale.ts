@@ -1,0 +1,238 @@
+/**
+ * `structured-rx rescale <checkpoint> --partitions N`: redistributes every stateful operator's state over N shuffle
+ * partitions, offline, crash-safely. The new layout is written beside the old one, a marker file records the
+ * intent, then directories are swapped by renames; an interrupted rescale is finished by running it again.
+ */
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import * as t from 'io-ts'
+import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
+import { type CheckpointFs, errorCode, nodeFs } from '../checkpoint/fs.js'
+import { acquireCheckpointLock } from '../checkpoint/lock.js'
+import { CheckpointMetadata } from '../checkpoint/logs.js'
+import { StateFiles } from '../state/stateFiles.js'
+import type { EncodedEntry } from '../state/stateStore.js'
+import { partitionOf } from '../util/keys.js'
+import { loadEncodedState, readCheckpointSummary, requireCheckpoint } from './checkpointReader.js'
+import { renameDurably } from './durableRename.js'
+import { checkpointArgument, CliError, type CliIo, integerOption, parseCommandArgs, UsageError } from './io.js'
+
+/** `<checkpoint>/rescale`: written once the new layout is complete, removed once the rescale is finished. */
+export const RescaleMarker = t.type({
+  from: t.number,
+  to: t.number,
+  /** The batch whose state was redistributed, or null for a checkpoint without a committed batch. */
+  batchId: t.union([t.number, t.null]),
+  operators: t.array(t.string),
+})
+export type RescaleMarker = t.TypeOf<typeof RescaleMarker>
+
+/** How a finished rescale moved state. */
+export interface RescaleReport {
+  readonly from: number
+  readonly to: number
+  readonly batchId: number | null
+  /** The marker of an interrupted rescale that was finished first. */
+  readonly resumed: RescaleMarker | undefined
+  readonly operators: readonly { readonly name: string; readonly rows: number; readonly rowsPerPartition: readonly number[] }[]
+}
+
+export const RESCALE_USAGE = `Usage: structured-rx rescale <checkpoint> --partitions N
+
+Redistributes the state of a stopped query over N shuffle partitions. The last batch must be committed; the
+checkpoint is locked while it runs. An interrupted rescale is finished by running the command again.
+`
+
+/**
+ * The `rescale` command.
+ * @example await runRescale(['/ckpt', '--partitions', '16'], processIo)
+ * @throws UsageError for bad arguments; CliError, ConcurrentQueryError and checkpoint errors from {@link rescaleCheckpoint}.
+ */
+export async function runRescale(argv: readonly string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parseCommandArgs(argv, { partitions: { type: 'string', short: 'p' } })
+  if (values.help) return io.out(RESCALE_USAGE)
+  const location = checkpointArgument(positionals, 'rescale')
+  const partitions = integerOption(values.partitions, '--partitions', 1)
+  if (partitions === undefined) throw new UsageError('rescale: --partitions N is required')
+  await rescaleCheckpoint(location, partitions, { log: (line) => io.out(`${line}\n`) })
+}
+
+/**
+ * Rescales the checkpoint at `location` to `partitions` shuffle partitions: locks it, finishes an interrupted
+ * rescale if its marker is there, then {@link prepareRescale} and {@link finishRescale}.
+ * @example await rescaleCheckpoint('/ckpt', 16)
+ * @throws ConcurrentQueryError when a running query holds the checkpoint; CliError for a pending batch, state files
+ * of mixed state versions or a location that is not a checkpoint; CheckpointCorruptedError for a damaged file.
+ */
+export async function rescaleCheckpoint(
+  location: string,
+  partitions: number,
+  options: { fs?: CheckpointFs; log?: (line: string) => void } = {},
+): Promise<RescaleReport> {
+  const fs = options.fs ?? nodeFs
+  const log = options.log ?? (() => undefined)
+  await requireCheckpoint(fs, location)
+  const lock = await acquireCheckpointLock(fs, location, { runId: `rescale-${randomUUID()}`, queryName: 'structured-rx rescale' })
+  try {
+    const resumed = await readRescaleMarker(fs, location)
+    if (resumed !== undefined) {
+      log(`finishing an interrupted rescale from ${resumed.from} to ${resumed.to} partitions`)
+      await finishRescale(fs, location, resumed, log)
+    }
+    const { metadata } = await readCheckpointSummary(fs, location)
+    if (metadata.shufflePartitions === partitions) {
+      log(`${location} has ${partitions} shuffle partitions; nothing to do`)
+      return { from: partitions, to: partitions, batchId: null, resumed, operators: [] }
+    }
+    const prepared = await prepareRescale(fs, location, partitions, log)
+    await finishRescale(fs, location, prepared.marker, log)
+    return { ...prepared.marker, resumed, operators: prepared.operators }
+  } finally {
+    await lock.release()
+  }
+}
+
+/**
+ * Steps 1–2 of a rescale, under the lock: loads each operator's encoded state at the last committed batch, writes
+ * it redistributed by `partitionOf(id, to)` as `state/<op>.rescale-<to>/<p>/<batchId>.snapshot`, then the marker.
+ * Until the marker exists the old layout is untouched and the new directories are litter the next attempt removes.
+ * @example const { marker } = await prepareRescale(nodeFs, '/ckpt', 16, console.log)
+ * @throws CliError for a pending batch, mixed state versions or clashing operator names; checkpoint errors.
+ */
+export async function prepareRescale(
+  fs: CheckpointFs,
+  location: string,
+  to: number,
+  log: (line: string) => void = () => undefined,
+): Promise<{ marker: RescaleMarker; operators: RescaleReport['operators'] }> {
+  const summary = await readCheckpointSummary(fs, location)
+  const from = summary.metadata.shufflePartitions
+  const pending = summary.pending[summary.pending.length - 1]
+  if (pending !== undefined) {
+    throw new CliError(
+      `batch ${pending} is pending (its offsets are logged but it never committed): ` +
+        `start the query once so batch ${pending} commits, then rescale`,
+    )
+  }
+  const names = summary.metadata.fingerprint.statefulOperators.map((op) => op.name)
+  checkNoClash(names)
+  const batchId = summary.lastCommitted
+  log(`rescaling ${location} from ${from} to ${to} partitions at batch ${batchId ?? '(none committed)'}`)
+  const operators: { name: string; rows: number; rowsPerPartition: number[] }[] = []
+  for (const op of summary.metadata.fingerprint.statefulOperators) {
+    await removeLitter(fs, location, op.name)
+    const parts = await loadEncodedState(fs, location, op.name, batchId, from)
+    const versions = [...new Set(parts.flatMap((p) => p.files.map((f) => f.stateVersion)))].sort((a, b) => a - b)
+    if (versions.length > 1) {
+      throw new CliError(
+        `operator '${op.name}': its state files carry state versions ${versions.join(' and ')}; ` +
+          'run the query once so its migrated state is snapshotted, then rescale',
+      )
+    }
+    const buckets: EncodedEntry[][] = Array.from({ length: to }, () => [])
+    const all = parts.flatMap((p) => [...p.entries])
+    all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    for (const [id, entry] of all) buckets[partitionOf(id, to)]!.push(entry)
+    const dir = newDir(location, op.name, to)
+    await fs.mkdirp(dir)
+    if (batchId !== undefined) {
+      const files = new StateFiles(fs, dir, versions[0] ?? op.version)
+      for (let p = 0; p < to; p++) await files.writeSnapshot(batchId, p, buckets[p]!)
+    }
+    operators.push({ name: op.name, rows: all.length, rowsPerPartition: buckets.map((b) => b.length) })
+    log(`  ${op.name}: ${all.length} rows → ${to} partitions [${buckets.map((b) => b.length).join(' ')}], written to state/${op.name}.rescale-${to}`)
+  }
+  const marker: RescaleMarker = { from, to, batchId: batchId ?? null, operators: names }
+  await writeCheckpointJson(fs, markerPath(location), RescaleMarker.encode(marker))
+  return { marker, operators }
+}
+
+/**
+ * Steps 3–5 of a rescale, idempotent so an interrupted run can be repeated: swaps each operator's directory
+ * (`state/<op>` → `state/<op>.old`, `state/<op>.rescale-<to>` → `state/<op>`, each rename fsynced), records the
+ * partition count in `metadata`, removes the old directories, then the marker.
+ * @example await finishRescale(nodeFs, '/ckpt', marker, console.log)
+ * @throws the file-system errors of the renames and writes; CheckpointCorruptedError for a damaged metadata file.
+ */
+export async function finishRescale(
+  fs: CheckpointFs,
+  location: string,
+  marker: RescaleMarker,
+  log: (line: string) => void = () => undefined,
+): Promise<void> {
+  for (const name of marker.operators) {
+    const current = join(location, 'state', name)
+    const next = newDir(location, name, marker.to)
+    const old = oldDir(location, name)
+    // Once the new directory is gone, this operator's swap is done.
+    if (!(await fs.exists(next))) continue
+    if (await fs.exists(current)) {
+      // Only reachable by an `.old` no finished rescale could leave: the new layout is not in place yet, so
+      // `current` is the live state and anything at `old` is stale.
+      await fs.remove(old)
+      await renameDurably(current, old)
+    }
+    await renameDurably(next, current)
+    log(`  swapped state/${name}`)
+  }
+  const metadataPath = join(location, 'metadata')
+  const metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
+  if (metadata.shufflePartitions !== marker.to || metadata.fingerprint.shufflePartitions !== marker.to) {
+    const updated: CheckpointMetadata = {
+      ...metadata,
+      shufflePartitions: marker.to,
+      fingerprint: { ...metadata.fingerprint, shufflePartitions: marker.to },
+    }
+    await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(updated))
+  }
+  for (const name of marker.operators) await fs.remove(oldDir(location, name))
+  await fs.remove(markerPath(location))
+  log(`done: ${location} now has ${marker.to} shuffle partitions`)
+}
+
+/**
+ * The marker of an unfinished rescale, or undefined when there is none.
+ * @example const marker = await readRescaleMarker(nodeFs, '/ckpt')
+ * @throws CheckpointCorruptedError for a damaged marker; other file-system errors.
+ */
+export async function readRescaleMarker(fs: CheckpointFs, location: string): Promise<RescaleMarker | undefined> {
+  try {
+    return await readCheckpointJson(fs, markerPath(location), RescaleMarker)
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+function markerPath(location: string): string {
+  return join(location, 'rescale')
+}
+
+function newDir(location: string, operator: string, to: number): string {
+  return join(location, 'state', `${operator}.rescale-${to}`)
+}
+
+function oldDir(location: string, operator: string): string {
+  return join(location, 'state', `${operator}.old`)
+}
+
+const WORK_DIR = /^(.*)\.(old|rescale-\d+)$/
+
+/** Operator names may contain '.': refuse when one would be mistaken for another's work directory. */
+function checkNoClash(names: readonly string[]): void {
+  for (const name of names) {
+    const owner = WORK_DIR.exec(name)?.[1]
+    if (owner !== undefined && names.includes(owner)) {
+      throw new CliError(`operator '${name}' has the name of a rescale work directory of operator '${owner}'; rescale cannot run on this checkpoint`)
+    }
+  }
+}
+
+/** New-layout directories of an attempt that died before writing its marker. */
+async function removeLitter(fs: CheckpointFs, location: string, operator: string): Promise<void> {
+  for (const name of await fs.readdir(join(location, 'state'))) {
+    if (name.startsWith(`${operator}.rescale-`) && /^\d+$/.test(name.slice(operator.length + '.rescale-'.length))) {
+      await fs.remove(join(location, 'state', name))
+    }
+  }
+}
