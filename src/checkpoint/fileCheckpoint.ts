@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { IncompatibleCheckpointError } from '../errors.js'
 import type { StatefulExec } from '../exec/batch.js'
 import type { QueryCheckpoint, RecoveredPosition } from '../exec/queryCheckpoint.js'
 import type { Offset } from '../sources/source.js'
@@ -40,6 +41,12 @@ export async function openCheckpoint(
 ): Promise<OpenedCheckpoint> {
   const lock = await acquireCheckpointLock(fs, location, owner)
   try {
+    if (await fs.exists(join(location, 'rescale'))) {
+      throw new IncompatibleCheckpointError(location, [
+        "an interrupted 'structured-rx rescale' left its marker file 'rescale' in the checkpoint: finish it with " +
+          `'structured-rx rescale ${location} --partitions N' (N: see 'structured-rx inspect ${location}') before starting the query`,
+      ])
+    }
     const metadataPath = join(location, 'metadata')
     let metadata: CheckpointMetadata
     let isNew = false

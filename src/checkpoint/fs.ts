@@ -81,7 +81,7 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 /** Makes a directory's entries (creations, renames, removals in it) durable. */
-async function fsyncDir(dir: string): Promise<void> {
+export async function fsyncDir(dir: string): Promise<void> {
   let handle: fsp.FileHandle
   try {
     handle = await fsp.open(dir, fsConstants.O_RDONLY)

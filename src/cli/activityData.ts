@@ -20,6 +20,7 @@ export const Activity = t.type({
   y: t.number,
   z: t.number,
 })
+/** A decoded activity row. */
 export type Activity = t.TypeOf<typeof Activity>
 
 /** The activity labels, 'null' included (the query filters it out). */
@@ -75,7 +76,11 @@ export function activityRows(fileIndex: number, rows: number, seed: number): Act
   return out
 }
 
-/** The name of activity file number `fileIndex`, so files sort (and are read) in the order they were written. */
+/**
+ * The name of activity file number `fileIndex`, so files sort (and are read) in the order they were written.
+ * @example activityFileName(7) // 'part-00007.json'
+ * @throws never.
+ */
 export function activityFileName(fileIndex: number): string {
   return `part-${String(fileIndex).padStart(5, '0')}.json`
 }

@@ -118,10 +118,7 @@ export async function loadEncodedState(
   for (let p = 0; p < partitions; p++) {
     const entries = new Map<string, EncodedEntry>()
     const read: StateFileRead[] = []
-    const listed = version === undefined ? [] : (await files.list(p)).filter((f) => f.batchId <= version)
-    const base = listed.map((f) => f.kind).lastIndexOf('snapshot')
-    for (const file of listed.slice(Math.max(base, 0))) {
-      if (base >= 0 && file.kind === 'delta' && file.batchId <= listed[base]!.batchId) continue
+    for (const file of version === undefined ? [] : await files.filesForVersion(p, version)) {
       const path = join(files.partitionDir(p), file.name)
       const raw = await fs.readFile(path)
       const { stateVersion, lines } = parseStateFile(path, decodeCheckpointFile(path, raw).body)
@@ -133,7 +130,13 @@ export async function loadEncodedState(
   return result
 }
 
-function applyLine(entries: Map<string, EncodedEntry>, path: string, lineNo: number, kind: 'delta' | 'snapshot', line: unknown): void {
+function applyLine(
+  entries: Map<string, EncodedEntry>,
+  path: string,
+  lineNo: number,
+  kind: 'delta' | 'snapshot',
+  line: unknown,
+): void {
   const record = isObject(line) ? line : {}
   const upsert = kind === 'snapshot' ? line : record.u
   const removal = kind === 'delta' ? record.r : undefined
@@ -150,13 +153,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function isEntry(value: unknown): value is Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown> {
+function isEntry(value: unknown): value is KeyedRecord {
   if (!isObject(value) || !('k' in value)) return false
   const w = value.w
   return w === undefined || (Array.isArray(w) && w.length === 2 && w.every((n) => typeof n === 'number'))
 }
 
-function isStored(entry: Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown>): entry is EncodedEntry & Record<string, unknown> {
+type KeyedRecord = Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown>
+
+function isStored(entry: KeyedRecord): entry is EncodedEntry & Record<string, unknown> {
   return 's' in entry && (entry.t === undefined || typeof entry.t === 'number')
 }
 

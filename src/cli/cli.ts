@@ -11,6 +11,7 @@ import { CliError, type CliIo, UsageError } from './io.js'
 import { runRescale } from './rescale.js'
 import { runState } from './state.js'
 
+/** The help text of `structured-rx`: its commands and global options. */
 export const USAGE = `Usage: structured-rx <command> [options]
 
 Commands:

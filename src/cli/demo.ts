@@ -22,6 +22,7 @@ import { trigger } from '../exec/trigger.js'
 import { Activity, writeActivityFiles } from './activityData.js'
 import { CliError, type CliIo, integerOption, parseCommandArgs, UsageError } from './io.js'
 
+/** The help text of `structured-rx demo`. */
 export const DEMO_USAGE = `Usage: structured-rx demo [--rows N] [--files F] [--dir D]
 
 Runs the activity query (jsonFiles → filter(gt != 'null') → groupBy(gt) → count(), complete mode) over generated
@@ -129,12 +130,19 @@ async function runActivityQuery(
   })
   try {
     const query = await stream
-      .writeStream({ outputMode: 'complete', checkpointLocation: checkpoint, queryName: QUERY_NAME, sink, trigger: trigger.availableNow() })
+      .writeStream({
+        outputMode: 'complete',
+        checkpointLocation: checkpoint,
+        queryName: QUERY_NAME,
+        sink,
+        trigger: trigger.availableNow(),
+      })
       .start()
     await query.awaitTermination()
     const rows = session.table<CountRow>(QUERY_NAME).sort((a, b) => a.key.localeCompare(b.key))
     // The text query.explain() prints, without printing it: the CLI writes through `io`.
-    const plan = explainPlan(compilePlan(stream.planNodes, 'complete', SHUFFLE_PARTITIONS), stream.sourceOf.description, sink.description, SHUFFLE_PARTITIONS)
+    const compiled = compilePlan(stream.planNodes, 'complete', SHUFFLE_PARTITIONS)
+    const plan = explainPlan(compiled, stream.sourceOf.description, sink.description, SHUFFLE_PARTITIONS)
     return { query, rows, plan }
   } finally {
     subscription.unsubscribe()

@@ -63,6 +63,7 @@ export interface InspectReport {
   readonly fingerprint: PlanFingerprint
 }
 
+/** The help text of `structured-rx inspect`. */
 export const INSPECT_USAGE = `Usage: structured-rx inspect <checkpoint> [--json]
 
 Shows a checkpoint: query id, format, shuffle partitions, committed and pending batches, the last offsets,
@@ -167,7 +168,8 @@ export function formatInspectReport(r: InspectReport): string {
   field('lock', describeLock(r.lock))
   if (r.rescaleInProgress !== null) {
     const m = r.rescaleInProgress
-    field('RESCALE UNFINISHED', `${m.from} → ${m.to} partitions: run 'structured-rx rescale ${r.location} --partitions ${m.to}' to finish it`)
+    const finish = `structured-rx rescale ${r.location} --partitions ${m.to}`
+    field('RESCALE UNFINISHED', `${m.from} → ${m.to} partitions: run '${finish}' to finish it`)
   }
 
   out.push('', 'Batches')
@@ -203,7 +205,8 @@ function describeLock(lock: InspectReport['lock']): string {
   if (lock === null) return 'free'
   if (lock.unreadable === true) return 'lock file present but unreadable (a restart takes it over)'
   const name = typeof lock.queryName === 'string' ? `query "${lock.queryName}", ` : ''
-  return `held by ${name}pid ${String(lock.pid)} on ${String(lock.hostname)} since ${String(lock.startedAt)} (stale if that process is gone)`
+  const holder = `${name}pid ${String(lock.pid)} on ${String(lock.hostname)} since ${String(lock.startedAt)}`
+  return `held by ${holder} (stale if that process is gone)`
 }
 
 function stateTable(op: OperatorReport): string[] {

@@ -25,6 +25,7 @@ export const RescaleMarker = t.type({
   batchId: t.union([t.number, t.null]),
   operators: t.array(t.string),
 })
+/** The decoded marker of a rescale in progress. */
 export type RescaleMarker = t.TypeOf<typeof RescaleMarker>
 
 /** How a finished rescale moved state. */
@@ -37,6 +38,7 @@ export interface RescaleReport {
   readonly operators: readonly { readonly name: string; readonly rows: number; readonly rowsPerPartition: readonly number[] }[]
 }
 
+/** The help text of `structured-rx rescale`. */
 export const RESCALE_USAGE = `Usage: structured-rx rescale <checkpoint> --partitions N
 
 Redistributes the state of a stopped query over N shuffle partitions. The last batch must be committed; the
@@ -81,7 +83,7 @@ export async function rescaleCheckpoint(
     }
     const { metadata } = await readCheckpointSummary(fs, location)
     if (metadata.shufflePartitions === partitions) {
-      log(`${location} has ${partitions} shuffle partitions; nothing to do`)
+      if (resumed?.to !== partitions) log(`${location} has ${partitions} shuffle partitions; nothing to do`)
       return { from: partitions, to: partitions, batchId: null, resumed, operators: [] }
     }
     const prepared = await prepareRescale(fs, location, partitions, log)
@@ -93,7 +95,7 @@ export async function rescaleCheckpoint(
 }
 
 /**
- * Steps 1–2 of a rescale, under the lock: loads each operator's encoded state at the last committed batch, writes
+ * The first half of a rescale, run under the lock: loads each operator's encoded state at the last committed batch, writes
  * it redistributed by `partitionOf(id, to)` as `state/<op>.rescale-<to>/<p>/<batchId>.snapshot`, then the marker.
  * Until the marker exists the old layout is untouched and the new directories are litter the next attempt removes.
  * @example const { marker } = await prepareRescale(nodeFs, '/ckpt', 16, console.log)
@@ -118,9 +120,9 @@ export async function prepareRescale(
   checkNoClash(names)
   const batchId = summary.lastCommitted
   log(`rescaling ${location} from ${from} to ${to} partitions at batch ${batchId ?? '(none committed)'}`)
-  const operators: { name: string; rows: number; rowsPerPartition: number[] }[] = []
+  // Everything is loaded and checked before anything is written, so a refusal leaves no trace.
+  const loaded: { name: string; stateVersion: number; buckets: EncodedEntry[][] }[] = []
   for (const op of summary.metadata.fingerprint.statefulOperators) {
-    await removeLitter(fs, location, op.name)
     const parts = await loadEncodedState(fs, location, op.name, batchId, from)
     const versions = [...new Set(parts.flatMap((p) => p.files.map((f) => f.stateVersion)))].sort((a, b) => a - b)
     if (versions.length > 1) {
@@ -133,14 +135,21 @@ export async function prepareRescale(
     const all = parts.flatMap((p) => [...p.entries])
     all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     for (const [id, entry] of all) buckets[partitionOf(id, to)]!.push(entry)
-    const dir = newDir(location, op.name, to)
+    loaded.push({ name: op.name, stateVersion: versions[0] ?? op.version, buckets })
+  }
+  const operators: { name: string; rows: number; rowsPerPartition: number[] }[] = []
+  for (const { name, stateVersion, buckets } of loaded) {
+    await removeLitter(fs, location, name)
+    const dir = newDir(location, name, to)
     await fs.mkdirp(dir)
     if (batchId !== undefined) {
-      const files = new StateFiles(fs, dir, versions[0] ?? op.version)
+      const files = new StateFiles(fs, dir, stateVersion)
       for (let p = 0; p < to; p++) await files.writeSnapshot(batchId, p, buckets[p]!)
     }
-    operators.push({ name: op.name, rows: all.length, rowsPerPartition: buckets.map((b) => b.length) })
-    log(`  ${op.name}: ${all.length} rows → ${to} partitions [${buckets.map((b) => b.length).join(' ')}], written to state/${op.name}.rescale-${to}`)
+    const rowsPerPartition = buckets.map((b) => b.length)
+    const rows = rowsPerPartition.reduce((a, b) => a + b, 0)
+    operators.push({ name, rows, rowsPerPartition })
+    log(`  ${name}: ${rows} rows → ${to} partitions [${rowsPerPartition.join(' ')}], written to state/${name}.rescale-${to}`)
   }
   const marker: RescaleMarker = { from, to, batchId: batchId ?? null, operators: names }
   await writeCheckpointJson(fs, markerPath(location), RescaleMarker.encode(marker))
@@ -148,7 +157,7 @@ export async function prepareRescale(
 }
 
 /**
- * Steps 3–5 of a rescale, idempotent so an interrupted run can be repeated: swaps each operator's directory
+ * The second half of a rescale, idempotent so an interrupted run can be repeated: swaps each operator's directory
  * (`state/<op>` → `state/<op>.old`, `state/<op>.rescale-<to>` → `state/<op>`, each rename fsynced), records the
  * partition count in `metadata`, removes the old directories, then the marker.
  * @example await finishRescale(nodeFs, '/ckpt', marker, console.log)
@@ -223,7 +232,10 @@ function checkNoClash(names: readonly string[]): void {
   for (const name of names) {
     const owner = WORK_DIR.exec(name)?.[1]
     if (owner !== undefined && names.includes(owner)) {
-      throw new CliError(`operator '${name}' has the name of a rescale work directory of operator '${owner}'; rescale cannot run on this checkpoint`)
+      throw new CliError(
+        `operator '${name}' has the name of a rescale work directory of operator '${owner}'; ` +
+          'rescale cannot run on this checkpoint',
+      )
     }
   }
 }

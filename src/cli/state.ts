@@ -18,6 +18,7 @@ export interface StateRow {
   readonly timeoutAt?: number
 }
 
+/** The help text of `structured-rx state`. */
 export const STATE_USAGE = `Usage: structured-rx state <checkpoint> --operator NAME [--partition P] [--limit N]
 
 Prints the state rows of a stateful operator at the last committed batch as JSON lines

@@ -35,8 +35,8 @@ export interface StreamingQuery {
   awaitTermination(timeoutMs?: number): Promise<boolean>
   /** Resolves once everything the source has now has been processed and committed to the sink. */
   processAllAvailable(): Promise<void>
-  /** Prints the incremental plan and returns it. */
-  explain(): string
+  /** Prints the incremental plan (unless `print` is false) and returns it. */
+  explain(print?: boolean): string
 }
 
 /** Everything a query needs to run, assembled by `writeStream(...).start()`. */
@@ -72,6 +72,9 @@ export class MicroBatchQuery implements StreamingQuery {
   private active = true
   private terminated: Promise<void>
   private wake: (() => void) | undefined
+  /** Set by new data, `stop()` or `processAllAvailable()` while a trigger runs, so the next sleep does not happen. */
+  private wakeRequested = false
+  private unsubscribeData: (() => void) | undefined
   private triggerSeq = 0
   private idleWaiters: { afterSeq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
   private nextBatchId = 0
@@ -116,7 +119,7 @@ export class MicroBatchQuery implements StreamingQuery {
 
   async stop(): Promise<void> {
     this.stopRequested = true
-    this.wake?.()
+    this.requestWake()
     await this.terminated
   }
 
@@ -141,13 +144,14 @@ export class MicroBatchQuery implements StreamingQuery {
     if (!this.active) return this.exception ? Promise.reject(this.exception) : Promise.resolve()
     return new Promise((resolve, reject) => {
       this.idleWaiters.push({ afterSeq: this.triggerSeq + 1, resolve, reject })
-      this.wake?.()
+      // A processing-time trigger keeps its schedule; the default trigger checks for data right away.
+      if (this.rt.trigger.kind !== 'processingTime' || this.rt.trigger.intervalMs === 0) this.requestWake()
     })
   }
 
-  explain(): string {
+  explain(print = true): string {
     const text = this.rt.explain()
-    console.log(text)
+    if (print) console.log(text)
     return text
   }
 
@@ -157,6 +161,7 @@ export class MicroBatchQuery implements StreamingQuery {
 
   private async loop(pending: RecoveredPosition['pending']): Promise<void> {
     const { trigger, reader } = this.rt
+    this.unsubscribeData = reader.onDataAvailable?.(() => this.requestWake())
     try {
       if (pending !== undefined) {
         // The write-ahead log says this batch started but never committed: re-run it with exactly those offsets.
@@ -184,19 +189,28 @@ export class MicroBatchQuery implements StreamingQuery {
     }
   }
 
-  /** Sleeps until the time passes, `stop()` is called, or (if `wakeOnData`) the source signals new data. */
+  private requestWake(): void {
+    this.wakeRequested = true
+    this.wake?.()
+  }
+
+  /**
+   * Sleeps until the time passes or a wake-up is requested (by `stop()`, `processAllAvailable()`, or new data when
+   * `wakeOnData`). A request made while the trigger was still running counts, so no wake-up is lost.
+   */
   private sleep(ms: number, wakeOnData: boolean): Promise<void> {
+    const requested = this.wakeRequested
+    this.wakeRequested = false
+    if (requested && (wakeOnData || this.stopRequested)) return Promise.resolve()
     return new Promise((resolve) => {
-      let unsubscribe: (() => void) | undefined
       const done = () => {
         clearTimeout(timer)
-        unsubscribe?.()
         this.wake = undefined
+        this.wakeRequested = false
         resolve()
       }
       const timer = setTimeout(done, ms)
-      this.wake = done
-      if (wakeOnData) unsubscribe = this.rt.reader.onDataAvailable?.(done)
+      this.wake = wakeOnData || this.stopRequested ? done : () => (this.stopRequested ? done() : undefined)
     })
   }
 
@@ -413,6 +427,7 @@ export class MicroBatchQuery implements StreamingQuery {
         error instanceof StreamingQueryError ? error : this.queryError(error, this.nextBatchId, undefined)
     }
     this.active = false
+    this.unsubscribeData?.()
     this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : 'Stopped', false, false)
     for (const w of this.idleWaiters) (this.exception ? w.reject(this.exception) : w.resolve())
     this.idleWaiters = []

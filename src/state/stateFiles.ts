@@ -56,6 +56,15 @@ export class StateFiles {
     return files.sort((a, b) => a.batchId - b.batchId || (a.kind === 'snapshot' ? 1 : -1))
   }
 
+  /** The files that make up a partition's state as of `version`, in the order to apply them: the latest snapshot
+   * ≤ version (if any), then the deltas after it. */
+  async filesForVersion(partition: number, version: number): Promise<{ batchId: number; kind: 'delta' | 'snapshot'; name: string }[]> {
+    const files = (await this.list(partition)).filter((f) => f.batchId <= version)
+    const base = files.map((f) => f.kind).lastIndexOf('snapshot')
+    if (base < 0) return files
+    return files.slice(base).filter((f, i) => i === 0 || f.batchId > files[base]!.batchId)
+  }
+
   /**
    * Loads the state of every partition as of `version` (latest snapshot ≤ version, then the deltas after it) into
    * `store`, decoding through `decodeState` (the operator's codec, or a migration from an older one).
@@ -71,16 +80,7 @@ export class StateFiles {
     store.clear()
     if (version < 0) return
     for (let p = 0; p < partitions; p++) {
-      const files = (await this.list(p)).filter((f) => f.batchId <= version)
-      let from = 0
-      for (let i = files.length - 1; i >= 0; i--) {
-        if (files[i]!.kind === 'snapshot') {
-          from = i
-          break
-        }
-      }
-      for (const file of files.slice(from)) {
-        if (file.kind === 'delta' && files[from]?.kind === 'snapshot' && file.batchId <= files[from]!.batchId) continue
+      for (const file of await this.filesForVersion(p, version)) {
         const path = join(this.partitionDir(p), file.name)
         const { stateVersion, lines } = parseStateFile(path, await readCheckpointFile(this.fs, path))
         applyLines(store, path, lines, file.kind, store.keyCodec, decoderFor(stateVersion, path), windowed)

@@ -128,7 +128,7 @@ export class StateStore {
       )
     }
     const out: EncodedEntry = { k: this.keyCodec.encode(entry.key), s: this.stateCodec.encode(entry.value) }
-    const unsafe = jsonUnsafePath(out.s, '')
+    const unsafe = jsonUnsafePath(out.s, '') ?? prefixed('key', jsonUnsafePath(out.k, ''))
     if (unsafe !== undefined) {
       throw new TypeError(
         `state of operator '${this.operator}' for key ${safeJson(out.k)} cannot be persisted: ${unsafe} ` +
@@ -184,6 +184,10 @@ function safeJson(value: unknown): string {
   } catch {
     return String(value)
   }
+}
+
+function prefixed(what: string, problem: string | undefined): string | undefined {
+  return problem === undefined ? undefined : `${what}: ${problem}`
 }
 
 /** Where an encoded value stops being plain JSON that reads back as itself, or undefined when it is safe. */

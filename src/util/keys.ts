@@ -3,8 +3,16 @@
  * same partition) on every run and every machine, whatever object identity or property order it had.
  */
 
-/** JSON with object keys sorted, so equal values always give equal text. */
+/**
+ * JSON with object keys sorted, so equal values always give equal text. `toJSON` is honoured (a Date reads as its
+ * ISO string), and the numbers JSON cannot hold are spelled out (`NaN`, `Infinity`, `-Infinity`), so distinct
+ * values never share a text.
+ */
 export function stableStringify(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return stableStringify((value as { toJSON(): unknown }).toJSON())
+  }
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`
   const obj = value as Record<string, unknown>

@@ -11,6 +11,7 @@
  *   `<outDir>/batch-<batchId>.json` (a re-run batch overwrites its own file, so the write is idempotent by batchId).
  */
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import * as t from 'io-ts'
 import {
   count,
@@ -73,7 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 // Only when run as the child process, not when the test imports the helpers above.
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).then(
     () => process.exit(0),
     (error: unknown) => {

@@ -309,6 +309,19 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
       expect(result.message).toContain('row 0: expected 2, actual 3')
     })
 
+    it('fails, naming the error, when the engine fails where the reference does not', async () => {
+      const throwsInPlan = withPlan<number, number>(rxMap((x) => x), {
+        kind: 'map',
+        fn: ((x: number) => {
+          if (x === 2) throw new Error('plan exploded')
+          return x
+        }) as (row: never) => unknown,
+      })
+      const result = await incrementalMatchesReferenceHolds({ build: (s) => s.pipe(throwsInPlan), outputMode: 'append' }, [1, 2], [1])
+      expect(result).toMatchObject({ holds: false, expected: [1, 2], actual: [1] })
+      expect(result.message).toMatch(/the query failed: StreamingQueryError: .*batch 1 at map #1: plan exploded/)
+    })
+
     it('makes fc.assert reject when the plan node disagrees with the RxJS operator', async () => {
       const property = incrementalMatchesReference<number, number>({
         query: { build: (s) => s.pipe(disagreeingMap()), outputMode: 'append' },

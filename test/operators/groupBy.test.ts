@@ -12,7 +12,7 @@ interface Reading {
 describe('groupBy', () => {
   it('tags each row with its key as { key, value }', () => {
     const rows: Reading[] = [{ device: 'a', ts: 1 }, { device: 'b', ts: 2 }]
-    expect(emitted(rows, groupBy((r: Reading) => r.device, t.string))).toEqual([
+    expect(emitted(rows, groupBy((r: Reading) => r.device, t.string))).toMatchObject([
       { key: 'a', value: rows[0] },
       { key: 'b', value: rows[1] },
     ])
@@ -21,7 +21,7 @@ describe('groupBy', () => {
   it('with a tumbling window, tags each row with the epoch-aligned window containing its event time', () => {
     const row: Reading = { device: 'a', ts: 12_345 }
     const op = groupBy((r: Reading) => r.device, t.string, { window: { time: (r) => r.ts, size: '10 seconds' } })
-    expect(emitted([row], op)).toEqual([{ key: 'a', window: { start: 10_000, end: 20_000 }, value: row }])
+    expect(emitted([row], op)).toMatchObject([{ key: 'a', window: { start: 10_000, end: 20_000 }, value: row }])
   })
 
   it('puts an event time equal to a window end into the next window (windows are [start, end))', () => {
@@ -44,6 +44,12 @@ describe('groupBy', () => {
     expect(emitted<{ window: unknown }>([{ device: 'a', ts: -1 }], op).map((g) => g.window)).toEqual([
       { start: -10_000, end: 0 },
     ])
+  })
+
+  it('rejects a key that does not match its codec, in the reference semantics too', () => {
+    expect(() => emitted([{ device: 7, ts: 0 }], groupBy((r: { device: unknown }) => r.device as string, t.string))).toThrow(
+      /does not match the key codec string/,
+    )
   })
 
   it('carries a groupBy plan node with the key codec and the window in milliseconds', () => {

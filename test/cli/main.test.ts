@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { runCli, USAGE } from '../../src/cli/cli.js'
+import { captureIo } from './support.js'
+
+const run = promisify(execFile)
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'srx-cli-main-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function cli(...argv: string[]) {
+  const io = captureIo()
+  const code = await runCli(argv, io)
+  return { code, out: io.stdout(), err: io.stderr() }
+}
+
+describe('structured-rx command line', () => {
+  it('prints the usage on --help, and on stderr with exit code 2 without a command', async () => {
+    expect(await cli('--help')).toEqual({ code: 0, out: USAGE, err: '' })
+    expect(await cli()).toEqual({ code: 2, out: '', err: USAGE })
+    for (const command of ['demo', 'inspect', 'state', 'rescale']) {
+      const help = await cli(command, '--help')
+      expect(help.code).toBe(0)
+      expect(help.out).toMatch(new RegExp(`^Usage: structured-rx ${command} `))
+    }
+  })
+
+  it('prints the package version', async () => {
+    expect(await cli('--version')).toEqual({ code: 0, out: '0.1.0\n', err: '' })
+  })
+
+  it('answers a wrong command line with exit code 2, the reason and a pointer to --help', async () => {
+    expect(await cli('frobnicate')).toEqual({ code: 2, out: '', err: "structured-rx: unknown command 'frobnicate'\nRun 'structured-rx --help' for usage.\n" })
+    const unknownOption = await cli('inspect', dir, '--jsn')
+    expect(unknownOption.code).toBe(2)
+    expect(unknownOption.err).toMatch(/^structured-rx: Unknown option '--jsn'.*\nRun 'structured-rx inspect --help' for usage\.\n$/)
+    expect((await cli('rescale', dir, '--partitions', '0')).err).toContain('structured-rx: --partitions must be an integer ≥ 1, got \'0\'\n')
+    expect((await cli('inspect')).err).toContain('structured-rx: inspect: missing <checkpoint>\n')
+  })
+})
+
+describe('the structured-rx executable', () => {
+  it('runs the demo with its defaults in under 10 seconds and exits 0', async () => {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'demo'], { timeout: 60_000 })
+    expect(stderr).toBe('')
+    // The demo's own clock: without the start-up of tsx, which compiles the sources on the fly.
+    expect(Number(/done in (\d+\.\d) s/.exec(stdout)?.[1])).toBeLessThan(10)
+    expect(stdout).toContain('batch 0: 10000 rows')
+    expect(stdout).toContain('batch 3: 10000 rows')
+    expect(stdout).toContain('counts match the generated data: 40000 rows')
+  })
+
+  it('exits 1 with a one-line reason and no stack trace when a command fails', async () => {
+    const error = await run(process.execPath, ['--import', 'tsx', MAIN, 'inspect', join(dir, 'missing')]).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stdout: string; stderr: string },
+    )
+    expect(error).toMatchObject({ code: 1, stdout: '', stderr: `structured-rx: ${join(dir, 'missing')} does not exist\n` })
+  })
+})

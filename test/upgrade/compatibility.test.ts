@@ -1,0 +1,413 @@
+/**
+ * The compatibility matrix of SPEC §5 and docs/upgrading.md, one test per row: query A runs on a checkpoint, stops, and
+ * query B starts on the same checkpoint and the same source. An allowed change continues with exact results; a
+ * refused one fails at start() with IncompatibleCheckpointError whose reasons name the operator, the old and the new
+ * and what to do.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import * as t from 'io-ts'
+import { describe, expect, it } from 'vitest'
+import {
+  aggregate,
+  count,
+  dropDuplicates,
+  filter,
+  foreachBatch,
+  groupBy,
+  type Grouped,
+  jsonFiles,
+  map,
+  mapGroupsWithState,
+  memorySource,
+  migration,
+  type Operator,
+  rateSource,
+  type Stream,
+  sum,
+  trigger,
+  withWatermark,
+} from '../../src/index.js'
+import type { AnyMigration } from '../../laws/upgrade.js'
+import { useTempDir } from '../checkpoint/tempDir.js'
+import { at, deploy, refusal, type Sale, sale, sorted } from './support.js'
+
+const checkpoint = useTempDir()
+const location = () => join(checkpoint(), 'checkpoint')
+
+const byUser = groupBy((r: Sale) => r.user, t.string)
+const sumByUser = (s: Stream<Sale>) => s.pipe(byUser, sum((r) => r.amount))
+const countByUser = (s: Stream<Sale>) => s.pipe(byUser, count())
+const tenSecondWindows = { window: { time: (r: Sale) => r.ts, size: '10 seconds' } } as const
+
+/** A custom aggregation whose state versions the migration rows use: v1 a number, v2 `{ total }`. */
+const V2 = t.type({ total: t.number })
+const statsV1 = () =>
+  aggregate<Grouped<string, Sale>, number, number, 'stats'>({
+    name: 'stats', version: 1, state: t.number, zero: () => 0, add: (s, r) => s + r.amount, result: (s) => s,
+  })
+const statsV2 = (migrations: readonly AnyMigration[] = [migration({ from: 1, to: 2, codec: t.number, migrate: (old) => ({ total: old }) })]) =>
+  aggregate<Grouped<string, Sale>, t.TypeOf<typeof V2>, number, 'stats'>({
+    name: 'stats', version: 2, state: V2, zero: () => ({ total: 0 }), add: (s, r) => ({ total: s.total + r.amount }),
+    result: (s) => s.total, migrations,
+  })
+const stats = <R>(op: Operator<Grouped<string, Sale>, R>) => (s: Stream<Sale>) => s.pipe(byUser, op)
+
+describe('allowed changes continue on the checkpoint with exact results', () => {
+  it('a changed body of a stateless function (a bug fix in a map) applies to new rows; state keeps the old ones', async () => {
+    const input = memorySource<Sale>()
+    const buggy = (s: Stream<Sale>) => s.pipe(map((r) => ({ ...r, amount: r.amount * 100 })), byUser, sum((r) => r.amount))
+    const fixed = (s: Stream<Sale>) => s.pipe(map((r) => ({ ...r })), byUser, sum((r) => r.amount))
+    const a = await deploy(location(), input, { build: buggy, outputMode: 'update' }, [[sale('a', 1), sale('b', 2)]])
+    expect(sorted(a.rows)).toEqual([{ key: 'a', sum: 100 }, { key: 'b', sum: 200 }])
+    const b = await deploy(location(), input, { build: fixed, outputMode: 'update' }, [[sale('a', 3)]])
+    expect(b.rows).toEqual([{ key: 'a', sum: 103 }])
+  })
+
+  it('an added stateless operator (a filter) applies from the next batch', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: sumByUser, outputMode: 'update' }, [[sale('a', 1), sale('a', -5)]])
+    const positive = (s: Stream<Sale>) => s.pipe(filter((r) => r.amount > 0), byUser, sum((r) => r.amount))
+    const b = await deploy(location(), input, { build: positive, outputMode: 'update' }, [[sale('a', -1), sale('a', 2), sale('b', -3)]])
+    expect(b.rows).toEqual([{ key: 'a', sum: -2 }])
+  })
+
+  it('a removed stateless operator (a filter) stops applying from the next batch', async () => {
+    const input = memorySource<Sale>()
+    const positive = (s: Stream<Sale>) => s.pipe(filter((r) => r.amount > 0), byUser, sum((r) => r.amount))
+    await deploy(location(), input, { build: positive, outputMode: 'update' }, [[sale('a', 1), sale('a', -5)]])
+    const b = await deploy(location(), input, { build: sumByUser, outputMode: 'update' }, [[sale('a', -1), sale('b', -3)]])
+    expect(sorted(b.rows)).toEqual([{ key: 'a', sum: 0 }, { key: 'b', sum: -3 }])
+  })
+
+  it('a changed trigger (default → processingTime, then availableNow)', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const b = await deploy(location(), input, { build: countByUser, outputMode: 'update', trigger: trigger.processingTime(20) }, [[sale('a', 1)]])
+    expect(b.rows).toEqual([{ key: 'a', count: 2 }])
+    const c = await deploy(location(), input, { build: countByUser, outputMode: 'update', trigger: trigger.availableNow() }, [
+      [sale('a', 1), sale('b', 1)],
+    ])
+    expect(sorted(c.rows)).toEqual([{ key: 'a', count: 3 }, { key: 'b', count: 1 }])
+    expect(c.progress.map((p) => p.batchId)).toEqual([2])
+  })
+
+  it('a changed rate limit (maxRowsPerTrigger on the replayable source) splits the rest into smaller batches', async () => {
+    const first = memorySource<Sale>()
+    await deploy(location(), first, { build: countByUser, outputMode: 'update' }, [[sale('a', 1), sale('b', 1)]])
+    // The next process holds the same replayable data: offsets are row counts, so the new source resumes at 2.
+    const limited = memorySource<Sale>({ maxRowsPerTrigger: 1 })
+    limited.addData([sale('a', 1), sale('b', 1)])
+    const b = await deploy(location(), limited, { build: countByUser, outputMode: 'update' }, [[sale('a', 1), sale('a', 1), sale('c', 1)]])
+    expect(sorted(b.rows)).toEqual([{ key: 'a', count: 3 }, { key: 'c', count: 1 }])
+    expect(b.progress.map((p) => [p.batchId, p.numInputRows])).toEqual([[1, 1], [2, 1], [3, 1]])
+  })
+
+  it('a changed rate limit of a jsonFiles source (maxFilesPerTrigger) keeps every file exactly once', async () => {
+    const dir = join(checkpoint(), 'input')
+    await mkdir(dir)
+    const put = (name: string, rows: Sale[]) => writeFile(join(dir, name), rows.map((r) => JSON.stringify(r)).join('\n'))
+    const Sale = t.type({ user: t.string, amount: t.number, ts: t.number })
+    const input = memorySource<Sale>()
+    await put('1.json', [sale('a', 1), sale('b', 2)])
+    const a = await deploy(location(), input, { build: sumByUser, outputMode: 'update', source: jsonFiles(dir, { codec: Sale }) }, [[]])
+    expect(sorted(a.rows)).toEqual([{ key: 'a', sum: 1 }, { key: 'b', sum: 2 }])
+    await put('2.json', [sale('a', 10)])
+    await put('3.json', [sale('b', 20), sale('c', 5)])
+    const b = await deploy(location(), input, {
+      build: sumByUser, outputMode: 'update', source: jsonFiles(dir, { codec: Sale, maxFilesPerTrigger: 1 }),
+    }, [[]])
+    expect(sorted(b.rows)).toEqual([{ key: 'a', sum: 11 }, { key: 'b', sum: 22 }, { key: 'c', sum: 5 }])
+    expect(b.progress.map((p) => p.numInputRows)).toEqual([1, 2])
+  })
+
+  it('a changed sink (memorySink → foreachBatch) receives the following batch ids and exact rows', async () => {
+    const input = memorySource<Sale>()
+    const a = await deploy(location(), input, { build: sumByUser, outputMode: 'update' }, [[sale('a', 1)], [sale('b', 2)]])
+    expect(a.progress.map((p) => p.batchId)).toEqual([0, 1])
+    const delivered: [number, unknown[]][] = []
+    await deploy(location(), input, {
+      build: sumByUser, outputMode: 'update', sink: foreachBatch((rows, batchId) => void delivered.push([batchId, rows])),
+    }, [[sale('a', 4)]])
+    expect(delivered).toEqual([[2, [{ key: 'a', sum: 5 }]]])
+  })
+
+  it('output mode update → complete for an aggregation without windows: the complete table includes the old groups', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1), sale('b', 1)]])
+    const b = await deploy(location(), input, { build: countByUser, outputMode: 'complete' }, [[sale('a', 1)]])
+    expect(sorted(b.rows)).toEqual([{ key: 'a', count: 2 }, { key: 'b', count: 1 }])
+  })
+
+  it('a changed watermark delay governs from the restart on (windows close later with a longer delay)', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (delay: string) => (s: Stream<Sale>) =>
+      s.pipe(withWatermark((r) => r.ts, delay), groupBy((r) => r.user, t.string, tenSecondWindows), count())
+    // Watermark after A: 12 s − 5 s = 7 s, so no window has closed yet.
+    const a = await deploy(location(), input, { build: windowed('5 seconds'), outputMode: 'append' }, [[sale('a', 1, 1), sale('a', 1, 12)]])
+    expect(a.rows).toEqual([])
+    // With 10 s, the row at 25 s moves the watermark to 15 s: [0, 10) closes, [10, 20) does not (with 5 s it would).
+    const input2 = input
+    const longer = { build: windowed('10 seconds'), outputMode: 'append' } as const
+    const b = await deploy(location(), input2, longer, [[sale('a', 1, 25)]])
+    expect(b.rows).toEqual([{ key: 'a', window: { start: at(0), end: at(10) }, count: 1 }])
+    const c = await deploy(location(), input2, longer, [[sale('a', 1, 41)]])
+    expect(c.rows).toEqual([
+      { key: 'a', window: { start: at(10), end: at(20) }, count: 1 },
+      { key: 'a', window: { start: at(20), end: at(30) }, count: 1 },
+    ])
+  })
+
+  it('a different shufflePartitions of the session is ignored with a warning; the checkpoint keeps its own', async () => {
+    const input = memorySource<Sale>()
+    const users = ['a', 'b', 'c', 'd', 'e', 'f']
+    await deploy(location(), input, { build: countByUser, outputMode: 'update', session: { shufflePartitions: 4 } }, [
+      users.map((u) => sale(u, 1)),
+    ])
+    const warnings: string[] = []
+    const b = await deploy(location(), input, {
+      build: countByUser, outputMode: 'update', session: { shufflePartitions: 2, warn: (m) => void warnings.push(m) },
+    }, [users.map((u) => sale(u, 1))])
+    expect(sorted(b.rows)).toEqual(users.map((key) => ({ key, count: 2 })))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/has 4 shuffle partitions; the session's setting 2 is ignored.*rescale/)
+  })
+})
+
+describe('typed state migrations', () => {
+  it('a raised version with a migration restores through it and continues exactly', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 5), sale('b', 1)], [sale('a', 1)]])
+    const b = await deploy(location(), input, { build: stats(statsV2()), outputMode: 'update' }, [[sale('a', 2)], [sale('b', 3)]])
+    expect(sorted(b.rows)).toEqual([{ key: 'a', stats: 8 }, { key: 'b', stats: 4 }])
+  })
+
+  it('after the first batch of the new version, state is persisted at that version and the old step is no longer needed', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 5)]])
+    await deploy(location(), input, { build: stats(statsV2()), outputMode: 'update' }, [[sale('b', 1)]])
+    const c = await deploy(location(), input, { build: stats(statsV2([])), outputMode: 'update' }, [[sale('a', 1)]])
+    expect(c.rows).toEqual([{ key: 'a', stats: 6 }])
+  })
+
+  it('a rollback after the upgraded query failed in its first batch re-runs that batch on the old version, and later restarts work', async () => {
+    const input = memorySource<Sale>()
+    // Batch 2 is not a snapshot batch of the old version; the upgraded attempt wrote a snapshot (its fingerprint changed).
+    const session = { snapshotInterval: 10 }
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update', session }, [[sale('a', 1)], [sale('a', 2)]])
+    const sinkDown = foreachBatch(() => {
+      throw new Error('sink down')
+    })
+    await expect(
+      deploy(location(), input, { build: stats(statsV2()), outputMode: 'update', session, sink: sinkDown }, [[sale('a', 3)]]),
+    ).rejects.toThrow(/sink down/)
+    const rerun = await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update', session }, [[]])
+    expect(rerun.progress.map((p) => p.batchId)).toEqual([2])
+    expect(rerun.rows).toEqual([{ key: 'a', stats: 6 }])
+    const next = await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update', session }, [[sale('a', 4)]])
+    expect(next.rows).toEqual([{ key: 'a', stats: 10 }])
+  })
+
+  it('mapGroupsWithState v1 → v2 restores through its migration and continues exactly', async () => {
+    const input = memorySource<Sale>()
+    const V2State = t.type({ total: t.number, largest: t.union([t.number, t.null]) })
+    const v1 = (s: Stream<Sale>) =>
+      s.pipe(byUser, mapGroupsWithState({
+        name: 'spend', version: 1, state: t.number,
+        update: (_user, rows: Sale[], state) => {
+          const total = (state.getOption() ?? 0) + rows.reduce((n, r) => n + r.amount, 0)
+          state.update(total)
+          return total
+        },
+      }))
+    const v2 = (s: Stream<Sale>) =>
+      s.pipe(byUser, mapGroupsWithState({
+        name: 'spend', version: 2, state: V2State,
+        // Old state knew no largest sale: it starts unknown (null) and is tracked from the upgrade on.
+        migrations: [migration({ from: 1, to: 2, codec: t.number, migrate: (total) => ({ total, largest: null }) })],
+        update: (_user, rows: Sale[], state) => {
+          const old = state.getOption() ?? { total: 0, largest: null }
+          const next = rows.reduce((s, r) => ({ total: s.total + r.amount, largest: Math.max(s.largest ?? -Infinity, r.amount) }), old)
+          state.update(next)
+          return next
+        },
+      }))
+    await deploy(location(), input, { build: v1, outputMode: 'update' }, [[sale('a', 5), sale('b', 1)], [sale('a', 7)]])
+    const b = await deploy(location(), input, { build: v2, outputMode: 'update' }, [[sale('a', 2), sale('a', 1)], [sale('c', 4)]])
+    expect(sorted(b.rows)).toEqual([
+      { key: 'a', spend: { total: 15, largest: 2 } },
+      { key: 'c', spend: { total: 4, largest: 4 } },
+    ])
+  })
+
+  it('old state that the migration codec does not decode is refused at start(), naming operator, versions and file', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 5)]])
+    const wrongCodec = [migration({ from: 1, to: 2, codec: t.type({ n: t.number }), migrate: (old) => ({ total: old.n }) })]
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV2(wrongCodec)), outputMode: 'update' }))
+    expect(reasons).toMatch(/operator 'stats': state written at version 1 in .*state\/stats\/\d+\/0\.delta cannot be migrated to version 2/)
+    expect(reasons).toMatch(/does not decode as version 1 \(\{ n: number \}\)/)
+    expect(reasons).toMatch(/Fix the migration, or start from a new checkpoint location/)
+  })
+
+  it('a migration whose result does not fit the current state codec is refused at start()', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 5)]])
+    const wrongResult = [migration({ from: 1, to: 2, codec: t.number, migrate: (old) => ({ sum: old }) as never })]
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV2(wrongResult)), outputMode: 'update' }))
+    expect(reasons).toMatch(/operator 'stats'.*version 1.*version 2.*does not match the current state codec \{ total: number \}/)
+  })
+})
+
+describe('refused changes fail at start() with reasons that say what to do', () => {
+  it('a changed source kind (memory → rate)', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const fromRate = (s: Stream<Sale>) => s.pipe(byUser, count())
+    const rate = rateSource({ rowsPerSecond: 10, startTimestamp: at(0) })
+    const { reasons } = await refusal(
+      deploy(location(), input, { build: fromRate, outputMode: 'update', source: rate as never }),
+    )
+    expect(reasons).toMatch(/source 0: kind changed from 'memory' to 'rate'.*start the changed query on a new checkpoint location/)
+  })
+
+  it('a refused start leaves the checkpoint usable by the old query', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    await refusal(deploy(location(), input, { build: (s) => s.pipe(byUser, sum((r) => r.amount)), outputMode: 'update' }))
+    const again = await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    expect(again.rows).toEqual([{ key: 'a', count: 2 }])
+  })
+
+  it('a stateful operator added (dropDuplicates before the count)', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const deduped = (s: Stream<Sale>) => s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'dedupe' }), byUser, count())
+    const { reasons } = await refusal(deploy(location(), input, { build: deduped, outputMode: 'update' }))
+    expect(reasons).toMatch(/'dedupe' \(dropDuplicates, key number\) was added.*new checkpoint location/)
+    expect(reasons).not.toMatch(/reordered/)
+  })
+
+  it('a stateful operator removed (dropDuplicates before the count)', async () => {
+    const input = memorySource<Sale>()
+    const deduped = (s: Stream<Sale>) => s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'dedupe' }), byUser, count())
+    await deploy(location(), input, { build: deduped, outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: countByUser, outputMode: 'update' }))
+    expect(reasons).toMatch(/'dedupe' \(dropDuplicates, key number\) was removed.*new checkpoint location/)
+    expect(reasons).not.toMatch(/'count'/)
+  })
+
+  it('a stateful operator appended or dropped at the end (a second dropDuplicates)', async () => {
+    const input = memorySource<Sale>()
+    const once = (s: Stream<Sale>) => s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'byTime' }))
+    const twice = (s: Stream<Sale>) =>
+      s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'byTime' }), dropDuplicates((r) => r.user, t.string, { name: 'byUser' }))
+    await deploy(location(), input, { build: once, outputMode: 'append' }, [[sale('a', 1)]])
+    const added = await refusal(deploy(location(), input, { build: twice, outputMode: 'append' }))
+    expect(added.reasons).toMatch(/stateful operator 2 'byUser' \(dropDuplicates, key string\) was added; the checkpoint has no state for it/)
+    const other = join(checkpoint(), 'other')
+    await deploy(other, input, { build: twice, outputMode: 'append' })
+    const removed = await refusal(deploy(other, input, { build: once, outputMode: 'append' }))
+    expect(removed.reasons).toMatch(/stateful operator 2 'byUser' \(dropDuplicates, key string\) was removed; its state would be dropped/)
+  })
+
+  it('stateful operators reordered (two dropDuplicates swapped)', async () => {
+    const input = memorySource<Sale>()
+    const byTime = dropDuplicates((r: Sale) => r.ts, t.number, { name: 'byTime' })
+    const byUserOnce = dropDuplicates((r: Sale) => r.user, t.string, { name: 'byUser' })
+    await deploy(location(), input, { build: (s) => s.pipe(byTime, byUserOnce, byUser, count()), outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(
+      deploy(location(), input, { build: (s) => s.pipe(byUserOnce, byTime, byUser, count()), outputMode: 'update' }),
+    )
+    expect(reasons).toMatch(/operators were reordered: 'byTime' \(dropDuplicates, key number\) is now operator 2; state is matched by position; restore the order/)
+  })
+
+  it('a changed kind of stateful operator (count → mapGroupsWithState)', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const counting = (s: Stream<Sale>) =>
+      s.pipe(byUser, mapGroupsWithState({
+        name: 'count', version: 1, state: t.number,
+        update: (_u, rows: Sale[], state) => {
+          state.update((state.getOption() ?? 0) + rows.length)
+          return state.get()
+        },
+      }))
+    const { reasons } = await refusal(deploy(location(), input, { build: counting, outputMode: 'update' }))
+    expect(reasons).toMatch(/was 'count' \(aggregate, key string\), now 'count' \(mapGroupsWithState, key string\); another operator cannot read this state/)
+  })
+
+  it('a renamed aggregation (count → sum)', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: sumByUser, outputMode: 'update' }))
+    expect(reasons).toMatch(/was 'count' \(aggregate, key string\), now 'sum' \(aggregate, key string\).*new checkpoint location/)
+  })
+
+  it('a changed key codec (t.string → t.number): keys cannot evolve', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const byLength = (s: Stream<Sale>) => s.pipe(groupBy((r) => r.user.length, t.number), count())
+    const { reasons } = await refusal(deploy(location(), input, { build: byLength, outputMode: 'update' }))
+    expect(reasons).toMatch(/'count': key codec changed from string to number; keys cannot evolve.*new checkpoint location/)
+  })
+
+  it('a changed window size', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (size: string) => (s: Stream<Sale>) =>
+      s.pipe(groupBy((r) => r.user, t.string, { window: { time: (r: Sale) => r.ts, size } }), count())
+    await deploy(location(), input, { build: windowed('10 seconds'), outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: windowed('20 seconds'), outputMode: 'update' }))
+    expect(reasons).toMatch(/'count': window changed from 10000\/10000 to 20000\/20000 \(size\/slide ms\); windows are part of the key/)
+  })
+
+  it('a changed state codec without a version bump: raise the version and add a migration', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 1)]])
+    const sameVersion = aggregate<Grouped<string, Sale>, t.TypeOf<typeof V2>, number, 'stats'>({
+      name: 'stats', version: 1, state: V2, zero: () => ({ total: 0 }), add: (s, r) => ({ total: s.total + r.amount }), result: (s) => s.total,
+    })
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(sameVersion), outputMode: 'update' }))
+    expect(reasons).toMatch(
+      /'stats': state codec changed from number to \{ total: number \} but version stayed 1; raise the version to 2 and add a migration \{ from: 1, to: 2, codec, migrate \}/,
+    )
+  })
+
+  it('a raised version without a migration', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV2([])), outputMode: 'update' }))
+    expect(reasons).toMatch(/operator 'stats': state version rose from 1 to 2 but no chain of migrations leads from 1 to 2 \(migrations given: none\)/)
+  })
+
+  it('a lowered version', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV2()), outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }))
+    expect(reasons).toMatch(/operator 'stats': the checkpoint holds state version 2 but the query declares version 1; state versions cannot go down/)
+  })
+
+  it('a changed timeout kind of mapGroupsWithState (processingTime → eventTime)', async () => {
+    const input = memorySource<Sale>()
+    const sessions = (timeout: 'processingTime' | 'eventTime') => (s: Stream<Sale>) =>
+      s.pipe(withWatermark((r) => r.ts, '5 seconds'), byUser, mapGroupsWithState({
+        name: 'visits', version: 1, state: t.number, timeout,
+        update: (_u, rows: Sale[], state) => {
+          state.update((state.getOption() ?? 0) + rows.length)
+          return state.get()
+        },
+      }))
+    await deploy(location(), input, { build: sessions('processingTime'), outputMode: 'update' }, [[sale('a', 1)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: sessions('eventTime'), outputMode: 'update' }))
+    expect(reasons).toMatch(/'visits': timeout changed from processingTime to eventTime; stored timeouts are on the old clock/)
+  })
+
+  it('output mode append → complete for a windowed aggregation with a watermark (evicted windows are gone)', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (s: Stream<Sale>) =>
+      s.pipe(withWatermark((r) => r.ts, '5 seconds'), groupBy((r) => r.user, t.string, tenSecondWindows), count())
+    await deploy(location(), input, { build: windowed, outputMode: 'append' }, [[sale('a', 1, 1)], [sale('a', 1, 30)]])
+    const { reasons } = await refusal(deploy(location(), input, { build: windowed, outputMode: 'complete' }))
+    expect(reasons).toMatch(/output mode changed from 'append' to 'complete', but operator 'count' evicted windows behind the watermark.*keep 'append'/)
+  })
+})

@@ -1,0 +1,171 @@
+/**
+ * Golden checkpoints (test/fixtures/checkpoints/v<format>/, written by test/fixtures/makeGolden.ts): every released
+ * checkpoint format is restored by this library. Each test copies a fixture to a temp dir, restarts the query that
+ * wrote it, adds data, and checks the exact results; a pending batch re-runs.
+ */
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import * as t from 'io-ts'
+import { describe, expect, it } from 'vitest'
+import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/checkpoint/format.js'
+import {
+  CheckpointVersionError,
+  createSession,
+  groupBy,
+  jsonFiles,
+  jsonFilesSink,
+  memorySink,
+  memorySource,
+  readJsonFilesSink,
+  type Stream,
+} from '../../src/index.js'
+import { useTempDir } from '../checkpoint/tempDir.js'
+import {
+  aggregateUpdate,
+  goldenQueryId,
+  goldenRoot,
+  goldenSession,
+  jsonFilesGolden,
+  type MemoryGolden,
+  mapGroupsV1,
+  pendingBatch,
+  Purchase,
+  windowedAppend,
+} from '../fixtures/golden.js'
+import { spendV2, statsV2 } from './samples.js'
+import { at, type Sale, sale, sorted } from './support.js'
+
+const temp = useTempDir()
+
+/** The format versions that have golden checkpoints: every one this library has written. */
+const formatVersions = (await readdir(join(goldenRoot(1), '..'))).filter((d) => /^v\d+$/.test(d)).map((d) => Number(d.slice(1)))
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true })
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name))
+}
+
+describe.each(formatVersions)('golden checkpoints of format v%i', (formatVersion) => {
+  const root = goldenRoot(formatVersion)
+
+  /** A copy of a fixture in the test's temp dir. */
+  async function copyOf(name: string): Promise<string> {
+    const copy = join(temp(), name)
+    await cp(join(root, name), copy, { recursive: true })
+    return copy
+  }
+
+  /** Restarts a memory-source golden query on `location`, re-feeding the rows the fixture read, then `more`. */
+  async function restart<R>(
+    location: string,
+    golden: MemoryGolden<unknown>,
+    more: readonly (readonly Sale[])[],
+    build: (s: Stream<Sale>) => Stream<R> = golden.build as (s: Stream<Sale>) => Stream<R>,
+  ) {
+    const input = memorySource<Sale>()
+    input.addData(golden.batches.flat())
+    const sink = memorySink<R>()
+    const query = await build(createSession({ ...goldenSession, warn: () => {} }).readStream(input.source))
+      .writeStream({ outputMode: golden.outputMode, sink, checkpointLocation: location })
+      .start()
+    try {
+      await query.processAllAvailable()
+      for (const batch of more) {
+        input.addData(batch)
+        await query.processAllAvailable()
+      }
+    } finally {
+      await query.stop()
+    }
+    return { rows: sink.rows(), progress: query.recentProgress, id: query.id }
+  }
+
+  it('holds only files that start with their format line and pass their checksum, and no lock', async () => {
+    const files = await filesUnder(root)
+    const checkpointFiles = files.filter((f) => !/\/(input)\/|\/part-\d+\.jsonl$/.test(f))
+    expect(checkpointFiles.length).toBeGreaterThan(40)
+    for (const file of checkpointFiles) {
+      const bytes = await readFile(file)
+      expect(bytes.subarray(0, 3).toString(), relative(root, file)).toBe(`v${formatVersion}\n`)
+      expect(() => decodeCheckpointFile(file, bytes)).not.toThrow()
+    }
+    expect(files.filter((f) => f.endsWith('/lock'))).toEqual([])
+  })
+
+  it('aggregate-update: restarts with the same query id and continues exactly from its snapshot and deltas', async () => {
+    const run = await restart(await copyOf(aggregateUpdate.name), aggregateUpdate, [[sale('a', 10), sale('d', 1)]])
+    expect(run.id).toBe(goldenQueryId(aggregateUpdate.queryNumber))
+    expect(run.progress.map((p) => p.batchId)).toEqual([4])
+    expect(sorted(run.rows)).toEqual([
+      { key: 'a', n: 4, total: 13, low: -1 },
+      { key: 'd', n: 1, total: 1, low: 1 },
+    ])
+  })
+
+  it('windowed-append: restores the watermark and open windows; late rows are dropped, windows close exactly once', async () => {
+    // Watermark 16 s: a row at 3 s is late, one at 14 s joins the open window [10, 20); 40 s closes [10, 30).
+    const run = await restart(await copyOf(windowedAppend.name), windowedAppend, [[sale('a', 1, 3), sale('a', 1, 14), sale('b', 1, 40)]])
+    expect(run.progress[0]?.stateOperators[0]?.numRowsDroppedByWatermark).toBe(1)
+    expect(sorted(run.rows)).toEqual([
+      { key: 'a', window: { start: at(10), end: at(20) }, count: 2 },
+      { key: 'b', window: { start: at(20), end: at(30) }, count: 1 },
+    ])
+  })
+
+  it('mapGroupsWithState: restarts at state version 1 and continues exactly', async () => {
+    const run = await restart(await copyOf(mapGroupsV1.name), mapGroupsV1, [[sale('a', 1)]])
+    expect(run.rows).toEqual([{ key: 'a', spend: 13 }])
+  })
+
+  it('mapGroupsWithState: restarts at state version 2, migrating the golden version-1 state', async () => {
+    const run = await restart(await copyOf(mapGroupsV1.name), mapGroupsV1, [[sale('a', 1), sale('b', 1)]], spendV2)
+    expect(sorted(run.rows)).toEqual([{ key: 'a', spend: 12 + 1 }, { key: 'b', spend: 2 }])
+  })
+
+  it('pending-batch: re-runs the uncommitted batch with its logged offsets, then continues', async () => {
+    const run = await restart(await copyOf(pendingBatch.name), pendingBatch, [[sale('a', 1)]])
+    expect(run.progress.map((p) => [p.batchId, p.numInputRows])).toEqual([[2, 1], [3, 1]])
+    expect(sorted(run.rows)).toEqual([{ key: 'a', stats: 5 }, { key: 'b', stats: 6 }])
+  })
+
+  it('pending-batch: re-runs the uncommitted batch on an upgraded query that migrates its state', async () => {
+    const upgraded = (s: Stream<Sale>) => s.pipe(groupBy((r) => r.user, t.string), statsV2())
+    const run = await restart(await copyOf(pendingBatch.name), pendingBatch, [[sale('a', 1)]], upgraded)
+    expect(run.progress.map((p) => p.batchId)).toEqual([2, 3])
+    expect(sorted(run.rows)).toEqual([{ key: 'a', stats: 5 }, { key: 'b', stats: 6 }])
+  })
+
+  it('jsonFiles: restarts from the fixture directory, reads only new files and appends exactly to the sink', async () => {
+    const dir = await copyOf(jsonFilesGolden.name)
+    const golden = jsonFilesGolden
+    await writeFile(join(dir, golden.input, '004.json'), [{ id: 'p1', user: 'a', amount: 1 }, { id: 'p5', user: 'd', amount: 4 }].map((r) => JSON.stringify(r)).join('\n'))
+    const cwd = process.cwd()
+    process.chdir(dir)
+    try {
+      const query = await golden
+        .build(createSession(goldenSession).readStream(jsonFiles(golden.input, { codec: Purchase, maxFilesPerTrigger: 1 })))
+        .writeStream({ outputMode: 'append', sink: jsonFilesSink(golden.output), checkpointLocation: golden.checkpoint })
+        .start()
+      await query.processAllAvailable()
+      await query.stop()
+      expect(query.recentProgress.map((p) => [p.batchId, p.numInputRows])).toEqual([[3, 2]])
+      expect(await readJsonFilesSink(golden.output)).toEqual([
+        { id: 'p1', user: 'a', cents: 100 },
+        { id: 'p2', user: 'b', cents: 200 },
+        { id: 'p4', user: 'c', cents: 300 },
+        { id: 'p5', user: 'd', cents: 400 },
+      ])
+    } finally {
+      process.chdir(cwd)
+    }
+  })
+
+  it('a checkpoint from a newer format is refused with CheckpointVersionError, not read as corrupted', async () => {
+    const location = await copyOf(aggregateUpdate.name)
+    const metadata = decodeCheckpointFile('metadata', await readFile(join(location, 'metadata')))
+    await writeFile(join(location, 'metadata'), encodeCheckpointFile(metadata.body, 99))
+    const error = await restart(location, aggregateUpdate, []).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CheckpointVersionError)
+    expect((error as Error).message).toMatch(/metadata/)
+  })
+})
