@@ -18,7 +18,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../src/index.js'
-import { stableStringify } from '../src/util/keys.js'
+import { canonical } from './rows.js'
 import type { QueryUnderTest } from './query.js'
 
 /** The sinks the crash law can check: each is idempotent by batchId in its own way. */
@@ -91,7 +91,7 @@ export async function exactlyOnceUnderCrashesHolds<T, R>(
     const sinkKind = options.sink ?? 'memory'
     const clean = await runToCompletion(query, input, options, join(root, 'clean'), sinkKind, [])
     const crashed = await runToCompletion(query, input, options, join(root, 'crashed'), sinkKind, options.faults, clean.ops)
-    const holds = stableStringify(crashed.output) === stableStringify(clean.output)
+    const holds = canonical(crashed.output) === canonical(clean.output)
     return {
       holds,
       expected: clean.output,

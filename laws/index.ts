@@ -8,3 +8,5 @@ export { cutIntoBatches, planOf, referenceEmissions, runInMicroBatches } from '.
 export type { LawResult, QueryUnderTest } from './query.js'
 export { splitSeeds, splitsOf } from './splits.js'
 export { canonical, firstDifference, identityOf, sortByIdentity, upsertByIdentity } from './rows.js'
+export { exactlyOnceUnderCrashes, exactlyOnceUnderCrashesHolds } from './exactlyOnce.js'
+export type { CrashLawResult, CrashLawSink, DurableSink, InjectedFault } from './exactlyOnce.js'
