@@ -10,3 +10,23 @@ export { splitSeeds, splitsOf } from './splits.js'
 export { canonical, firstDifference, identityOf, sortByIdentity, upsertByIdentity } from './rows.js'
 export { exactlyOnceUnderCrashes, exactlyOnceUnderCrashesHolds } from './exactlyOnce.js'
 export type { CrashLawResult, CrashLawSink, DurableSink, InjectedFault } from './exactlyOnce.js'
+export {
+  checkpointUpgradeCompatible,
+  checkpointUpgradeCompatibleHolds,
+  codecRoundTrip,
+  codecRoundTripHolds,
+  migrationLaws,
+  migrationLawsHold,
+  arbitraryFromCodec,
+} from './upgrade.js'
+export type {
+  AnyMigration,
+  ArbitraryFromCodecOptions,
+  CheckpointUpgradeCompatibleOptions,
+  ExpectedAfterUpgrade,
+  MigrationLawOptions,
+  UpgradeCut,
+  UpgradeLawEnvironment,
+  UpgradeLawResult,
+  ValueLawResult,
+} from './upgrade.js'

@@ -29,7 +29,19 @@ export { dropDuplicates } from './operators/dropDuplicates.js'
 export { mapGroupsWithState, GroupState } from './operators/mapGroupsWithState.js'
 export type { MapGroupsWithStateSpec } from './operators/mapGroupsWithState.js'
 export { migration, PLAN } from './plan/nodes.js'
-export type { Operator, Grouped, WindowGrouped, Window, WindowSpec, Aggregator, Migration, Codec, ResultRow, PlanNode } from './plan/nodes.js'
+export type {
+  Operator,
+  Grouped,
+  WindowGrouped,
+  Window,
+  WindowSpec,
+  Aggregator,
+  Migration,
+  ErasedMigration,
+  Codec,
+  ResultRow,
+  PlanNode,
+} from './plan/nodes.js'
 
 // Sources and sinks
 export type { Source, SourceReader, SourceContext, Offset } from './sources/source.js'

@@ -142,6 +142,7 @@ export class FileCheckpoint implements QueryCheckpoint {
     const recorded = this.metadata.fingerprint.statefulOperators
     for (const op of stateful) {
       const before = recorded.find((r) => r.name === op.name)
+      await this.stateFiles(op).removeAfter(stateVersion, this.metadata.shufflePartitions)
       await this.stateFiles(op).load(
         op.store,
         stateVersion,

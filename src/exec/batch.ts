@@ -19,7 +19,7 @@ export interface BatchContext {
 /** A stateful operator of the incremental plan: consumes a batch of rows, updates its state, returns its output. */
 export interface StatefulExec {
   readonly name: string
-  readonly kind: 'aggregate' | 'dropDuplicates' | 'mapGroupsWithState'
+  readonly kind: 'aggregate' | 'dropDuplicates' | 'dropDuplicatesWithinWatermark' | 'mapGroupsWithState'
   readonly store: StateStore
   /** Version of the operator's state schema (raised with a migration when the state codec changes). */
   readonly version: number

@@ -35,20 +35,22 @@ function describe(op: OperatorFingerprint): string {
 }
 
 function operatorReasons(before: readonly OperatorFingerprint[], after: readonly OperatorFingerprint[], location: string, plan: CompiledPlan): string[] {
+  const same = (x: OperatorFingerprint, y: OperatorFingerprint) => x.name === y.name && x.kind === y.kind
+  if (before.length !== after.length) {
+    // Names are unique within a plan, so an operator added or removed is one whose name and kind the other side lacks.
+    const removed = before.flatMap((b, i) =>
+      after.some((a) => same(a, b)) ? [] : [`stateful operator ${i + 1} ${describe(b)} was removed; its state would be dropped silently; ${NEW_LOCATION}`],
+    )
+    const added = after.flatMap((a, i) =>
+      before.some((b) => same(a, b)) ? [] : [`stateful operator ${i + 1} ${describe(a)} was added; the checkpoint has no state for it; ${NEW_LOCATION}`],
+    )
+    return [...removed, ...added]
+  }
   const reasons: string[] = []
-  const n = Math.max(before.length, after.length)
-  for (let i = 0; i < n; i++) {
-    const b = before[i]
-    const a = after[i]
+  for (let i = 0; i < before.length; i++) {
+    const b = before[i]!
+    const a = after[i]!
     const at = `stateful operator ${i + 1}`
-    if (b === undefined) {
-      reasons.push(`${at} ${describe(a!)} was added; the checkpoint has no state for it; ${NEW_LOCATION}`)
-      continue
-    }
-    if (a === undefined) {
-      reasons.push(`${at} ${describe(b)} was removed; its state would be dropped silently; ${NEW_LOCATION}`)
-      continue
-    }
     const movedTo = after.findIndex((x) => x.name === b.name && x.kind === b.kind)
     if (a.name !== b.name || a.kind !== b.kind) {
       reasons.push(

@@ -153,7 +153,7 @@ function checkOutputMode(steps: readonly Step[], mode: OutputMode, hasWatermark:
   const aggregations = stateful.filter((s) => s.exec.kind === 'aggregate')
   const last = stateful[stateful.length - 1]
   for (const s of stateful.slice(0, -1)) {
-    if (s.exec.kind !== 'dropDuplicates') {
+    if (s.exec.kind !== 'dropDuplicates' && s.exec.kind !== 'dropDuplicatesWithinWatermark') {
       throw new InvalidQueryError(
         `${s.label} (${s.exec.name}): only dropDuplicates may come before another stateful operator; ` +
           `${s.exec.kind} must be the last stateful operator of a query`,

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, normalize } from 'node:path'
 import * as t from 'io-ts'
 import type { CheckpointFs } from '../checkpoint/fs.js'
 import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
@@ -42,7 +42,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
   return {
     description: `FileStreamSource[${dir}]`,
     kind: 'jsonFiles',
-    identity: dir,
+    identity: normalize(dir).replace(/(.)\/+$/, '$1'),
     async open(ctx): Promise<SourceReader<T>> {
       const log = new FileLog(ctx.fs, ctx.logDir)
       await log.load()

@@ -88,6 +88,19 @@ export class StateFiles {
     }
   }
 
+  /**
+   * Removes the files of batches after `version`, written by an attempt whose batch never committed: its re-run may
+   * write a delta where that attempt wrote a snapshot (e.g. the attempt ran an upgraded plan), and a stale snapshot
+   * would shadow the delta on every later restore.
+   */
+  async removeAfter(version: number, partitions: number): Promise<void> {
+    for (let p = 0; p < partitions; p++) {
+      for (const f of await this.list(p)) {
+        if (f.batchId > version) await this.fs.remove(join(this.partitionDir(p), f.name))
+      }
+    }
+  }
+
   /** Removes files no restore of a version ≥ `minVersion` needs: everything before the last snapshot ≤ it. */
   async purge(minVersion: number, partitions: number): Promise<void> {
     for (let p = 0; p < partitions; p++) {

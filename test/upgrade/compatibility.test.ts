@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import {
+  agg,
   aggregate,
   count,
   dropDuplicates,
@@ -19,6 +20,7 @@ import {
   jsonFiles,
   map,
   mapGroupsWithState,
+  max,
   memorySource,
   migration,
   type Operator,
@@ -182,6 +184,22 @@ describe('typed state migrations', () => {
     expect(sorted(b.rows)).toEqual([{ key: 'a', stats: 8 }, { key: 'b', stats: 4 }])
   })
 
+  it('agg with a column added, its version raised and a migration of its record, continues exactly', async () => {
+    const input = memorySource<Sale>()
+    const v1 = (s: Stream<Sale>) => s.pipe(byUser, agg({ n: count(), total: sum((r: Sale) => r.amount) }))
+    const v2 = (s: Stream<Sale>) =>
+      s.pipe(byUser, agg({ n: count(), total: sum((r: Sale) => r.amount), largest: max((r: Sale) => r.amount) }, {
+        version: 2,
+        migrations: [migration({ from: 1, to: 2, codec: t.type({ n: t.number, total: t.number }), migrate: (old) => ({ ...old, largest: null }) })],
+      }))
+    await deploy(location(), input, { build: v1, outputMode: 'update' }, [[sale('a', 5), sale('b', 1)]])
+    const b = await deploy(location(), input, { build: v2, outputMode: 'update' }, [[sale('a', 2)], [sale('c', 3)]])
+    expect(sorted(b.rows)).toEqual([
+      { key: 'a', n: 2, total: 7, largest: 2 },
+      { key: 'c', n: 1, total: 3, largest: 3 },
+    ])
+  })
+
   it('after the first batch of the new version, state is persisted at that version and the old step is no longer needed', async () => {
     const input = memorySource<Sale>()
     await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 5)]])
@@ -269,6 +287,16 @@ describe('refused changes fail at start() with reasons that say what to do', () 
       deploy(location(), input, { build: fromRate, outputMode: 'update', source: rate as never }),
     )
     expect(reasons).toMatch(/source 0: kind changed from 'memory' to 'rate'.*start the changed query on a new checkpoint location/)
+  })
+
+  it('a changed directory of a jsonFiles source', async () => {
+    const Sale = t.type({ user: t.string, amount: t.number, ts: t.number })
+    const input = memorySource<Sale>()
+    const [first, moved] = [join(checkpoint(), 'in'), join(checkpoint(), 'moved')]
+    await mkdir(first)
+    await deploy(location(), input, { build: countByUser, outputMode: 'update', source: jsonFiles(first, { codec: Sale }) }, [[]])
+    const { reasons } = await refusal(deploy(location(), input, { build: countByUser, outputMode: 'update', source: jsonFiles(moved, { codec: Sale }) }))
+    expect(reasons).toMatch(/source 0: directory changed from '.*\/in' to '.*\/moved'; the files already read are logged for the old one/)
   })
 
   it('a refused start leaves the checkpoint usable by the old query', async () => {

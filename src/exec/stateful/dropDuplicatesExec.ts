@@ -10,7 +10,8 @@ import { Grouping } from './grouping.js'
  * (first event time + watermark delay with `within`; never without it, stored as 0).
  */
 export class DropDuplicatesExec implements StatefulExec {
-  readonly kind = 'dropDuplicates'
+  /** Spark's names: keys kept forever, or forgotten once the watermark passes them (a different state). */
+  readonly kind: 'dropDuplicates' | 'dropDuplicatesWithinWatermark'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
   readonly timeout = 'none'
@@ -26,6 +27,7 @@ export class DropDuplicatesExec implements StatefulExec {
   ) {
     this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, name)
     this.within = node.within as ((row: unknown) => unknown) | undefined
+    this.kind = node.within === undefined ? 'dropDuplicates' : 'dropDuplicatesWithinWatermark'
     this.store = new StateStore(name, partitions, node.keyCodec, t.number)
     this.version = node.version
   }
