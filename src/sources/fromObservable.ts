@@ -148,7 +148,7 @@ class EventLog<T> {
       for (let i = Math.max(seg, start + out.length); i < end && i - seg < lines.length; i++) {
         const line = lines[i - seg]!
         if (line.length === 0) break
-        out.push(this.decode(JSON.parse(line) as T, i))
+        out.push(this.decode(parseLogLine(this.segmentPath(seg), i - seg + 1, line), i))
       }
     }
     return out
@@ -156,13 +156,9 @@ class EventLog<T> {
 
   private decode(encoded: unknown, index: number): T {
     const r = decodeRow(this.codec as t.Mixed, encoded)
-    if (!r.ok) throw new BadRecordError(this.segmentPathOf(index), index + 1, r.codecPath, r.reason)
-    return r.value as T
-  }
-
-  private segmentPathOf(index: number): string {
+    if (r.ok) return r.value as T
     const seg = [...this.segments].reverse().find((s) => s <= index) ?? 0
-    return this.segmentPath(seg)
+    throw new BadRecordError(this.segmentPath(seg), index - seg + 1, r.codecPath, r.reason)
   }
 
   /** The query committed everything before `end`: delete whole segments below it and forget cached events. */
@@ -171,6 +167,15 @@ class EventLog<T> {
     while (this.segments.length > 1 && this.segments[1]! <= end) {
       await this.fs.remove(this.segmentPath(this.segments.shift()!))
     }
+  }
+}
+
+/** Parses one line of the log, naming the segment file and line when it is not JSON. */
+function parseLogLine(path: string, line: number, text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    throw new BadRecordError(path, line, '', `malformed JSON: ${(e as Error).message}`)
   }
 }
 
