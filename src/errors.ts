@@ -76,7 +76,10 @@ export class ConcurrentQueryError extends StructuredRxError {
     readonly checkpointLocation: string,
     readonly holder: string,
   ) {
-    super(`checkpoint ${checkpointLocation} is in use by another running query (${holder}); stop it first`)
+    super(
+      `checkpoint ${checkpointLocation} is in use by another running query (${holder}); stop it first ` +
+        `(a lock held by a process on another host that no longer exists must be removed by hand: ${checkpointLocation}/lock)`,
+    )
   }
 }
 

@@ -124,15 +124,12 @@ export class Session {
   private readonly tables = new Map<string, MemorySink<unknown>>()
 
   constructor(options: SessionOptions = {}) {
-    const partitions = options.shufflePartitions ?? 8
-    if (!Number.isInteger(partitions) || partitions < 1) {
-      throw new RangeError(`createSession: shufflePartitions must be a positive integer, got ${partitions}`)
-    }
+    const partitions = positiveInteger('shufflePartitions', options.shufflePartitions, 8)
     this.options = {
       shufflePartitions: partitions,
-      numRecentProgressUpdates: options.numRecentProgressUpdates ?? 100,
-      snapshotInterval: options.snapshotInterval ?? 10,
-      minBatchesToRetain: options.minBatchesToRetain ?? 100,
+      numRecentProgressUpdates: positiveInteger('numRecentProgressUpdates', options.numRecentProgressUpdates, 100),
+      snapshotInterval: positiveInteger('snapshotInterval', options.snapshotInterval, 10),
+      minBatchesToRetain: positiveInteger('minBatchesToRetain', options.minBatchesToRetain, 100),
       fs: options.fs,
       warn: options.warn,
     }
@@ -183,10 +180,19 @@ export class Session {
   }
 }
 
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`createSession: ${name} must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
 /**
  * Creates a session.
  * @example const session = createSession({ shufflePartitions: 8 })
- * @throws RangeError when shufflePartitions is not a positive integer.
+ * @throws RangeError when shufflePartitions, snapshotInterval, minBatchesToRetain or numRecentProgressUpdates is not
+ * a positive integer.
  */
 export function createSession(options: SessionOptions = {}): Session {
   return new Session(options)

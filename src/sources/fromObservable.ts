@@ -90,7 +90,12 @@ class EventLog<T> {
       .sort((a, b) => a - b)
     const last = this.segments[this.segments.length - 1]
     if (last === undefined) return
-    const text = (await this.fs.readFile(this.segmentPath(last)).catch(() => Buffer.alloc(0))).toString('utf8')
+    const text = (
+      await this.fs.readFile(this.segmentPath(last)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return Buffer.alloc(0)
+        throw e
+      })
+    ).toString('utf8')
     const complete = text.lastIndexOf('\n') + 1
     const lines = text.slice(0, complete).split('\n').filter((l) => l.length > 0)
     if (complete < text.length) {

@@ -1,9 +1,10 @@
 /**
  * Model-based test of the checkpoint protocol (fast-check `fc.commands`): a real update-mode count per key runs on a
- * real checkpoint directory while random commands add data, run batches, crash the process at any checkpoint I/O
- * step (the next run gets a fault-injecting file system and work until it dies), restart it, or stop and restart it. The model is what was
- * added; after every run of batches the result table must equal the count per key of everything processed.
- * A failure prints the seed and the shrunk command list, e.g. `AddData(a,b) → Crash(at op 3, tornWrite) → Restart`.
+ * real checkpoint directory while random commands add data, run batches, crash the process at an I/O step of a kind
+ * (the next run gets a fault-injecting file system and work until it dies), restart it, or stop and restart it. The
+ * model is what was added; after every run of batches the result table must equal the count per key of everything
+ * processed, and after a crash the count of some prefix of the input (nothing lost before it, nothing twice).
+ * A failure prints the seed and the shrunk command list, e.g. `[AddData(a,b),Crash(at op 3, tornWrite),Restart]`.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

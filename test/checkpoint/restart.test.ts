@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
@@ -37,5 +37,6 @@ describe('restart from a checkpoint', () => {
       { key: 'z', count: 1 },
     ])
     expect(q2.lastProgress?.batchId).toBe(5)
+    await rm(dir, { recursive: true, force: true })
   })
 })

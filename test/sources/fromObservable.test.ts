@@ -10,9 +10,11 @@ import { Subject } from 'rxjs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   BadRecordError,
+  type CheckpointFs,
   createSession,
   foreachBatch,
   fromObservable,
+  nodeFs,
   type StreamingQuery,
   StreamingQueryError,
   trigger,
@@ -191,5 +193,28 @@ describe('fromObservable', () => {
     const cause = await failureOver({ 0: `${JSON.stringify(event(0))}\n{"id":1,"na\n${JSON.stringify(event(2))}\n` })
     expect(cause).toBeInstanceOf(BadRecordError)
     expect(cause).toMatchObject({ file: join(log, `${'0'.padStart(20, '0')}.jsonl`), line: 2 })
+  })
+
+  it('fails start() when the last log segment cannot be read, rather than counting it as empty', async () => {
+    await mkdir(log, { recursive: true })
+    await writeFile(join(log, `${'0'.padStart(20, '0')}.jsonl`), [0, 1, 2].map((i) => JSON.stringify(event(i)) + '\n').join(''))
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })
+    // Reading a segment fails; counting it as empty would give new events the offsets of the logged ones.
+    const brokenReads: CheckpointFs = {
+      ...nodeFs,
+      readFile: async (path) => (path.endsWith('.jsonl') ? Promise.reject(eio) : nodeFs.readFile(path)),
+    }
+    const starting = createSession({ fs: brokenReads })
+      .readStream(fromObservable(new Subject<Event>(), { codec: Event, log }))
+      .writeStream({ outputMode: 'append', sink: batchTable().sink, checkpointLocation: checkpoint })
+      .start()
+    const error = await starting.then(
+      (q) => {
+        queries.push(q)
+        return undefined
+      },
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'EIO' })
   })
 })

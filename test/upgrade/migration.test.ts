@@ -1,8 +1,8 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import {
   aggregate,
   createSession,
@@ -38,6 +38,16 @@ const v3 = (migrations = [m12, m23]) =>
     add: (s, r) => ({ total: s.total + r.amount, n: s.n + 1 }), result: (s) => `${s.total}/${s.n}`, migrations,
   })
 
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+async function checkpointDir() {
+  const dir = await checkpointDir()
+  dirs.push(dir)
+  return dir
+}
+
 async function runOnce<R>(dir: string, input: MemorySource<Sale>, agg: Operator<Grouped<string, Sale>, R>, rows: Sale[]) {
   const sink = memorySink<R>()
   const q = await createSession()
@@ -53,7 +63,7 @@ async function runOnce<R>(dir: string, input: MemorySource<Sale>, agg: Operator<
 
 describe('typed state migrations', () => {
   it('carries aggregate state v1 → v2 → v3 and continues with exact results', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
+    const dir = await checkpointDir()
     const input = memorySource<Sale>()
     await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }])
     expect(await runOnce(dir, input, v2(), [{ user: 'a', amount: 2 }])).toEqual([{ key: 'a', stats: 7 }])
@@ -62,7 +72,7 @@ describe('typed state migrations', () => {
   })
 
   it('rejects a missing migration step at start() naming the operator and versions', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
+    const dir = await checkpointDir()
     const input = memorySource<Sale>()
     await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }])
     const error = await runOnce(dir, input, v3([m23]), []).catch((e: unknown) => e)
@@ -71,7 +81,7 @@ describe('typed state migrations', () => {
   })
 
   it('rejects a lowered state version', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
+    const dir = await checkpointDir()
     const input = memorySource<Sale>()
     await runOnce(dir, input, v2(), [{ user: 'a', amount: 5 }])
     const error = await runOnce(dir, input, v1(), []).catch((e: unknown) => e)
