@@ -42,8 +42,8 @@ const dirs: string[] = []
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
-async function checkpointDir() {
-  const dir = await checkpointDir()
+async function checkpointDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'srx-migrate-'))
   dirs.push(dir)
   return dir
 }
