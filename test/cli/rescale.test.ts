@@ -132,7 +132,7 @@ describe('structured-rx rescale', () => {
     try {
       const result = await rescaleCli(6)
       expect(result.code).toBe(1)
-      expect(result.err).toMatch(/^structured-rx: checkpoint .* is in use by another running query \(query "clicks", .*\); stop it first\n$/)
+      expect(result.err).toMatch(/^structured-rx: checkpoint .* is in use by another running query \(query "clicks", .*\); stop it first .*\n$/)
       expect((await inspectCheckpoint(dir)).shufflePartitions).toBe(4)
     } finally {
       await q.stop()
