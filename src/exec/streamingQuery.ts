@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs'
+import type { Observable } from 'rxjs'
 import { StreamingQueryError } from '../errors.js'
 import type { CompiledPlan } from '../plan/compile.js'
 import type { SinkWriter } from '../sinks/sink.js'
@@ -6,7 +6,8 @@ import type { Offset, SourceReader } from '../sources/source.js'
 import type { PartitionDelta } from '../state/stateStore.js'
 import { stableStringify } from '../util/keys.js'
 import { type BatchContext, OperatorFailure, type StatefulExec } from './batch.js'
-import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import type { StateOperatorProgress, StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import { ProgressReporter, stateOperatorProgress } from './progressReporter.js'
 import type { QueryCheckpoint, RecoveredPosition } from './queryCheckpoint.js'
 import { runSteps, type EventTimeStats } from './runBatch.js'
 import type { Trigger } from './trigger.js'
@@ -65,9 +66,7 @@ const IDLE_POLL_MS = 10
 export class MicroBatchQuery implements StreamingQuery {
   status: StreamingQueryStatus = { message: 'Initializing sources', isDataAvailable: false, isTriggerActive: false }
   exception: StreamingQueryError | undefined
-  private readonly progress = new Subject<StreamingQueryProgress>()
-  readonly progress$ = this.progress.asObservable()
-  private readonly recent: StreamingQueryProgress[] = []
+  private readonly progress: ProgressReporter
   private stopRequested = false
   private active = true
   private terminated: Promise<void>
@@ -80,10 +79,16 @@ export class MicroBatchQuery implements StreamingQuery {
   private nextBatchId = 0
   private committedOffset: Offset
   private watermarkMs = 0
-  private lastTriggerStartMs: number | undefined
 
   private constructor(private readonly rt: QueryRuntime) {
     this.committedOffset = rt.reader.initialOffset()
+    this.progress = new ProgressReporter(
+      { id: rt.id, runId: rt.runId, name: rt.name ?? null },
+      rt.sourceDescription,
+      rt.sinkDescription,
+      rt.plan.watermark !== undefined,
+      rt.numRecentProgressUpdates,
+    )
     this.terminated = Promise.resolve()
   }
 
@@ -111,10 +116,13 @@ export class MicroBatchQuery implements StreamingQuery {
     return this.active
   }
   get lastProgress(): StreamingQueryProgress | undefined {
-    return this.recent[this.recent.length - 1]
+    return this.progress.last
   }
   get recentProgress(): readonly StreamingQueryProgress[] {
-    return this.recent.slice()
+    return this.progress.recent
+  }
+  get progress$(): Observable<StreamingQueryProgress> {
+    return this.progress.progress$
   }
 
   async stop(): Promise<void> {
@@ -275,12 +283,12 @@ export class MicroBatchQuery implements StreamingQuery {
     const queryPlanning = lap()
     let output: unknown[]
     let eventTime: EventTimeStats | undefined
-    const stateProgress: ReturnType<MicroBatchQuery['stateOperatorProgress']>[] = []
+    const stateProgress: StateOperatorProgress[] = []
     const deltas: { operator: StatefulExec; deltas: PartitionDelta[] }[] = []
     try {
       ;({ output, eventTime } = runSteps(plan.steps, rows, ctx))
       for (const op of plan.stateful) {
-        stateProgress.push(this.stateOperatorProgress(op))
+        stateProgress.push(stateOperatorProgress(op))
         deltas.push({ operator: op, deltas: takeDeltas(op) })
       }
     } catch (e) {
@@ -304,8 +312,9 @@ export class MicroBatchQuery implements StreamingQuery {
     this.watermarkMs = nextWatermark
     this.committedOffset = end
     this.nextBatchId = batchId + 1
-    const triggerExecution = Math.round(performance.now() - clock + getOffsetMs)
-    this.report({
+    const elapsedMs = performance.now() - clock + getOffsetMs
+    const progress = this.progress.record({
+      elapsedMs,
       batchId,
       triggerStart,
       numInputRows: rows.length,
@@ -317,87 +326,15 @@ export class MicroBatchQuery implements StreamingQuery {
         addBatch,
         walCommit,
         commitOffsets,
-        triggerExecution,
+        triggerExecution: Math.round(elapsedMs),
       },
       eventTime,
       watermarkMs: watermarkForBatch,
       stateOperators: stateProgress,
       start,
       end,
+      sourceMetrics: reader.metrics?.() ?? {},
     })
-  }
-
-  private stateOperatorProgress(op: StatefulExec) {
-    return {
-      operatorName: op.name,
-      numRowsTotal: op.store.size,
-      numRowsUpdated: op.store.numRowsUpdated,
-      numRowsRemoved: op.store.numRowsRemoved,
-      numRowsDroppedByWatermark: op.numRowsDroppedByWatermark,
-      memoryUsedBytes: op.store.estimateMemoryBytes(),
-      numShufflePartitions: op.store.partitions,
-    }
-  }
-
-  private report(b: {
-    batchId: number
-    triggerStart: number
-    numInputRows: number
-    numOutputRows: number
-    durationMs: StreamingQueryProgress['durationMs']
-    eventTime: EventTimeStats | undefined
-    watermarkMs: number
-    stateOperators: StreamingQueryProgress['stateOperators']
-    start: Offset
-    end: Offset
-  }): void {
-    const sinceLast = this.lastTriggerStartMs === undefined ? 0 : (b.triggerStart - this.lastTriggerStartMs) / 1000
-    this.lastTriggerStartMs = b.triggerStart
-    const inputRowsPerSecond = sinceLast > 0 ? b.numInputRows / sinceLast : 0
-    const processedRowsPerSecond =
-      b.durationMs.triggerExecution > 0 ? (b.numInputRows * 1000) / b.durationMs.triggerExecution : 0
-    const iso = (ms: number) => new Date(ms).toISOString()
-    const eventTime: StreamingQueryProgress['eventTime'] =
-      this.rt.plan.watermark === undefined
-        ? {}
-        : b.eventTime === undefined
-          ? { watermark: iso(b.watermarkMs) }
-          : {
-              min: iso(b.eventTime.min),
-              max: iso(b.eventTime.max),
-              avg: iso(Math.round(b.eventTime.sum / b.eventTime.count)),
-              watermark: iso(b.watermarkMs),
-            }
-    const fields = {
-      id: this.id,
-      runId: this.runId,
-      name: this.name ?? null,
-      timestamp: iso(b.triggerStart),
-      batchId: b.batchId,
-      batchDuration: b.durationMs.triggerExecution,
-      numInputRows: b.numInputRows,
-      inputRowsPerSecond,
-      processedRowsPerSecond,
-      durationMs: b.durationMs,
-      eventTime,
-      stateOperators: b.stateOperators,
-      sources: [
-        {
-          description: this.rt.sourceDescription,
-          startOffset: b.start,
-          endOffset: b.end,
-          numInputRows: b.numInputRows,
-          inputRowsPerSecond,
-          processedRowsPerSecond,
-          metrics: this.rt.reader.metrics?.() ?? {},
-        },
-      ],
-      sink: { description: this.rt.sinkDescription, numOutputRows: b.numOutputRows },
-    }
-    const progress: StreamingQueryProgress = Object.freeze({ ...fields, json: JSON.stringify(fields) })
-    this.recent.push(progress)
-    if (this.recent.length > this.rt.numRecentProgressUpdates) this.recent.shift()
-    this.progress.next(progress)
     this.rt.onProgress(this, progress)
   }
 

@@ -1,0 +1,118 @@
+import { Subject, type Observable } from 'rxjs'
+import type { Offset } from '../sources/source.js'
+import type { StatefulExec } from './batch.js'
+import type { StateOperatorProgress, StreamingQueryProgress } from './progress.js'
+import type { EventTimeStats } from './runBatch.js'
+
+/** What one committed micro-batch measured. */
+export interface BatchMeasurements {
+  readonly batchId: number
+  readonly triggerStart: number
+  /** Exact duration of the trigger in ms (the rounded one is `durationMs.triggerExecution`). */
+  readonly elapsedMs: number
+  readonly numInputRows: number
+  readonly numOutputRows: number
+  readonly durationMs: StreamingQueryProgress['durationMs']
+  readonly eventTime: EventTimeStats | undefined
+  readonly watermarkMs: number
+  readonly stateOperators: readonly StateOperatorProgress[]
+  readonly start: Offset
+  readonly end: Offset
+  readonly sourceMetrics: Readonly<Record<string, number>>
+}
+
+/** A state operator's figures after a batch (read before its change tracking is reset). */
+export function stateOperatorProgress(op: StatefulExec): StateOperatorProgress {
+  return {
+    operatorName: op.name,
+    numRowsTotal: op.store.size,
+    numRowsUpdated: op.store.numRowsUpdated,
+    numRowsRemoved: op.store.numRowsRemoved,
+    numRowsDroppedByWatermark: op.numRowsDroppedByWatermark,
+    memoryUsedBytes: op.store.estimateMemoryBytes(),
+    numShufflePartitions: op.store.partitions,
+  }
+}
+
+/**
+ * Turns batch measurements into Spark-shaped progress objects, keeps the most recent ones and publishes each on
+ * `progress$`. Input rate is rows over the time since the previous trigger started; processing rate is rows over the
+ * trigger's own duration.
+ */
+export class ProgressReporter {
+  private readonly subject = new Subject<StreamingQueryProgress>()
+  readonly progress$: Observable<StreamingQueryProgress> = this.subject.asObservable()
+  private readonly kept: StreamingQueryProgress[] = []
+  private lastTriggerStartMs: number | undefined
+
+  constructor(
+    private readonly query: { readonly id: string; readonly runId: string; readonly name: string | null },
+    private readonly sourceDescription: string,
+    private readonly sinkDescription: string,
+    private readonly hasWatermark: boolean,
+    private readonly capacity: number,
+  ) {}
+
+  get last(): StreamingQueryProgress | undefined {
+    return this.kept[this.kept.length - 1]
+  }
+
+  get recent(): readonly StreamingQueryProgress[] {
+    return this.kept.slice()
+  }
+
+  record(b: BatchMeasurements): StreamingQueryProgress {
+    const sinceLast = this.lastTriggerStartMs === undefined ? 0 : (b.triggerStart - this.lastTriggerStartMs) / 1000
+    this.lastTriggerStartMs = b.triggerStart
+    const inputRowsPerSecond = sinceLast > 0 ? b.numInputRows / sinceLast : 0
+    const processedRowsPerSecond = b.elapsedMs > 0 ? (b.numInputRows * 1000) / b.elapsedMs : 0
+    const fields = {
+      ...this.query,
+      timestamp: iso(b.triggerStart),
+      batchId: b.batchId,
+      batchDuration: b.durationMs.triggerExecution,
+      numInputRows: b.numInputRows,
+      inputRowsPerSecond,
+      processedRowsPerSecond,
+      durationMs: b.durationMs,
+      eventTime: this.eventTime(b),
+      stateOperators: b.stateOperators,
+      sources: [
+        {
+          description: this.sourceDescription,
+          startOffset: b.start,
+          endOffset: b.end,
+          numInputRows: b.numInputRows,
+          inputRowsPerSecond,
+          processedRowsPerSecond,
+          metrics: b.sourceMetrics,
+        },
+      ],
+      sink: { description: this.sinkDescription, numOutputRows: b.numOutputRows },
+    }
+    const progress: StreamingQueryProgress = Object.freeze({ ...fields, json: JSON.stringify(fields) })
+    this.kept.push(progress)
+    if (this.kept.length > this.capacity) this.kept.shift()
+    this.subject.next(progress)
+    return progress
+  }
+
+  complete(): void {
+    this.subject.complete()
+  }
+
+  private eventTime(b: BatchMeasurements): StreamingQueryProgress['eventTime'] {
+    if (!this.hasWatermark) return {}
+    if (b.eventTime === undefined) return { watermark: iso(b.watermarkMs) }
+    return {
+      min: iso(b.eventTime.min),
+      max: iso(b.eventTime.max),
+      avg: iso(Math.round(b.eventTime.sum / b.eventTime.count)),
+      watermark: iso(b.watermarkMs),
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
