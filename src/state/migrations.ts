@@ -2,7 +2,7 @@ import { IncompatibleCheckpointError } from '../errors.js'
 import type { StatefulExec } from '../exec/batch.js'
 import type { ErasedMigration } from '../plan/nodes.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
-import type { StateDecoder } from './stateFiles.js'
+import { type StateDecoder, StateDecodeFailure } from './stateFiles.js'
 
 /**
  * The migration steps that carry state from version `from` to version `to`: the shortest chain of the given steps
@@ -65,10 +65,11 @@ export function migrateEncoded(
 export function stateDecoders(op: StatefulExec, location: string): (stateVersion: number, path: string) => StateDecoder {
   const codec = op.store.stateCodec
   const current: StateDecoder = (encoded) => {
+    if (codec.is(encoded)) return encoded
     const r = codec.decode(encoded)
-    if (r._tag === 'Right') return { ok: true, value: r.right }
+    if (r._tag === 'Right') return r.right
     const { path, message } = describeIoTsErrors(r.left)
-    return { ok: false, reason: `${path ? `${path}: ` : ''}${message} (state codec ${codec.name}, version ${op.version})` }
+    return new StateDecodeFailure(`${path ? `${path}: ` : ''}${message} (state codec ${codec.name}, version ${op.version})`)
   }
   const cache = new Map<number, StateDecoder>([[op.version, current]])
   return (stateVersion, path) => {
@@ -77,7 +78,7 @@ export function stateDecoders(op: StatefulExec, location: string): (stateVersion
     const steps = checkMigration(op, stateVersion, location)
     const decoder: StateDecoder = (encoded) => {
       const r = migrateEncoded(steps, codec, encoded)
-      if (r.ok) return r
+      if (r.ok) return r.value
       throw new IncompatibleCheckpointError(location, [
         `operator '${op.name}': state written at version ${stateVersion} in ${path} cannot be migrated to version ` +
           `${op.version}: ${r.reason}. Fix the migration, or start from a new checkpoint location`,

@@ -83,7 +83,7 @@ export class StateFiles {
       for (const file of await this.filesForVersion(p, version)) {
         const path = join(this.partitionDir(p), file.name)
         const { stateVersion, lines } = parseStateFile(path, await readCheckpointFile(this.fs, path))
-        applyLines(store, path, lines, file.kind, store.keyCodec, decoderFor(stateVersion, path), windowed)
+        applyLines(store, path, p, lines, file.kind, store.keyCodec, decoderFor(stateVersion, path), windowed)
       }
     }
   }
@@ -114,19 +114,28 @@ export class StateFiles {
   }
 }
 
-/** Decodes one persisted state value (through a migration when it was written at an older version). */
-export type StateDecoder = (encoded: unknown) => { ok: true; value: unknown } | { ok: false; reason: string }
+/** Why a persisted state value did not decode (returned, not thrown, so the hot restore loop allocates nothing). */
+export class StateDecodeFailure {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * Decodes one persisted state value (through a migration when it was written at an older version): the value, or a
+ * StateDecodeFailure.
+ */
+export type StateDecoder = (encoded: unknown) => unknown
 
 /**
  * Splits a state file body into its header's state version and its parsed entry lines.
  * @throws CheckpointCorruptedError naming the file and line that is not JSON or lacks the header.
  */
 export function parseStateFile(path: string, body: string): { stateVersion: number; lines: unknown[] } {
-  const lines = body.split('\n')
   let parsed: unknown[]
   try {
-    parsed = JSON.parse(`[${lines.join(',')}]`) as unknown[]
+    // Each line is one JSON value with no raw newline inside, so the body is a JSON array once newlines are commas.
+    parsed = JSON.parse(`[${body.replaceAll('\n', ',')}]`) as unknown[]
   } catch {
+    const lines = body.split('\n')
     const bad = lines.findIndex((l) => {
       try {
         JSON.parse(l)
@@ -144,41 +153,52 @@ export function parseStateFile(path: string, body: string): { stateVersion: numb
   return { stateVersion: header.stateVersion, lines: parsed.slice(1) }
 }
 
+/** The line of entry `i` of a state file (after the header line), for errors: built only when one is thrown. */
+function lineOf(i: number): string {
+  return `line ${i + 2}`
+}
+
 function applyLines(
   store: StateStore,
   path: string,
+  partition: number,
   parsed: unknown[],
   kind: 'delta' | 'snapshot',
   keyCodec: ErasedCodec,
   decodeState: StateDecoder,
   windowed: boolean,
 ): void {
-  parsed.forEach((item, i) => {
-    const where = `line ${i + 2}`
+  for (let i = 0; i < parsed.length; i++) {
+    const item = parsed[i]
     const entry = (kind === 'snapshot' ? item : (item as { u?: unknown }).u) as EncodedEntry | undefined
     const removal = kind === 'delta' ? (item as { r?: { k: unknown; w?: [number, number] } }).r : undefined
     const target = entry ?? removal
     if (target === undefined || typeof target !== 'object' || target === null || !('k' in target)) {
-      throw new CheckpointCorruptedError(path, `${where} is not a state entry`)
+      throw new CheckpointCorruptedError(path, `${lineOf(i)} is not a state entry`)
     }
     const w = target.w
     if (windowed !== (w !== undefined)) {
-      throw new CheckpointCorruptedError(path, `${where}: ${windowed ? 'missing' : 'unexpected'} window of a ${windowed ? '' : 'non-'}windowed operator`)
+      throw new CheckpointCorruptedError(path, `${lineOf(i)}: ${windowed ? 'missing' : 'unexpected'} window of a ${windowed ? '' : 'non-'}windowed operator`)
     }
     const window = w ? { start: w[0], end: w[1] } : undefined
     const keyId = keyIdOf(target.k)
     const id = window ? windowedId(keyId, window) : keyId
     if (removal !== undefined) {
       store.forget(id)
-      return
+      continue
     }
-    const key = keyCodec.decode(target.k)
-    if (key._tag === 'Left') {
-      const { path: at, message } = describeIoTsErrors(key.left)
-      throw new CheckpointCorruptedError(path, `${where}: key${at} ${message} (key codec ${keyCodec.name})`)
+    // An encoded key that already is a valid key (plain codecs) skips io-ts's allocating decode.
+    let key: unknown = target.k
+    if (!keyCodec.is(key)) {
+      const decoded = keyCodec.decode(target.k)
+      if (decoded._tag === 'Left') {
+        const { path: at, message } = describeIoTsErrors(decoded.left)
+        throw new CheckpointCorruptedError(path, `${lineOf(i)}: key${at} ${message} (key codec ${keyCodec.name})`)
+      }
+      key = decoded.right
     }
     const state = decodeState(entry!.s)
-    if (!state.ok) throw new CheckpointCorruptedError(path, `${where}: state ${state.reason}`)
-    store.restore(id, key.right, window, state.value, entry!.t)
-  })
+    if (state instanceof StateDecodeFailure) throw new CheckpointCorruptedError(path, `${lineOf(i)}: state ${state.reason}`)
+    store.restore(id, key, window, state, entry!.t, partition)
+  }
 }

@@ -140,9 +140,12 @@ export class StateStore {
     return out
   }
 
-  /** Restores one persisted entry under its id (the same id the running query computes for the key). */
-  restore(id: string, key: unknown, window: Window | undefined, value: unknown, timeoutAt: number | undefined): void {
-    const entry: StateEntry = { id, key, window, partition: partitionOf(id, this.partitions), value }
+  /**
+   * Restores one persisted entry under its id (the same id the running query computes for the key), in the
+   * partition whose file held it (the files' layout always matches the checkpoint's partition count).
+   */
+  restore(id: string, key: unknown, window: Window | undefined, value: unknown, timeoutAt: number | undefined, partition: number): void {
+    const entry: StateEntry = { id, key, window, partition, value }
     if (timeoutAt !== undefined) entry.timeoutAt = timeoutAt
     this.entries.set(id, entry)
   }
