@@ -103,7 +103,8 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /**
  * A checkpoint is consistent when every file in it passes its checksum, no temp file is left, every commit has its
- * offsets, and at most the latest batch has offsets without a commit (the one a restart re-runs).
+ * offsets, and the batches with offsets but no commit are the last one or two after the last commit (the commit log
+ * is written in the background while the next batch computes; a restart re-runs both).
  */
 async function expectConsistentCheckpoint(dir: string): Promise<void> {
   const files = await filesUnder(dir)
@@ -117,7 +118,10 @@ async function expectConsistentCheckpoint(dir: string): Promise<void> {
   const offsets = ids('offsets')
   const commits = ids('commits')
   expect(commits.every((c) => offsets.includes(c))).toBe(true)
-  expect(offsets.filter((o) => !commits.includes(o)).every((o) => o === offsets[offsets.length - 1])).toBe(true)
+  const lastCommit = commits.length > 0 ? commits[commits.length - 1]! : -1
+  const uncommitted = offsets.filter((o) => !commits.includes(o))
+  expect(uncommitted.every((o) => o > lastCommit)).toBe(true)
+  expect(uncommitted.length).toBeLessThanOrEqual(2)
 }
 
 /** The pid of a node process that has exited. */

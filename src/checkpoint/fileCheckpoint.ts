@@ -1,7 +1,7 @@
 import { join } from 'node:path'
-import { IncompatibleCheckpointError } from '../errors.js'
+import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { StatefulExec } from '../exec/batch.js'
-import type { QueryCheckpoint, RecoveredPosition } from '../exec/queryCheckpoint.js'
+import type { PendingBatch, QueryCheckpoint, RecoveredPosition } from '../exec/queryCheckpoint.js'
 import type { Offset } from '../sources/source.js'
 import type { PartitionDelta } from '../state/stateStore.js'
 import { StateFiles } from '../state/stateFiles.js'
@@ -111,34 +111,43 @@ export class FileCheckpoint implements QueryCheckpoint {
     await writeCheckpointJson(this.fs, join(this.location, 'metadata'), CheckpointMetadata.encode(this.metadata))
   }
 
+  /**
+   * Where the query resumes: after the last batch in the commit log, re-running every batch logged in `offsets/`
+   * after it with exactly its logged offsets, watermark and timestamp (the commit log is written asynchronously, so
+   * more than one batch may be pending). State is loaded as of the last committed batch; state files of later,
+   * uncommitted attempts are removed first.
+   * @throws CheckpointCorruptedError when a pending batch's offsets entry is missing or the commit log is ahead of it.
+   */
   async recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition> {
     this.stateful = stateful
     const lastOffsets = await this.offsets.latest()
     if (lastOffsets === undefined) {
-      return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: undefined }
+      return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: [] }
     }
-    const n = lastOffsets.batchId
-    const committed = await this.commits.get(n)
-    let position: RecoveredPosition
-    let stateVersion: number
-    if (committed !== undefined) {
-      position = {
-        nextBatchId: n + 1,
-        committedOffset: lastOffsets.value.end as Offset,
-        watermarkMs: committed.nextWatermarkMs,
-        pending: undefined,
-      }
-      stateVersion = n
-    } else {
-      const entry = lastOffsets.value
-      position = {
-        nextBatchId: n,
-        committedOffset: entry.start as Offset,
-        watermarkMs: entry.watermarkMs,
-        pending: { batchId: n, start: entry.start as Offset, end: entry.end as Offset, batchTimestampMs: entry.batchTimestampMs },
-      }
-      stateVersion = n - 1
+    const lastCommit = await this.commits.latest()
+    const committedId = lastCommit?.batchId ?? -1
+    if (committedId > lastOffsets.batchId) {
+      throw new CheckpointCorruptedError(this.commits.pathOf(committedId), `batch ${committedId} is committed but offsets/ ends at batch ${lastOffsets.batchId}`)
     }
+    const pending: PendingBatch[] = []
+    for (let id = committedId + 1; id <= lastOffsets.batchId; id++) {
+      const entry = id === lastOffsets.batchId ? lastOffsets.value : await this.offsets.get(id)
+      if (entry === undefined) {
+        throw new CheckpointCorruptedError(this.offsets.pathOf(id), `offsets of pending batch ${id} are missing (the log continues at batch ${lastOffsets.batchId})`)
+      }
+      pending.push({ batchId: id, start: entry.start as Offset, end: entry.end as Offset, batchTimestampMs: entry.batchTimestampMs, watermarkMs: entry.watermarkMs })
+    }
+    const committedEntry = committedId >= 0 ? await this.offsets.get(committedId) : undefined
+    if (committedId >= 0 && committedEntry === undefined && pending.length === 0) {
+      throw new CheckpointCorruptedError(this.offsets.pathOf(committedId), `offsets of committed batch ${committedId} are missing`)
+    }
+    const position: RecoveredPosition = {
+      nextBatchId: committedId + 1,
+      committedOffset: (committedEntry?.end ?? pending[0]?.start) as Offset | undefined,
+      watermarkMs: lastCommit?.value.nextWatermarkMs ?? pending[0]?.watermarkMs ?? 0,
+      pending,
+    }
+    const stateVersion = committedId
     const recorded = this.metadata.fingerprint.statefulOperators
     for (const op of stateful) {
       const before = recorded.find((r) => r.name === op.name)
@@ -169,6 +178,7 @@ export class FileCheckpoint implements QueryCheckpoint {
     batchId: number,
     deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[],
   ): Promise<void> {
+    // Everything is encoded before the first await: the caller lets the next batch mutate state while these writes run.
     const snapshot = this.fingerprintChanged || (batchId > 0 && batchId % this.retention.snapshotInterval === 0)
     const writes: Promise<void>[] = []
     for (const { operator, deltas: parts } of deltas) {

@@ -9,16 +9,26 @@ export interface RecoveredPosition {
   /** The source offset everything up to which is committed, or undefined for a fresh query. */
   readonly committedOffset: Offset | undefined
   readonly watermarkMs: number
-  /** A batch whose offsets were logged but which never committed: it must re-run with exactly these offsets. */
-  readonly pending:
-    | { readonly batchId: number; readonly start: Offset; readonly end: Offset; readonly batchTimestampMs: number }
-    | undefined
+  /** Batches whose offsets were logged but which never committed, in order: each re-runs with exactly these offsets. */
+  readonly pending: readonly PendingBatch[]
+}
+
+/** A batch logged in the write-ahead log but not in the commit log. */
+export interface PendingBatch {
+  readonly batchId: number
+  readonly start: Offset
+  readonly end: Offset
+  readonly batchTimestampMs: number
+  /** The watermark the batch ran with. */
+  readonly watermarkMs: number
 }
 
 /**
- * The write-ahead-log protocol of a query, in the order the executor calls it for batch N:
- * `writeOffsets(N)` before the batch runs, `writeState(N)` with the state deltas, then the sink commits, then
- * `commit(N)`. Without a checkpoint location every call is a no-op and a restart starts from scratch.
+ * The write-ahead-log protocol of a query for batch N: `writeOffsets(N)` is durable before any output of batch N
+ * (sink or state) is written; `writeState(N)` and the sink's `addBatch(N)` both complete before `commit(N)`; commits
+ * are written in batch order. State writes and commits may run in the background while batch N+1 computes, so a
+ * restart may find several batches pending after the last commit and re-runs them all. Without a checkpoint
+ * location every call is a no-op and a restart starts from scratch.
  */
 export interface QueryCheckpoint {
   recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition>
@@ -31,7 +41,7 @@ export interface QueryCheckpoint {
 /** A query without a checkpoint location: state lives in memory only. */
 export const noCheckpoint: QueryCheckpoint = {
   async recover() {
-    return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: undefined }
+    return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: [] }
   },
   async writeOffsets() {},
   async writeState() {},

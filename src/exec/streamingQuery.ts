@@ -74,6 +74,8 @@ export class MicroBatchQuery implements StreamingQuery {
   /** Set by new data, `stop()` or `processAllAvailable()` while a trigger runs, so the next sleep does not happen. */
   private wakeRequested = false
   private unsubscribeData: (() => void) | undefined
+  /** The state and commit-log writes of the last batch, running in the background. */
+  private backgroundCommit: Promise<void> = Promise.resolve()
   private triggerSeq = 0
   private idleWaiters: { afterSeq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
   private nextBatchId = 0
@@ -171,9 +173,10 @@ export class MicroBatchQuery implements StreamingQuery {
     const { trigger, reader } = this.rt
     this.unsubscribeData = reader.onDataAvailable?.(() => this.requestWake())
     try {
-      if (pending !== undefined) {
+      for (const batch of pending) {
         // The write-ahead log says this batch started but never committed: re-run it with exactly those offsets.
-        await this.runBatch(pending.batchId, pending.start, pending.end, true, pending.batchTimestampMs, 0)
+        this.watermarkMs = batch.watermarkMs
+        await this.runBatch(batch.batchId, batch.start, batch.end, true, batch.batchTimestampMs, 0)
       }
       if (trigger.kind === 'availableNow') await reader.prepareForTriggerAvailableNow?.()
       while (!this.stopRequested) {
@@ -191,8 +194,10 @@ export class MicroBatchQuery implements StreamingQuery {
           await new Promise<void>((resolve) => setImmediate(resolve))
         }
       }
+      await this.backgroundCommit
       await this.finish(undefined)
     } catch (e) {
+      await this.backgroundCommit.catch(() => undefined)
       await this.finish(e)
     }
   }
@@ -234,6 +239,8 @@ export class MicroBatchQuery implements StreamingQuery {
     const needsNoDataBatch =
       !hasData && this.rt.plan.stateful.some((s) => s.needsNoDataBatch(this.watermarkMs, triggerStart))
     if (!hasData && !needsNoDataBatch) {
+      // Idle means committed: processAllAvailable() resolves only once the commit log has the last batch.
+      await this.backgroundCommit
       // Spark's onQueryIdle: once when the query goes idle, not on every empty poll.
       if (this.status.isDataAvailable || this.triggerSeq === 1) this.rt.onIdle(this)
       this.setStatus('Waiting for data to arrive', false, false)
@@ -263,8 +270,9 @@ export class MicroBatchQuery implements StreamingQuery {
     let lapStart = clock
     this.setStatus('Processing new data', true, true)
     const watermarkForBatch = this.watermarkMs
-    await checkpoint.writeOffsets(batchId, start, end, watermarkForBatch, triggerStart)
-    const walCommit = lap()
+    // The offsets are logged while the batch reads and computes; they are durable before any output is written.
+    const offsetsLogged = checkpoint.writeOffsets(batchId, start, end, watermarkForBatch, triggerStart)
+    offsetsLogged.catch(() => undefined)
     let rows: unknown[]
     try {
       rows = hasData ? await reader.getBatch(start, end) : []
@@ -295,19 +303,29 @@ export class MicroBatchQuery implements StreamingQuery {
       for (const op of plan.stateful) op.store.discardChanges()
       throw this.queryError(e, batchId, undefined)
     }
-    await checkpoint.writeState(batchId, deltas)
+    const addBatch = lap()
+    await offsetsLogged
+    // The previous batch's state and commit ran in the background while this one computed; its failure is ours.
+    await this.backgroundCommit
+    const walCommit = lap()
     try {
       await writer.addBatch(batchId, output)
     } catch (e) {
       throw this.queryError(e, batchId, this.rt.sinkDescription)
     }
-    const addBatch = lap()
+    const sinkCommit = lap()
     const nextWatermark =
       eventTime !== undefined && plan.watermark !== undefined
         ? Math.max(this.watermarkMs, eventTime.max - plan.watermark.delayMs)
         : this.watermarkMs
-    await checkpoint.commit(batchId, nextWatermark)
-    await reader.commit(end)
+    // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
+    // every batch after the last commit, so nothing depends on them until the next commit or a stop.
+    this.backgroundCommit = (async () => {
+      await checkpoint.writeState(batchId, deltas)
+      await checkpoint.commit(batchId, nextWatermark)
+      await reader.commit(end)
+    })()
+    this.backgroundCommit.catch(() => undefined)
     const commitOffsets = lap()
     this.watermarkMs = nextWatermark
     this.committedOffset = end
@@ -323,7 +341,7 @@ export class MicroBatchQuery implements StreamingQuery {
         getOffset: Math.round(getOffsetMs),
         getBatch,
         queryPlanning,
-        addBatch,
+        addBatch: addBatch + sinkCommit,
         walCommit,
         commitOffsets,
         triggerExecution: Math.round(elapsedMs),
