@@ -10,23 +10,15 @@ export { splitSeeds, splitsOf } from './splits.js'
 export { canonical, firstDifference, identityOf, sortByIdentity, upsertByIdentity } from './rows.js'
 export { exactlyOnceUnderCrashes, exactlyOnceUnderCrashesHolds } from './exactlyOnce.js'
 export type { CrashLawResult, CrashLawSink, DurableSink, InjectedFault } from './exactlyOnce.js'
-export {
-  checkpointUpgradeCompatible,
-  checkpointUpgradeCompatibleHolds,
-  codecRoundTrip,
-  codecRoundTripHolds,
-  migrationLaws,
-  migrationLawsHold,
-  arbitraryFromCodec,
-} from './upgrade.js'
+export { checkpointUpgradeCompatible, checkpointUpgradeCompatibleHolds } from './upgrade.js'
 export type {
-  AnyMigration,
-  ArbitraryFromCodecOptions,
   CheckpointUpgradeCompatibleOptions,
   ExpectedAfterUpgrade,
-  MigrationLawOptions,
   UpgradeCut,
   UpgradeLawEnvironment,
   UpgradeLawResult,
-  ValueLawResult,
 } from './upgrade.js'
+export { arbitraryFromCodec, codecRoundTrip, codecRoundTripHolds } from './codecs.js'
+export type { ArbitraryFromCodecOptions, ValueLawResult } from './codecs.js'
+export { migrationLaws, migrationLawsHold } from './migrations.js'
+export type { AnyMigration, MigrationLawOptions } from './migrations.js'

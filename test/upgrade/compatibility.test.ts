@@ -30,7 +30,7 @@ import {
   trigger,
   withWatermark,
 } from '../../src/index.js'
-import type { AnyMigration } from '../../laws/upgrade.js'
+import type { AnyMigration } from '../../laws/index.js'
 import { useTempDir } from '../checkpoint/tempDir.js'
 import { at, deploy, refusal, type Sale, sale, sorted } from './support.js'
 

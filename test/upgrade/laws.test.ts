@@ -16,7 +16,7 @@ import {
   codecRoundTripHolds,
   migrationLaws,
   migrationLawsHold,
-} from '../../laws/upgrade.js'
+} from '../../laws/index.js'
 import {
   agg,
   avg,

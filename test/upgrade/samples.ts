@@ -4,7 +4,7 @@
  */
 import * as t from 'io-ts'
 import { aggregate, groupBy, type Grouped, mapGroupsWithState, migration, type Stream } from '../../src/index.js'
-import type { AnyMigration } from '../../laws/upgrade.js'
+import type { AnyMigration } from '../../laws/index.js'
 import type { Sale } from './support.js'
 
 /** `stats` state at version 1: the total amount. */
