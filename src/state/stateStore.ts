@@ -10,6 +10,8 @@ export interface StateEntry {
   value: unknown
   /** Epoch ms: a mapGroupsWithState timeout, or when a dropDuplicates key expires. */
   timeoutAt?: number
+  /** The store's batch epoch in which the entry last changed: marks it changed once per batch, not once per row. */
+  changedIn: number
 }
 
 /** How an entry is persisted: codec-encoded key, window bounds, codec-encoded state, timeout. */
@@ -37,6 +39,8 @@ export class StateStore {
   readonly entries = new Map<string, StateEntry>()
   private readonly touched = new Map<string, StateEntry>()
   private readonly removed = new Map<string, StateEntry>()
+  /** Counts batches (starts at 1 so restored entries, at 0, are unchanged). */
+  private epoch = 1
 
   constructor(
     /** Stable operator name: names the state directory and errors. */
@@ -58,7 +62,7 @@ export class StateStore {
   put(id: string, key: unknown, window: Window | undefined, value: unknown): StateEntry {
     let entry = this.entries.get(id)
     if (entry === undefined) {
-      entry = { id, key, window, partition: partitionOf(id, this.partitions), value }
+      entry = { id, key, window, partition: partitionOf(id, this.partitions), value, changedIn: 0 }
       this.entries.set(id, entry)
     } else {
       entry.value = value
@@ -69,6 +73,8 @@ export class StateStore {
 
   /** Records that an entry's value (mutated in place by the hot loop) changed in this batch. */
   markChanged(entry: StateEntry): void {
+    if (entry.changedIn === this.epoch) return
+    entry.changedIn = this.epoch
     this.touched.set(entry.id, entry)
     this.removed.delete(entry.id)
   }
@@ -110,6 +116,7 @@ export class StateStore {
     }
     this.touched.clear()
     this.removed.clear()
+    this.epoch++
     return deltas.filter((d) => d !== undefined)
   }
 
@@ -117,6 +124,7 @@ export class StateStore {
   discardChanges(): void {
     this.touched.clear()
     this.removed.clear()
+    this.epoch++
   }
 
   /** Encodes an entry through the operator's codecs, checking the state value first. */
@@ -145,7 +153,7 @@ export class StateStore {
    * partition whose file held it (the files' layout always matches the checkpoint's partition count).
    */
   restore(id: string, key: unknown, window: Window | undefined, value: unknown, timeoutAt: number | undefined, partition: number): void {
-    const entry: StateEntry = { id, key, window, partition, value }
+    const entry: StateEntry = { id, key, window, partition, value, changedIn: 0 }
     if (timeoutAt !== undefined) entry.timeoutAt = timeoutAt
     this.entries.set(id, entry)
   }

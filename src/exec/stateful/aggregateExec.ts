@@ -1,7 +1,7 @@
 import type { AggregateNode, Window } from '../../plan/nodes.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
 import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
-import { windowedId } from '../../util/keys.js'
+import { keyIdOf, windowedId } from '../../util/keys.js'
 import type { Grouping } from './grouping.js'
 
 /**
@@ -40,17 +40,36 @@ export class AggregateExec implements StatefulExec {
     return this.emit(ctx)
   }
 
-  /** The hot loop for plain keys: one map lookup and one `add` per row, state mutated in place. */
+  /**
+   * The hot loop for plain keys: per row one key extraction, one codec check, one map lookup and one `add`; state is
+   * mutated in place and each key is marked changed once per batch. The key function and codec are read into locals
+   * (io-ts's `is` and `encode` are plain closures) so nothing is looked up per row.
+   */
   private fold(rows: unknown[]): void {
-    const { grouping } = this
+    const { grouping, store } = this
+    const keyOf = grouping.keyOf
+    const { is, encode } = grouping.keyCodec
+    const agg = this.node.aggregator
+    let extractingKey = false
     try {
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]
-        const key = grouping.keyOfRow(row)
-        this.accumulate(grouping.idOf(key), key, undefined, row)
+        extractingKey = true
+        const key = keyOf(row)
+        extractingKey = false
+        if (!is(key)) throw grouping.keyMismatch(key)
+        const encoded = encode(key)
+        const id = typeof encoded === 'string' && encoded.charCodeAt(0) !== 0 ? encoded : keyIdOf(encoded)
+        const entry = store.get(id)
+        if (entry === undefined) store.put(id, key, undefined, agg.add(agg.zero(), row))
+        else {
+          entry.value = agg.add(entry.value, row)
+          store.markChanged(entry)
+        }
       }
     } catch (e) {
-      throw e instanceof OperatorFailure ? e : new OperatorFailure(this.name, e)
+      if (e instanceof OperatorFailure) throw e
+      throw new OperatorFailure(extractingKey ? grouping.label : this.name, e)
     }
   }
 

@@ -6,7 +6,7 @@ import { readEventTime } from '../eventTime.js'
 
 /** The grouping of a keyed operator: extracts, validates and identifies keys (and windows) of rows. */
 export class Grouping {
-  private readonly keyOf: (row: unknown) => unknown
+  readonly keyOf: (row: unknown) => unknown
   private readonly time: ((row: unknown) => unknown) | undefined
 
   constructor(
@@ -30,13 +30,13 @@ export class Grouping {
     } catch (e) {
       throw new OperatorFailure(this.label, e)
     }
-    if (!this.keyCodec.is(key)) {
-      throw new OperatorFailure(
-        this.label,
-        new TypeError(`key ${safe(key)} does not match the key codec ${this.keyCodec.name}`),
-      )
-    }
+    if (!this.keyCodec.is(key)) throw this.keyMismatch(key)
     return key
+  }
+
+  /** The error for a key that does not match the key codec. */
+  keyMismatch(key: unknown): OperatorFailure {
+    return new OperatorFailure(this.label, new TypeError(`key ${safe(key)} does not match the key codec ${this.keyCodec.name}`))
   }
 
   /** The stable id of a key: its encoded form. */
