@@ -3,7 +3,10 @@ import type { Offset, Source, SourceReader } from './source.js'
 /** A source fed by the application, and its handle (Spark's MemoryStream). */
 export interface MemorySource<T> {
   readonly source: Source<T>
-  /** Appends rows; they form (part of) the next micro-batch. Returns the offset after them. */
+  /**
+   * Appends a copy of the rows; they form (part of) the next micro-batch. Returns the offset after them. A batch that
+   * is exactly one call's rows is handed on as that copy, so a sink must not mutate the arrays it receives.
+   */
   addData(rows: Iterable<T>): number
 }
 
@@ -31,7 +34,8 @@ export function memorySource<T>(options: { maxRowsPerTrigger?: number; name?: st
       const base = chunkStarts[i]!
       const a = Math.max(from - base, 0)
       const b = Math.min(to - base, chunk.length)
-      if (a === 0 && b === chunk.length && out.length === 0 && to - from === chunk.length) return chunk.slice()
+      // A batch that is exactly one addData chunk is that chunk: the engine never mutates the rows arrays it is given.
+      if (a === 0 && b === chunk.length && out.length === 0 && to - from === chunk.length) return chunk
       for (let j = a; j < b; j++) out.push(chunk[j]!)
     }
     return out
@@ -78,7 +82,7 @@ export function memorySource<T>(options: { maxRowsPerTrigger?: number; name?: st
   return {
     source,
     addData(more) {
-      const chunk = Array.from(more)
+      const chunk = Array.isArray(more) ? (more as T[]).slice() : Array.from(more)
       if (chunk.length > 0) {
         chunks.push(chunk)
         chunkStarts.push(total)
