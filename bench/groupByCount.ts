@@ -20,7 +20,7 @@ const ENGINE_COMPLETE = "engine groupBy+count, 'complete'"
 const HAND_LOOP = 'hand loop into a Map'
 const RXJS = 'RxJS groupBy/mergeMap/reduce'
 
-/** Σ count × (1 + key number): equal only when every key has the same count. */
+/** Σ count × (1 + key number) over the final counts: a wrong count for any key changes it (barring coincidences). */
 function countsChecksum(counts: Iterable<{ readonly key: string; readonly count: number }>): number {
   let sum = 0
   for (const { key, count } of counts) sum += count * (1 + Number(key.slice('key-'.length)))

@@ -6,13 +6,21 @@
  * A new group is one file exporting a `BenchGroup`, added to GROUPS below.
  */
 import { writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, totalmem } from 'node:os'
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
+import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
-import { mapFilterGroup } from './mapFilter.js'
+import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 
-const GROUPS: readonly BenchGroup[] = [groupByCountGroup, mapFilterGroup]
+const GROUPS: readonly BenchGroup[] = [
+  groupByCountGroup,
+  mapSpreadFilterGroup,
+  mapLiteralFilterGroup,
+  checkpointOverheadGroup,
+  jsonFilesGroup,
+  restartGroup,
+]
 
 const { values } = parseArgs({
   options: {
@@ -36,10 +44,12 @@ console.log(
 )
 const started = performance.now()
 const results: GroupResult[] = []
+const loads: number[] = [loadavg()[0]!]
 for (const group of selected) {
   console.log(`## ${group.name}: ${group.description}`)
   const result = await runGroup(group, { warmups, repetitions })
   results.push(result)
+  loads.push(loadavg()[0]!)
   console.log(`${formatCases(result)}\n`)
 }
 console.log(formatComparisons(results))
@@ -50,8 +60,16 @@ console.log(
   `\n${verdicts.length - misses - errors} PASS, ${misses} MISS, ${errors} ERROR in ${((performance.now() - started) / 1000).toFixed(1)} s` +
     (misses > 0 ? ' — MISS: a target ratio was not reached (reported, not a failure)' : ''),
 )
+// The bench alone shows a load average of about 1.5 (its GC and compiler threads); more than half a CPU above the
+// CPU count means other processes competed for the CPUs.
+const busiest = Math.max(...loads)
+console.log(
+  `load average (1 min) during the run: ${loads.map((l) => l.toFixed(1)).join(' → ')} on ${availableParallelism()} CPUs` +
+    (busiest > availableParallelism() + 0.5 ? ' — the machine was busy: expect wider spreads and noisier ratios' : ''),
+)
 if (values.json !== undefined) {
-  writeFileSync(values.json, JSON.stringify({ node: process.version, cpus: availableParallelism(), results }, null, 2))
+  const report = { node: process.version, cpus: availableParallelism(), loadAverages: loads, results }
+  writeFileSync(values.json, JSON.stringify(report, null, 2))
 }
 if (errors > 0) process.exitCode = 1
 

@@ -308,6 +308,9 @@ export class MicroBatchQuery implements StreamingQuery {
     // The previous batch's state and commit ran in the background while this one computed; its failure is ours.
     await this.backgroundCommit
     const walCommit = lap()
+    // Without any operator the output is the source's own batch array, which a source may keep for replay
+    // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
+    if (output === rows) output = rows.slice()
     try {
       await writer.addBatch(batchId, output)
     } catch (e) {
