@@ -4,7 +4,6 @@ import type { CheckpointFs } from '../checkpoint/fs.js'
 import { readCheckpointFile, writeCheckpointFile } from '../checkpoint/format.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
-import type { ErasedCodec } from '../plan/nodes.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 
 /**
@@ -82,8 +81,9 @@ export class StateFiles {
     for (let p = 0; p < partitions; p++) {
       for (const file of await this.filesForVersion(p, version)) {
         const path = join(this.partitionDir(p), file.name)
-        const { stateVersion, lines } = parseStateFile(path, await readCheckpointFile(this.fs, path))
-        applyLines(store, path, p, lines, file.kind, store.keyCodec, decoderFor(stateVersion, path), windowed)
+        readStateLines(path, await readCheckpointFile(this.fs, path), (stateVersion) =>
+          entryApplier(store, path, p, file.kind, decoderFor(stateVersion, path), windowed),
+        )
       }
     }
   }
@@ -126,31 +126,53 @@ export class StateDecodeFailure {
 export type StateDecoder = (encoded: unknown) => unknown
 
 /**
- * Splits a state file body into its header's state version and its parsed entry lines.
+ * Visits the entry lines of a state file body one at a time, after reading its header's state version. Parsing line
+ * by line lets each parsed entry die young, where one big parse of a million-line body would keep them all alive
+ * (and promote them to the old generation) until the last one is restored.
+ * @throws CheckpointCorruptedError naming the file and line that is not JSON or lacks the header.
+ */
+export function readStateLines(
+  path: string,
+  body: string,
+  visit: (stateVersion: number) => (entry: unknown, index: number) => void,
+): void {
+  let start = 0
+  let lineNo = 0
+  let onEntry: ((entry: unknown, index: number) => void) | undefined
+  while (start < body.length) {
+    let end = body.indexOf('\n', start)
+    if (end === -1) end = body.length
+    lineNo++
+    let item: unknown
+    try {
+      item = JSON.parse(body.slice(start, end))
+    } catch {
+      throw new CheckpointCorruptedError(path, `line ${lineNo} is not JSON`)
+    }
+    start = end + 1
+    if (onEntry === undefined) {
+      const version = (item as { stateVersion?: unknown } | null)?.stateVersion
+      if (lineNo !== 1 || typeof version !== 'number') break
+      onEntry = visit(version)
+    } else {
+      onEntry(item, lineNo - 2)
+    }
+  }
+  if (onEntry === undefined) throw new CheckpointCorruptedError(path, 'line 1 is not a state file header {"stateVersion":n}')
+}
+
+/**
+ * A state file body as its header's state version and its parsed entry lines (for tools; a restore streams them).
  * @throws CheckpointCorruptedError naming the file and line that is not JSON or lacks the header.
  */
 export function parseStateFile(path: string, body: string): { stateVersion: number; lines: unknown[] } {
-  let parsed: unknown[]
-  try {
-    // Each line is one JSON value with no raw newline inside, so the body is a JSON array once newlines are commas.
-    parsed = JSON.parse(`[${body.replaceAll('\n', ',')}]`) as unknown[]
-  } catch {
-    const lines = body.split('\n')
-    const bad = lines.findIndex((l) => {
-      try {
-        JSON.parse(l)
-        return false
-      } catch {
-        return true
-      }
-    })
-    throw new CheckpointCorruptedError(path, `line ${bad + 1} is not JSON`)
-  }
-  const header = parsed[0] as { stateVersion?: unknown } | undefined
-  if (typeof header?.stateVersion !== 'number') {
-    throw new CheckpointCorruptedError(path, 'line 1 is not a state file header {"stateVersion":n}')
-  }
-  return { stateVersion: header.stateVersion, lines: parsed.slice(1) }
+  const lines: unknown[] = []
+  let stateVersion = 0
+  readStateLines(path, body, (version) => {
+    stateVersion = version
+    return (entry) => void lines.push(entry)
+  })
+  return { stateVersion, lines }
 }
 
 /** The line of entry `i` of a state file (after the header line), for errors: built only when one is thrown. */
@@ -158,18 +180,16 @@ function lineOf(i: number): string {
   return `line ${i + 2}`
 }
 
-function applyLines(
+function entryApplier(
   store: StateStore,
   path: string,
   partition: number,
-  parsed: unknown[],
   kind: 'delta' | 'snapshot',
-  keyCodec: ErasedCodec,
   decodeState: StateDecoder,
   windowed: boolean,
-): void {
-  for (let i = 0; i < parsed.length; i++) {
-    const item = parsed[i]
+): (item: unknown, i: number) => void {
+  const keyCodec = store.keyCodec
+  return (item, i) => {
     const entry = (kind === 'snapshot' ? item : (item as { u?: unknown }).u) as EncodedEntry | undefined
     const removal = kind === 'delta' ? (item as { r?: { k: unknown; w?: [number, number] } }).r : undefined
     const target = entry ?? removal
@@ -185,7 +205,7 @@ function applyLines(
     const id = window ? windowedId(keyId, window) : keyId
     if (removal !== undefined) {
       store.forget(id)
-      continue
+      return
     }
     // An encoded key that already is a valid key (plain codecs) skips io-ts's allocating decode.
     let key: unknown = target.k
