@@ -35,6 +35,9 @@ const LockFileCodec = t.type({
 })
 type LockFile = t.TypeOf<typeof LockFileCodec>
 
+/** Who a lock file names: pid, hostname, runId, queryName, startedAt. */
+export type LockHolder = LockFile
+
 /**
  * runIds of the queries of this process that hold (or are taking) a lock, with a count in case a caller reuses a
  * runId; the pid alone cannot tell two queries of one process apart.
@@ -122,6 +125,17 @@ async function createLockFile(fs: CheckpointFs, checkpointDir: string, path: str
  * one); a lock written on another host is treated as live, since its process cannot be checked from here.
  * @throws the file-system error of creating, reading or removing the lock file.
  */
+/**
+ * Who holds the lock of a checkpoint, without judging whether that holder is alive (a starting query does that).
+ * @returns the holder, 'unreadable' for a torn or foreign lock file, undefined when there is no lock.
+ * @throws file-system errors other than a missing file.
+ */
+export async function readLockHolder(fs: CheckpointFs, checkpointDir: string): Promise<LockHolder | 'unreadable' | undefined> {
+  const lock = await readLock(fs, join(checkpointDir, 'lock'))
+  if (lock === undefined) return undefined
+  return lock.holder ?? 'unreadable'
+}
+
 export async function acquireCheckpointLock(
   fs: CheckpointFs,
   checkpointDir: string,

@@ -3,8 +3,8 @@
  * got, the last write-ahead-log entry, the size of each operator's state per partition, and the plan fingerprint.
  */
 import { join } from 'node:path'
-import { decodeCheckpointFile } from '../checkpoint/format.js'
-import { type CheckpointFs, errorCode, nodeFs } from '../checkpoint/fs.js'
+import { type CheckpointFs, nodeFs } from '../checkpoint/fs.js'
+import { readLockHolder } from '../checkpoint/lock.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { loadEncodedState, readCheckpointSummary } from './checkpointReader.js'
 import { checkpointArgument, type CliIo, parseCommandArgs } from './io.js'
@@ -110,7 +110,7 @@ export async function inspectCheckpoint(location: string, fs: CheckpointFs = nod
     formatVersion: metadata.formatVersion,
     shufflePartitions: metadata.shufflePartitions,
     createdAt: metadata.createdAt,
-    lock: await readLockHolder(fs, location),
+    lock: await lockHolderOf(fs, location),
     batches: {
       lastCommitted: lastCommitted ?? null,
       commitsRetained: summary.commits.length,
@@ -135,21 +135,10 @@ export async function inspectCheckpoint(location: string, fs: CheckpointFs = nod
 }
 
 /** Who the lock file names, if there is one. It may be stale: the lock judges that when a query starts. */
-async function readLockHolder(fs: CheckpointFs, location: string): Promise<Record<string, unknown> | null> {
-  const path = join(location, 'lock')
-  let raw: Buffer
-  try {
-    raw = await fs.readFile(path)
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return null
-    throw error
-  }
-  try {
-    const holder: unknown = JSON.parse(decodeCheckpointFile(path, raw).body)
-    return typeof holder === 'object' && holder !== null ? (holder as Record<string, unknown>) : { unreadable: true }
-  } catch {
-    return { unreadable: true }
-  }
+async function lockHolderOf(fs: CheckpointFs, location: string): Promise<Record<string, unknown> | null> {
+  const holder = await readLockHolder(fs, location)
+  if (holder === undefined) return null
+  return holder === 'unreadable' ? { unreadable: true } : { ...holder }
 }
 
 /**
