@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { CheckpointCorruptedError } from '../errors.js'
+import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { CheckpointFs } from '../checkpoint/fs.js'
 import { readCheckpointFile, writeCheckpointFile } from '../checkpoint/format.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
@@ -213,12 +213,22 @@ function entryApplier(
       const decoded = keyCodec.decode(target.k)
       if (decoded._tag === 'Left') {
         const { path: at, message } = describeIoTsErrors(decoded.left)
-        throw new CheckpointCorruptedError(path, `${lineOf(i)}: key${at} ${message} (key codec ${keyCodec.name})`)
+        // The file passed its checksum, so it holds what was written: the query's key codec no longer reads it.
+        throw new IncompatibleCheckpointError(path, [
+          `operator '${store.operator}': a key in ${path} (${lineOf(i)}) does not decode with key codec ${keyCodec.name}` +
+            `${at ? ` at ${at}` : ''}: ${message}. Keys cannot evolve; start the changed query on a new checkpoint location`,
+        ])
       }
       key = decoded.right
     }
     const state = decodeState(entry!.s)
-    if (state instanceof StateDecodeFailure) throw new CheckpointCorruptedError(path, `${lineOf(i)}: state ${state.reason}`)
+    if (state instanceof StateDecodeFailure) {
+      // The file passed its checksum, so it holds what was written: the state codec changed without a new version.
+      throw new IncompatibleCheckpointError(path, [
+        `operator '${store.operator}': state in ${path} (${lineOf(i)}) does not decode: ${state.reason}. If the state ` +
+          'codec changed, raise the operator\'s version and add a migration from the old one',
+      ])
+    }
     store.restore(id, key, window, state, entry!.t, partition)
   }
 }
