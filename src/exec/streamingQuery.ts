@@ -324,9 +324,13 @@ export class MicroBatchQuery implements StreamingQuery {
     // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
     // every batch after the last commit, so nothing depends on them until the next commit or a stop.
     this.backgroundCommit = (async () => {
-      await checkpoint.writeState(batchId, deltas)
-      await checkpoint.commit(batchId, nextWatermark)
-      await reader.commit(end)
+      try {
+        await checkpoint.writeState(batchId, deltas)
+        await checkpoint.commit(batchId, nextWatermark)
+        await reader.commit(end)
+      } catch (e) {
+        throw this.queryError(e, batchId, undefined)
+      }
     })()
     this.backgroundCommit.catch(() => undefined)
     const commitOffsets = lap()
