@@ -11,6 +11,7 @@ import { ProgressReporter, stateOperatorProgress } from './progressReporter.js'
 import type { QueryCheckpoint, RecoveredPosition } from './queryCheckpoint.js'
 import { runSteps, type EventTimeStats } from './runBatch.js'
 import type { Trigger } from './trigger.js'
+import { TriggerWait } from './triggerWait.js'
 
 /** A running streaming query (Spark's StreamingQuery). */
 export interface StreamingQuery {
@@ -70,9 +71,7 @@ export class MicroBatchQuery implements StreamingQuery {
   private stopRequested = false
   private active = true
   private terminated: Promise<void>
-  private wake: (() => void) | undefined
-  /** Set by new data, `stop()` or `processAllAvailable()` while a trigger runs, so the next sleep does not happen. */
-  private wakeRequested = false
+  private readonly waiting = new TriggerWait(() => this.stopRequested)
   private unsubscribeData: (() => void) | undefined
   /** The state and commit-log writes of the last batch, running in the background. */
   private backgroundCommit: Promise<void> = Promise.resolve()
@@ -129,7 +128,7 @@ export class MicroBatchQuery implements StreamingQuery {
 
   async stop(): Promise<void> {
     this.stopRequested = true
-    this.requestWake()
+    this.waiting.request()
     await this.terminated
   }
 
@@ -155,7 +154,7 @@ export class MicroBatchQuery implements StreamingQuery {
     return new Promise((resolve, reject) => {
       this.idleWaiters.push({ afterSeq: this.triggerSeq + 1, resolve, reject })
       // A processing-time trigger keeps its schedule; the default trigger checks for data right away.
-      if (this.rt.trigger.kind !== 'processingTime' || this.rt.trigger.intervalMs === 0) this.requestWake()
+      if (this.rt.trigger.kind !== 'processingTime' || this.rt.trigger.intervalMs === 0) this.waiting.request()
     })
   }
 
@@ -171,7 +170,7 @@ export class MicroBatchQuery implements StreamingQuery {
 
   private async loop(pending: RecoveredPosition['pending']): Promise<void> {
     const { trigger, reader } = this.rt
-    this.unsubscribeData = reader.onDataAvailable?.(() => this.requestWake())
+    this.unsubscribeData = reader.onDataAvailable?.(() => this.waiting.request())
     try {
       for (const batch of pending) {
         // The write-ahead log says this batch started but never committed: re-run it with exactly those offsets.
@@ -189,7 +188,7 @@ export class MicroBatchQuery implements StreamingQuery {
         const waitMs = intervalMs > 0 ? Math.max(0, started + intervalMs - Date.now()) : ran ? 0 : IDLE_POLL_MS
         if (waitMs > 0) {
           this.setStatus(ran ? 'Waiting for next trigger' : 'Waiting for data to arrive', !ran ? false : this.status.isDataAvailable, false)
-          await this.sleep(waitMs, intervalMs === 0)
+          await this.waiting.sleep(waitMs, intervalMs === 0)
         } else {
           await new Promise<void>((resolve) => setImmediate(resolve))
         }
@@ -200,31 +199,6 @@ export class MicroBatchQuery implements StreamingQuery {
       await this.backgroundCommit.catch(() => undefined)
       await this.finish(e)
     }
-  }
-
-  private requestWake(): void {
-    this.wakeRequested = true
-    this.wake?.()
-  }
-
-  /**
-   * Sleeps until the time passes or a wake-up is requested (by `stop()`, `processAllAvailable()`, or new data when
-   * `wakeOnData`). A request made while the trigger was still running counts, so no wake-up is lost.
-   */
-  private sleep(ms: number, wakeOnData: boolean): Promise<void> {
-    const requested = this.wakeRequested
-    this.wakeRequested = false
-    if (requested && (wakeOnData || this.stopRequested)) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        this.wake = undefined
-        this.wakeRequested = false
-        resolve()
-      }
-      const timer = setTimeout(done, ms)
-      this.wake = wakeOnData || this.stopRequested ? done : () => (this.stopRequested ? done() : undefined)
-    })
   }
 
   /** One trigger: get offsets; run a batch if there is new data or the watermark/timeouts need a no-data batch. */
