@@ -19,7 +19,7 @@ import {
   trigger,
 } from '../src/index.js'
 import { canonical } from './rows.js'
-import type { QueryUnderTest } from './query.js'
+import { assertLaw, type QueryUnderTest } from './query.js'
 
 /** The sinks the crash law can check: each is idempotent by batchId in its own way. */
 export type CrashLawSink = 'memory' | 'jsonFiles' | 'foreachBatch'
@@ -156,6 +156,7 @@ async function runToCompletion<T, R>(
 /**
  * The law as a fast-check property: for any input, any batch size and one to three faults of any kind at any point
  * among the checkpoint and sink operations, restarting until done yields exactly the uninterrupted run's output.
+ * @throws (when run) an AssertionError with the expected and actual sink output and the fault trace.
  * @example await fc.assert(exactlyOnceUnderCrashes({ query, input: fc.array(rowArb) }), { numRuns: 50 })
  */
 export function exactlyOnceUnderCrashes<T, R>(args: {
@@ -173,8 +174,7 @@ export function exactlyOnceUnderCrashes<T, R>(args: {
     fc.integer({ min: 1, max: 5 }),
     fc.array(fault, { minLength: 1, maxLength: args.maxFaults ?? 3 }),
     async (input, batchSize, faults) => {
-      const result = await exactlyOnceUnderCrashesHolds(args.query, input, { batchSize, faults, sink: args.sink })
-      if (!result.holds) throw new Error(result.message)
+      assertLaw('exactlyOnceUnderCrashes', await exactlyOnceUnderCrashesHolds(args.query, input, { batchSize, faults, sink: args.sink }))
     },
   )
 }

@@ -1,7 +1,6 @@
-import { AssertionError } from 'node:assert'
 import fc from 'fast-check'
 import { incrementalMatchesReferenceHolds } from './incremental.js'
-import type { QueryUnderTest } from './query.js'
+import { assertLaw, type QueryUnderTest } from './query.js'
 import { splitSeeds, splitsOf } from './splits.js'
 
 /** Options of `incrementalMatchesReference`. */
@@ -35,13 +34,6 @@ export function incrementalMatchesReference<T, R>(
 ): fc.IAsyncProperty<[T[], number[]]> {
   return fc.asyncProperty(options.input, splitSeeds(options.maxBatches), async (input, seeds) => {
     const result = await incrementalMatchesReferenceHolds(options.query, input, splitsOf(seeds, input.length))
-    if (!result.holds) {
-      throw new AssertionError({
-        message: result.message,
-        expected: result.expected,
-        actual: result.actual,
-        operator: 'incrementalMatchesReference',
-      })
-    }
+    assertLaw('incrementalMatchesReference', result)
   })
 }

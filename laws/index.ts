@@ -22,3 +22,4 @@ export { arbitraryFromCodec, codecRoundTrip, codecRoundTripHolds } from './codec
 export type { ArbitraryFromCodecOptions, ValueLawResult } from './codecs.js'
 export { migrationLaws, migrationLawsHold } from './migrations.js'
 export type { AnyMigration, MigrationLawOptions } from './migrations.js'
+export { assertLaw } from './query.js'

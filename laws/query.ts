@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert'
 import { from, type Observable } from 'rxjs'
 import {
   createSession,
@@ -108,4 +109,18 @@ export async function runInMicroBatches<T, R>(
     await running.stop()
   }
   return { rows: sink.rows() }
+}
+
+/**
+ * Turns a failed verdict into the AssertionError a law's fast-check runner throws (fast-check reports it with the
+ * seed and the shrunk counterexample); does nothing when the law holds.
+ * @example assertLaw('incrementalMatchesReference', await incrementalMatchesReferenceHolds(query, rows, [2]))
+ */
+export function assertLaw(
+  law: string,
+  result: { readonly holds: boolean; readonly message?: string; readonly expected: unknown; readonly actual: unknown },
+): void {
+  if (!result.holds) {
+    throw new AssertionError({ message: result.message, expected: result.expected, actual: result.actual, operator: law })
+  }
 }

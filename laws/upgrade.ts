@@ -3,7 +3,6 @@
  * state codecs survive their JSON round trip, and migration chains agree with themselves and with the codecs they
  * connect. Plain predicates first (`…Holds`), then the fast-check properties users run in their suites.
  */
-import { AssertionError } from 'node:assert'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,7 +18,7 @@ import {
   type SessionOptions,
   type StreamingQuery,
 } from '../src/index.js'
-import { cutIntoBatches, planOf, type QueryUnderTest } from './query.js'
+import { assertLaw, cutIntoBatches, planOf, type QueryUnderTest } from './query.js'
 import { canonical, firstDifference, sortByIdentity, upsertByIdentity } from './rows.js'
 import { resultShape } from './incremental.js'
 import { splitSeeds, splitsOf } from './splits.js'
@@ -236,13 +235,6 @@ export function checkpointUpgradeCompatible<T, R0, R>(
       directory: options.directory,
       session: options.session,
     })
-    if (!result.holds) {
-      throw new AssertionError({
-        message: result.message,
-        expected: result.expected,
-        actual: result.actual,
-        operator: 'checkpointUpgradeCompatible',
-      })
-    }
+    assertLaw('checkpointUpgradeCompatible', result)
   })
 }

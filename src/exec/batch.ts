@@ -43,12 +43,3 @@ export class OperatorFailure extends Error {
     super(`operator '${operator}' failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
 }
-
-/** Calls a user function, blaming `operator` for what it throws. */
-export function blame<A, B>(operator: string, fn: (a: A) => B, a: A): B {
-  try {
-    return fn(a)
-  } catch (e) {
-    throw e instanceof OperatorFailure ? e : new OperatorFailure(operator, e)
-  }
-}

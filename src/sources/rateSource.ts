@@ -9,7 +9,7 @@ export interface RateRow {
 /**
  * Generates `rowsPerSecond` rows `{ timestamp, value }` per second of wall-clock time (Spark's rate source). Row
  * `value = n` has `timestamp = startMs + floor(n * 1000 / rowsPerSecond)`, so rows are a pure function of the offset
- * `{ startMs, rows }`: any range replays exactly. `startMs` is fixed when the query first starts and kept in offsets.
+ * `{ startMs, rows }`: every range replays exactly. `startMs` is fixed when the query first starts and kept in offsets.
  * @example session.readStream(rateSource({ rowsPerSecond: 100 }))
  * @throws RangeError when rowsPerSecond is not a positive number.
  */

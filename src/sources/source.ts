@@ -1,6 +1,6 @@
 import type { CheckpointFs } from '../checkpoint/fs.js'
 
-/** A source offset: any JSON value. Re-reading the same offset range must yield the same rows. */
+/** A source offset: a JSON value. Re-reading the same offset range must yield the same rows. */
 export type Offset = null | boolean | number | string | Offset[] | { [key: string]: Offset }
 
 /** What the query gives a source when it opens it. */

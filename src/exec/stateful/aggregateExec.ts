@@ -58,8 +58,7 @@ export class AggregateExec implements StatefulExec {
         const key = keyOf(row)
         extractingKey = false
         if (!is(key)) throw grouping.keyMismatch(key)
-        const encoded = encode(key)
-        const id = typeof encoded === 'string' && encoded.charCodeAt(0) !== 0 ? encoded : keyIdOf(encoded)
+        const id = keyIdOf(encode(key))
         const entry = store.get(id)
         if (entry === undefined) store.put(id, key, undefined, agg.add(agg.zero(), row))
         else {
