@@ -12,6 +12,8 @@ export class AggregateExec implements StatefulExec {
   readonly kind = 'aggregate'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  /** The watermark of the last batch, below which no state is left. */
+  private evictedThroughMs = -Infinity
   readonly timeout = 'none'
 
   constructor(
@@ -114,7 +116,10 @@ export class AggregateExec implements StatefulExec {
         }
         break
     }
-    if (this.evicts) this.evict(ctx.watermarkMs)
+    if (this.evicts) {
+      this.evict(ctx.watermarkMs)
+      this.evictedThroughMs = ctx.watermarkMs
+    }
     return out
   }
 
@@ -138,6 +143,9 @@ export class AggregateExec implements StatefulExec {
 
   needsNoDataBatch(nextWatermarkMs: number): boolean {
     if (!this.evicts) return false
+    // The last batch evicted everything at or below its watermark, and late rows cannot add such state again: only
+    // a higher watermark can make a no-data batch worth running, so idle polls skip the scan of the state.
+    if (nextWatermarkMs <= this.evictedThroughMs) return false
     for (const entry of this.store.entries.values()) if (entry.window!.end <= nextWatermarkMs) return true
     return false
   }

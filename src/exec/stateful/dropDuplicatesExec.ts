@@ -14,6 +14,8 @@ export class DropDuplicatesExec implements StatefulExec {
   readonly kind: 'dropDuplicates' | 'dropDuplicatesWithinWatermark'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  /** The watermark of the last batch, below which no state is left. */
+  private evictedThroughMs = -Infinity
   readonly timeout = 'none'
   readonly version: number
   readonly migrations = []
@@ -55,12 +57,16 @@ export class DropDuplicatesExec implements StatefulExec {
       for (const entry of [...this.store.entries.values()]) {
         if ((entry.value as number) <= ctx.watermarkMs) this.store.remove(entry.id)
       }
+      this.evictedThroughMs = ctx.watermarkMs
     }
     return out
   }
 
   needsNoDataBatch(nextWatermarkMs: number): boolean {
     if (this.within === undefined) return false
+    // The last batch evicted everything at or below its watermark, and late rows cannot add such state again: only
+    // a higher watermark can make a no-data batch worth running, so idle polls skip the scan of the state.
+    if (nextWatermarkMs <= this.evictedThroughMs) return false
     for (const entry of this.store.entries.values()) if ((entry.value as number) <= nextWatermarkMs) return true
     return false
   }
