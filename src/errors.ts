@@ -98,3 +98,26 @@ export class IncompatibleCheckpointError extends StructuredRxError {
 export class InvalidQueryError extends StructuredRxError {
   readonly code = 'SRX_INVALID_QUERY'
 }
+
+/**
+ * An external system (a database, an object store) kept failing with transient errors (connection refused or
+ * dropped, server shutting down, throttling) after every retry of the bounded back-off. `target` names the system and
+ * the operation; `cause` is the last error. The work it was doing was not committed, so a restart redoes it exactly.
+ * @example
+ * catch (e) { if (e instanceof StreamingQueryError && e.cause instanceof ConnectorUnavailableError) alertOps(e.cause.target) }
+ */
+export class ConnectorUnavailableError extends StructuredRxError {
+  readonly code = 'SRX_CONNECTOR_UNAVAILABLE'
+  constructor(
+    readonly target: string,
+    readonly attempts: number,
+    readonly elapsedMs: number,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `${target} still failing after ${attempts} attempts over ${(elapsedMs / 1000).toFixed(1)}s: ` +
+        `${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    )
+  }
+}

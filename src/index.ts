@@ -59,6 +59,14 @@ export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 
+// Connectors: PostgreSQL and S3
+export { postgresSink } from './sinks/postgresSink.js'
+export type { PostgresSinkOptions, PostgresConnection } from './sinks/postgresSink.js'
+export { createPostgresTable, postgresTableDdl } from './sinks/postgresTable.js'
+export type { PostgresTableOptions } from './sinks/postgresTable.js'
+export { DEFAULT_RETRY_POLICY } from './util/retry.js'
+export type { RetryPolicy } from './util/retry.js'
+
 // Checkpoint file system
 export { nodeFs } from './checkpoint/fs.js'
 export type { CheckpointFs } from './checkpoint/fs.js'
@@ -75,4 +83,5 @@ export {
   ConcurrentQueryError,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  ConnectorUnavailableError,
 } from './errors.js'

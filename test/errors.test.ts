@@ -14,6 +14,7 @@ import {
   BadRecordError,
   CheckpointCorruptedError,
   CheckpointVersionError,
+  ConnectorUnavailableError,
   ConcurrentQueryError,
   count,
   countingFs,
@@ -141,6 +142,11 @@ describe('public errors', () => {
     ['ConcurrentQueryError', () => new ConcurrentQueryError('/ckpt', 'runId r'), 'SRX_CONCURRENT_QUERY'],
     ['IncompatibleCheckpointError', () => new IncompatibleCheckpointError('/ckpt', ['a reason']), 'SRX_INCOMPATIBLE_CHECKPOINT'],
     ['InvalidQueryError', () => new InvalidQueryError('bad plan'), 'SRX_INVALID_QUERY'],
+    [
+      'ConnectorUnavailableError',
+      () => new ConnectorUnavailableError('PostgreSQL sink counts', 10, 26_000, new Error('ECONNREFUSED')),
+      'SRX_CONNECTOR_UNAVAILABLE',
+    ],
   ]
 
   it.each(cases)('%s is a StructuredRxError and an Error with its name and the stable code', (name, make, code) => {

@@ -93,10 +93,11 @@ async function launch(
 ): Promise<StreamingQuery> {
   const logDir = def.checkpointLocation === undefined ? undefined : join(def.checkpointLocation, 'sources', '0')
   const reader = await def.source.open({ fs: ctx.fs, logDir, restarting: opened !== undefined && !opened.isNew })
+  const id = opened?.metadata.id ?? randomUUID()
   try {
-    const writer = await def.sink.open({ queryName: def.queryName, outputMode: def.outputMode, fs: ctx.fs })
+    const writer = await def.sink.open({ queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: ctx.fs })
     return await MicroBatchQuery.start({
-      id: opened?.metadata.id ?? randomUUID(),
+      id,
       runId,
       name: def.queryName,
       plan,

@@ -3,6 +3,11 @@ import type { OutputMode } from '../exec/batch.js'
 
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {
+  /**
+   * The query's stable id: kept in the checkpoint, the same on every restart (a fresh one for a query without a
+   * checkpoint). Sinks that remember committed batches in an external system key them by it.
+   */
+  readonly queryId: string
   readonly queryName: string | undefined
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
