@@ -64,6 +64,8 @@ export { postgresSink } from './sinks/postgresSink.js'
 export type { PostgresSinkOptions, PostgresConnection } from './sinks/postgresSink.js'
 export { createPostgresTable, postgresTableDdl } from './sinks/postgresTable.js'
 export type { PostgresTableOptions } from './sinks/postgresTable.js'
+export { s3CheckpointFs, isTransientS3Error } from './durable/s3Fs.js'
+export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
 export { DEFAULT_RETRY_POLICY } from './util/retry.js'
 export type { RetryPolicy } from './util/retry.js'
 

@@ -44,6 +44,11 @@ export interface CheckpointFs {
    * file. Resolves false if `path` exists. Used for the checkpoint lock.
    */
   createExclusive(path: string, data: string | Uint8Array): Promise<boolean>
+  /**
+   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
+   * Optional: without it, errors name the path itself.
+   */
+  describe?(path: string): string
 }
 
 /**
