@@ -1,5 +1,6 @@
 /** The server fixtures start real servers that answer, and stop and restart them. */
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import { request } from 'node:http'
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { startPostgres } from './postgres.js'
@@ -32,6 +33,25 @@ describe('server fixtures', () => {
       await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'a/b', Body: 'hello' }))
       const listed = await client.send(new ListObjectsV2Command({ Bucket: server.bucket, Prefix: 'a/' }))
       expect(listed.Contents?.map((o) => o.Key)).toEqual(['a/b'])
+    } finally {
+      client.destroy()
+      await server.close()
+    }
+  }, 30_000)
+
+  it('keeps an object whole when an upload replacing it is cut off, as S3 does', async () => {
+    const server = await startS3('fixture-bucket')
+    const client = server.client()
+    try {
+      await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'k', Body: 'complete' }))
+      await new Promise<void>((resolve) => {
+        const req = request(`${server.endpoint}/${server.bucket}/k`, { method: 'PUT', headers: { 'content-length': '1000' } })
+        req.on('error', () => resolve())
+        req.write('only the first bytes', () => setTimeout(() => (req.destroy(), resolve()), 100))
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const got = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: 'k' }))
+      expect(await got.Body?.transformToString()).toBe('complete')
     } finally {
       client.destroy()
       await server.close()

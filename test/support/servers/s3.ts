@@ -2,9 +2,10 @@
  * A real S3-compatible server for a test: s3rver on a free loopback port, objects in a temp dir, one bucket created,
  * and a client from @aws-sdk/client-s3 pointed at it (path-style addressing, as local S3 servers need).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
 import S3rver from 's3rver'
 import { freePort } from './freePort.js'
@@ -47,6 +48,7 @@ export async function startS3(bucket = 'checkpoints'): Promise<S3Server> {
       }),
     async start() {
       const next = new S3rver({ address: '127.0.0.1', port, silent: true, directory: dir, configureBuckets: [{ name: bucket }] })
+      makePutsAtomic(next)
       await next.run()
       instance = next
     },
@@ -70,4 +72,35 @@ export async function startS3(bucket = 'checkpoints'): Promise<S3Server> {
     throw error
   }
   return server
+}
+
+/**
+ * S3 never stores part of an upload: an object is replaced whole or not at all. s3rver streams the body straight
+ * into the object's file, so a client killed mid-upload (as the crash tests do) leaves a truncated object that real
+ * S3 would never show. This makes its puts behave like S3's: the whole body first, then a rename into place.
+ */
+function makePutsAtomic(server: S3rver): void {
+  const store = server.store
+  store.putObject = async (object) => {
+    const content = Buffer.isBuffer(object.content) ? object.content : await readWhole(object.content)
+    const declared = Number(object.metadata['content-length'])
+    if (Number.isFinite(declared) && declared !== content.length) {
+      throw new Error(`incomplete upload of ${object.key}: ${content.length} of ${declared} bytes`)
+    }
+    const path = store.getResourcePath(object.bucket, object.key, 'object')
+    await mkdir(dirname(path), { recursive: true })
+    const temp = `${path}.${randomUUID()}.partial`
+    await writeFile(temp, content)
+    await rename(temp, path)
+    const md5 = createHash('md5').update(content).digest('hex')
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5)
+    return { size: content.length, md5 }
+  }
+}
+
+/** The whole body; rejects (or never resolves) when the client goes away before the end. */
+async function readWhole(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  return Buffer.concat(chunks)
 }
