@@ -45,6 +45,8 @@ export async function startS3(bucket = 'checkpoints'): Promise<S3Server> {
         region: 'us-east-1',
         forcePathStyle: true,
         credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        // A request to a server stopped mid-test must fail (and be retried), not hang on a dead socket.
+        requestHandler: { connectionTimeout: 2_000, requestTimeout: 15_000 },
       }),
     async start() {
       const next = new S3rver({ address: '127.0.0.1', port, silent: true, directory: dir, configureBuckets: [{ name: bucket }] })
