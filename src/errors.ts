@@ -100,23 +100,34 @@ export class InvalidQueryError extends StructuredRxError {
 }
 
 /**
- * An external system (a database, an object store) kept failing with transient errors (connection refused or
- * dropped, server shutting down, throttling) after every retry of the bounded back-off. `target` names the system and
- * the operation; `cause` is the last error. The work it was doing was not committed, so a restart redoes it exactly.
- * @example
- * catch (e) { if (e instanceof StreamingQueryError && e.cause instanceof ConnectorUnavailableError) alertOps(e.cause.target) }
+ * A message of a log source (a JetStream subject, a Redis stream key) is not valid JSON or fails its codec: names
+ * where (`log`, e.g. `stream ORDERS subject orders.1`), the position (stream sequence or entry id) and the codec path.
+ */
+export class BadMessageError extends StructuredRxError {
+  readonly code = 'SRX_BAD_MESSAGE'
+  constructor(
+    readonly log: string,
+    readonly position: number | string,
+    readonly codecPath: string,
+    readonly reason: string,
+  ) {
+    super(`bad message in ${log} at ${position}${codecPath ? ` (${codecPath})` : ''}: ${reason}`)
+  }
+}
+
+/**
+ * A broker or database stayed unreachable through every retry of a connector (`attempts` tries with back-off);
+ * `cause` holds the last client error. The query fails; restarting it later resumes exactly where it stopped.
  */
 export class ConnectorUnavailableError extends StructuredRxError {
   readonly code = 'SRX_CONNECTOR_UNAVAILABLE'
   constructor(
-    readonly target: string,
+    readonly connector: string,
     readonly attempts: number,
-    readonly elapsedMs: number,
     override readonly cause: unknown,
   ) {
     super(
-      `${target} still failing after ${attempts} attempts over ${(elapsedMs / 1000).toFixed(1)}s: ` +
-        `${cause instanceof Error ? cause.message : String(cause)}`,
+      `${connector} is unreachable after ${attempts} attempts: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     )
   }

@@ -66,8 +66,6 @@ export { createPostgresTable, postgresTableDdl } from './sinks/postgresTable.js'
 export type { PostgresTableOptions } from './sinks/postgresTable.js'
 export { s3CheckpointFs, isTransientS3Error } from './durable/s3Fs.js'
 export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
-export { DEFAULT_RETRY_POLICY } from './util/retry.js'
-export type { RetryPolicy } from './util/retry.js'
 
 // Checkpoint file system
 export { nodeFs } from './checkpoint/fs.js'
@@ -80,10 +78,11 @@ export {
   StructuredRxError,
   StreamingQueryError,
   BadRecordError,
+  BadMessageError,
+  ConnectorUnavailableError,
   CheckpointCorruptedError,
   CheckpointVersionError,
   ConcurrentQueryError,
   IncompatibleCheckpointError,
   InvalidQueryError,
-  ConnectorUnavailableError,
 } from './errors.js'

@@ -11,6 +11,7 @@ import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import * as api from '../src/index.js'
 import {
+  BadMessageError,
   BadRecordError,
   CheckpointCorruptedError,
   CheckpointVersionError,
@@ -137,6 +138,7 @@ describe('public errors', () => {
   const cases: [string, () => Error, string][] = [
     ['StreamingQueryError', () => new StreamingQueryError('failed', new Error('cause'), 3, 'count'), 'SRX_QUERY_FAILED'],
     ['BadRecordError', () => new BadRecordError('/data/a.json', 2, '.x', 'expected number'), 'SRX_BAD_RECORD'],
+    ['BadMessageError', () => new BadMessageError('stream ORDERS subject orders.1', 7, '.id', 'expected number'), 'SRX_BAD_MESSAGE'],
     ['CheckpointCorruptedError', () => new CheckpointCorruptedError('/ckpt/offsets/0', 'checksum'), 'SRX_CHECKPOINT_CORRUPTED'],
     ['CheckpointVersionError', () => new CheckpointVersionError('/ckpt/metadata', 9, 1), 'SRX_CHECKPOINT_VERSION'],
     ['ConcurrentQueryError', () => new ConcurrentQueryError('/ckpt', 'runId r'), 'SRX_CONCURRENT_QUERY'],
@@ -144,7 +146,7 @@ describe('public errors', () => {
     ['InvalidQueryError', () => new InvalidQueryError('bad plan'), 'SRX_INVALID_QUERY'],
     [
       'ConnectorUnavailableError',
-      () => new ConnectorUnavailableError('PostgreSQL sink counts', 10, 26_000, new Error('ECONNREFUSED')),
+      () => new ConnectorUnavailableError('PostgreSQL sink counts', 10, new Error('ECONNREFUSED')),
       'SRX_CONNECTOR_UNAVAILABLE',
     ],
   ]

@@ -5,7 +5,8 @@
 import { posix } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { InvalidQueryError } from '../errors.js'
-import { DEFAULT_RETRY_POLICY, isTransientSocketError, type RetryPolicy, withRetries } from '../util/retry.js'
+import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
+import { isTransientSocketError } from '../util/transientErrors.js'
 import { type CheckpointFs, isHiddenName } from '../checkpoint/fs.js'
 
 /** Options of {@link s3CheckpointFs}. */
@@ -15,8 +16,8 @@ export interface S3CheckpointFsOptions {
   readonly bucket: string
   /** Prepended to every path: the object of path `q1/offsets/3` is `<prefix>/q1/offsets/3`. Default: none. */
   readonly prefix?: string
-  /** How long an operation is retried while the store fails transiently. Default {@link DEFAULT_RETRY_POLICY}. */
-  readonly retry?: RetryPolicy
+  /** How an operation is retried while the store fails transiently. Default: 10 attempts, 100 ms doubling to 2 s. */
+  readonly retry?: RetryOptions
 }
 
 type S3Module = typeof import('@aws-sdk/client-s3')
@@ -46,7 +47,7 @@ export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
   const { client, bucket } = options
   if (typeof bucket !== 'string' || bucket.length === 0) throw new InvalidQueryError('s3CheckpointFs: `bucket` must be a bucket name')
   const prefix = normalizePrefix(options.prefix ?? '')
-  const policy = options.retry ?? DEFAULT_RETRY_POLICY
+  const policy = retryPolicy(options.retry, 's3CheckpointFs')
   let sdk: Promise<S3Module> | undefined
   const commands = (): Promise<S3Module> => (sdk ??= import('@aws-sdk/client-s3'))
 
@@ -57,7 +58,7 @@ export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
   }
   const describe = (path: string): string => `s3://${bucket}/${keyOf(path)}`
   const attempt = <T>(what: string, path: string, op: (s3: S3Module, key: string) => Promise<T>): Promise<T> =>
-    withRetries(`S3 ${what} ${describe(path)}`, policy, isTransientS3Error, async () => op(await commands(), keyOf(path)))
+    withRetry(`S3 ${what} ${describe(path)}`, policy, isTransientS3Error, async () => op(await commands(), keyOf(path)))
   const missing = (path: string): Error =>
     Object.assign(new Error(`ENOENT: no such object ${describe(path)}`), { code: 'ENOENT', path })
 

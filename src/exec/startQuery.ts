@@ -92,8 +92,8 @@ async function launch(
   runId: string,
 ): Promise<StreamingQuery> {
   const logDir = def.checkpointLocation === undefined ? undefined : join(def.checkpointLocation, 'sources', '0')
-  const reader = await def.source.open({ fs: ctx.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   const id = opened?.metadata.id ?? randomUUID()
+  const reader = await def.source.open({ fs: ctx.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
     const writer = await def.sink.open({ queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: ctx.fs })
     return await MicroBatchQuery.start({

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg'
 import type { OutputMode } from '../exec/batch.js'
 import { InvalidQueryError } from '../errors.js'
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from '../util/retry.js'
+import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
 import {
   claimBatchSql,
   columnsOf,
@@ -31,8 +31,8 @@ export type PostgresSinkOptions = PostgresConnection & {
    * Default: those of `key`, `window_start`, `window_end` that the table has.
    */
   readonly key?: readonly string[]
-  /** How long a batch is retried while the database is unreachable. Default {@link DEFAULT_RETRY_POLICY}. */
-  readonly retry?: RetryPolicy
+  /** How a batch is retried while the database is unreachable. Default: 10 attempts, 100 ms doubling to 2 s. */
+  readonly retry?: RetryOptions
 }
 
 /** What the sink learns about the table when it opens. */
@@ -57,21 +57,21 @@ interface TableInfo {
  * })
  * @throws InvalidQueryError at `start()` when the table does not exist or lacks an update-mode key column; a batch
  * fails the query with InvalidQueryError when a row field has no column, or ConnectorUnavailableError when the
- * database stays unreachable past the retry policy.
+ * database stays unreachable through every retry (about 11 s of waiting by default). RangeError for bad `retry`.
  */
 export function postgresSink<R extends object = Record<string, unknown>>(options: PostgresSinkOptions): Sink<R> {
   if (options.pool === undefined && typeof options.connectionString !== 'string') {
     throw new InvalidQueryError('postgresSink: pass either `connectionString` or `pool`')
   }
   const table = parseTableName(options.table)
-  const policy = options.retry ?? DEFAULT_RETRY_POLICY
+  const policy = retryPolicy(options.retry, 'postgresSink')
   const target = `PostgreSQL sink ${options.table}`
   return {
     description: `PostgresSink[${options.table}]`,
     async open(ctx) {
       const pool = options.pool ?? (await ownPool(options.connectionString!))
       try {
-        const info = await withRetries(`${target} (opening)`, policy, isTransientPgError, () =>
+        const info = await withRetry(`${target} (opening)`, policy, isTransientPgError, () =>
           prepare(pool, table, ctx.outputMode, options),
         )
         return writer(pool, options.pool === undefined, table, info, ctx.outputMode, ctx.queryId, policy, target)
@@ -130,7 +130,7 @@ function writer<R>(
   info: TableInfo,
   mode: OutputMode,
   queryId: string,
-  policy: RetryPolicy,
+  policy: Required<RetryOptions>,
   target: string,
 ): SinkWriter<R> {
   const markerTable = markerTableOf(table)
@@ -139,7 +139,7 @@ function writer<R>(
   return {
     async addBatch(batchId, rows) {
       const statements = statementsFor(rows.map(flattenRow), table, info, mode, target)
-      await withRetries(`${target}, batch ${batchId}`, policy, isTransientPgError, async () => {
+      await withRetry(`${target}, batch ${batchId}`, policy, isTransientPgError, async () => {
         const client = await pool.connect()
         // A connection that drops while checked out reports here too; the running query rejects with it.
         const onError = (): void => undefined

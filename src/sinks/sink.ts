@@ -4,8 +4,8 @@ import type { OutputMode } from '../exec/batch.js'
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {
   /**
-   * The query's stable id: kept in the checkpoint, the same on every restart (a fresh one for a query without a
-   * checkpoint). Sinks that remember committed batches in an external system key them by it.
+   * The query's id: stable across restarts of a checkpointed query (it is stored in the checkpoint), random for a
+   * query without one. Sinks tag their commit markers with it so two queries writing to one place never mix.
    */
   readonly queryId: string
   readonly queryName: string | undefined

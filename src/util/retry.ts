@@ -1,61 +1,56 @@
+/**
+ * Retries with exponential back-off for connectors whose broker may go away for a moment. The bound is a number of
+ * attempts, so how long a query keeps trying is known in advance; past it the last error surfaces.
+ */
 import { ConnectorUnavailableError } from '../errors.js'
 
-/**
- * How long a connector keeps retrying an operation that fails with transient errors: up to `maxAttempts` attempts,
- * waiting `initialDelayMs` after the first failure and doubling up to `maxDelayMs` (each wait jittered down by up to
- * half, so many clients do not retry in step).
- */
-export interface RetryPolicy {
-  readonly maxAttempts: number
-  readonly initialDelayMs: number
-  readonly maxDelayMs: number
+/** How a connector retries a failed call to its broker. */
+export interface RetryOptions {
+  /** Tries in all, the first included (default 10). */
+  readonly attempts?: number
+  /** Wait before the first retry (default 100 ms); doubles each time. */
+  readonly initialDelayMs?: number
+  /** Longest wait between two tries (default 2000 ms). */
+  readonly maxDelayMs?: number
+}
+
+/** With the defaults a call is tried for about 11 s of waiting (plus each try's own timeout) before it fails. */
+export const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 10, initialDelayMs: 100, maxDelayMs: 2000 }
+
+/** Checks user-given retry options and fills in the defaults. */
+export function retryPolicy(options: RetryOptions | undefined, what: string): Required<RetryOptions> {
+  const policy = { ...DEFAULT_RETRY, ...options }
+  if (!Number.isInteger(policy.attempts) || policy.attempts < 1) {
+    throw new RangeError(`${what}: retry.attempts must be a positive integer, got ${policy.attempts}`)
+  }
+  if (!(policy.initialDelayMs >= 0) || !(policy.maxDelayMs >= policy.initialDelayMs)) {
+    throw new RangeError(`${what}: retry delays must satisfy 0 <= initialDelayMs <= maxDelayMs`)
+  }
+  return policy
 }
 
 /**
- * The connectors' default: 10 attempts, 100 ms doubling to 5 s, so an outage of up to about 20 seconds (a database
- * restart, a failover) is ridden out and a longer one fails the query with the cause after at most ~26 s of waits.
+ * Runs `call` until it succeeds, retrying errors `isTransient` accepts. Each try must be safe to repeat (the
+ * connectors re-check their commit markers at the start of every try).
+ * @example await withRetry('redis 127.0.0.1:6379', policy, isTransientRedisError, () => redis.xrange(key, '-', '+'))
+ * @throws ConnectorUnavailableError after the last attempt, with the last error as `cause`; a non-transient error
+ * is rethrown as it is, at once.
  */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5_000 }
-
-/**
- * Runs `operation`, retrying it with exponential back-off while it fails with an error `isTransient` accepts.
- * The operation must be safe to repeat (idempotent, or a transaction that either committed or did nothing).
- * @example
- * await withRetries('PostgreSQL sink counts, batch 3', DEFAULT_RETRY_POLICY, isTransientPgError, () => writeBatch())
- * @throws ConnectorUnavailableError naming `target` when every attempt failed transiently; the first non-transient
- * error as it is.
- */
-export async function withRetries<T>(
-  target: string,
-  policy: RetryPolicy,
+export async function withRetry<T>(
+  connector: string,
+  policy: Required<RetryOptions>,
   isTransient: (error: unknown) => boolean,
-  operation: (attempt: number) => Promise<T>,
+  call: () => Promise<T>,
 ): Promise<T> {
-  const startedAt = Date.now()
+  let delay = policy.initialDelayMs
   for (let attempt = 1; ; attempt++) {
     try {
-      return await operation(attempt)
+      return await call()
     } catch (error) {
       if (!isTransient(error)) throw error
-      if (attempt >= policy.maxAttempts) {
-        throw new ConnectorUnavailableError(target, attempt, Date.now() - startedAt, error)
-      }
-      const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1))
-      await new Promise((resolve) => setTimeout(resolve, ceiling * (0.5 + Math.random() / 2)))
+      if (attempt >= policy.attempts) throw new ConnectorUnavailableError(connector, attempt, error)
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      delay = Math.min(delay * 2, policy.maxDelayMs)
     }
   }
-}
-
-/** Node socket errors that mean the other side is (for now) unreachable or went away. */
-const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED'])
-
-/**
- * Whether an error is a socket error of a connection refused, reset or timed out.
- * @example isTransientSocketError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) // true
- * @throws never.
- */
-export function isTransientSocketError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code)
 }

@@ -134,7 +134,7 @@ function flakyClient(inner: S3Client, failures: number): S3Client & { sends: num
 }
 
 describe('s3CheckpointFs under transient failures', () => {
-  const quick = { maxAttempts: 4, initialDelayMs: 10, maxDelayMs: 50 }
+  const quick = { attempts: 4, initialDelayMs: 10, maxDelayMs: 50 }
 
   it('retries throttling and dropped connections until the operation succeeds', async () => {
     const flaky = flakyClient(client, 3)
@@ -149,12 +149,12 @@ describe('s3CheckpointFs under transient failures', () => {
     const error = await rejectionOf(fs.readFile('q/metadata'))
     expect(error).toBeInstanceOf(ConnectorUnavailableError)
     expect(error).toMatchObject({ attempts: 4 })
-    expect((error as Error).message).toContain(`S3 get s3://${server.bucket}/${prefix}/q/metadata still failing after 4 attempts`)
+    expect((error as Error).message).toContain(`S3 get s3://${server.bucket}/${prefix}/q/metadata is unreachable after 4 attempts`)
   })
 
   it('rides out the server going away for a moment', async () => {
     const fresh = server.client()
-    const fs = s3CheckpointFs({ client: fresh, bucket: server.bucket, prefix, retry: { maxAttempts: 20, initialDelayMs: 50, maxDelayMs: 200 } })
+    const fs = s3CheckpointFs({ client: fresh, bucket: server.bucket, prefix, retry: { attempts: 20, initialDelayMs: 50, maxDelayMs: 200 } })
     try {
       await server.stop()
       const write = fs.writeFileAtomic('q/commits/0', 'done')

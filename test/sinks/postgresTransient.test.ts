@@ -15,11 +15,11 @@ import {
   createSession,
   jsonFiles,
   postgresSink,
-  type RetryPolicy,
   type StreamingQuery,
   StreamingQueryError,
   trigger,
 } from '../../src/index.js'
+import type { RetryOptions } from '../../src/util/retry.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
 import { startPostgres, type PostgresServer } from '../support/servers/postgres.js'
 
@@ -67,7 +67,7 @@ async function addFile(rows: number): Promise<void> {
   await rename(join(root, 'input', `.${name}`), join(root, 'input', name))
 }
 
-async function start(retry: RetryPolicy, once = false): Promise<StreamingQuery> {
+async function start(retry: RetryOptions, once = false): Promise<StreamingQuery> {
   return await createSession()
     .readStream(jsonFiles(join(root, 'input'), { codec: Event, maxFilesPerTrigger: 1 }))
     .writeStream({
@@ -90,7 +90,7 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i)
 describe('postgresSink when the database goes away', () => {
   it('retries a batch through a short outage and writes every row exactly once', async () => {
     await addFile(50)
-    const running = await start({ maxAttempts: 40, initialDelayMs: 50, maxDelayMs: 500 })
+    const running = await start({ attempts: 40, initialDelayMs: 50, maxDelayMs: 500 })
     await running.processAllAvailable()
     await server.stop()
     await addFile(50)
@@ -106,7 +106,7 @@ describe('postgresSink when the database goes away', () => {
   it('fails the query with the cause after the bounded retries, and a restart after the outage is exact', async () => {
     await addFile(40)
     await addFile(40)
-    const running = await start({ maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 50 })
+    const running = await start({ attempts: 3, initialDelayMs: 20, maxDelayMs: 50 })
     await running.processAllAvailable()
     await server.stop()
     await addFile(40)
@@ -114,11 +114,11 @@ describe('postgresSink when the database goes away', () => {
     expect(error).toBeInstanceOf(StreamingQueryError)
     const cause = (error as StreamingQueryError).cause
     expect(cause).toBeInstanceOf(ConnectorUnavailableError)
-    expect(cause).toMatchObject({ attempts: 3, target: 'PostgreSQL sink events, batch 2' })
+    expect(cause).toMatchObject({ attempts: 3, connector: 'PostgreSQL sink events, batch 2' })
     expect((cause as ConnectorUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' })
     await server.start()
     await addFile(40)
-    const restarted = await start({ maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 500 }, true)
+    const restarted = await start({ attempts: 10, initialDelayMs: 50, maxDelayMs: 500 }, true)
     await restarted.awaitTermination()
     expect(await written()).toEqual({ ids: range(160), rows: 160 })
   })

@@ -9,7 +9,7 @@ import { chown, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from './freePort.js'
+import { freeLoopbackPort } from './ports.js'
 
 const run = promisify(execFile)
 
@@ -72,7 +72,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const dir = await mkdtemp(join(tmpdir(), 'srx-postgres-'))
   const dataDir = join(dir, 'data')
   const logFile = join(dir, 'server.log')
-  const port = await freePort()
+  const port = await freeLoopbackPort()
   const pgCtl = join(bin, 'pg_ctl')
   // Durability of the server itself is not under test (it is stopped, never its machine), so skip its fsyncs.
   const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
 import S3rver from 's3rver'
-import { freePort } from './freePort.js'
+import { freeLoopbackPort } from './ports.js'
 
 /** A running s3rver with one bucket. */
 export interface S3Server {
@@ -33,7 +33,7 @@ export interface S3Server {
  */
 export async function startS3(bucket = 'checkpoints'): Promise<S3Server> {
   const dir = await mkdtemp(join(tmpdir(), 'srx-s3-'))
-  const port = await freePort()
+  const port = await freeLoopbackPort()
   const endpoint = `http://127.0.0.1:${port}`
   let instance: S3rver | undefined
   const server: S3Server = {

@@ -6,27 +6,50 @@
  *
  * `SRX_SIGKILL_SEED=<seed> npx vitest run test/e2e/connectorSigkill.test.ts` replays a run's input and delays.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import * as t from 'io-ts'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { postgresTableDdl } from '../../src/index.js'
 import { startPostgres, type PostgresServer } from '../support/servers/postgres.js'
 import { startS3, type S3Server } from '../support/servers/s3.js'
-import { projectEvent } from './connectorCrashQuery.js'
-import { InputRow } from './crashQuery.js'
-import { crashUntilDone, InputFiles, killRunningChildren, random, seedOf } from './killLoop.js'
-import * as t from 'io-ts'
+import type { InputRow } from './crashQuery.js'
+import { crashStorm, killStormChildren, seededRandom, stormSeed } from './killLoop.js'
+import { projectEvent } from './postgresS3CrashQuery.js'
 
-const script = join(dirname(fileURLToPath(import.meta.url)), 'connectorCrashQuery.ts')
+const here = dirname(fileURLToPath(import.meta.url))
+const script = join(here, 'postgresS3CrashQuery.ts')
 
 const MIN_KILLS = 20
 const FILES_AT_START = 30
 const FILES_PER_TOP_UP = 10
 const ROWS_PER_FILE = 40
 const KEYS = 7
+
+/** Writes `n` more JSON-lines input files of random rows, each placed atomically (written, then renamed). */
+function inputWriter(dir: string, next: () => number): { rows: InputRow[]; addFiles(n: number): Promise<void> } {
+  const rows: InputRow[] = []
+  let files = 0
+  return {
+    rows,
+    async addFiles(n) {
+      for (let f = 0; f < n; f++) {
+        const batch = Array.from({ length: ROWS_PER_FILE }, (_, i) => ({
+          id: rows.length + i,
+          key: `k${Math.floor(next() * KEYS)}`,
+          v: Math.floor(next() * 100),
+        }))
+        const name = `part-${String(files++).padStart(5, '0')}.json`
+        await writeFile(join(dir, `.${name}`), batch.map((r) => JSON.stringify(r)).join('\n') + '\n')
+        await rename(join(dir, `.${name}`), join(dir, name))
+        rows.push(...batch)
+      }
+    },
+  }
+}
 
 let postgres: PostgresServer
 let s3: S3Server
@@ -41,7 +64,7 @@ afterAll(async () => {
 })
 
 afterEach(async () => {
-  killRunningChildren()
+  killStormChildren()
   if (root !== undefined) await rm(root, { recursive: true, force: true })
   root = undefined
 })
@@ -59,24 +82,28 @@ describe('connector queries killed with SIGKILL at random moments and restarted 
       await db.query(postgresTableDdl({ table: 'counts', codec: t.type({ key: t.string, count: t.Int }), key: ['key'] }))
       await db.query(postgresTableDdl({ table: 'events', codec: t.type({ id: t.Int, key: t.string, v2: t.number }) }))
 
-      const seed = seedOf()
-      const next = random(seed)
+      const seed = stormSeed()
+      const next = seededRandom(seed)
       const inputDir = join(root, 'input')
       await mkdir(inputDir, { recursive: true })
-      const input = new InputFiles(inputDir, next, ROWS_PER_FILE, KEYS)
+      const input = inputWriter(inputDir, next)
       await input.addFiles(FILES_AT_START)
-      const run = await crashUntilDone({
-        label: 'connectors',
-        script,
-        args: [inputDir, join(root, 'checkpoint'), postgres.connectionString, s3.endpoint, s3.bucket, `storm-${seed}`],
-        input,
+      const run = await crashStorm(
+        {
+          script,
+          args: [inputDir, join(root, 'checkpoint'), postgres.connectionString, s3.endpoint, s3.bucket, `storm-${seed}`],
+          cwd: join(here, '..', '..'),
+          minKills: MIN_KILLS,
+          maxKillDelayMs: 400,
+          startupKillShare: 0.2,
+          topUp: () => input.addFiles(FILES_PER_TOP_UP),
+        },
         next,
-        seed,
-        minKills: MIN_KILLS,
-        filesPerTopUp: FILES_PER_TOP_UP,
-        maxKillDelayMs: 400,
-        startupKillShare: 0.2,
-      })
+      )
+      console.log(
+        `sigkill postgres+s3: seed=${seed} runs=${run.runs} kills=${run.kills} (${run.killsWhileRunning} after start) ` +
+          `input=${input.rows.length} rows; kill delays: ${run.delays.join(' ')}`,
+      )
       expect(run.kills).toBeGreaterThanOrEqual(MIN_KILLS)
       expect(run.killsWhileRunning).toBeGreaterThan(0)
 
@@ -87,7 +114,7 @@ describe('connector queries killed with SIGKILL at random moments and restarted 
 
       const events = await sql<{ id: string; key: string; v2: number }>(db, 'SELECT id, key, v2 FROM events ORDER BY id')
       expect(events.length).toBe(input.rows.length)
-      expect(events.map((e) => ({ id: Number(e.id), key: e.key, v2: e.v2 }))).toEqual(input.rows.map((r: InputRow) => projectEvent(r)))
+      expect(events.map((e) => ({ id: Number(e.id), key: e.key, v2: e.v2 }))).toEqual(input.rows.map(projectEvent))
 
       const queries = await sql<{ n: number }>(db, 'SELECT count(DISTINCT query_id)::int AS n FROM structured_rx_batches')
       expect(queries[0]!.n).toBe(2)

@@ -1,8 +1,8 @@
 /**
- * Two queries run as one child process by the connector SIGKILL test (`connectorSigkill.test.ts`), which kills it
+ * Two queries run as one child process by the PostgreSQL/S3 crash storm (`postgresS3Storm.test.ts`), which kills it
  * at random moments and restarts it until both drain their input:
  *
- *   node --import tsx test/e2e/connectorCrashQuery.ts <inputDir> <checkpointDir> <pgUrl> <s3Endpoint> <bucket> <prefix>
+ *   node --import tsx test/e2e/postgresS3CrashQuery.ts <inputDir> <checkpointDir> <pgUrl> <s3Endpoint> <bucket> <prefix>
  *
  * Both read `jsonFiles(inputDir)` a few files per batch with `trigger.availableNow()` and write to PostgreSQL:
  * - `counts`: a count per key in update mode into table `counts`, checkpoint on the local disk;
@@ -22,7 +22,7 @@ export const projectEvent = (r: InputRow) => ({ id: r.id, key: r.key, v2: r.v * 
 async function main(argv: readonly string[]): Promise<void> {
   const [inputDir, checkpointDir, pgUrl, endpoint, bucket, prefix] = argv
   if (!inputDir || !checkpointDir || !pgUrl || !endpoint || !bucket || !prefix) {
-    throw new Error('usage: connectorCrashQuery.ts <inputDir> <checkpointDir> <pgUrl> <s3Endpoint> <bucket> <prefix>')
+    throw new Error('usage: postgresS3CrashQuery.ts <inputDir> <checkpointDir> <pgUrl> <s3Endpoint> <bucket> <prefix>')
   }
   const warn = (m: string) => process.stderr.write(`${m}\n`)
   const source = () => jsonFiles(inputDir, { codec: InputRow, maxFilesPerTrigger: 3 })
