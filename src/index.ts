@@ -7,7 +7,7 @@ export { Stream } from './stream.js'
 export type { DataStreamWriter, WriteStreamOptions } from './stream.js'
 export type { StreamingQuery } from './exec/streamingQuery.js'
 export type { StreamingQueryProgress, StreamingQueryStatus, StateOperatorProgress, SourceProgress } from './exec/progress.js'
-export type { OutputMode } from './exec/batch.js'
+export type { OutputMode } from './plan/plan.js'
 export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'
 
@@ -59,11 +59,9 @@ export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 
-// Checkpoint file system
-export { nodeFs } from './checkpoint/fs.js'
-export type { CheckpointFs } from './checkpoint/fs.js'
-export { faultyFs, countingFs, SimulatedCrash } from './checkpoint/faultFs.js'
-export type { Fault, FaultKind, FaultyFs, CountingFs } from './checkpoint/faultFs.js'
+// Checkpoint file system (fault-injecting ones: structured-rx/testing)
+export { nodeFs } from './durable/fs.js'
+export type { CheckpointFs } from './durable/fs.js'
 
 // Errors
 export {

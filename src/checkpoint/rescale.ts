@@ -1,21 +1,21 @@
 /**
- * `structured-rx rescale <checkpoint> --partitions N`: redistributes every stateful operator's state over N shuffle
- * partitions, offline, crash-safely. The new layout is written beside the old one, a marker file records the
+ * The rescale protocol: redistributes every stateful operator's state over N shuffle partitions, offline,
+ * crash-safely. The new layout is written beside the old one, a marker file records the
  * intent, then directories are swapped by renames; an interrupted rescale is finished by running it again.
  */
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
-import { type CheckpointFs, errorCode, nodeFs } from '../checkpoint/fs.js'
-import { acquireCheckpointLock } from '../checkpoint/lock.js'
-import { CheckpointMetadata } from '../checkpoint/logs.js'
+import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
+import { type CheckpointFs, errorCode, nodeFs } from '../durable/fs.js'
+import { acquireCheckpointLock } from '../durable/lock.js'
+import { CliError } from '../errors.js'
 import { StateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { partitionOf } from '../util/keys.js'
-import { loadEncodedState, readCheckpointSummary, requireCheckpoint } from './checkpointReader.js'
-import { renameDurably } from './durableRename.js'
-import { checkpointArgument, CliError, type CliIo, integerOption, parseCommandArgs, UsageError } from './io.js'
+import { checkpointLayout, RESCALE_WORK_DIR } from './layout.js'
+import { CheckpointMetadata } from './logs.js'
+import { loadEncodedState, readCheckpointSummary, requireCheckpoint } from './reader.js'
 
 /** `<checkpoint>/rescale`: written once the new layout is complete, removed once the rescale is finished. */
 export const RescaleMarker = t.type({
@@ -36,27 +36,6 @@ export interface RescaleReport {
   /** The marker of an interrupted rescale that was finished first. */
   readonly resumed: RescaleMarker | undefined
   readonly operators: readonly { readonly name: string; readonly rows: number; readonly rowsPerPartition: readonly number[] }[]
-}
-
-/** The help text of `structured-rx rescale`. */
-export const RESCALE_USAGE = `Usage: structured-rx rescale <checkpoint> --partitions N
-
-Redistributes the state of a stopped query over N shuffle partitions. The last batch must be committed; the
-checkpoint is locked while it runs. An interrupted rescale is finished by running the command again.
-`
-
-/**
- * The `rescale` command.
- * @example await runRescale(['/ckpt', '--partitions', '16'], processIo)
- * @throws UsageError for bad arguments; CliError, ConcurrentQueryError and checkpoint errors from {@link rescaleCheckpoint}.
- */
-export async function runRescale(argv: readonly string[], io: CliIo): Promise<void> {
-  const { values, positionals } = parseCommandArgs(argv, { partitions: { type: 'string', short: 'p' } })
-  if (values.help) return io.out(RESCALE_USAGE)
-  const location = checkpointArgument(positionals, 'rescale')
-  const partitions = integerOption(values.partitions, '--partitions', 1)
-  if (partitions === undefined) throw new UsageError('rescale: --partitions N is required')
-  await rescaleCheckpoint(location, partitions, { log: (line) => io.out(`${line}\n`) })
 }
 
 /**
@@ -140,7 +119,7 @@ export async function prepareRescale(
   const operators: { name: string; rows: number; rowsPerPartition: number[] }[] = []
   for (const { name, stateVersion, buckets } of loaded) {
     await removeLitter(fs, location, name)
-    const dir = newDir(location, name, to)
+    const dir = checkpointLayout(location).rescaledState(name, to)
     await fs.mkdirp(dir)
     if (batchId !== undefined) {
       const files = new StateFiles(fs, dir, stateVersion)
@@ -152,7 +131,7 @@ export async function prepareRescale(
     log(`  ${name}: ${rows} rows → ${to} partitions [${rowsPerPartition.join(' ')}], written to state/${name}.rescale-${to}`)
   }
   const marker: RescaleMarker = { from, to, batchId: batchId ?? null, operators: names }
-  await writeCheckpointJson(fs, markerPath(location), RescaleMarker.encode(marker))
+  await writeCheckpointJson(fs, checkpointLayout(location).rescaleMarker, RescaleMarker.encode(marker))
   return { marker, operators }
 }
 
@@ -169,22 +148,23 @@ export async function finishRescale(
   marker: RescaleMarker,
   log: (line: string) => void = () => undefined,
 ): Promise<void> {
+  const layout = checkpointLayout(location)
   for (const name of marker.operators) {
-    const current = join(location, 'state', name)
-    const next = newDir(location, name, marker.to)
-    const old = oldDir(location, name)
+    const current = layout.state(name)
+    const next = layout.rescaledState(name, marker.to)
+    const old = layout.replacedState(name)
     // Once the new directory is gone, this operator's swap is done.
     if (!(await fs.exists(next))) continue
     if (await fs.exists(current)) {
       // Only reachable by an `.old` no finished rescale could leave: the new layout is not in place yet, so
       // `current` is the live state and anything at `old` is stale.
       await fs.remove(old)
-      await renameDurably(current, old)
+      await fs.renameDurable(current, old)
     }
-    await renameDurably(next, current)
+    await fs.renameDurable(next, current)
     log(`  swapped state/${name}`)
   }
-  const metadataPath = join(location, 'metadata')
+  const metadataPath = layout.metadata
   const metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
   if (metadata.shufflePartitions !== marker.to || metadata.fingerprint.shufflePartitions !== marker.to) {
     const updated: CheckpointMetadata = {
@@ -194,8 +174,8 @@ export async function finishRescale(
     }
     await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(updated))
   }
-  for (const name of marker.operators) await fs.remove(oldDir(location, name))
-  await fs.remove(markerPath(location))
+  for (const name of marker.operators) await fs.remove(layout.replacedState(name))
+  await fs.remove(layout.rescaleMarker)
   log(`done: ${location} now has ${marker.to} shuffle partitions`)
 }
 
@@ -206,31 +186,17 @@ export async function finishRescale(
  */
 export async function readRescaleMarker(fs: CheckpointFs, location: string): Promise<RescaleMarker | undefined> {
   try {
-    return await readCheckpointJson(fs, markerPath(location), RescaleMarker)
+    return await readCheckpointJson(fs, checkpointLayout(location).rescaleMarker, RescaleMarker)
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined
     throw error
   }
 }
 
-function markerPath(location: string): string {
-  return join(location, 'rescale')
-}
-
-function newDir(location: string, operator: string, to: number): string {
-  return join(location, 'state', `${operator}.rescale-${to}`)
-}
-
-function oldDir(location: string, operator: string): string {
-  return join(location, 'state', `${operator}.old`)
-}
-
-const WORK_DIR = /^(.*)\.(old|rescale-\d+)$/
-
 /** Operator names may contain '.': refuse when one would be mistaken for another's work directory. */
 function checkNoClash(names: readonly string[]): void {
   for (const name of names) {
-    const owner = WORK_DIR.exec(name)?.[1]
+    const owner = RESCALE_WORK_DIR.exec(name)?.[1]
     if (owner !== undefined && names.includes(owner)) {
       throw new CliError(
         `operator '${name}' has the name of a rescale work directory of operator '${owner}'; ` +
@@ -242,9 +208,10 @@ function checkNoClash(names: readonly string[]): void {
 
 /** New-layout directories of an attempt that died before writing its marker. */
 async function removeLitter(fs: CheckpointFs, location: string, operator: string): Promise<void> {
-  for (const name of await fs.readdir(join(location, 'state'))) {
+  const layout = checkpointLayout(location)
+  for (const name of await fs.readdir(layout.stateRoot)) {
     if (name.startsWith(`${operator}.rescale-`) && /^\d+$/.test(name.slice(operator.length + '.rescale-'.length))) {
-      await fs.remove(join(location, 'state', name))
+      await fs.remove(join(layout.stateRoot, name))
     }
   }
 }

@@ -141,7 +141,7 @@ async function runActivityQuery(
     await query.awaitTermination()
     const rows = session.table<CountRow>(QUERY_NAME).sort((a, b) => a.key.localeCompare(b.key))
     // The text query.explain() prints, without printing it: the CLI writes through `io`.
-    const compiled = compilePlan(stream.planNodes, 'complete', SHUFFLE_PARTITIONS)
+    const compiled = compilePlan(stream.planNodes, 'complete')
     const plan = explainPlan(compiled, stream.sourceOf.description, sink.description, SHUFFLE_PARTITIONS)
     return { query, rows, plan }
   } finally {

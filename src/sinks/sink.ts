@@ -1,5 +1,5 @@
-import type { CheckpointFs } from '../checkpoint/fs.js'
-import type { OutputMode } from '../exec/batch.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import type { OutputMode } from '../plan/plan.js'
 
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {

@@ -1,5 +1,6 @@
 import type { ErasedCodec, Window } from '../plan/nodes.js'
 import { partitionOf } from '../util/keys.js'
+import { safeJson } from '../util/text.js'
 
 /** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
 export interface StateEntry {
@@ -186,14 +187,6 @@ export class StateStore {
       if (++sampled === 32) break
     }
     return Math.round((bytes / sampled) * this.entries.size)
-  }
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
   }
 }
 

@@ -10,15 +10,14 @@ import {
   count,
   createSession,
   type CheckpointFs,
-  faultyFs,
   filter,
   foreachBatch,
   groupBy,
   memorySource,
   nodeFs,
-  SimulatedCrash,
   StreamingQueryError,
 } from '../../src/index.js'
+import { faultyFs, SimulatedCrash } from '../../src/testing.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
 
 type Row = { k: string; v: number }

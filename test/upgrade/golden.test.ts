@@ -7,7 +7,7 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
-import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/checkpoint/format.js'
+import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/durable/format.js'
 import {
   CheckpointVersionError,
   createSession,
