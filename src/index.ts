@@ -12,22 +12,24 @@ export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'
 
 // Operators
-export { map } from './operators/map.js'
-export { filter } from './operators/filter.js'
-export { flatMap } from './operators/flatMap.js'
-export { withWatermark } from './operators/withWatermark.js'
-export { groupBy } from './operators/groupBy.js'
-export { count } from './operators/count.js'
-export { sum } from './operators/sum.js'
-export { avg } from './operators/avg.js'
-export { min } from './operators/min.js'
-export { max } from './operators/max.js'
-export { agg } from './operators/agg.js'
-export { aggregate } from './operators/aggregate.js'
-export type { AggregateSpec } from './operators/aggregate.js'
-export { dropDuplicates } from './operators/dropDuplicates.js'
-export { mapGroupsWithState, GroupState } from './operators/mapGroupsWithState.js'
-export type { MapGroupsWithStateSpec } from './operators/mapGroupsWithState.js'
+export {
+  map,
+  filter,
+  flatMap,
+  withWatermark,
+  groupBy,
+  count,
+  sum,
+  avg,
+  min,
+  max,
+  agg,
+  aggregate,
+  dropDuplicates,
+  mapGroupsWithState,
+  GroupState,
+} from './operators/index.js'
+export type { AggregateSpec, MapGroupsWithStateSpec } from './operators/index.js'
 export { migration, PLAN } from './plan/nodes.js'
 export type {
   Operator,

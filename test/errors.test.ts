@@ -1,5 +1,5 @@
 /**
- * The public errors (SPEC §7) and the failures that raise them: concurrent queries, stale locks, full and broken
+ * The public errors (each with a stable code) and the failures that raise them: concurrent queries, stale locks, full and broken
  * disks, a changed shufflePartitions setting, and checkpoint retention.
  */
 import { spawn } from 'node:child_process'

@@ -1,3 +1,8 @@
+/**
+ * checkpoint/ — a query's checkpoint location: its layout (`layout.ts` names every path), the write-ahead-log
+ * protocol (`QueryCheckpoint`, `FileCheckpoint`), recovery of state through `state/`, offline reading for tools,
+ * and the crash-safe rescale protocol. It takes operator specs and state stores, never executors.
+ */
 import type { OperatorSpec } from '../plan/plan.js'
 import type { PartitionDelta, StateStore } from '../state/stateStore.js'
 import type { Offset } from '../util/json.js'

@@ -1,4 +1,9 @@
 /**
+ * durable/ — the floor every persistent thing stands on: the file-system door `CheckpointFs` and its Node
+ * implementation, the versioned and checksummed file format, the batch-id log, the lock, and the fault-injecting
+ * and counting file systems of tests. It imports only util/ and errors.
+ */
+/**
  * The only door to the disk. Everything the engine persists (checkpoint logs and metadata, state files, source
  * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.

@@ -1,3 +1,9 @@
+/**
+ * exec/ — running a query. Takes the plan (data) and makes it run: `instantiate` builds executors and state stores,
+ * `startQuery` sequences start-up, `MicroBatchQuery` is the public handle, `TriggerLoop` decides when a batch runs
+ * and `BatchRunner` runs one (offsets → read → steps → sink → state + commit). It uses sources, sinks, state and
+ * the checkpoint below it; nothing below imports it.
+ */
 import { randomUUID } from 'node:crypto'
 import { type OpenedCheckpoint, openCheckpoint } from '../checkpoint/fileCheckpoint.js'
 import { checkpointLayout } from '../checkpoint/layout.js'

@@ -1,7 +1,7 @@
 import * as t from 'io-ts'
 import { InvalidQueryError } from '../errors.js'
 import type { AggregateNode, ErasedCodec, GroupByNode, MapGroupsWithStateNode, PlanNode, StatelessNode } from './nodes.js'
-import type { AggregateSpec, MapGroupsWithStateSpec, OperatorSpec, OutputMode, Plan, Stage } from './plan.js'
+import type { AggregateOperatorSpec, MapGroupsWithStateOperatorSpec, OperatorSpec, OutputMode, Plan, Stage } from './plan.js'
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/
 
@@ -113,7 +113,7 @@ interface GroupedAt {
   readonly groupByLabel: string
 }
 
-function aggregateSpec(name: string, at: GroupedAt, node: AggregateNode, groupBy: GroupByNode, evictsByWatermark: boolean): AggregateSpec {
+function aggregateSpec(name: string, at: GroupedAt, node: AggregateNode, groupBy: GroupByNode, evictsByWatermark: boolean): AggregateOperatorSpec {
   return {
     kind: 'aggregate',
     name,
@@ -131,7 +131,7 @@ function aggregateSpec(name: string, at: GroupedAt, node: AggregateNode, groupBy
   }
 }
 
-function mapGroupsSpec(name: string, at: GroupedAt, node: MapGroupsWithStateNode, groupBy: GroupByNode, hasWatermark: boolean): MapGroupsWithStateSpec {
+function mapGroupsSpec(name: string, at: GroupedAt, node: MapGroupsWithStateNode, groupBy: GroupByNode, hasWatermark: boolean): MapGroupsWithStateOperatorSpec {
   if (groupBy.window !== undefined) {
     throw new InvalidQueryError(`mapGroupsWithState '${node.name}': the groupBy before it must not use a window`)
   }

@@ -1,3 +1,8 @@
+/**
+ * plan/ — the query as data. Operators create plan nodes (`nodes.ts`); `compilePlan` turns a pipe of nodes into a
+ * `Plan` of stages and stateful operator specs; the fingerprint, `explain()`, the compatibility check and the
+ * migration lookup read specs only. The plan knows no operator implementation, executor, store or partition count.
+ */
 import type {
   AggregateNode,
   DropDuplicatesNode,
@@ -37,7 +42,7 @@ interface OperatorSpecBase {
 }
 
 /** `groupBy` + an aggregation. */
-export interface AggregateSpec extends OperatorSpecBase {
+export interface AggregateOperatorSpec extends OperatorSpecBase {
   readonly kind: 'aggregate'
   readonly groupBy: GroupByNode
   readonly groupByLabel: string
@@ -47,13 +52,13 @@ export interface AggregateSpec extends OperatorSpecBase {
 }
 
 /** `dropDuplicates`, keeping keys forever or (with `within`) until the watermark passes them. */
-export interface DropDuplicatesSpec extends OperatorSpecBase {
+export interface DropDuplicatesOperatorSpec extends OperatorSpecBase {
   readonly kind: 'dropDuplicates' | 'dropDuplicatesWithinWatermark'
   readonly node: DropDuplicatesNode
 }
 
 /** `groupBy` + `mapGroupsWithState`. */
-export interface MapGroupsWithStateSpec extends OperatorSpecBase {
+export interface MapGroupsWithStateOperatorSpec extends OperatorSpecBase {
   readonly kind: 'mapGroupsWithState'
   readonly groupBy: GroupByNode
   readonly groupByLabel: string
@@ -61,7 +66,7 @@ export interface MapGroupsWithStateSpec extends OperatorSpecBase {
 }
 
 /** A stateful operator of the plan, as data: what the checkpoint records and the executor is built from. */
-export type OperatorSpec = AggregateSpec | DropDuplicatesSpec | MapGroupsWithStateSpec
+export type OperatorSpec = AggregateOperatorSpec | DropDuplicatesOperatorSpec | MapGroupsWithStateOperatorSpec
 
 /** One stage of the incremental plan, run in order on each micro-batch. */
 export type Stage =

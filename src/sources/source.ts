@@ -1,3 +1,7 @@
+/**
+ * sources/ — replayable streaming sources, one file each, all written against the `Source` / `SourceReader`
+ * contract below. Their logs go through the durable layer's `CheckpointFs`, so a crash can be injected anywhere.
+ */
 import type { CheckpointFs } from '../durable/fs.js'
 import type { Offset } from '../util/json.js'
 

@@ -1,3 +1,8 @@
+/**
+ * state/ — keyed operator state: the in-memory partitioned store with its change tracking (`StateStore`), the state
+ * files of one operator and their single replay (`StateFiles`), and decoding through migrations. It knows plan specs
+ * and codecs, and writes through the durable layer; it knows no executor and no checkpoint layout.
+ */
 import type { ErasedCodec, Window } from '../plan/nodes.js'
 import { partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'

@@ -1,4 +1,8 @@
 /**
+ * util/ — small pure helpers every layer may use (key identity, durations, JSON and error text, io-ts error
+ * descriptions). Like `errors.ts` beside it, it imports nothing else of the engine.
+ */
+/**
  * Key identity: a state key is identified by its codec-encoded form, so the same key maps to the same id (and the
  * same partition) on every run and every machine, whatever object identity or property order it had.
  */

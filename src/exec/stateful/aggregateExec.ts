@@ -1,5 +1,5 @@
 import type { AggregateNode, Window } from '../../plan/nodes.js'
-import type { AggregateSpec } from '../../plan/plan.js'
+import type { AggregateOperatorSpec } from '../../plan/plan.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
 import { OperatorFailure } from '../../errors.js'
 import type { BatchContext, StatefulExec } from '../batch.js'
@@ -22,7 +22,7 @@ export class AggregateExec implements StatefulExec {
   private readonly evicts: boolean
 
   constructor(
-    readonly spec: AggregateSpec,
+    readonly spec: AggregateOperatorSpec,
     partitions: number,
   ) {
     this.name = spec.name

@@ -1,4 +1,4 @@
-import type { DropDuplicatesSpec } from '../../plan/plan.js'
+import type { DropDuplicatesOperatorSpec } from '../../plan/plan.js'
 import { StateStore } from '../../state/stateStore.js'
 import type { BatchContext, StatefulExec } from '../batch.js'
 import { readEventTime } from '../eventTime.js'
@@ -18,7 +18,7 @@ export class DropDuplicatesExec implements StatefulExec {
   private readonly within: ((row: unknown) => unknown) | undefined
 
   constructor(
-    readonly spec: DropDuplicatesSpec,
+    readonly spec: DropDuplicatesOperatorSpec,
     partitions: number,
   ) {
     const node = spec.node

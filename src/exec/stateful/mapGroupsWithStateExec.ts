@@ -1,5 +1,5 @@
 import type { MapGroupsWithStateNode } from '../../plan/nodes.js'
-import type { MapGroupsWithStateSpec } from '../../plan/plan.js'
+import type { MapGroupsWithStateOperatorSpec } from '../../plan/plan.js'
 import { GroupState } from '../../operators/groupState.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
 import { OperatorFailure } from '../../errors.js'
@@ -19,7 +19,7 @@ export class MapGroupsWithStateExec implements StatefulExec {
   private readonly update: (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
 
   constructor(
-    readonly spec: MapGroupsWithStateSpec,
+    readonly spec: MapGroupsWithStateOperatorSpec,
     partitions: number,
   ) {
     this.name = spec.name
