@@ -46,8 +46,8 @@ import {
   statsV1,
   statsV2,
   statsV3,
-} from './samples.js'
-import { type Sale, T0 } from './support.js'
+} from '../fixtures/upgradeSamples.js'
+import { type Sale, T0 } from '../fixtures/upgradeSupport.js'
 
 const numRuns = 100
 

@@ -32,7 +32,7 @@ import {
 } from '../../src/index.js'
 import type { AnyMigration } from '../../laws/index.js'
 import { useTempDir } from '../checkpoint/tempDir.js'
-import { at, deploy, refusal, type Sale, sale, sorted } from './support.js'
+import { at, deploy, refusal, type Sale, sale, sorted } from '../fixtures/upgradeSupport.js'
 
 const checkpoint = useTempDir()
 const location = () => join(checkpoint(), 'checkpoint')
