@@ -2,7 +2,6 @@
  * `structured-rx inspect <checkpoint> [--json]`: what a checkpoint holds — the query's identity, how far its batches
  * got, the last write-ahead-log entry, the size of each operator's state per partition, and the plan fingerprint.
  */
-import { join } from 'node:path'
 import { type CheckpointFs, nodeFs } from '../durable/fs.js'
 import { readLockHolder } from '../durable/lock.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
