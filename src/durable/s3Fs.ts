@@ -5,9 +5,9 @@
 import { posix } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { InvalidQueryError } from '../errors.js'
-import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
-import { isTransientSocketError } from '../util/transientErrors.js'
-import { type CheckpointFs, isHiddenName } from '../checkpoint/fs.js'
+import { type RetryOptions, retryPolicy, withRetry } from './retry.js'
+import { isTransientSocketError } from './transientErrors.js'
+import { type CheckpointFs, isHiddenName } from './fs.js'
 
 /** Options of {@link s3CheckpointFs}. */
 export interface S3CheckpointFsOptions {
@@ -30,7 +30,8 @@ export interface S3CheckpointFs extends CheckpointFs {
 
 /**
  * A {@link CheckpointFs} on S3: each file is one object, whose key is `prefix` + the path (leading '/' dropped).
- * A put replaces an object atomically, so `writeFileAtomic` is one PutObject; `readdir` lists by prefix; directories are implicit (`mkdirp` does nothing; `remove` deletes an object and every object under it).
+ * A put replaces an object atomically, so `writeFileAtomic` is one PutObject; `readdir` lists by prefix; directories are implicit (`mkdirp` does nothing; `remove` deletes an object and every object under it);
+ * `renameDurable` (used only by `structured-rx rescale`) is refused with code 'ENOTSUP', S3 having no atomic rename.
  * `appendFileDurable` reads the object and puts it back longer (the logs that append have one writer at a time).
  * `createExclusive` (the checkpoint lock) checks that the object is absent and puts it with `If-None-Match: *`, which
  * AWS S3 and most compatible stores honour, so two starters never both win; a store that ignores the condition
@@ -134,6 +135,14 @@ export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
       for (const key of keys) {
         await attempt('delete', path, (s3) => client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key })))
       }
+    },
+    async renameDurable(from) {
+      // S3 has no rename: copying then deleting many objects is not atomic, and the one caller (the rescale
+      // protocol) relies on atomic directory swaps. Refuse rather than leave a half-moved state directory.
+      throw Object.assign(
+        new Error(`s3CheckpointFs cannot rename ${describe(from)}: S3 has no atomic rename; rescale a copy of the checkpoint on a local disk`),
+        { code: 'ENOTSUP', path: from },
+      )
     },
     async size(path) {
       const found = await head(path)

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg'
-import type { OutputMode } from '../exec/batch.js'
+import type { OutputMode } from '../plan/plan.js'
 import { InvalidQueryError } from '../errors.js'
-import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
+import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import {
   claimBatchSql,
   columnsOf,

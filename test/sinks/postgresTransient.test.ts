@@ -19,7 +19,7 @@ import {
   StreamingQueryError,
   trigger,
 } from '../../src/index.js'
-import type { RetryOptions } from '../../src/util/retry.js'
+import type { RetryOptions } from '../../src/durable/retry.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
 import { startPostgres, type PostgresServer } from '../support/servers/postgres.js'
 
