@@ -10,6 +10,7 @@ import * as t from 'io-ts'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   CheckpointCorruptedError,
+  ConcurrentQueryError,
   ConnectorUnavailableError,
   count,
   createSession,
@@ -83,6 +84,24 @@ function table(...runs: Map<number, { key: string; count: number }[]>[]): Record
 }
 
 describe('a query with its checkpoint in S3', () => {
+  it('holds the lock object while it runs, so a second query on the same checkpoint is refused', async () => {
+    const fs = s3CheckpointFs({ client, bucket: server.bucket, prefix })
+    await addInput(['a'])
+    const start = () =>
+      createSession({ fs })
+        .readStream(jsonFiles(inputDir, { codec: Click }))
+        .writeStream({ outputMode: 'append', sink: foreachBatch(() => undefined), checkpointLocation: 'q' })
+        .start()
+    const first = await start()
+    try {
+      expect(await fs.exists('q/lock')).toBe(true)
+      expect(await rejectionOf(start())).toBeInstanceOf(ConcurrentQueryError)
+    } finally {
+      await first.stop()
+    }
+    expect(await fs.exists('q/lock')).toBe(false)
+  })
+
   it('restarts exactly where it stopped: state, offsets and source log come back from the bucket', async () => {
     const fs = s3CheckpointFs({ client, bucket: server.bucket, prefix })
     await addInput(['a', 'b', 'a'])
