@@ -6,7 +6,7 @@
  *
  * `SRX_SIGKILL_SEED=<seed> npx vitest run test/e2e/connectorSigkill.test.ts` replays a run's input and delays.
  */
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { postgresTableDdl } from '../../src/index.js'
 import { startPostgres, type PostgresServer } from '../support/servers/postgres.js'
 import { startS3, type S3Server } from '../support/servers/s3.js'
-import type { InputRow } from './crashQuery.js'
+import { InputFiles } from './inputFiles.js'
 import { crashStorm, killStormChildren, seededRandom, stormSeed } from './killLoop.js'
 import { projectEvent } from './postgresS3CrashQuery.js'
 
@@ -28,28 +28,6 @@ const FILES_AT_START = 30
 const FILES_PER_TOP_UP = 10
 const ROWS_PER_FILE = 40
 const KEYS = 7
-
-/** Writes `n` more JSON-lines input files of random rows, each placed atomically (written, then renamed). */
-function inputWriter(dir: string, next: () => number): { rows: InputRow[]; addFiles(n: number): Promise<void> } {
-  const rows: InputRow[] = []
-  let files = 0
-  return {
-    rows,
-    async addFiles(n) {
-      for (let f = 0; f < n; f++) {
-        const batch = Array.from({ length: ROWS_PER_FILE }, (_, i) => ({
-          id: rows.length + i,
-          key: `k${Math.floor(next() * KEYS)}`,
-          v: Math.floor(next() * 100),
-        }))
-        const name = `part-${String(files++).padStart(5, '0')}.json`
-        await writeFile(join(dir, `.${name}`), batch.map((r) => JSON.stringify(r)).join('\n') + '\n')
-        await rename(join(dir, `.${name}`), join(dir, name))
-        rows.push(...batch)
-      }
-    },
-  }
-}
 
 let postgres: PostgresServer
 let s3: S3Server
@@ -86,7 +64,7 @@ describe('connector queries killed with SIGKILL at random moments and restarted 
       const next = seededRandom(seed)
       const inputDir = join(root, 'input')
       await mkdir(inputDir, { recursive: true })
-      const input = inputWriter(inputDir, next)
+      const input = new InputFiles(inputDir, next, ROWS_PER_FILE, KEYS)
       await input.addFiles(FILES_AT_START)
       const run = await crashStorm(
         {
@@ -121,5 +99,5 @@ describe('connector queries killed with SIGKILL at random moments and restarted 
     } finally {
       await db.end()
     }
-  }, 300_000)
+  }, 600_000)
 })
