@@ -30,7 +30,8 @@ export interface S3CheckpointFs extends CheckpointFs {
 
 /**
  * A {@link CheckpointFs} on S3: each file is one object, whose key is `prefix` + the path (leading '/' dropped).
- * A put replaces an object atomically, so `writeFileAtomic` is one PutObject; `readdir` lists by prefix; directories are implicit (`mkdirp` does nothing; `remove` deletes an object and every object under it);
+ * A put replaces an object atomically, so `writeFileAtomic` is one PutObject; `readdir` lists by prefix;
+ * directories are implicit (`mkdirp` does nothing; `remove` deletes an object and every object under it);
  * `renameDurable` (used only by `structured-rx rescale`) is refused with code 'ENOTSUP', S3 having no atomic rename.
  * `appendFileDurable` reads the object and puts it back longer (the logs that append have one writer at a time).
  * `createExclusive` (the checkpoint lock) checks that the object is absent and puts it with `If-None-Match: *`, which
