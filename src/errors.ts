@@ -155,3 +155,37 @@ export class ConnectorUnavailableError extends StructuredRxError {
     )
   }
 }
+
+/**
+ * A query over a partitioned source cannot run as tasks: the source is not partitioned by the stateful key (or a
+ * row's key hashes to another partition than the one it was read from), so no task could own its keys' state alone.
+ * The message names the source and what to do: write the source with the engine's stable key hash of the grouping
+ * key, or read it unpartitioned.
+ */
+export class PartitioningMismatchError extends StructuredRxError {
+  readonly code = 'SRX_PARTITIONING_MISMATCH'
+}
+
+/**
+ * A parallel or clustered query is not defined in a module its workers can import: the module cannot be loaded, the
+ * export is missing, or it was not made with `defineQuery`. Names the module and the export.
+ */
+export class QueryModuleError extends StructuredRxError {
+  readonly code = 'SRX_QUERY_MODULE'
+}
+
+/**
+ * A commit was refused because the member no longer holds the task's lease at the epoch it carries (it was paused
+ * or cut off past the lease TTL and another member took the task over). The member must stop the task; the new
+ * owner replays the batch from the checkpoint.
+ */
+export class FencedError extends StructuredRxError {
+  readonly code = 'SRX_FENCED'
+  constructor(
+    readonly task: string,
+    readonly member: string,
+    readonly epoch: number,
+  ) {
+    super(`task ${task}: member ${member} lost its lease (epoch ${epoch} is no longer current); its commit is refused`)
+  }
+}

@@ -8,6 +8,12 @@ export type { DataStreamWriter, WriteStreamOptions } from './stream.js'
 export type { StreamingQuery } from './exec/streamingQuery.js'
 export type { StreamingQueryProgress, StreamingQueryStatus, StateOperatorProgress, SourceProgress } from './exec/progress.js'
 export type { OutputMode } from './plan/plan.js'
+
+// Scale-out: a query over a partitioned source runs as tasks, on worker threads when defined in a module
+export { defineQuery } from './session.js'
+export type { DefinedQuery } from './session.js'
+export { partitionedSource, isPartitioned } from './sources/partitioned.js'
+export type { PartitionedSource, Partitioning } from './sources/partitioned.js'
 export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'
 
@@ -85,4 +91,7 @@ export {
   ConcurrentQueryError,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  PartitioningMismatchError,
+  QueryModuleError,
+  FencedError,
 } from './errors.js'

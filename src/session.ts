@@ -1,12 +1,18 @@
 import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './durable/fs.js'
 import type { StreamingQueryProgress } from './exec/progress.js'
+import type { SessionContext } from './exec/queryRun.js'
 import { startQuery } from './exec/startQuery.js'
+import { startTasks } from './exec/tasks.js'
+import { startOnWorkers } from './exec/workers.js'
+import { DEFINED_QUERY, type DefinedQueryHandle, type QueryModuleRef } from './exec/workerProtocol.js'
+import { InvalidQueryError, QueryModuleError } from './errors.js'
+import { isPartitioned, type PartitionedSource } from './sources/partitioned.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
 import type { PlanNode } from './plan/nodes.js'
 import type { MemorySink } from './sinks/memorySink.js'
 import type { Source } from './sources/source.js'
-import { Stream, type WriteStreamOptions } from './stream.js'
+import { type DataStreamWriter, Stream, type WriteStreamOptions } from './stream.js'
 
 /** Session settings (Spark's `spark.sql.shuffle.partitions` and friends). */
 export interface SessionOptions {
@@ -135,9 +141,9 @@ export class Session {
     }
   }
 
-  /** Starts a streaming query definition from a source. */
-  readStream<T>(source: Source<T>): Stream<T> {
-    return new Stream<T>(this, source as Source<unknown>, [])
+  /** Starts a streaming query definition from a source; a partitioned source makes the query run as tasks. */
+  readStream<T>(source: Source<T> | PartitionedSource<T>): Stream<T> {
+    return new Stream<T>(this, source as Source<unknown> | PartitionedSource<unknown>, [])
   }
 
   /**
@@ -152,11 +158,52 @@ export class Session {
     return sink.rows() as R[]
   }
 
+  /**
+   * @internal Set by `defineQuery` (the module and export workers import) and, in a worker, the tasks it runs.
+   */
+  scaling: { readonly definedIn?: QueryModuleRef; readonly tasks?: readonly number[] } = {}
+
   /** @internal Called by `writeStream(...).start()`. */
-  async startQuery(source: Source<unknown>, nodes: readonly PlanNode[], options: WriteStreamOptions<unknown>): Promise<StreamingQuery> {
+  async startQuery(
+    source: Source<unknown> | PartitionedSource<unknown>,
+    nodes: readonly PlanNode[],
+    options: WriteStreamOptions<unknown>,
+  ): Promise<StreamingQuery> {
+    const parallelism = options.parallelism ?? 1
+    if (!Number.isInteger(parallelism) || parallelism < 1) {
+      throw new RangeError(`writeStream: parallelism must be a positive integer, got ${parallelism}`)
+    }
+    if (parallelism > 1 && !isPartitioned(source)) {
+      throw new InvalidQueryError(
+        `writeStream: parallelism ${parallelism} needs a partitioned source (its partitions are the tasks the workers ` +
+          `run); ${source.description} is not partitioned`,
+      )
+    }
+    const context = this.context()
+    let query: StreamingQuery
+    if (!isPartitioned(source)) query = await startQuery(context, { source, nodes, ...options })
+    else if (parallelism > 1 && this.scaling.tasks === undefined) {
+      const definedIn = this.scaling.definedIn
+      if (definedIn === undefined) {
+        throw new QueryModuleError(
+          `writeStream: parallelism ${parallelism} runs the query on worker threads, which import it from its module: ` +
+            `define it with defineQuery(import.meta.url, '<export name>', (session) => …) and start it with .start()`,
+        )
+      }
+      if (this.options.fs !== undefined) {
+        throw new InvalidQueryError('writeStream: parallelism above 1 uses the default file system in every worker; a custom session fs cannot cross threads')
+      }
+      const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain } = this.options
+      const settings = { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain }
+      query = await startOnWorkers(context, definedIn, source.partitioning.partitions, parallelism, settings)
+    } else query = await startTasks(context, { source, nodes, ...options }, this.scaling.tasks)
+    this.register(query, options)
+    return query
+  }
+
+  private context(): SessionContext {
     const manager = this.streams
-    const query = await startQuery(
-      {
+    return {
         fs: this.options.fs ?? nodeFs,
         shufflePartitions: this.options.shufflePartitions,
         retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
@@ -168,15 +215,16 @@ export class Session {
           manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
           manager.terminated(q)
         },
-      },
-      { source, nodes, ...options },
-    )
+      }
+  }
+
+  private register(query: StreamingQuery, options: WriteStreamOptions<unknown>): void {
+    const manager = this.streams
     if (options.queryName !== undefined && 'rows' in options.sink) {
       this.tables.set(options.queryName, options.sink as MemorySink<unknown>)
     }
     manager.register(query)
     manager.emit({ type: 'started', id: query.id, runId: query.runId, name: query.name, timestamp: new Date().toISOString() })
-    return query
   }
 }
 
@@ -196,4 +244,48 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  */
 export function createSession(options: SessionOptions = {}): Session {
   return new Session(options)
+}
+
+/** A query defined in a module, so that worker threads can import it: what `defineQuery` returns. */
+export interface DefinedQuery extends DefinedQueryHandle {
+  /**
+   * Starts the query in a new session; with `parallelism: n` in its `writeStream`, on n worker threads.
+   * @throws QueryModuleError when the module does not export this query under the name given to `defineQuery`.
+   */
+  start(options?: SessionOptions): Promise<StreamingQuery>
+}
+
+/**
+ * Defines a query in a module that exports it, so worker threads can import and run its tasks: `module` is the
+ * module's `import.meta.url` and `exportName` the name it is exported under.
+ * @example
+ * export const counts = defineQuery(import.meta.url, 'counts', (session) =>
+ *   session.readStream(events).pipe(groupBy((e) => e.user, t.string), count())
+ *     .writeStream({ outputMode: 'update', sink: jsonFilesSink('out'), checkpointLocation: 'ckpt', parallelism: 2 }))
+ * await counts.start()
+ * @throws nothing itself; `start()` throws QueryModuleError when the export is missing or is another value.
+ */
+export function defineQuery(module: string, exportName: string, build: (session: Session) => DataStreamWriter): DefinedQuery {
+  const definedIn: QueryModuleRef = { module, exportName }
+  const defined: DefinedQuery = {
+    [DEFINED_QUERY]: true,
+    async start(options = {}) {
+      const exported = ((await import(module)) as Record<string, unknown>)[exportName]
+      if (exported !== defined) {
+        throw new QueryModuleError(
+          `defineQuery: ${module} must export this query as '${exportName}' (export const ${exportName} = defineQuery(…)); ` +
+            `found ${exported === undefined ? 'no such export' : 'another value'}`,
+        )
+      }
+      const session = new Session(options)
+      session.scaling = { definedIn }
+      return build(session).start()
+    },
+    async startTasks(tasks, options) {
+      const session = new Session(options)
+      session.scaling = { definedIn, tasks }
+      return build(session).start()
+    },
+  }
+  return defined
 }

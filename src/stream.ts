@@ -2,6 +2,7 @@ import type { Operator, PlanNode } from './plan/nodes.js'
 import { planNodeOf } from './plan/nodes.js'
 import type { WriteStreamOptions } from './exec/queryRun.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
+import type { PartitionedSource } from './sources/partitioned.js'
 import type { Source } from './sources/source.js'
 
 export type { WriteStreamOptions }
@@ -17,7 +18,7 @@ export interface DataStreamWriter {
 
 /** What a session needs to start a stream's query. */
 export interface QueryStarter {
-  startQuery(source: Source<unknown>, nodes: readonly PlanNode[], options: WriteStreamOptions<unknown>): Promise<StreamingQuery>
+  startQuery(source: Source<unknown> | PartitionedSource<unknown>, nodes: readonly PlanNode[], options: WriteStreamOptions<unknown>): Promise<StreamingQuery>
 }
 
 /**
@@ -28,7 +29,7 @@ export interface QueryStarter {
 export class Stream<T> {
   constructor(
     private readonly starter: QueryStarter,
-    private readonly source: Source<unknown>,
+    private readonly source: Source<unknown> | PartitionedSource<unknown>,
     private readonly nodes: readonly PlanNode[],
     private readonly ops: readonly Operator<unknown, unknown>[] = [],
   ) {}
@@ -84,7 +85,7 @@ export class Stream<T> {
   }
 
   /** The source this stream reads. */
-  get sourceOf(): Source<unknown> {
+  get sourceOf(): Source<unknown> | PartitionedSource<unknown> {
     return this.source
   }
 }

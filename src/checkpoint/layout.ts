@@ -8,6 +8,7 @@
  * <location>/commits/<batchId>            commit log: written once the batch's output and state are durable
  * <location>/state/<operator>/<p>/<batchId>.delta|.snapshot   state files of one shuffle partition
  * <location>/sources/<i>/                 the i-th source's own log
+ * <location>/tasks/<p>/                   task p of a query over a partitioned source: a whole checkpoint of its own
  * <location>/rescale                      marker of an unfinished `structured-rx rescale`
  * <location>/state/<operator>.rescale-<n> the new layout a rescale writes, and <operator>.old the one it replaces
  * ```
@@ -31,6 +32,8 @@ export function checkpointLayout(location: string) {
     state: (operator: string) => join(location, 'state', operator),
     /** `sources/<i>`: the log directory of the i-th source. */
     source: (index: number) => join(location, 'sources', String(index)),
+    /** `tasks/<p>`: the checkpoint sub-tree of task p (same layout again, inside). */
+    task: (index: number) => join(location, 'tasks', String(index)),
     rescaleMarker: join(location, 'rescale'),
     /** Where a rescale to `partitions` writes an operator's new state before swapping it in. */
     rescaledState: (operator: string, partitions: number) => join(location, 'state', `${operator}.rescale-${partitions}`),

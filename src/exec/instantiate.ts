@@ -1,4 +1,5 @@
 import type { OperatorSpec, Plan } from '../plan/plan.js'
+import type { TaskOwnership } from '../state/stateStore.js'
 import type { StatefulExec } from './batch.js'
 import { fuseStateless } from './stateless.js'
 import { AggregateExec } from './stateful/aggregateExec.js'
@@ -21,11 +22,12 @@ export interface Executable {
 
 /**
  * Builds the executors and state stores of a plan for `partitions` shuffle partitions: called once per start,
- * after the checkpoint has decided the partition count.
+ * after the checkpoint has decided the partition count. `owner` is set for one task of a partitioned query: its
+ * stores then refuse keys that belong to another task.
  * @example const { steps, operators } = instantiate(compilePlan(nodes, 'update'), 8)
  * @throws never for a plan `compilePlan` returned.
  */
-export function instantiate(plan: Plan, partitions: number): Executable {
+export function instantiate(plan: Plan, partitions: number, owner?: TaskOwnership): Executable {
   const operators: StatefulExec[] = []
   const steps = plan.stages.map((stage): Step => {
     switch (stage.kind) {
@@ -34,7 +36,7 @@ export function instantiate(plan: Plan, partitions: number): Executable {
       case 'watermark':
         return { kind: 'watermark', label: stage.label, timeOf: stage.timeOf }
       case 'stateful': {
-        const exec = executorOf(stage.operator, partitions)
+        const exec = executorOf(stage.operator, partitions, owner)
         operators.push(exec)
         return { kind: 'stateful', exec }
       }
@@ -43,14 +45,14 @@ export function instantiate(plan: Plan, partitions: number): Executable {
   return { plan, steps, operators }
 }
 
-function executorOf(spec: OperatorSpec, partitions: number): StatefulExec {
+function executorOf(spec: OperatorSpec, partitions: number, owner: TaskOwnership | undefined): StatefulExec {
   switch (spec.kind) {
     case 'aggregate':
-      return new AggregateExec(spec, partitions)
+      return new AggregateExec(spec, partitions, owner)
     case 'mapGroupsWithState':
-      return new MapGroupsWithStateExec(spec, partitions)
+      return new MapGroupsWithStateExec(spec, partitions, owner)
     case 'dropDuplicates':
     case 'dropDuplicatesWithinWatermark':
-      return new DropDuplicatesExec(spec, partitions)
+      return new DropDuplicatesExec(spec, partitions, owner)
   }
 }

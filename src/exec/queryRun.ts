@@ -5,6 +5,7 @@ import type { PlanNode } from '../plan/nodes.js'
 import type { OutputMode } from '../plan/plan.js'
 import type { Sink, SinkWriter } from '../sinks/sink.js'
 import type { SourceReader, Source } from '../sources/source.js'
+import type { TaskOwnership } from '../state/stateStore.js'
 import type { Executable } from './instantiate.js'
 import type { StreamingQueryProgress } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
@@ -18,12 +19,19 @@ export interface WriteStreamOptions<T> {
   readonly trigger?: Trigger
   /** Directory of the checkpoint (write-ahead logs and state). Without it, state lives in memory only. */
   readonly checkpointLocation?: string
+  /**
+   * Worker threads of this process that run the tasks of a query over a partitioned source (default 1: the tasks run
+   * on the calling thread). Above 1, the query must be defined in a module with `defineQuery`, which each worker imports.
+   */
+  readonly parallelism?: number
 }
 
 /** A query as `writeStream` describes it: its source, the plan nodes piped after it, and the writer's options. */
 export interface QueryDefinition extends WriteStreamOptions<unknown> {
   readonly source: Source<unknown>
   readonly nodes: readonly PlanNode[]
+  /** Set when this query is one task of a query over a partitioned source. */
+  readonly task?: TaskOwnership
 }
 
 /** What a query reports to its session's listener bus. */

@@ -54,7 +54,7 @@ export async function startQuery(session: SessionContext, def: QueryDefinition):
       checkCompatibility(def.checkpointLocation!, opened.metadata.fingerprint, fingerprint, plan)
     }
     opened?.checkpoint.setPlanFingerprint(fingerprint)
-    return await launch(session, def, instantiate(plan, partitions), partitions, opened, runId)
+    return await launch(session, def, instantiate(plan, partitions, def.task), partitions, opened, runId)
   } catch (e) {
     await opened?.checkpoint.close().catch(() => undefined)
     throw e
@@ -73,7 +73,9 @@ async function launch(
   const id = opened?.metadata.id ?? randomUUID()
   const reader = await def.source.open({ fs: session.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
-    const writer = await def.sink.open({ queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: session.fs })
+    const writer = await def.sink.open({
+      queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: session.fs, task: def.task,
+    })
     return await MicroBatchQuery.start({
       id,
       runId,

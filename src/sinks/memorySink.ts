@@ -15,7 +15,8 @@ export interface MemorySink<R> extends Sink<R> {
 
 /**
  * Collects a query's output in memory (Spark's memory sink): read it with `.rows()` or `session.table(queryName)`.
- * Idempotent by batchId: a batch id it has already committed is skipped, so a replayed batch never duplicates rows.
+ * Idempotent by batchId: a batch id it has already committed is skipped, so a replayed batch never duplicates rows
+ * (per task, for a query over a partitioned source).
  * @example
  * const sink = memorySink<{ key: string; count: number }>()
  * await stream.writeStream({ outputMode: 'complete', sink }).start()
@@ -24,34 +25,38 @@ export function memorySink<R = unknown>(): MemorySink<R> {
   const table = new Map<string, R>()
   let appended: R[] = []
   let mode: OutputMode = 'append'
-  let lastBatchId = -1
   let anonymous = 0
-  const writer: SinkWriter<R> = {
+  // Per task (-1 without tasks): tasks number their batches independently, and in complete mode each task's last
+  // batch is its share of the table.
+  const lastBatchIds = new Map<number, number>()
+  const completeByTask = new Map<number, R[]>()
+  const writerFor = (task: number): SinkWriter<R> => ({
     async addBatch(batchId, rows) {
-      if (batchId <= lastBatchId) return
+      if (batchId <= (lastBatchIds.get(task) ?? -1)) return
       switch (mode) {
         case 'append':
           for (const row of rows) appended.push(row)
           break
         case 'complete':
-          appended = rows.slice()
+          completeByTask.set(task, rows.slice())
+          appended = [...completeByTask.entries()].sort(([a], [b]) => a - b).flatMap(([, r]) => r)
           break
         case 'update':
           for (const row of rows) table.set(upsertKey(row) ?? `\u0000${anonymous++}`, row)
           break
       }
-      lastBatchId = batchId
+      lastBatchIds.set(task, batchId)
     },
-  }
+  })
   return {
     description: 'MemorySink',
     async open(ctx) {
       mode = ctx.outputMode
-      return writer
+      return writerFor(ctx.task?.task ?? -1)
     },
     rows: () => (mode === 'update' ? [...table.values()] : appended.slice()),
     get lastBatchId() {
-      return lastBatchId
+      return Math.max(-1, ...lastBatchIds.values())
     },
   }
 }

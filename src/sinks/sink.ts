@@ -15,6 +15,11 @@ export interface SinkContext {
   readonly queryName: string | undefined
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
+  /**
+   * Set when the writer serves one task of a query over a partitioned source. Tasks number their batches
+   * independently, so a sink shared by the tasks keeps its idempotence per task (e.g. one manifest per task).
+   */
+  readonly task?: { readonly task: number; readonly tasks: number }
 }
 
 /**

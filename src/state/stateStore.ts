@@ -4,7 +4,8 @@
  * and codecs, and writes through the durable layer; it knows no executor and no checkpoint layout.
  */
 import type { ErasedCodec, Window } from '../plan/nodes.js'
-import { partitionOf } from '../util/keys.js'
+import { PartitioningMismatchError } from '../errors.js'
+import { keyIdOf, partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'
 
 /** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
@@ -41,6 +42,13 @@ export interface PartitionDelta {
  * through one map of all keys (a key's partition is computed once, when it is created); each batch records which
  * keys changed or were removed so the checkpoint can persist a delta per partition.
  */
+/** The task a store belongs to: task `task` of `tasks`, reading its partition of `source`. */
+export interface TaskOwnership {
+  readonly task: number
+  readonly tasks: number
+  readonly source: string
+}
+
 export class StateStore {
   readonly entries = new Map<string, StateEntry>()
   private readonly touched = new Map<string, StateEntry>()
@@ -54,6 +62,8 @@ export class StateStore {
     readonly partitions: number,
     readonly keyCodec: ErasedCodec,
     readonly stateCodec: ErasedCodec,
+    /** Set when the store belongs to one task of a partitioned query: every key must hash to that task. */
+    readonly owner?: TaskOwnership,
   ) {}
 
   get size(): number {
@@ -68,6 +78,7 @@ export class StateStore {
   put(id: string, key: unknown, window: Window | undefined, value: unknown): StateEntry {
     let entry = this.entries.get(id)
     if (entry === undefined) {
+      if (this.owner !== undefined) this.checkOwned(key)
       entry = { id, key, window, partition: partitionOf(id, this.partitions), value, changedIn: 0 }
       this.entries.set(id, entry)
     } else {
@@ -75,6 +86,20 @@ export class StateStore {
     }
     this.markChanged(entry)
     return entry
+  }
+
+  /** A new key must belong to the owning task's partition of the source; any other key means the source is not partitioned by it. */
+  private checkOwned(key: unknown): void {
+    const { task, tasks, source } = this.owner!
+    const home = partitionOf(keyIdOf(this.keyCodec.encode(key)), tasks)
+    if (home !== task) {
+      throw new PartitioningMismatchError(
+        `task ${task} of ${tasks} read key ${JSON.stringify(this.keyCodec.encode(key))} of operator ${this.operator} from ` +
+          `partition ${task} of ${source}, but the key's stable hash puts it in partition ${home}: the source is not ` +
+          `partitioned by this operator's key. Write it with partitionBy of the same key (the engine's stable key ` +
+          `hash), or read it as one unpartitioned source.`,
+      )
+    }
   }
 
   /** Records that an entry's value (mutated in place by the hot loop) changed in this batch. */

@@ -1,6 +1,6 @@
 import type { AggregateNode, Window } from '../../plan/nodes.js'
 import type { AggregateOperatorSpec } from '../../plan/plan.js'
-import { StateStore, type StateEntry } from '../../state/stateStore.js'
+import { StateStore, type StateEntry, type TaskOwnership } from '../../state/stateStore.js'
 import { OperatorFailure } from '../../errors.js'
 import type { BatchContext, StatefulExec } from '../batch.js'
 import { keyIdOf, windowedId } from '../../util/keys.js'
@@ -24,12 +24,13 @@ export class AggregateExec implements StatefulExec {
   constructor(
     readonly spec: AggregateOperatorSpec,
     partitions: number,
+    owner?: TaskOwnership,
   ) {
     this.name = spec.name
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
     this.evicts = spec.evictsByWatermark
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, owner)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

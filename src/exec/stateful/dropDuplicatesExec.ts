@@ -1,5 +1,5 @@
 import type { DropDuplicatesOperatorSpec } from '../../plan/plan.js'
-import { StateStore } from '../../state/stateStore.js'
+import { StateStore, type TaskOwnership } from '../../state/stateStore.js'
 import type { BatchContext, StatefulExec } from '../batch.js'
 import { readEventTime } from '../eventTime.js'
 import { Grouping } from './grouping.js'
@@ -20,12 +20,13 @@ export class DropDuplicatesExec implements StatefulExec {
   constructor(
     readonly spec: DropDuplicatesOperatorSpec,
     partitions: number,
+    owner?: TaskOwnership,
   ) {
     const node = spec.node
     this.name = spec.name
     this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, spec.name)
     this.within = node.within as ((row: unknown) => unknown) | undefined
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, owner)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

@@ -1,7 +1,7 @@
 import type { MapGroupsWithStateNode } from '../../plan/nodes.js'
 import type { MapGroupsWithStateOperatorSpec } from '../../plan/plan.js'
 import { GroupState } from '../../operators/groupState.js'
-import { StateStore, type StateEntry } from '../../state/stateStore.js'
+import { StateStore, type StateEntry, type TaskOwnership } from '../../state/stateStore.js'
 import { OperatorFailure } from '../../errors.js'
 import type { BatchContext, StatefulExec } from '../batch.js'
 import { Grouping } from './grouping.js'
@@ -21,11 +21,12 @@ export class MapGroupsWithStateExec implements StatefulExec {
   constructor(
     readonly spec: MapGroupsWithStateOperatorSpec,
     partitions: number,
+    owner?: TaskOwnership,
   ) {
     this.name = spec.name
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, owner)
     this.update = spec.node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }
 

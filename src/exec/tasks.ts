@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto'
+import { checkpointLayout } from '../checkpoint/layout.js'
+import { PartitioningMismatchError } from '../errors.js'
+import { compilePlan } from '../plan/compile.js'
+import type { PartitionedSource } from '../sources/partitioned.js'
+import type { QueryDefinition, SessionContext } from './queryRun.js'
+import { startQuery } from './startQuery.js'
+import type { StreamingQuery } from './streamingQuery.js'
+import { TasksQuery } from './tasksQuery.js'
+
+/** A query over a partitioned source, as `writeStream` describes it. */
+export interface PartitionedQueryDefinition extends Omit<QueryDefinition, 'source' | 'task'> {
+  readonly source: PartitionedSource<unknown>
+}
+
+/**
+ * Starts a query over a partitioned source as P tasks, one per source partition (or only the tasks in `only`, the
+ * share of one worker or member). Task p is an ordinary query of its own: it reads partition p, owns the state of the
+ * keys that hash to p, checkpoints under `<checkpoint>/tasks/<p>` with its own batch ids, and never waits for another.
+ * @example const query = await startTasks(sessionContext, { source: partitioned, nodes, outputMode: 'update', sink })
+ * @throws PartitioningMismatchError when the query keeps state by key but the source is not partitioned by the
+ * engine's stable key hash; InvalidQueryError and every checkpoint error of a task, before any batch runs.
+ */
+export async function startTasks(
+  session: SessionContext,
+  def: PartitionedQueryDefinition,
+  only?: readonly number[],
+): Promise<StreamingQuery> {
+  const { partitions, by } = def.source.partitioning
+  const plan = compilePlan(def.nodes, def.outputMode)
+  if (plan.operators.length > 0 && by !== 'stableKeyHash') {
+    throw new PartitioningMismatchError(
+      `${def.source.description} is partitioned by '${by}', but the query keeps state by key ` +
+        `(${plan.operators.map((op) => op.name).join(', ')}), so no partition holds all rows of a key. Write the ` +
+        `source with partitionBy of the grouping key (the engine's stable key hash), or read it as one unpartitioned source.`,
+    )
+  }
+  const indices = only ?? Array.from({ length: partitions }, (_, p) => p)
+  for (const p of indices) {
+    if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new RangeError(`no task ${p}: the source has ${partitions} partitions`)
+  }
+  let aggregate: TasksQuery | undefined
+  const ended = new Set<number>()
+  const started: (StreamingQuery | undefined)[] = indices.map(() => undefined)
+  try {
+    await Promise.all(
+      indices.map(async (p, i) => {
+        const task = await startQuery(
+          {
+            ...session,
+            onTerminated: (q) => {
+              ended.add(p)
+              aggregate?.taskEnded(q)
+              if (aggregate !== undefined && ended.size === indices.length) session.onTerminated(aggregate)
+            },
+          },
+          {
+            ...def,
+            source: def.source.partition(p),
+            queryName: def.queryName === undefined ? undefined : `${def.queryName}[task ${p}]`,
+            checkpointLocation: def.checkpointLocation === undefined ? undefined : checkpointLayout(def.checkpointLocation).task(p),
+            task: { task: p, tasks: partitions, source: def.source.description },
+          },
+        )
+        started[i] = task
+      }),
+    )
+  } catch (e) {
+    await Promise.all(started.map((q) => q?.stop().catch(() => undefined)))
+    throw e
+  }
+  aggregate = new TasksQuery(def.queryName, randomUUID(), started as StreamingQuery[], indices, partitions)
+  if (ended.size === indices.length) session.onTerminated(aggregate)
+  return aggregate
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto'
+import { Worker } from 'node:worker_threads'
+import { Subject } from 'rxjs'
+import { PartitioningMismatchError, QueryModuleError, StreamingQueryError } from '../errors.js'
+import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import type { SessionContext } from './queryRun.js'
+import type { StreamingQuery } from './streamingQuery.js'
+import type { ErrorText, FromWorker, QueryModuleRef, ToWorker, WorkerData, WorkerSessionOptions } from './workerProtocol.js'
+
+/**
+ * Starts a query over a partitioned source on `parallelism` worker threads: worker w runs the tasks p with
+ * p mod parallelism = w, each importing the query from its module. Resolves once every worker started its tasks.
+ * @example const query = await startOnWorkers(context, { module: import.meta.url, exportName: 'query' }, 8, 2, options)
+ * @throws QueryModuleError when a worker cannot import the query; any start-up error of a task (re-raised with its
+ * code), after every worker has been stopped.
+ */
+export async function startOnWorkers(
+  session: SessionContext,
+  definedIn: QueryModuleRef,
+  partitions: number,
+  parallelism: number,
+  options: WorkerSessionOptions,
+): Promise<StreamingQuery> {
+  const query = new WorkersQuery(session, definedIn, partitions, Math.min(parallelism, partitions), options)
+  await query.started
+  return query
+}
+
+/** The entry file of a worker: the TypeScript source under tsx (tests, `npm run demo`), the built file otherwise. */
+function workerEntry(): { url: URL; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts')
+  return {
+    url: new URL(fromSource ? './workerMain.ts' : './workerMain.js', import.meta.url),
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
+  }
+}
+
+/** The handle of a query whose tasks run on worker threads: control goes to the workers as messages. */
+class WorkersQuery implements StreamingQuery {
+  readonly runId = randomUUID()
+  readonly name: string | undefined = undefined
+  readonly progress$ = new Subject<StreamingQueryProgress>()
+  readonly recentProgress: StreamingQueryProgress[] = []
+  readonly started: Promise<void>
+  id = ''
+  exception: StreamingQueryError | undefined
+  private readonly workers: Worker[]
+  private readonly running = new Set<Worker>()
+  private readonly drains = new Map<number, { left: number; resolve: () => void; reject: (e: Error) => void }>()
+  private seq = 0
+  private readonly ended: Promise<void>
+
+  constructor(
+    private readonly session: SessionContext,
+    definedIn: QueryModuleRef,
+    partitions: number,
+    parallelism: number,
+    options: WorkerSessionOptions,
+  ) {
+    const entry = workerEntry()
+    this.workers = Array.from({ length: parallelism }, (_, w) => {
+      const tasks = Array.from({ length: partitions }, (_, p) => p).filter((p) => p % parallelism === w)
+      const data: WorkerData = { definedIn, tasks, session: options }
+      return new Worker(entry.url, { workerData: data, execArgv: entry.execArgv })
+    })
+    const starts = this.workers.map((worker) => this.watch(worker))
+    this.started = Promise.all(starts.map((s) => s.started)).then(
+      () => undefined,
+      async (e: unknown) => {
+        await Promise.all(this.workers.map((w) => w.terminate()))
+        throw e
+      },
+    )
+    this.ended = Promise.all(starts.map((s) => s.ended)).then(() => {
+      this.progress$.complete()
+      session.onTerminated(this)
+    })
+  }
+
+  private watch(worker: Worker): { started: Promise<void>; ended: Promise<void> } {
+    let onStarted!: () => void
+    let onFailed!: (e: Error) => void
+    const started = new Promise<void>((resolve, reject) => ((onStarted = resolve), (onFailed = reject)))
+    const ended = new Promise<void>((resolve) => {
+      worker.on('message', (message: FromWorker) => {
+        switch (message.type) {
+          case 'started':
+            this.id ||= message.id
+            this.running.add(worker)
+            onStarted()
+            break
+          case 'failedToStart':
+            onFailed(rebuild(message.error))
+            break
+          case 'progress':
+            this.recordProgress(message.progress)
+            break
+          case 'drained':
+            this.drained(message.seq, message.error)
+            break
+          case 'terminated':
+            if (message.error !== undefined) this.fail(rebuild(message.error))
+            break
+        }
+      })
+      worker.on('error', (e) => {
+        onFailed(e)
+        this.fail(e)
+      })
+      worker.on('exit', () => {
+        this.running.delete(worker)
+        onFailed(new Error('a worker thread exited before it started its tasks'))
+        for (const seq of this.drains.keys()) this.drained(seq, { name: 'Error', code: undefined, message: 'a worker thread exited' })
+        resolve()
+      })
+    })
+    return { started, ended }
+  }
+
+  private recordProgress(progress: StreamingQueryProgress): void {
+    this.recentProgress.push(progress)
+    if (this.recentProgress.length > this.session.numRecentProgressUpdates) this.recentProgress.shift()
+    this.progress$.next(progress)
+    this.session.onProgress(this, progress)
+  }
+
+  private drained(seq: number, error: ErrorText | undefined): void {
+    const waiter = this.drains.get(seq)
+    if (waiter === undefined) return
+    if (error !== undefined) {
+      this.drains.delete(seq)
+      waiter.reject(rebuild(error))
+    } else if (--waiter.left === 0) {
+      this.drains.delete(seq)
+      waiter.resolve()
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.exception !== undefined) return
+    this.exception = e instanceof StreamingQueryError ? e : new StreamingQueryError(`a worker failed: ${e.message}`, e, undefined, undefined)
+    void this.stop()
+  }
+
+  get status(): StreamingQueryStatus {
+    return { message: `${this.running.size} of ${this.workers.length} workers running`, isDataAvailable: false, isTriggerActive: this.running.size > 0 }
+  }
+
+  get lastProgress(): StreamingQueryProgress | undefined {
+    return this.recentProgress.at(-1)
+  }
+
+  get isActive(): boolean {
+    return this.running.size > 0
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.running) w.postMessage({ type: 'stop' } satisfies ToWorker)
+    await this.ended
+  }
+
+  async awaitTermination(timeoutMs?: number): Promise<boolean> {
+    const done = this.ended.then(() => {
+      if (this.exception !== undefined) throw this.exception
+      return true
+    })
+    if (timeoutMs === undefined) return done
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
+    try {
+      return await Promise.race([done, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  processAllAvailable(): Promise<void> {
+    if (this.exception !== undefined) return Promise.reject(this.exception)
+    const seq = ++this.seq
+    const workers = [...this.running]
+    if (workers.length === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.drains.set(seq, { left: workers.length, resolve, reject })
+      for (const w of workers) w.postMessage({ type: 'processAllAvailable', seq } satisfies ToWorker)
+    })
+  }
+
+  explain(print = true): string {
+    const text = `Runs its tasks on ${this.workers.length} worker threads (task p on worker p mod ${this.workers.length})`
+    if (print) console.log(text)
+    return text
+  }
+}
+
+/** An error from a worker, as the class it was there when the engine knows it. */
+function rebuild(e: ErrorText): Error {
+  switch (e.code) {
+    case 'SRX_QUERY_MODULE':
+      return new QueryModuleError(e.message)
+    case 'SRX_PARTITIONING_MISMATCH':
+      return new PartitioningMismatchError(e.message)
+    default:
+      return new StreamingQueryError(`${e.name}: ${e.message}`, e, undefined, undefined)
+  }
+}
