@@ -32,7 +32,7 @@ async function load(): Promise<DefinedQueryHandle> {
 async function main(): Promise<void> {
   let query: StreamingQuery
   try {
-    query = await (await load()).startTasks(data.tasks, data.session)
+    query = await (await load()).startTasks(data.tasks, data.session, data.definedIn.params)
   } catch (e) {
     send({ type: 'failedToStart', error: errorText(e) })
     return

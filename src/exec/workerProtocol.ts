@@ -3,11 +3,14 @@
  * cross threads; rows never do (each worker reads its tasks' source partitions itself).
  */
 import type { StreamingQueryProgress } from './progress.js'
+import type { StreamingQuery } from './streamingQuery.js'
 
 /** Where a worker finds the query: the module URL and the name of the export made with `defineQuery`. */
 export interface QueryModuleRef {
   readonly module: string
   readonly exportName: string
+  /** The parameters `start` was given, passed on to every worker's `build`. */
+  readonly params: unknown
 }
 
 /** The session settings a worker's session is created with (plain data: they cross the thread boundary). */
@@ -47,7 +50,7 @@ export const DEFINED_QUERY = Symbol.for('structured-rx.definedQuery')
 /** What a worker needs of a `defineQuery` export: start the given tasks in a session of its own. */
 export interface DefinedQueryHandle {
   readonly [DEFINED_QUERY]: true
-  startTasks(tasks: readonly number[], session: WorkerSessionOptions): Promise<import('./streamingQuery.js').StreamingQuery>
+  startTasks(tasks: readonly number[], session: WorkerSessionOptions, params: unknown): Promise<StreamingQuery>
 }
 
 /**

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { Subject } from 'rxjs'
 import { PartitioningMismatchError, QueryModuleError, StreamingQueryError } from '../errors.js'
@@ -10,7 +12,7 @@ import type { ErrorText, FromWorker, QueryModuleRef, ToWorker, WorkerData, Worke
 /**
  * Starts a query over a partitioned source on `parallelism` worker threads: worker w runs the tasks p with
  * p mod parallelism = w, each importing the query from its module. Resolves once every worker started its tasks.
- * @example const query = await startOnWorkers(context, { module: import.meta.url, exportName: 'query' }, 8, 2, options)
+ * @example const query = await startOnWorkers(context, { module: import.meta.url, exportName: 'query', params: {} }, 8, 2, options)
  * @throws QueryModuleError when a worker cannot import the query; any start-up error of a task (re-raised with its
  * code), after every worker has been stopped.
  */
@@ -26,13 +28,16 @@ export async function startOnWorkers(
   return query
 }
 
-/** The entry file of a worker: the TypeScript source under tsx (tests, `npm run demo`), the built file otherwise. */
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts')
-  return {
-    url: new URL(fromSource ? './workerMain.ts' : './workerMain.js', import.meta.url),
-    execArgv: fromSource ? ['--import', 'tsx'] : [],
-  }
+/**
+ * How to start a worker: the built entry file, or, when the engine runs from its TypeScript source (tests, tsx), a
+ * small module that registers tsx's loader in the worker before importing the source entry.
+ */
+function workerEntry(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./workerMain.js', import.meta.url)
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+  const main = new URL('./workerMain.ts', import.meta.url).href
+  const bootstrap = `const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(main)});`
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`)
 }
 
 /** The handle of a query whose tasks run on worker threads: control goes to the workers as messages. */
@@ -61,7 +66,7 @@ class WorkersQuery implements StreamingQuery {
     this.workers = Array.from({ length: parallelism }, (_, w) => {
       const tasks = Array.from({ length: partitions }, (_, p) => p).filter((p) => p % parallelism === w)
       const data: WorkerData = { definedIn, tasks, session: options }
-      return new Worker(entry.url, { workerData: data, execArgv: entry.execArgv })
+      return new Worker(entry, { workerData: data })
     })
     const starts = this.workers.map((worker) => this.watch(worker))
     this.started = Promise.all(starts.map((s) => s.started)).then(
