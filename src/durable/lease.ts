@@ -1,0 +1,93 @@
+/**
+ * Leases on tasks, the way a cluster of members shares a query's tasks: a member holds a task while its lease is
+ * fresh (a heartbeat renews it before its TTL runs out), a lease changes hands only by compare-and-set on its
+ * revision, and every change of owner raises the task's epoch. A commit carries the epoch it was made under and is
+ * checked where it is written ({@link fencedFs}), so a member that lost its lease while paused cannot commit.
+ */
+import { FencedError } from '../errors.js'
+import type { CheckpointFs } from './fs.js'
+
+/** One task's lease as the coordinator stores it. */
+export interface Lease {
+  readonly task: string
+  readonly member: string
+  /** Raised each time the task changes owner; commits carry it. */
+  readonly epoch: number
+  /** Raised on every write of this lease: the compare-and-set token. */
+  readonly revision: number
+  /** Coordinator clock time after which the lease is free to take. */
+  readonly expiresAt: number
+}
+
+/**
+ * Where members agree on who runs which task. Implementations keep every operation atomic on the store (a
+ * compare-and-set on revisions), so two members can never both hold one task in one epoch.
+ */
+export interface Coordinator {
+  /** Records that `member` is alive until now + TTL (its heartbeat). */
+  heartbeat(member: string): Promise<void>
+  /** Removes `member` from the live members (a clean leave). */
+  leave(member: string): Promise<void>
+  /** The members whose heartbeat is fresh, sorted. */
+  members(): Promise<string[]>
+  /** The stored lease of every task that has one (expired or not). */
+  leases(): Promise<Lease[]>
+  /** Takes `task` for `member` if it has no lease or its lease expired, with the next epoch; undefined if taken. */
+  acquire(task: string, member: string): Promise<Lease | undefined>
+  /** Extends a held lease by the TTL if its revision is unchanged and it has not expired; undefined if lost. */
+  renew(lease: Lease): Promise<Lease | undefined>
+  /** Gives a held lease up (compare-and-set on its revision); false if it was already lost. */
+  release(lease: Lease): Promise<boolean>
+  /** Whether `member` holds an unexpired lease on `task` at `epoch`: the fence a commit must pass. */
+  holds(task: string, member: string, epoch: number): Promise<boolean>
+}
+
+/**
+ * How many tasks each live member should run: `tasks / members`, the first `tasks mod members` members (in sorted
+ * order) one more, so that shares differ by at most one and every member computes the same answer.
+ * @example fairShares(['a', 'b'], 5) // Map { 'a' => 3, 'b' => 2 }
+ * @throws never.
+ */
+export function fairShares(members: readonly string[], tasks: number): Map<string, number> {
+  const sorted = [...members].sort()
+  const base = Math.floor(tasks / Math.max(1, sorted.length))
+  const extra = tasks - base * sorted.length
+  return new Map(sorted.map((m, i) => [m, base + (i < extra ? 1 : 0)]))
+}
+
+/** Whether a path is a commit-log entry (`…/commits/<batchId>`), the write that fencing guards. */
+const isCommit = (path: string): boolean => /[\\/]commits[\\/]\d+$/.test(path)
+
+/**
+ * A file system for one task's checkpoint that refuses to write a commit-log entry unless the coordinator confirms,
+ * just before the write, that `member` still holds the task at `epoch`. Other writes pass: without a commit they
+ * are invisible to recovery, so a fenced member's stray offsets or state files are replayed over by the new owner.
+ * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch })
+ * @throws FencedError from the commit write when the lease was lost.
+ */
+export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointFs {
+  const guard = async (path: string): Promise<void> => {
+    if (isCommit(path) && !(await coordinator.holds(fence.task, fence.member, fence.epoch))) {
+      throw new FencedError(fence.task, fence.member, fence.epoch)
+    }
+  }
+  return {
+    ...inner,
+    async writeFileAtomic(path, data) {
+      await guard(path)
+      return inner.writeFileAtomic(path, data)
+    },
+    async appendFileDurable(path, data) {
+      await guard(path)
+      return inner.appendFileDurable(path, data)
+    },
+    async renameDurable(from, to) {
+      await guard(to)
+      return inner.renameDurable(from, to)
+    },
+    async createExclusive(path, data) {
+      await guard(path)
+      return inner.createExclusive(path, data)
+    },
+  }
+}
