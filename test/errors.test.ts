@@ -25,6 +25,9 @@ import {
   groupBy,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  PartitioningMismatchError,
+  QueryModuleError,
+  FencedError,
   jsonFilesSink,
   map,
   memorySink,
@@ -147,6 +150,9 @@ describe('public errors', () => {
       () => new ConnectorUnavailableError('PostgreSQL sink counts', 10, new Error('ECONNREFUSED')),
       'SRX_CONNECTOR_UNAVAILABLE',
     ],
+    ['PartitioningMismatchError', () => new PartitioningMismatchError('not by key'), 'SRX_PARTITIONING_MISMATCH'],
+    ['QueryModuleError', () => new QueryModuleError('no export'), 'SRX_QUERY_MODULE'],
+    ['FencedError', () => new FencedError('3', 'm1', 2), 'SRX_FENCED'],
   ]
 
   it.each(cases)('%s is a StructuredRxError and an Error with its name and the stable code', (name, make, code) => {
