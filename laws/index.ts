@@ -11,7 +11,14 @@ export { canonical, identityOf, sortByIdentity, upsertByIdentity } from './rows.
 export { comparisonFor, resultDifference } from './compare.js'
 export type { Comparison } from './compare.js'
 export { exactlyOnceUnderCrashes, exactlyOnceUnderCrashesHolds } from './exactlyOnce.js'
-export type { CrashLawResult, CrashLawSink, DurableSink, InjectedFault } from './exactlyOnce.js'
+export type {
+  CrashLawOptions,
+  CrashLawResult,
+  CrashLawSink,
+  DurableSink,
+  ExactlyOnceUnderCrashesOptions,
+  InjectedFault,
+} from './exactlyOnce.js'
 export { checkpointUpgradeCompatible, checkpointUpgradeCompatibleHolds } from './upgrade.js'
 export type {
   CheckpointUpgradeCompatibleOptions,
