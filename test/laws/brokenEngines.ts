@@ -4,7 +4,9 @@
  * code: every variant breaks one guarantee on purpose.
  */
 import { basename, dirname, join } from 'node:path'
-import { type CheckpointFs, foreachBatch } from '../../src/index.js'
+import type { Observable } from 'rxjs'
+import { type CheckpointFs, type Codec, foreachBatch, groupBy, type Operator, PLAN, type PlanNode, type WindowGrouped } from '../../src/index.js'
+import { withPlan } from '../../src/plan/nodes.js'
 import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/checkpoint/format.js'
 import type { DurableSink } from '../../laws/index.js'
 
@@ -120,4 +122,22 @@ export function offsetsAfterSink(inner: CheckpointFs): CheckpointFs {
     remove: after(inner.remove),
     createExclusive: after(inner.createExclusive),
   }
+}
+
+/**
+ * `groupBy` by tumbling window whose plan puts a row one millisecond early: a row exactly at a window start lands in
+ * the window before it, in the engine only (the RxJS reference stays right) — a window boundary off by one.
+ */
+export function offByOneWindowGroupBy<T, K>(
+  keyOf: (row: T) => K,
+  keyCodec: Codec<K>,
+  window: { time: (row: T) => number; size: number },
+): Operator<T, WindowGrouped<K, T>> {
+  const right = groupBy(keyOf, keyCodec, { window })
+  const node = right[PLAN] as PlanNode & { kind: 'groupBy' }
+  const time = window.time
+  return withPlan((rows: Observable<T>) => right(rows), {
+    ...node,
+    window: { ...node.window!, time: ((row: T) => time(row) - 1) as (row: never) => unknown },
+  })
 }
