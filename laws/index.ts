@@ -29,6 +29,6 @@ export type {
 } from './upgrade.js'
 export { arbitraryFromCodec, codecRoundTrip, codecRoundTripHolds } from './codecs.js'
 export type { ArbitraryFromCodecOptions, ValueLawResult } from './codecs.js'
-export { migrationLaws, migrationLawsHold } from './migrations.js'
+export { migrationLaws, migrationLawsHold, migrationRestoreHolds } from './migrations.js'
 export type { AnyMigration, MigrationLawOptions } from './migrations.js'
 export { assertLaw } from './query.js'
