@@ -103,6 +103,22 @@ describe.each(formatVersions)('golden checkpoints of format v%i', (formatVersion
     ])
   })
 
+  it('aggregate-update: after its snapshot of batch 2, the fixture holds a delta of batch 3 with exactly the key it changed', async () => {
+    // Batch 3 changed only 'b': partition 1 (where 'b' lives) has 3.delta with 'b', partition 0 has nothing after 2.
+    const dir = join(root, aggregateUpdate.name, 'state', 'agg')
+    const afterSnapshot: Record<string, string[]> = {}
+    for (const partition of await readdir(dir)) {
+      for (const name of await readdir(join(dir, partition))) {
+        const m = /^(\d+)\.delta$/.exec(name)
+        if (m === null || Number(m[1]) <= 2) continue
+        const { body } = decodeCheckpointFile(name, await readFile(join(dir, partition, name)))
+        const keys = body.split('\n').slice(1).map((line) => (JSON.parse(line) as { u?: { k: unknown }; r?: { k: unknown } }))
+        afterSnapshot[`${partition}/${name}`] = keys.map((e) => `${e.u ? 'upsert' : 'remove'} ${String((e.u ?? e.r)!.k)}`)
+      }
+    }
+    expect(afterSnapshot).toEqual({ '1/3.delta': ['upsert b'] })
+  })
+
   it('windowed-append: restores the watermark and open windows; late rows are dropped, windows close exactly once', async () => {
     // Watermark 16 s: a row at 3 s is late, one at 14 s joins the open window [10, 20); 40 s closes [10, 30).
     const run = await restart(await copyOf(windowedAppend.name), windowedAppend, [[sale('a', 1, 3), sale('a', 1, 14), sale('b', 1, 40)]])
