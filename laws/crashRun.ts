@@ -63,6 +63,8 @@ export interface CrashSchedule<T, R> {
   readonly dir: string
   /** Where dry runs copy `dir` to. */
   readonly scratch: string
+  /** The operations of the first run when known (an undisturbed schedule over the same input counted them). */
+  readonly firstRunOps?: number
 }
 
 /** What a schedule produced: the sink's output, one line per run, and the failure that broke the law, if any. */
@@ -70,6 +72,8 @@ export interface ScheduleOutcome<R> {
   readonly output: R[]
   readonly trace: string[]
   readonly failure?: string
+  /** The mutating file operations of the first run. */
+  readonly firstRunOps?: number
 }
 
 /**
@@ -81,6 +85,7 @@ export async function runSchedule<T, R>(s: CrashSchedule<T, R>, faults: readonly
   const sink = durableSink<R>(s.sink, s.query.outputMode, s.dir)
   const trace: string[] = []
   let added = 0
+  let firstRunOps: number | undefined
   for (let run = 0; ; run++) {
     if (run > faults.length + s.later.length + 1) throw new Error(`the query did not finish after ${run} runs: ${trace.join('; ')}`)
     const fault = faults[run]
@@ -89,12 +94,14 @@ export async function runSchedule<T, R>(s: CrashSchedule<T, R>, faults: readonly
     if (fault === undefined) {
       fs = countingFs(nodeFs, { root: s.dir })
     } else {
-      const dry = await dryRun(s, run)
+      // The first run of a schedule is the first run of the undisturbed one, which counted it already.
+      const dry: { ops: number; error?: string } = run === 0 && s.firstRunOps !== undefined ? { ops: s.firstRunOps } : await dryRun(s, run)
       if (dry.error !== undefined) return { output: await sink.output(), trace, failure: `run ${run} failed without a fault: ${dry.error}` }
       opsOfRun = dry.ops
       fs = faultyFs(nodeFs, { at: fault.at % Math.max(1, opsOfRun), kind: fault.kind }, { root: s.dir })
     }
     const error = await runOnce(s, sink.sink(), join(s.dir, 'checkpoint'), s.fs(fs))
+    if (run === 0 && fault === undefined) firstRunOps = fs.opCount
     const hit = fault === undefined ? undefined : fs.ops.findIndex((line) => line.endsWith(` [${fault.kind}]`))
     if (fault !== undefined && hit !== undefined && hit >= 0) {
       const outcome = error === undefined ? 'the query still finished' : 'the query stopped'
@@ -109,7 +116,7 @@ export async function runSchedule<T, R>(s: CrashSchedule<T, R>, faults: readonly
       trace.push(`${s.later[added]!.length} rows added`)
       added++
     } else if (error === undefined && run >= faults.length - 1) {
-      return { output: await sink.output(), trace }
+      return { output: await sink.output(), trace, firstRunOps }
     }
   }
 }

@@ -77,7 +77,7 @@ export async function exactlyOnceUnderCrashesHolds<T, R>(
     const cleanRun = schedule('clean')
     cleanRun.source.addData(input)
     const clean = await runSchedule(cleanRun, [])
-    const crashedRun = schedule('crashed')
+    const crashedRun = { ...schedule('crashed'), firstRunOps: clean.firstRunOps }
     crashedRun.source.addData(input)
     const crashed = await runSchedule(crashedRun, options.faults)
     const expected = sortByIdentity(clean.output)
