@@ -9,11 +9,7 @@ import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   type CheckpointFs,
-  countingFs,
-  type CountingFs,
   createSession,
-  type FaultKind,
-  faultyFs,
   foreachBatch,
   jsonFilesSink,
   memorySink,
@@ -25,6 +21,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../src/index.js'
+import { countingFs, type CountingFs, type FaultKind, faultyFs } from '../src/testing.js'
 import type { QueryUnderTest } from './query.js'
 import { upsertByIdentity } from './rows.js'
 

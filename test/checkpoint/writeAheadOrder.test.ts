@@ -8,10 +8,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type CheckpointFs,
   count,
-  countingFs,
   createSession,
-  type FaultKind,
-  faultyFs,
   groupBy,
   map,
   memorySink,
@@ -21,6 +18,7 @@ import {
   nodeFs,
   trigger,
 } from '../../src/index.js'
+import { countingFs, type FaultKind, faultyFs } from '../../src/testing.js'
 import { losesDeltaKey, offsetsAfterSink } from '../laws/brokenEngines.js'
 import { useTempDir } from './tempDir.js'
 

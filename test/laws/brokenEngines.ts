@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path'
 import type { Observable } from 'rxjs'
 import { type CheckpointFs, type Codec, foreachBatch, groupBy, type Operator, PLAN, type PlanNode, type WindowGrouped } from '../../src/index.js'
 import { withPlan } from '../../src/plan/nodes.js'
-import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/checkpoint/format.js'
+import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/durable/format.js'
 import type { DurableSink } from '../../laws/index.js'
 
 /** A sink that appends every batch it is handed, a replay after a restart included: it does not skip batch ids. */
@@ -27,6 +27,7 @@ function wrap(inner: CheckpointFs, overrides: Overrides): CheckpointFs {
     readdir: (path) => inner.readdir(path),
     mkdirp: (path) => inner.mkdirp(path),
     remove: (path) => inner.remove(path),
+    renameDurable: (from, to) => inner.renameDurable(from, to),
     size: (path) => inner.size(path),
     createExclusive: (path, data) => inner.createExclusive(path, data),
     ...overrides,
@@ -86,7 +87,7 @@ export function losesDeltaKey(inner: CheckpointFs): CheckpointFs {
     async writeFileAtomic(path, data) {
       if (!path.endsWith('.delta')) return inner.writeFileAtomic(path, data)
       const lines = decodeCheckpointFile(path, Buffer.from(data)).body.split('\n')
-      const last = lines.map((l) => l.startsWith('{"u":')).lastIndexOf(true)
+      const last = lines.map((l: string) => l.startsWith('{"u":')).lastIndexOf(true)
       const body = last < 0 ? lines : [...lines.slice(0, last), ...lines.slice(last + 1)]
       return inner.writeFileAtomic(path, encodeCheckpointFile(body.join('\n')))
     },
@@ -120,6 +121,7 @@ export function offsetsAfterSink(inner: CheckpointFs): CheckpointFs {
     appendFileDurable: after(inner.appendFileDurable),
     mkdirp: after(inner.mkdirp),
     remove: after(inner.remove),
+    renameDurable: after(inner.renameDurable),
     createExclusive: after(inner.createExclusive),
   }
 }
