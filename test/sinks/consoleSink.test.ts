@@ -3,7 +3,7 @@ import { consoleSink, nodeFs } from '../../src/index.js'
 
 async function printed(rows: unknown[], options: { numRows?: number; truncate?: boolean } = {}): Promise<string> {
   let text = ''
-  const writer = await consoleSink({ ...options, write: (t) => void (text += t) }).open({ queryName: undefined, outputMode: 'append', fs: nodeFs })
+  const writer = await consoleSink({ ...options, write: (t) => void (text += t) }).open({ queryId: 'test-query', queryName: undefined, outputMode: 'append', fs: nodeFs })
   await writer.addBatch(3, rows)
   return text
 }
