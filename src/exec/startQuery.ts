@@ -92,11 +92,12 @@ async function launch(
   runId: string,
 ): Promise<StreamingQuery> {
   const logDir = def.checkpointLocation === undefined ? undefined : join(def.checkpointLocation, 'sources', '0')
+  const id = opened?.metadata.id ?? randomUUID()
   const reader = await def.source.open({ fs: ctx.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
-    const writer = await def.sink.open({ queryName: def.queryName, outputMode: def.outputMode, fs: ctx.fs })
+    const writer = await def.sink.open({ queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: ctx.fs })
     return await MicroBatchQuery.start({
-      id: opened?.metadata.id ?? randomUUID(),
+      id,
       runId,
       name: def.queryName,
       plan,
