@@ -8,13 +8,15 @@ import type { Redis } from 'ioredis'
  * Opens a client for `url` (`redis://host:port[/db]`). Commands sent while the server is away wait for one
  * reconnection and then fail, so the caller's retry (with its bound) takes over.
  * @example const redis = await connectRedis('redis://127.0.0.1:6379')
+ * @throws RangeError from ioredis on a URL it cannot read.
  */
-export async function connectRedis(url: string): Promise<Redis> {
+export async function connectRedis(url: string, options: { autoPipelining: boolean } = { autoPipelining: true }): Promise<Redis> {
   const { Redis } = await import('ioredis')
   return new Redis(url, {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 1000),
-    enableAutoPipelining: true,
+    // A transaction's WATCH … EXEC must not interleave with other commands, so writers turn batching off.
+    enableAutoPipelining: options.autoPipelining,
   })
 }
 
@@ -28,8 +30,13 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/
 export function isTransientRedisError(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   if (error.name === 'ReplyError') return TRANSIENT_REPLY.test(error.message)
-  return true
+  if (error.name === 'MaxRetriesPerRequestError') return true
+  const code = (error as NodeJS.ErrnoException).code
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return true
+  return /Connection is closed|Stream isn't writeable/.test(error.message)
 }
+
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'])
 
 /** Closes a client without waiting on a server that may be gone. */
 export function closeRedis(redis: Redis): Promise<void> {
