@@ -12,12 +12,15 @@ import type { Redis } from 'ioredis'
  */
 export async function connectRedis(url: string, options: { autoPipelining: boolean } = { autoPipelining: true }): Promise<Redis> {
   const { Redis } = await import('ioredis')
-  return new Redis(url, {
+  const redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 1000),
     // A transaction's WATCH … EXEC must not interleave with other commands, so writers turn batching off.
     enableAutoPipelining: options.autoPipelining,
   })
+  // Connection errors reach the caller through the failed command; the event itself needs no second report.
+  redis.on('error', () => undefined)
+  return redis
 }
 
 /** Replies that mean "not now" (the server is loading its data, or busy) rather than "never". */
