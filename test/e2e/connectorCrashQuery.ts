@@ -1,0 +1,60 @@
+/**
+ * A connector query run as a child process by the connector crash storms (`redisStorm.test.ts`, `jetStreamStorm.test.ts`), which kill it
+ * with SIGKILL at random moments and restart it until it drains its input:
+ *
+ *   node --import tsx test/e2e/connectorCrashQuery.ts redis <redisUrl> <inKey> <partitions> <outKey> <checkpointDir>
+ *   node --import tsx test/e2e/connectorCrashQuery.ts jetstream-sink <inputDir> <natsUrl> <subject> <partitions> <checkpointDir>
+ *
+ * - `redis`: redisStream (partitioned, a few entries per batch) → map → redisStreamSink, append mode.
+ * - `jetstream-sink`: jsonFiles (one file per batch) → jetStreamSink partitioned by the row's key.
+ * Both run with `trigger.availableNow()`, print `started` once `start()` resolved, exit 0 when everything is
+ * committed and 1 on an error.
+ */
+import { pathToFileURL } from 'node:url'
+import * as t from 'io-ts'
+import { createSession, jetStreamSink, jsonFiles, map, redisStream, redisStreamSink, type StreamingQuery, trigger } from '../../src/index.js'
+
+export const StormRow = t.type({ id: t.number, key: t.string, v: t.number })
+export type StormRow = t.TypeOf<typeof StormRow>
+
+/** The redis storm's projection, shared with the test that computes the expected output. */
+export const project = (r: StormRow) => ({ id: r.id, key: r.key, v2: r.v * 2 })
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [mode, a, b, c, d, checkpointDir] = argv
+  if ((mode !== 'redis' && mode !== 'jetstream-sink') || !a || !b || !c || !d || !checkpointDir) {
+    throw new Error('usage: connectorCrashQuery.ts <redis|jetstream-sink> … (see the file header)')
+  }
+  const session = createSession({ warn: (m) => process.stderr.write(`${m}\n`) })
+  let query: StreamingQuery
+  if (mode === 'redis') {
+    query = await session
+      .readStream(redisStream({ url: a, key: b, partitions: Number(c), codec: StormRow, maxEntriesPerTrigger: 40 }))
+      .pipe(map(project))
+      .writeStream({ outputMode: 'append', sink: redisStreamSink({ url: a, key: d }), checkpointLocation: checkpointDir, trigger: trigger.availableNow() })
+      .start()
+  } else {
+    query = await session
+      .readStream(jsonFiles(a, { codec: StormRow, maxFilesPerTrigger: 1 }))
+      .writeStream({
+        outputMode: 'append',
+        sink: jetStreamSink({ servers: b, subject: c, partitions: Number(d), partitionBy: [(r: StormRow) => r.key, t.string] }),
+        checkpointLocation: checkpointDir,
+        trigger: trigger.availableNow(),
+      })
+      .start()
+  }
+  process.stdout.write('started\n')
+  await query.awaitTermination()
+}
+
+// Only when run as the child process, not when the test imports the helpers above.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exit(1)
+    },
+  )
+}
