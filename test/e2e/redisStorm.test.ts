@@ -12,29 +12,21 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startRedis } from '../support/servers/redis.js'
-import { project, type StormRow } from './connectorCrashQuery.js'
+import { byId, project, rowMaker, type StormRow } from './connectorCrashQuery.js'
 import { crashStorm, killStormChildren, seededRandom, stormSeed } from './killLoop.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repoRoot = join(here, '..', '..')
 const script = join(here, 'connectorCrashQuery.ts')
 const MIN_KILLS = 20
-const KEYS = 7
 const PARTITIONS = 3
 
-/** Rows with ascending ids and random keys and values, from the storm's seeded generator. */
-function rowMaker(next: () => number): (count: number) => StormRow[] {
-  let id = 0
-  return (count) =>
-    Array.from({ length: count }, () => ({ id: id++, key: `k${Math.floor(next() * KEYS)}`, v: Math.floor(next() * 100) }))
-}
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   killStormChildren()
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
-const byId = <R extends { id: number }>(rows: R[]) => [...rows].sort((a, b) => a.id - b.id)
 
 describe('a connector query killed with SIGKILL at random moments and restarted until it drains', () => {
   it('redisStream → map → redisStreamSink writes every row exactly once', async () => {
