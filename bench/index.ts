@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 
 const GROUPS: readonly BenchGroup[] = [
@@ -20,6 +21,8 @@ const GROUPS: readonly BenchGroup[] = [
   checkpointOverheadGroup,
   jsonFilesGroup,
   restartGroup,
+  jetStreamSourceGroup,
+  redisStreamSourceGroup,
 ]
 
 const { values } = parseArgs({

@@ -96,6 +96,7 @@ export function logSource<T>(spec: LogSourceSpec, options: LogSourceOptions<T>):
       let readAhead: ReadAhead | undefined
       let availableNow: LogPosition[] | undefined
       let rotation = 0
+      const prefetch = new Prefetch(log, retrying)
       let lastBatchBad = 0
       let totalBad = 0
       const positionsOf = (offset: Offset) => asPositions(offset, names, log.initialPosition, spec.description)
@@ -118,12 +119,14 @@ export function logSource<T>(spec: LogSourceSpec, options: LogSourceOptions<T>):
             const p = (i + rotation) % names.length
             if (latest[p] === start[p]) continue
             const quota = Math.max(1, Math.floor(left / (names.length - i)))
-            const got = await retrying(() => log.readRange(p, start[p]!, latest[p]!, quota))
+            const got = await prefetch.take(p, start[p]!, latest[p]!, quota)
             entries[p] = got
             if (got.length > 0) end[p] = got[got.length - 1]!.position
             left -= got.length
           }
           readAhead = { start, end, entries }
+          // The next batch's entries load while this one is processed.
+          names.forEach((_, p) => prefetch.start(p, end[p]!, latest[p]!, max))
           return offsetOf(end)
         },
         async getBatch(startOffset, endOffset) {
@@ -169,6 +172,51 @@ export function checkPartitions(partitions: number | undefined, what: string): n
     throw new RangeError(`${what}: partitions must be a positive integer, got ${partitions}`)
   }
   return partitions
+}
+
+/**
+ * Entries read ahead per partition: after a batch's end offset is chosen, the range after it loads in the
+ * background, and the next batch takes from it (reading the rest, if any, itself). A failed read ahead is dropped:
+ * the batch then reads for itself and meets the error there.
+ */
+class Prefetch {
+  private readonly buffers = new Map<number, { after: LogPosition; upTo: LogPosition; asked: number; entries: Promise<LogEntry[]> }>()
+
+  constructor(
+    private readonly log: PartitionedLog,
+    private readonly retrying: <R>(call: () => Promise<R>) => Promise<R>,
+  ) {}
+
+  start(p: number, after: LogPosition, upTo: LogPosition, max: number): void {
+    if (after === upTo || this.buffers.has(p)) return
+    const entries = this.retrying(() => this.log.readRange(p, after, upTo, max))
+    entries.catch(() => undefined)
+    this.buffers.set(p, { after, upTo, asked: max, entries })
+  }
+
+  /** The entries in `(after, upTo]` of partition p, at most `max`: from the buffer when it starts at `after`. */
+  async take(p: number, after: LogPosition, upTo: LogPosition, max: number): Promise<LogEntry[]> {
+    const buffer = this.buffers.get(p)
+    this.buffers.delete(p)
+    let entries: LogEntry[] = []
+    let complete = false
+    if (buffer !== undefined && buffer.after === after) {
+      const got = await buffer.entries.catch(() => [] as LogEntry[])
+      entries = got
+      // A read that returned fewer entries than asked covered its whole range.
+      complete = got.length < buffer.asked && buffer.upTo === upTo
+    }
+    if (entries.length > max) {
+      const taken = entries.slice(0, max)
+      const rest = entries.slice(max)
+      this.buffers.set(p, { after: taken[max - 1]!.position, upTo: buffer!.upTo, asked: buffer!.asked - max, entries: Promise.resolve(rest) })
+      return taken
+    }
+    if (entries.length === max || complete) return entries
+    const from = entries.length > 0 ? entries[entries.length - 1]!.position : after
+    const more = await this.retrying(() => this.log.readRange(p, from, upTo, max - entries.length))
+    return entries.length === 0 ? more : entries.concat(more)
+  }
 }
 
 interface BadMessage {

@@ -208,6 +208,7 @@ describe('JetStream connectors when the server goes away', () => {
       .start()
     await q.processAllAvailable()
     await server.restart(500)
+    await client.waitForStream(input.stream)
     await client.publish(input.subject, rowsFrom(50, 80))
     await q.processAllAvailable()
     await q.stop()

@@ -8,6 +8,8 @@ export interface NatsTestClient {
   addStream(name: string, subjects: string[]): Promise<void>
   publish(subject: string, rows: readonly unknown[]): Promise<number[]>
   /** Every message on subjects matching `filter`, in stream order. */
+  /** Waits until the server answers JetStream requests for `stream` again (after a restart). */
+  waitForStream(stream: string): Promise<void>
   read(stream: string, filter: string): Promise<{ subject: string; seq: number; text: string }[]>
   close(): Promise<void>
 }
@@ -28,6 +30,17 @@ export async function natsTestClient(url: string): Promise<NatsTestClient> {
         rows.map((r) => js.publish(subject, encoder.encode(typeof r === 'string' ? r : JSON.stringify(r)))),
       )
       return acks.map((a) => a.seq)
+    },
+    async waitForStream(stream) {
+      for (let i = 0; ; i++) {
+        try {
+          await jsm.streams.info(stream)
+          return
+        } catch (e) {
+          if (i >= 100) throw e
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
     },
     async read(stream, filter) {
       const info = await jsm.consumers.add(stream, { filter_subject: filter, ack_policy: 'none' as never, mem_storage: true })

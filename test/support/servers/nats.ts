@@ -14,6 +14,8 @@ export interface NatsServer {
   readonly url: string
   readonly port: number
   readonly process: ServerProcess
+  /** The server's data directory (removed by `close`). */
+  readonly dir: string
   /** Kills the server and starts it again on the same port and store. */
   restart(downMs?: number): Promise<void>
   /** Stops the server and removes its store. */
@@ -37,6 +39,7 @@ export async function startNats(): Promise<NatsServer> {
     url: `nats://127.0.0.1:${port}`,
     port,
     process: server,
+    dir,
     async restart(downMs = 0) {
       await server.stop()
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs))

@@ -14,6 +14,8 @@ export interface RedisServer {
   readonly url: string
   readonly port: number
   readonly process: ServerProcess
+  /** The server's data directory (removed by `close`). */
+  readonly dir: string
   /** Kills the server and starts it again on the same port and data. */
   restart(downMs?: number): Promise<void>
   /** Stops the server and removes its data. */
@@ -36,6 +38,7 @@ export async function startRedis(): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     port,
     process: server,
+    dir,
     async restart(downMs = 0) {
       await server.stop()
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs))
