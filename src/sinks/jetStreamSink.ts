@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
 import * as t from 'io-ts'
-import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../clients/nats.js'
+import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../durable/natsClient.js'
 import type { Codec } from '../plan/nodes.js'
-import { checkPartitions } from '../sources/logSource.js'
+import { checkPartitions } from '../util/partitions.js'
 import { keyIdOf, partitionOf, stableHash } from '../util/keys.js'
-import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
+import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import type { Sink } from './sink.js'
 
 /** Options of `jetStreamSink`. */

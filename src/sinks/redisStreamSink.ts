@@ -1,6 +1,5 @@
-import { closeRedis, connectRedis, isTransientRedisError } from '../clients/redis.js'
-import { REDIS_VALUE_FIELD, redisWhere } from '../sources/redisStream.js'
-import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
+import { closeRedis, connectRedis, isTransientRedisError, REDIS_VALUE_FIELD, redisWhere } from '../durable/redisClient.js'
+import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import type { Sink } from './sink.js'
 
 /** Options of `redisStreamSink`. */

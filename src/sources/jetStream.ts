@@ -1,7 +1,8 @@
 import type { Codec } from '../plan/nodes.js'
-import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../clients/nats.js'
-import { DEFAULT_RETRY, withRetry } from '../util/retry.js'
-import { checkPartitions, type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
+import { checkPartitions } from '../util/partitions.js'
+import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../durable/natsClient.js'
+import { DEFAULT_RETRY, withRetry } from '../durable/retry.js'
+import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
 import type { Source } from './source.js'
 
 /** Options of `jetStream`. */

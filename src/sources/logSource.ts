@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type * as t from 'io-ts'
 import { BadMessageError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
-import { type RetryOptions, retryPolicy, withRetry } from '../util/retry.js'
+import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import { decodeRow } from './decodeRow.js'
 import type { Offset, Source, SourceContext, SourceReader } from './source.js'
 
@@ -164,14 +164,6 @@ export function logSource<T>(spec: LogSourceSpec, options: LogSourceOptions<T>):
       }
     },
   }
-}
-
-/** Checks an optional partition count. */
-export function checkPartitions(partitions: number | undefined, what: string): number | undefined {
-  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1)) {
-    throw new RangeError(`${what}: partitions must be a positive integer, got ${partitions}`)
-  }
-  return partitions
 }
 
 /**

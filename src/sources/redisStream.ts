@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis'
-import { closeRedis, connectRedis, isTransientRedisError } from '../clients/redis.js'
+import { closeRedis, connectRedis, isTransientRedisError, REDIS_VALUE_FIELD, redisWhere } from '../durable/redisClient.js'
 import type { Codec } from '../plan/nodes.js'
-import { checkPartitions, type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
+import { checkPartitions } from '../util/partitions.js'
+import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
 import type { Source } from './source.js'
 
 /** Options of `redisStream`. */
@@ -17,8 +18,6 @@ export interface RedisStreamOptions<T> extends LogSourceOptions<T> {
   readonly maxEntriesPerTrigger?: number
 }
 
-/** The field of an entry that holds the row's JSON; the sink writes the same. */
-export const REDIS_VALUE_FIELD = 'value'
 /** Entries asked for in one XRANGE. */
 const XRANGE_CHUNK = 10_000
 
@@ -48,16 +47,6 @@ export function redisStream<T>(options: RedisStreamOptions<T>): Source<T> {
     },
     options,
   )
-}
-
-/** The server part of a Redis URL, without credentials. */
-export function redisWhere(url: string): string {
-  try {
-    const u = new URL(url)
-    return `${u.hostname}:${u.port || '6379'}${u.pathname.length > 1 ? u.pathname : ''}`
-  } catch {
-    throw new RangeError(`not a Redis URL: '${url}' (expected redis://host:port)`)
-  }
 }
 
 function redisLog(redis: Redis, keys: readonly string[]): PartitionedLog {

@@ -3,6 +3,7 @@
  * retry bound decides when the query gives up. The client library is loaded on first use.
  */
 import type { Redis } from 'ioredis'
+import { isTransientSocketError } from './transientErrors.js'
 
 /**
  * Opens a client for `url` (`redis://host:port[/db]`). Commands sent while the server is away wait for one
@@ -33,16 +34,28 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/
 export function isTransientRedisError(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   if (error.name === 'ReplyError') return TRANSIENT_REPLY.test(error.message)
-  if (error.name === 'MaxRetriesPerRequestError') return true
-  const code = (error as NodeJS.ErrnoException).code
-  if (code !== undefined && TRANSIENT_CODES.has(code)) return true
+  if (error.name === 'MaxRetriesPerRequestError' || isTransientSocketError(error)) return true
   return /Connection is closed|Stream isn't writeable/.test(error.message)
 }
-
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'])
 
 /** Closes a client without waiting on a server that may be gone. */
 export function closeRedis(redis: Redis): Promise<void> {
   redis.disconnect()
   return Promise.resolve()
 }
+
+/** The field of an entry that holds the row's JSON; the sink writes the same. */
+export const REDIS_VALUE_FIELD = 'value'
+/**
+ * The server part of a Redis URL, without credentials, for names and messages.
+ * @throws RangeError on a string that is not a URL.
+ */
+export function redisWhere(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.hostname}:${u.port || '6379'}${u.pathname.length > 1 ? u.pathname : ''}`
+  } catch {
+    throw new RangeError(`not a Redis URL: '${url}' (expected redis://host:port)`)
+  }
+}
+

@@ -64,3 +64,4 @@ export function isTransientNatsError(error: unknown): boolean {
 
 /** Milliseconds as the nanoseconds JetStream's API takes for durations. */
 export const nanos = (ms: number): number => ms * 1_000_000
+
