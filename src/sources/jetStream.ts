@@ -1,7 +1,6 @@
 import type { Codec } from '../plan/nodes.js'
 import { checkPartitions } from '../util/partitions.js'
 import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../durable/natsClient.js'
-import { DEFAULT_RETRY, withRetry } from '../durable/retry.js'
 import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
 import type { Source } from './source.js'
 
@@ -45,11 +44,11 @@ export function jetStream<T>(options: JetStreamOptions<T>): Source<T> {
       connector: `nats-server ${servers}`,
       maxPerTrigger: options.maxMessagesPerTrigger,
       maxOptionName: 'maxMessagesPerTrigger',
-      open: async () => {
-        const retry = { ...DEFAULT_RETRY, ...options.retry }
-        const client = await withRetry(`nats-server ${servers}`, retry, isTransientNatsError, () => connectNats(options.servers))
+      isTransient: isTransientNatsError,
+      open: async (_, retrying) => {
+        const client = await retrying(() => connectNats(options.servers))
         try {
-          await withRetry(`nats-server ${servers}`, retry, isTransientNatsError, () => client.jsm.streams.info(options.stream))
+          await retrying(() => client.jsm.streams.info(options.stream))
         } catch (e) {
           await client.nc.close()
           throw new Error(`jetStream: stream ${options.stream} is not available on ${servers}: ${(e as Error).message}`, { cause: e })
@@ -110,7 +109,6 @@ function jetStreamLog(client: NatsClient, stream: string, subjects: readonly str
         jsm.consumers.delete(stream, info.name).catch(() => undefined)
       }
     },
-    isTransient: isTransientNatsError,
     close: () => client.nc.close(),
   }
 }

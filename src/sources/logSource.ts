@@ -34,8 +34,6 @@ export interface PartitionedLog {
   latestPosition(partition: number, after: LogPosition): Promise<LogPosition>
   /** The entries in `(after, end]`, in order, at most `max` of them. */
   readRange(partition: number, after: LogPosition, end: LogPosition, max: number): Promise<LogEntry[]>
-  /** Whether a client error is worth retrying (a lost connection), as opposed to a refusal by the broker. */
-  isTransient(error: unknown): boolean
   close(): Promise<void>
 }
 
@@ -63,8 +61,14 @@ export interface LogSourceSpec {
   /** The rate limit and the option's name, for errors. */
   readonly maxPerTrigger: number | undefined
   readonly maxOptionName: string
-  open(ctx: SourceContext): Promise<PartitionedLog>
+  /** Whether a client error is worth retrying (a lost connection), as opposed to a refusal by the broker. */
+  isTransient(error: unknown): boolean
+  /** Connects; `retrying` runs a call under the source's retry policy. */
+  open(ctx: SourceContext, retrying: Retrying): Promise<PartitionedLog>
 }
+
+/** Runs a call to the broker under the source's retry policy. */
+export type Retrying = <R>(call: () => Promise<R>) => Promise<R>
 
 /** A range read ahead by `latestOffset` and handed to the `getBatch` that asks for the same range. */
 interface ReadAhead {
@@ -90,8 +94,8 @@ export function logSource<T>(spec: LogSourceSpec, options: LogSourceOptions<T>):
     kind: spec.kind,
     identity: spec.identity,
     async open(ctx): Promise<SourceReader<T>> {
-      const log = await spec.open(ctx)
-      const retrying = <R>(call: () => Promise<R>) => withRetry(spec.connector, policy, (e) => log.isTransient(e), call)
+      const retrying: Retrying = (call) => withRetry(spec.connector, policy, spec.isTransient, call)
+      const log = await spec.open(ctx, retrying)
       const names = log.partitions
       let readAhead: ReadAhead | undefined
       let availableNow: LogPosition[] | undefined
@@ -176,7 +180,7 @@ class Prefetch {
 
   constructor(
     private readonly log: PartitionedLog,
-    private readonly retrying: <R>(call: () => Promise<R>) => Promise<R>,
+    private readonly retrying: Retrying,
   ) {}
 
   start(p: number, after: LogPosition, upTo: LogPosition, max: number): void {

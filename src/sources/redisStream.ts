@@ -43,6 +43,7 @@ export function redisStream<T>(options: RedisStreamOptions<T>): Source<T> {
       connector: `redis-server ${where}`,
       maxPerTrigger: options.maxEntriesPerTrigger,
       maxOptionName: 'maxEntriesPerTrigger',
+      isTransient: isTransientRedisError,
       open: async () => redisLog(await connectRedis(options.url), keys),
     },
     options,
@@ -70,7 +71,6 @@ function redisLog(redis: Redis, keys: readonly string[]): PartitionedLog {
       }
       return entries
     },
-    isTransient: isTransientRedisError,
     close: () => closeRedis(redis),
   }
 }

@@ -76,16 +76,16 @@ describe('jetStream source', () => {
     expect(second.rows.map((r) => r.id)).toEqual(rowsFrom(140, 150).map((r) => r.id))
   })
 
-  it('keeps one stream sequence per partition subject in its offsets', async () => {
+  it('keeps one stream sequence per partition subject in its offsets, 0 for a subject with no messages yet', async () => {
     const { stream, subject } = await freshStream(true)
     const seq0 = await client.publish(`${subject}.0`, rowsFrom(0, 2))
     const seq1 = await client.publish(`${subject}.1`, rowsFrom(2, 3))
     const q = await createSession()
-      .readStream(jetStream({ servers: server.url, stream, subject, partitions: 2, codec: Row }))
+      .readStream(jetStream({ servers: server.url, stream, subject, partitions: 3, codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
-    expect(q.lastProgress?.sources[0]?.endOffset).toEqual({ [`${subject}.0`]: Math.max(...seq0), [`${subject}.1`]: seq1[0] })
+    expect(q.lastProgress?.sources[0]?.endOffset).toEqual({ [`${subject}.0`]: Math.max(...seq0), [`${subject}.1`]: seq1[0], [`${subject}.2`]: 0 })
   })
 
   it('fails the query with BadMessageError naming the stream, subject, sequence and codec path', async () => {

@@ -81,16 +81,16 @@ describe('redisStream source', () => {
     expect(second.rows.map((r) => r.id)).toEqual(rowsFrom(140, 150).map((r) => r.id))
   })
 
-  it('keeps one entry id per partition key in its offsets', async () => {
+  it('keeps one entry id per partition key in its offsets, 0-0 for a key with no entries yet', async () => {
     const key = freshKey()
     const ids0 = await append(`${key}:0`, rowsFrom(0, 2))
     const ids1 = await append(`${key}:1`, rowsFrom(2, 3))
     const q = await createSession()
-      .readStream(redisStream({ url: server.url, key, partitions: 2, codec: Row }))
+      .readStream(redisStream({ url: server.url, key, partitions: 3, codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
-    expect(q.lastProgress?.sources[0]?.endOffset).toEqual({ [`${key}:0`]: ids0[1], [`${key}:1`]: ids1[0] })
+    expect(q.lastProgress?.sources[0]?.endOffset).toEqual({ [`${key}:0`]: ids0[1], [`${key}:1`]: ids1[0], [`${key}:2`]: '0-0' })
   })
 
   it('fails the query with BadMessageError naming the key, the entry id and the codec path', async () => {

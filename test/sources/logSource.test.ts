@@ -5,10 +5,9 @@ import { nodeFs } from '../../src/index.js'
 import { type LogEntry, logSource, type PartitionedLog } from '../../src/sources/logSource.js'
 
 /** An in-memory partitioned log: the offset and limit logic of logSource, without a broker. */
-function memoryLog(partitions: number): PartitionedLog & { append(p: number, value: number): void; reads: number } {
+function memoryLog(partitions: number): PartitionedLog & { append(p: number, value: number): void } {
   const data: number[][] = Array.from({ length: partitions }, () => [])
   const log = {
-    reads: 0,
     partitions: data.map((_, p) => `m.${p}`),
     initialPosition: 0,
     describe: (p: number) => `memory partition ${p}`,
@@ -19,14 +18,12 @@ function memoryLog(partitions: number): PartitionedLog & { append(p: number, val
       return data[p]!.length
     },
     async readRange(p: number, after: number | string, end: number | string, max: number): Promise<LogEntry[]> {
-      log.reads++
       const out: LogEntry[] = []
       for (let i = (after as number) + 1; i <= (end as number) && out.length < max; i++) {
         out.push({ position: i, text: JSON.stringify(data[p]![i - 1]) })
       }
       return out
     },
-    isTransient: () => false,
     close: async () => undefined,
   }
   return log
@@ -43,7 +40,7 @@ describe('logSource', () => {
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 9 }), fc.array(Step, { maxLength: 40 }), async (partitions, max, steps) => {
         const log = memoryLog(partitions)
         const source = logSource<number>(
-          { description: 'memory', kind: 'memory', identity: 'm', connector: 'memory', maxPerTrigger: max, maxOptionName: 'max', open: async () => log },
+          { description: 'memory', kind: 'memory', identity: 'm', connector: 'memory', maxPerTrigger: max, maxOptionName: 'max', isTransient: () => false, open: async () => log },
           { codec: t.number },
         )
         const reader = await source.open({ fs: nodeFs, logDir: undefined, restarting: false })
@@ -83,7 +80,7 @@ describe('logSource', () => {
   it('re-reads a batch range exactly when a restarted reader is asked for it', async () => {
     const log = memoryLog(2)
     for (let i = 0; i < 10; i++) log.append(i % 2, i)
-    const spec = { description: 'memory', kind: 'memory', identity: 'm', connector: 'memory', maxPerTrigger: 3, maxOptionName: 'max', open: async () => log }
+    const spec = { description: 'memory', kind: 'memory', identity: 'm', connector: 'memory', maxPerTrigger: 3, maxOptionName: 'max', isTransient: () => false, open: async () => log }
     const first = await logSource<number>(spec, { codec: t.number }).open({ fs: nodeFs, logDir: undefined, restarting: false })
     const start = first.initialOffset()
     const end = await first.latestOffset(start, 'default')
