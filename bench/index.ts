@@ -13,6 +13,7 @@ import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
 import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
+import { postgresSinkGroup } from './postgresSink.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -21,6 +22,7 @@ const GROUPS: readonly BenchGroup[] = [
   checkpointOverheadGroup,
   jsonFilesGroup,
   restartGroup,
+  postgresSinkGroup,
   jetStreamSourceGroup,
   redisStreamSourceGroup,
 ]
