@@ -98,3 +98,39 @@ export class IncompatibleCheckpointError extends StructuredRxError {
 export class InvalidQueryError extends StructuredRxError {
   readonly code = 'SRX_INVALID_QUERY'
 }
+
+/**
+ * A path the query needs does not exist: a source directory mistyped or not yet created, or an input file deleted
+ * after it was logged for a batch. The message says how to proceed.
+ * @example
+ * try { await stream.writeStream(options).start() } catch (e) { if (e instanceof PathNotFoundError) console.log(e.path) }
+ */
+export class PathNotFoundError extends StructuredRxError {
+  readonly code = 'SRX_PATH_NOT_FOUND'
+  constructor(
+    readonly path: string,
+    readonly hint: string,
+  ) {
+    super(`path does not exist: ${path}; ${hint}`)
+  }
+}
+
+/**
+ * An input file changed after its size was logged for a batch, so the batch cannot be read as it was planned.
+ * @example
+ * if (e.cause instanceof SourceFileChangedError) console.log(e.cause.path, e.cause.loggedSize, e.cause.currentSize)
+ */
+export class SourceFileChangedError extends StructuredRxError {
+  readonly code = 'SRX_SOURCE_FILE_CHANGED'
+  constructor(
+    readonly path: string,
+    readonly loggedSize: number,
+    readonly currentSize: number,
+  ) {
+    super(
+      `input file ${path} changed after it was logged for a batch (${loggedSize} bytes then, ${currentSize} now): ` +
+        'write input files elsewhere and rename them into the directory when complete, or set ' +
+        "jsonFiles option fileChanges: 'readAppended' to read appended bytes as a new version of the file",
+    )
+  }
+}

@@ -75,4 +75,6 @@ export {
   ConcurrentQueryError,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  PathNotFoundError,
+  SourceFileChangedError,
 } from './errors.js'

@@ -1,0 +1,139 @@
+/**
+ * The file source's own log under `<checkpoint>/sources/<i>`: entry `<n>` lists the files of source batch n, each
+ * with the size and modification time it had when it was listed, so every run and re-run of the batch reads exactly
+ * those bytes; `<n>.compact` folds every entry up to n into one list of file names and sizes, after which older
+ * entries are deleted. Without a checkpoint the log lives in memory.
+ */
+import { join } from 'node:path'
+import * as t from 'io-ts'
+import type { CheckpointFs } from '../checkpoint/fs.js'
+import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
+
+/** A file as logged for a batch: bytes `[from, size)` are the batch's; `missing` marks a file skipped as deleted. */
+export interface LoggedFile {
+  readonly name: string
+  /** Undefined only in entries written before sizes were logged: such a file is read whole. */
+  readonly size?: number
+  readonly mtimeMs?: number
+  readonly from?: number
+  readonly missing?: boolean
+}
+
+const LoggedFileCodec = t.intersection([
+  t.type({ name: t.string, size: t.number, mtimeMs: t.number }),
+  t.partial({ from: t.number, missing: t.boolean }),
+])
+// Entries of older versions list bare names.
+const LogEntry = t.array(t.union([t.string, LoggedFileCodec]))
+const CompactEntry = t.type({
+  upTo: t.number,
+  files: t.array(t.union([t.string, t.type({ name: t.string, size: t.number })])),
+})
+
+const COMPACT_INTERVAL = 10
+
+
+/** The source log of a file source. */
+export class FileLog {
+  /** Every file logged so far, with the size it was read up to (undefined: read whole, before sizes were logged). */
+  readonly seen = new Map<string, number | undefined>()
+  private readonly entries = new Map<number, LoggedFile[]>()
+  /** Files logged recently, with the modification time they were logged with: they may still be being written. */
+  readonly recent = new Map<string, number>()
+  /** Files folded into the last compaction. */
+  private readonly compacted = new Map<string, number | undefined>()
+  latest = -1
+
+  constructor(
+    private readonly fs: CheckpointFs,
+    private readonly dir: string | undefined,
+  ) {}
+
+  /** Reads the log from the checkpoint. @throws CheckpointCorruptedError for an entry that does not decode. */
+  async load(): Promise<void> {
+    if (this.dir === undefined) return
+    const names = await this.fs.readdir(this.dir)
+    const compacts = names.filter((n) => /^\d+\.compact$/.test(n)).map((n) => Number.parseInt(n, 10))
+    const base = compacts.length > 0 ? Math.max(...compacts) : -1
+    if (base >= 0) {
+      const c = await readCheckpointJson(this.fs, join(this.dir, `${base}.compact`), CompactEntry)
+      for (const f of c.files) {
+        if (typeof f === 'string') this.compacted.set(f, undefined)
+        else this.compacted.set(f.name, f.size)
+      }
+      for (const [name, size] of this.compacted) this.seen.set(name, size)
+      this.latest = base
+    }
+    for (const n of names.filter((x) => /^\d+$/.test(x)).map(Number).sort((a, b) => a - b)) {
+      if (n <= base) continue
+      const files = (await readCheckpointJson(this.fs, join(this.dir, String(n)), LogEntry)).map(
+        (f): LoggedFile => (typeof f === 'string' ? { name: f } : f),
+      )
+      this.entries.set(n, files)
+      for (const f of files) {
+        this.seen.set(f.name, f.size)
+        if (f.mtimeMs !== undefined) this.recent.set(f.name, f.mtimeMs)
+      }
+      this.latest = Math.max(this.latest, n)
+    }
+  }
+
+  /** Logs the files of source batch `n`, durably before the batch is read. */
+  async add(n: number, files: LoggedFile[]): Promise<void> {
+    await this.write(n, files)
+    for (const f of files) {
+      this.seen.set(f.name, f.size)
+      if (f.mtimeMs !== undefined) this.recent.set(f.name, f.mtimeMs)
+    }
+    this.latest = n
+  }
+
+  /** Forgets recent files last modified before `mtimeMs`. */
+  forgetRecent(beforeMs: number): void {
+    for (const [name, mtimeMs] of this.recent) if (mtimeMs < beforeMs) this.recent.delete(name)
+  }
+
+  /** Marks a file of batch `n` as missing, durably, so every re-run of the batch skips it too. */
+  async markMissing(n: number, name: string): Promise<void> {
+    const files = this.filesOf(n).map((f) => (f.name === name ? { ...f, missing: true } : f))
+    await this.write(n, files)
+  }
+
+  /**
+   * The files of source batch `n`.
+   * @throws Error when the entry is gone (compacted before its batch committed).
+   */
+  filesOf(n: number): LoggedFile[] {
+    const files = this.entries.get(n)
+    if (files === undefined) throw new Error(`jsonFiles: source log has no entry ${n} (was it compacted before commit?)`)
+    return files
+  }
+
+  /** After batch `n` committed: every COMPACT_INTERVAL source batches, fold the entries up to n into one file. */
+  async compact(n: number): Promise<void> {
+    if (n < 0 || (n + 1) % COMPACT_INTERVAL !== 0) return
+    for (const [m, files] of [...this.entries].sort(([a], [b]) => a - b)) {
+      if (m <= n) for (const f of files) this.compacted.set(f.name, f.size)
+    }
+    if (this.dir !== undefined) {
+      const files = [...this.compacted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      await writeCheckpointJson(this.fs, join(this.dir, `${n}.compact`), {
+        upTo: n,
+        files: files.map(([name, size]) => (size === undefined ? name : { name, size })),
+      })
+      for (const name of await this.fs.readdir(this.dir)) {
+        const m = Number.parseInt(name, 10)
+        if (Number.isFinite(m) && (m < n || (m === n && !name.endsWith('.compact')))) await this.fs.remove(join(this.dir, name))
+      }
+    }
+    for (const m of [...this.entries.keys()]) if (m <= n) this.entries.delete(m)
+  }
+
+  private async write(n: number, files: LoggedFile[]): Promise<void> {
+    if (this.dir !== undefined) {
+      const encoded = files.map((f) => (f.size === undefined ? f.name : LoggedFileCodec.encode(f as t.TypeOf<typeof LoggedFileCodec>)))
+      await writeCheckpointJson(this.fs, join(this.dir, String(n)), encoded)
+    }
+    this.entries.set(n, files)
+  }
+}
