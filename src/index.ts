@@ -58,6 +58,7 @@ export type { MemorySink } from './sinks/memorySink.js'
 export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
+export type { JsonFilesSinkOptions } from './sinks/jsonFilesSink.js'
 
 // Checkpoint file system
 export { nodeFs } from './checkpoint/fs.js'

@@ -94,9 +94,16 @@ async function launch(
   const logDir = def.checkpointLocation === undefined ? undefined : join(def.checkpointLocation, 'sources', '0')
   const reader = await def.source.open({ fs: ctx.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
-    const writer = await def.sink.open({ queryName: def.queryName, outputMode: def.outputMode, fs: ctx.fs })
+    const id = opened?.metadata.id ?? randomUUID()
+    const writer = await def.sink.open({
+      queryId: id,
+      queryName: def.queryName,
+      checkpointLocation: def.checkpointLocation,
+      outputMode: def.outputMode,
+      fs: ctx.fs,
+    })
     return await MicroBatchQuery.start({
-      id: opened?.metadata.id ?? randomUUID(),
+      id,
       runId,
       name: def.queryName,
       plan,

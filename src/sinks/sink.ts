@@ -3,7 +3,11 @@ import type { OutputMode } from '../exec/batch.js'
 
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {
+  /** The query's id, kept in its checkpoint across restarts (new on every start without a checkpoint). */
+  readonly queryId: string
   readonly queryName: string | undefined
+  /** Where the query keeps its checkpoint, or undefined without one. */
+  readonly checkpointLocation: string | undefined
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
 }
