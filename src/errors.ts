@@ -78,7 +78,7 @@ export class ConcurrentQueryError extends StructuredRxError {
   ) {
     super(
       `checkpoint ${checkpointLocation} is in use by another running query (${holder}); stop it first ` +
-        `(a lock held by a process on another host that no longer exists must be removed by hand: ${checkpointLocation}/lock)`,
+        '(a lock held on another host is taken over once its heartbeat stops)',
     )
   }
 }
@@ -131,6 +131,25 @@ export class SourceFileChangedError extends StructuredRxError {
       `input file ${path} changed after it was logged for a batch (${loggedSize} bytes then, ${currentSize} now): ` +
         'write input files elsewhere and rename them into the directory when complete, or set ' +
         "jsonFiles option fileChanges: 'readAppended' to read appended bytes as a new version of the file",
+    )
+  }
+}
+
+/**
+ * This run lost the lock of its checkpoint: another run judged it stale (its process looked dead, or its heartbeat
+ * stopped) and took it over with a later epoch, so this run must not commit anything more.
+ * @example if (e.cause instanceof CheckpointLockLostError) console.log(e.cause.checkpointLocation, e.cause.epoch)
+ */
+export class CheckpointLockLostError extends StructuredRxError {
+  readonly code = 'SRX_LOCK_LOST'
+  constructor(
+    readonly checkpointLocation: string,
+    readonly epoch: number,
+    readonly successor: string,
+  ) {
+    super(
+      `this run lost the lock of checkpoint ${checkpointLocation} (epoch ${epoch}) to ${successor}: it stops without ` +
+        'committing, and the batch it was running is re-run by the new holder',
     )
   }
 }

@@ -74,6 +74,7 @@ export {
   CheckpointCorruptedError,
   CheckpointVersionError,
   ConcurrentQueryError,
+  CheckpointLockLostError,
   IncompatibleCheckpointError,
   InvalidQueryError,
   PathNotFoundError,

@@ -25,6 +25,9 @@ import {
   groupBy,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  CheckpointLockLostError,
+  PathNotFoundError,
+  SourceFileChangedError,
   jsonFilesSink,
   map,
   memorySink,
@@ -141,6 +144,9 @@ describe('public errors', () => {
     ['ConcurrentQueryError', () => new ConcurrentQueryError('/ckpt', 'runId r'), 'SRX_CONCURRENT_QUERY'],
     ['IncompatibleCheckpointError', () => new IncompatibleCheckpointError('/ckpt', ['a reason']), 'SRX_INCOMPATIBLE_CHECKPOINT'],
     ['InvalidQueryError', () => new InvalidQueryError('bad plan'), 'SRX_INVALID_QUERY'],
+    ['PathNotFoundError', () => new PathNotFoundError('/data/activty', 'check the path'), 'SRX_PATH_NOT_FOUND'],
+    ['SourceFileChangedError', () => new SourceFileChangedError('/data/a.json', 10, 20), 'SRX_SOURCE_FILE_CHANGED'],
+    ['CheckpointLockLostError', () => new CheckpointLockLostError('/ckpt', 3, 'runId r'), 'SRX_LOCK_LOST'],
   ]
 
   it.each(cases)('%s is a StructuredRxError and an Error with its name and the stable code', (name, make, code) => {

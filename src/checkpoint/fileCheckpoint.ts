@@ -193,6 +193,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   }
 
   async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
+    // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
+    await this.lock.assertHeld()
     await this.commits.add(batchId, { nextWatermarkMs })
     if (this.fingerprintChanged && this.planFingerprint !== undefined) {
       await this.recordFingerprint(this.planFingerprint)
