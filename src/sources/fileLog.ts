@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import * as t from 'io-ts'
 import type { CheckpointFs } from '../checkpoint/fs.js'
 import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
+import { CheckpointCorruptedError } from '../errors.js'
 
 /** A file as logged for a batch: bytes `[from, size)` are the batch's; `missing` marks a file skipped as deleted. */
 export interface LoggedFile {
@@ -64,8 +65,11 @@ export class FileLog {
       for (const [name, size] of this.compacted) this.seen.set(name, size)
       this.latest = base
     }
+    let expected = base + 1
     for (const n of names.filter((x) => /^\d+$/.test(x)).map(Number).sort((a, b) => a - b)) {
       if (n <= base) continue
+      if (n !== expected) throw this.missing(expected, `the source log continues at batch ${n}`)
+      expected = n + 1
       const files = (await readCheckpointJson(this.fs, join(this.dir, String(n)), LogEntry)).map(
         (f): LoggedFile => (typeof f === 'string' ? { name: f } : f),
       )
@@ -76,6 +80,25 @@ export class FileLog {
       }
       this.latest = Math.max(this.latest, n)
     }
+  }
+
+  /**
+   * Checks that the log reaches the batch the query committed: a log that ends before it lost entries, and reading
+   * on would read every file again.
+   * @throws CheckpointCorruptedError naming the log directory.
+   */
+  assertReaches(n: number): void {
+    if (this.dir !== undefined && n > this.latest) {
+      throw this.missing(this.latest + 1, `the query committed source batch ${n}, but the log ends at ${this.latest}`)
+    }
+  }
+
+  private missing(n: number, detail: string): CheckpointCorruptedError {
+    return new CheckpointCorruptedError(
+      join(this.dir!, String(n)),
+      `the source log entry is missing (${detail}): without it the files it listed would be read again; restore ` +
+        `${this.dir} from a backup, or start the query on a new checkpoint location`,
+    )
   }
 
   /** Logs the files of source batch `n`, durably before the batch is read. */

@@ -81,6 +81,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
         initialOffset: () => -1,
         async latestOffset(start, limit) {
           const from = asLogOffset(start)
+          log.assertReaches(from)
           // A batch already logged beyond `start` (a re-run after a crash) is reused, never re-listed.
           if (log.latest > from) return from + 1
           // Files modified within the last few minutes are watched for growth: a writer may not be done with them.
