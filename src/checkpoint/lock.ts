@@ -260,6 +260,7 @@ class HeldLock implements CheckpointLock {
   }
 
   async assertHeld(): Promise<void> {
+    if (this.released) throw new CheckpointLockLostError(this.dir, this.epoch, 'nobody: this run released it (it stopped)')
     const successor = await readLock(this.fs, epochPath(this.dir, this.epoch + 1))
     if (successor !== undefined) {
       throw new CheckpointLockLostError(this.dir, this.epoch, successor === 'unreadable' ? 'a later run' : describe(successor))

@@ -28,8 +28,11 @@ export interface StreamingQuery {
   readonly isActive: boolean
   /** The error that terminated the query, if any. */
   readonly exception: StreamingQueryError | undefined
-  /** Stops after the running batch (if any) commits. */
-  stop(): Promise<void>
+  /**
+   * Stops after the running batch (if any) commits. A batch still running after `timeoutMs` (default 120 s; e.g. a
+   * sink that hangs) is abandoned uncommitted: the query ends, its lock is released, and a restart re-runs the batch.
+   */
+  stop(timeoutMs?: number): Promise<void>
   /**
    * Resolves when the query terminates (true), or false after `timeoutMs`.
    * @throws StreamingQueryError when the query failed.
@@ -61,7 +64,13 @@ export interface QueryRuntime {
   readonly onTerminated: (q: StreamingQuery) => void
 }
 
+/** The first wait between polls of a source without new data; it doubles on every empty poll up to the maximum. */
 const IDLE_POLL_MS = 10
+const IDLE_POLL_MAX_MS = 1000
+const DEFAULT_STOP_TIMEOUT_MS = 120_000
+
+/** The loop's way out of a batch that `stop(timeoutMs)` abandoned: nothing of it may be committed. */
+class AbandonedBatch extends Error {}
 
 /** The micro-batch execution loop (Spark's MicroBatchExecution). */
 export class MicroBatchQuery implements StreamingQuery {
@@ -69,6 +78,9 @@ export class MicroBatchQuery implements StreamingQuery {
   exception: StreamingQueryError | undefined
   private readonly progress: ProgressReporter
   private stopRequested = false
+  private abandoned = false
+  private finished = false
+  private runningBatchId: number | undefined
   private active = true
   private terminated: Promise<void>
   private readonly waiting = new TriggerWait(() => this.stopRequested)
@@ -126,10 +138,20 @@ export class MicroBatchQuery implements StreamingQuery {
     return this.progress.progress$
   }
 
-  async stop(): Promise<void> {
+  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     this.stopRequested = true
     this.waiting.request()
-    await this.terminated
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    })
+    const outcome = await Promise.race([this.terminated.then(() => 'stopped' as const), timedOut])
+    clearTimeout(timer)
+    if (outcome === 'timeout' && !this.finished) {
+      // The batch may still finish in the background; the flag keeps it from committing anything.
+      this.abandoned = true
+      await this.finish(undefined)
+    }
   }
 
   async awaitTermination(timeoutMs?: number): Promise<boolean> {
@@ -178,6 +200,7 @@ export class MicroBatchQuery implements StreamingQuery {
         await this.runBatch(batch.batchId, batch.start, batch.end, true, batch.batchTimestampMs, 0)
       }
       if (trigger.kind === 'availableNow') await reader.prepareForTriggerAvailableNow?.()
+      let idleMs = IDLE_POLL_MS
       while (!this.stopRequested) {
         const started = Date.now()
         const ran = await this.runTrigger(trigger.kind === 'once' ? 'all' : 'default')
@@ -185,7 +208,9 @@ export class MicroBatchQuery implements StreamingQuery {
         if (trigger.kind === 'availableNow' && !ran) break
         if (this.stopRequested) break
         const intervalMs = trigger.kind === 'processingTime' ? trigger.intervalMs : 0
-        const waitMs = intervalMs > 0 ? Math.max(0, started + intervalMs - Date.now()) : ran ? 0 : IDLE_POLL_MS
+        // An idle source is polled less and less often (new data announced by the source still wakes the loop at once).
+        const waitMs = intervalMs > 0 ? Math.max(0, started + intervalMs - Date.now()) : ran ? 0 : idleMs
+        idleMs = ran ? IDLE_POLL_MS : Math.min(idleMs * 2, IDLE_POLL_MAX_MS)
         if (waitMs > 0) {
           this.setStatus(ran ? 'Waiting for next trigger' : 'Waiting for data to arrive', !ran ? false : this.status.isDataAvailable, false)
           await this.waiting.sleep(waitMs, intervalMs === 0)
@@ -234,6 +259,7 @@ export class MicroBatchQuery implements StreamingQuery {
     getOffsetMs: number,
   ): Promise<void> {
     const { plan, checkpoint, reader, writer } = this.rt
+    this.runningBatchId = batchId
     const clock = performance.now()
     const lap = () => {
       const now = performance.now()
@@ -288,8 +314,10 @@ export class MicroBatchQuery implements StreamingQuery {
     try {
       await writer.addBatch(batchId, output)
     } catch (e) {
+      if (this.abandoned) throw new AbandonedBatch()
       throw this.queryError(e, batchId, this.rt.sinkDescription)
     }
+    if (this.abandoned) throw new AbandonedBatch()
     const sinkCommit = lap()
     const nextWatermark =
       eventTime !== undefined && plan.watermark !== undefined
@@ -298,6 +326,7 @@ export class MicroBatchQuery implements StreamingQuery {
     // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
     // every batch after the last commit, so nothing depends on them until the next commit or a stop.
     this.backgroundCommit = (async () => {
+      if (this.abandoned) return
       try {
         await checkpoint.writeState(batchId, deltas)
         await checkpoint.commit(batchId, nextWatermark)
@@ -358,13 +387,19 @@ export class MicroBatchQuery implements StreamingQuery {
   }
 
   private async finish(error: unknown): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    if (error instanceof AbandonedBatch) error = undefined
     if (error !== undefined) {
       this.exception =
         error instanceof StreamingQueryError ? error : this.queryError(error, this.nextBatchId, undefined)
     }
     this.active = false
     this.unsubscribeData?.()
-    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : 'Stopped', false, false)
+    const stopped = this.abandoned
+      ? `Stopped; batch ${this.runningBatchId} was abandoned uncommitted when stop() timed out, and re-runs on restart`
+      : 'Stopped'
+    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : stopped, false, false)
     for (const w of this.idleWaiters) (this.exception ? w.reject(this.exception) : w.resolve())
     this.idleWaiters = []
     this.progress.complete()
