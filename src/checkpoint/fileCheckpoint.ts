@@ -44,6 +44,8 @@ export async function openCheckpoint(
 ): Promise<OpenedCheckpoint> {
   const lock = await acquireCheckpointLock(fs, location, owner)
   try {
+    // Litter of atomic writes that a crash interrupted: invisible to readers, but it would pile up over the years.
+    await fs.sweepTempFiles?.(location)
     if (await fs.exists(join(location, 'rescale'))) {
       throw new IncompatibleCheckpointError(location, [
         "an interrupted 'structured-rx rescale' left its marker file 'rescale' in the checkpoint: finish it with " +

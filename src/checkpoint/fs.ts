@@ -44,6 +44,12 @@ export interface CheckpointFs {
    * file. Resolves false if `path` exists. Used for the checkpoint lock.
    */
   createExclusive(path: string, data: string | Uint8Array): Promise<boolean>
+  /**
+   * Removes the temp files that atomic writes of crashed processes left anywhere under `root` (a process still alive
+   * may be mid-write, so its temp files stay, as do those of lock claims); returns the paths removed. Optional: a
+   * file system without it keeps its litter, which `readdir` hides anyway.
+   */
+  sweepTempFiles?(root: string): Promise<string[]>
 }
 
 /**
@@ -115,9 +121,49 @@ async function mkdirp(path: string): Promise<void> {
   for (const parent of parents) await fsyncDir(parent)
 }
 
-async function writeDurably(handle: fsp.FileHandle, data: string | Uint8Array): Promise<void> {
-  await handle.writeFile(data)
-  await handle.sync()
+async function writeDurably(handle: fsp.FileHandle, data: string | Uint8Array, path: string): Promise<void> {
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (error) {
+    throw namingPath(error, path)
+  }
+}
+
+/** Node's errors of write() and fsync() (ENOSPC, EIO) name no file: add it, keeping `code`. */
+function namingPath(error: unknown, path: string): unknown {
+  if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} (writing ${path})`
+  return error
+}
+
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/
+
+function isDeadPid(pid: number): boolean {
+  if (pid === process.pid) return false
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    return errorCode(error) === 'ESRCH'
+  }
+}
+
+async function sweepTempFiles(root: string): Promise<string[]> {
+  let names: string[]
+  try {
+    names = await fsp.readdir(root, { recursive: true })
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return []
+    throw error
+  }
+  const removed: string[] = []
+  for (const name of names) {
+    const m = TEMP_NAME.exec(basename(name))
+    if (m === null || m[1]!.startsWith('lock') || !isDeadPid(Number(m[2]))) continue
+    await removeQuietly(join(root, name))
+    removed.push(join(root, name))
+  }
+  return removed
 }
 
 async function removeQuietly(path: string): Promise<void> {
@@ -131,7 +177,7 @@ async function writeFileAtomic(path: string, data: string | Uint8Array): Promise
   try {
     const handle = await fsp.open(temp, 'wx')
     try {
-      await writeDurably(handle, data)
+      await writeDurably(handle, data, path)
     } finally {
       await handle.close()
     }
@@ -160,7 +206,7 @@ async function appendFileDurable(path: string, data: string | Uint8Array): Promi
   const isNew = !(await exists(path))
   const handle = await fsp.open(path, 'a')
   try {
-    await writeDurably(handle, data)
+    await writeDurably(handle, data, path)
   } finally {
     await handle.close()
   }
@@ -194,7 +240,7 @@ async function createWithOpenExclusive(path: string, data: string | Uint8Array):
     throw error
   }
   try {
-    await writeDurably(handle, data)
+    await writeDurably(handle, data, path)
   } catch (error) {
     // An empty or partial file would block everyone until judged stale; better not to leave it.
     await handle.close()
@@ -215,7 +261,7 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
   try {
     const handle = await fsp.open(temp, 'wx')
     try {
-      await writeDurably(handle, data)
+      await writeDurably(handle, data, path)
     } finally {
       await handle.close()
     }
@@ -251,4 +297,5 @@ export const nodeFs: CheckpointFs = {
   remove,
   size: async (path) => (await fsp.stat(path)).size,
   createExclusive,
+  sweepTempFiles,
 }

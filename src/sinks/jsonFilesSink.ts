@@ -49,6 +49,7 @@ export function jsonFilesSink(dir: string, options: JsonFilesSinkOptions = {}): 
         )
       }
       const fs = ctx.fs
+      await fs.sweepTempFiles?.(dir)
       const owner = await ownerOf(fs, dir)
       const isOwner = owner === undefined || owner === 'legacy' || owner === ctx.queryId
       if (!isOwner && options.appendAsNewWriter !== true) {

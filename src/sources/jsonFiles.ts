@@ -1,3 +1,4 @@
+import { watch } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { join, normalize } from 'node:path'
 import type { CheckpointFs } from '../checkpoint/fs.js'
@@ -126,6 +127,16 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
         async prepareForTriggerAvailableNow() {
           availableNowFiles = new Set((await listNewFiles(dir, log.seen, new Set(), { ...rules, readAppended: false })).map((f) => f.name))
           if (rules.readAppended) for (const name of log.seen.keys()) availableNowFiles.add(name)
+        },
+        onDataAvailable(listener) {
+          // A new file wakes an idle query at once where the platform can watch the directory; elsewhere it is polled.
+          try {
+            const watcher = watch(dir, { persistent: false }, () => listener())
+            watcher.on('error', () => watcher.close())
+            return () => watcher.close()
+          } catch {
+            return () => undefined
+          }
         },
         metrics: () => ({
           numBadRecords: last.bad,
