@@ -1,19 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import * as t from 'io-ts'
 import { nodeFs, type CheckpointFs } from '../checkpoint/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
 import { InvalidQueryError } from '../errors.js'
 import type { Sink } from './sink.js'
-
-const MANIFEST_DIR = '_manifest'
-const ManifestEntry = t.intersection([
-  t.type({ batchId: t.number, files: t.array(t.string), numRows: t.number }),
-  // Entries written before queries were recorded have no queryId.
-  t.partial({ queryId: t.string }),
-])
-/** `<batchId>` for the directory's first writer, `<batchId>.<queryId>` for a query that appends as a new writer. */
-const ENTRY_NAME = /^(\d+)(?:\.([0-9A-Za-z-]+))?$/
+import { ownerOf, readManifest, WriterManifest } from './sinkManifest.js'
 
 /** Options of `jsonFilesSink`. */
 export interface JsonFilesSinkOptions {
@@ -22,6 +12,11 @@ export interface JsonFilesSinkOptions {
    * a directory is refused, since batch ids of two queries would collide).
    */
   readonly appendAsNewWriter?: boolean
+  /**
+   * Batches committed longer ago than this are dropped from the manifest when it is compacted (every 10 batches), so
+   * the manifest stays bounded; their part files stay on disk but are no longer read (default: kept forever).
+   */
+  readonly retentionMs?: number
 }
 
 /**
@@ -60,31 +55,19 @@ export function jsonFilesSink(dir: string, options: JsonFilesSinkOptions = {}): 
             "this query's batches next to the others",
         )
       }
-      const suffix = isOwner ? '' : `.${ctx.queryId}`
+      const manifest = new WriterManifest(fs, dir, isOwner ? '' : ctx.queryId, options.retentionMs)
+      await manifest.load()
       return {
         async addBatch(batchId, rows) {
-          const manifest = join(dir, MANIFEST_DIR, `${batchId}${suffix}`)
-          if (await fs.exists(manifest)) return
+          if (await manifest.has(batchId)) return
           const file = `part-${String(batchId).padStart(10, '0')}${isOwner ? '' : `-${ctx.queryId}`}.jsonl`
           const body = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length > 0 ? '\n' : '')
           await fs.writeFileAtomic(join(dir, file), body)
-          const entry = { batchId, files: [file], numRows: rows.length, queryId: ctx.queryId }
-          await writeCheckpointJson(fs, manifest, ManifestEntry.encode(entry))
+          await manifest.add({ batchId, files: [file], numRows: rows.length, queryId: ctx.queryId, committedAt: Date.now() })
         },
       }
     },
   }
-}
-
-/** The query that owns the directory's plain `<batchId>` entries: from its latest entry; 'legacy' if it names none. */
-async function ownerOf(fs: CheckpointFs, dir: string): Promise<string | undefined> {
-  const latest = (await fs.readdir(join(dir, MANIFEST_DIR)))
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .sort((a, b) => b - a)[0]
-  if (latest === undefined) return undefined
-  const entry = await readCheckpointJson(fs, join(dir, MANIFEST_DIR, String(latest)), ManifestEntry)
-  return entry.queryId ?? 'legacy'
 }
 
 /**
@@ -94,18 +77,8 @@ async function ownerOf(fs: CheckpointFs, dir: string): Promise<string | undefine
  * @throws CheckpointCorruptedError naming a manifest entry that fails its checksum.
  */
 export async function readJsonFilesSink<R = unknown>(dir: string, fs: CheckpointFs = nodeFs): Promise<R[]> {
-  const names = await readdir(join(dir, MANIFEST_DIR)).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return [] as string[]
-    throw e
-  })
-  const entries = names
-    .map((name) => ENTRY_NAME.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ name: m[0], batchId: Number(m[1]), writer: m[2] ?? '' }))
-    .sort((a, b) => (a.writer === b.writer ? a.batchId - b.batchId : a.writer < b.writer ? -1 : 1))
   const rows: R[] = []
-  for (const { name } of entries) {
-    const entry = await readCheckpointJson(fs, join(dir, MANIFEST_DIR, name), ManifestEntry)
+  for (const entry of await readManifest(fs, dir)) {
     for (const file of entry.files) {
       const text = await readFile(join(dir, file), 'utf8')
       for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as R)

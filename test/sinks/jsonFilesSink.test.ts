@@ -65,3 +65,28 @@ describe('jsonFilesSink: one directory, several queries', () => {
     expect((error as Error).message).toContain('checkpointLocation')
   })
 })
+
+describe('jsonFilesSink: manifest compaction', () => {
+  async function openWriter(out: string, options?: { retentionMs?: number }) {
+    const { nodeFs } = await import('../../src/index.js')
+    return jsonFilesSink(out, options).open({ queryId: 'q1', queryName: undefined, checkpointLocation: '/unused', outputMode: 'append', fs: nodeFs })
+  }
+
+  it('folds its entries every 10 batches, still skips compacted batches, and reads every row', async () => {
+    const out = join(await tempDir(), 'out')
+    const writer = await openWriter(out)
+    for (let b = 0; b < 25; b++) await writer.addBatch(b, [{ b }])
+    const { readdir } = await import('node:fs/promises')
+    expect(await readdir(join(out, '_manifest'))).toEqual(['19.compact', '20', '21', '22', '23', '24'])
+    const reopened = await openWriter(out)
+    await reopened.addBatch(3, [{ b: 'again' }])
+    expect(await readJsonFilesSink(out)).toEqual(Array.from({ length: 25 }, (_, b) => ({ b })))
+  })
+
+  it('drops entries older than its retention when compacting, so the manifest stays bounded', async () => {
+    const out = join(await tempDir(), 'out')
+    const writer = await openWriter(out, { retentionMs: 0 })
+    for (let b = 0; b < 12; b++) await writer.addBatch(b, [{ b }])
+    expect(await readJsonFilesSink(out)).toEqual([{ b: 10 }, { b: 11 }])
+  })
+})
