@@ -18,6 +18,8 @@ export interface ListingRules {
   readonly ignoreFiles: RegExp | undefined
   /** Files modified less than this long ago are left for a later listing. */
   readonly minFileAgeMs: number
+  /** Files modified before this are never read (older than `maxFileAgeMs` behind the newest file logged). */
+  readonly ignoreOlderThanMs?: number
   /** Whether files already seen are checked for appended bytes (a stat per seen file per listing). */
   readonly readAppended: boolean
   /** Whether a missing directory lists as empty rather than failing. */
@@ -63,6 +65,7 @@ export async function listNewFiles(
       throw error
     })
     if (s === undefined || now - s.mtimeMs < rules.minFileAgeMs) return undefined
+    if (rules.ignoreOlderThanMs !== undefined && s.mtimeMs < rules.ignoreOlderThanMs) return undefined
     if (!seen.has(name)) return { name, size: s.size, mtimeMs: s.mtimeMs }
     const readUpTo = seen.get(name)
     if (readUpTo === undefined || s.size <= readUpTo) return undefined

@@ -28,7 +28,7 @@ const LoggedFileCodec = t.intersection([
 const LogEntry = t.array(t.union([t.string, LoggedFileCodec]))
 const CompactEntry = t.type({
   upTo: t.number,
-  files: t.array(t.union([t.string, t.type({ name: t.string, size: t.number })])),
+  files: t.array(t.union([t.string, t.intersection([t.type({ name: t.string, size: t.number }), t.partial({ mtimeMs: t.number })])])),
 })
 
 const COMPACT_INTERVAL = 10
@@ -41,8 +41,10 @@ export class FileLog {
   private readonly entries = new Map<number, LoggedFile[]>()
   /** Files logged recently, with the modification time they were logged with: they may still be being written. */
   readonly recent = new Map<string, number>()
-  /** Files folded into the last compaction. */
-  private readonly compacted = new Map<string, number | undefined>()
+  /** Files folded into the last compaction, with how far they were read and when they were last modified. */
+  private readonly compacted = new Map<string, { size?: number; mtimeMs?: number }>()
+  /** The newest modification time of any logged file: the clock that `maxFileAgeMs` is measured on. */
+  newestMtimeMs = Number.NEGATIVE_INFINITY
   latest = -1
 
   constructor(
@@ -59,10 +61,13 @@ export class FileLog {
     if (base >= 0) {
       const c = await readCheckpointJson(this.fs, join(this.dir, `${base}.compact`), CompactEntry)
       for (const f of c.files) {
-        if (typeof f === 'string') this.compacted.set(f, undefined)
-        else this.compacted.set(f.name, f.size)
+        if (typeof f === 'string') this.compacted.set(f, {})
+        else this.compacted.set(f.name, { size: f.size, mtimeMs: f.mtimeMs })
       }
-      for (const [name, size] of this.compacted) this.seen.set(name, size)
+      for (const [name, { size, mtimeMs }] of this.compacted) {
+        this.seen.set(name, size)
+        if (mtimeMs !== undefined) this.newestMtimeMs = Math.max(this.newestMtimeMs, mtimeMs)
+      }
       this.latest = base
     }
     let expected = base + 1
@@ -74,10 +79,7 @@ export class FileLog {
         (f): LoggedFile => (typeof f === 'string' ? { name: f } : f),
       )
       this.entries.set(n, files)
-      for (const f of files) {
-        this.seen.set(f.name, f.size)
-        if (f.mtimeMs !== undefined) this.recent.set(f.name, f.mtimeMs)
-      }
+      for (const f of files) this.note(f)
       this.latest = Math.max(this.latest, n)
     }
   }
@@ -104,11 +106,15 @@ export class FileLog {
   /** Logs the files of source batch `n`, durably before the batch is read. */
   async add(n: number, files: LoggedFile[]): Promise<void> {
     await this.write(n, files)
-    for (const f of files) {
-      this.seen.set(f.name, f.size)
-      if (f.mtimeMs !== undefined) this.recent.set(f.name, f.mtimeMs)
-    }
+    for (const f of files) this.note(f)
     this.latest = n
+  }
+
+  private note(f: LoggedFile): void {
+    this.seen.set(f.name, f.size)
+    if (f.mtimeMs === undefined) return
+    this.recent.set(f.name, f.mtimeMs)
+    this.newestMtimeMs = Math.max(this.newestMtimeMs, f.mtimeMs)
   }
 
   /** Forgets recent files last modified before `mtimeMs`. */
@@ -132,17 +138,26 @@ export class FileLog {
     return files
   }
 
-  /** After batch `n` committed: every COMPACT_INTERVAL source batches, fold the entries up to n into one file. */
-  async compact(n: number): Promise<void> {
+  /**
+   * After batch `n` committed: every COMPACT_INTERVAL source batches, fold the entries up to n into one file. Files
+   * modified before `forgetBeforeMs` are left out (and forgotten): listing ignores them anyway, which bounds the list.
+   */
+  async compact(n: number, forgetBeforeMs = Number.NEGATIVE_INFINITY): Promise<void> {
     if (n < 0 || (n + 1) % COMPACT_INTERVAL !== 0) return
     for (const [m, files] of [...this.entries].sort(([a], [b]) => a - b)) {
-      if (m <= n) for (const f of files) this.compacted.set(f.name, f.size)
+      if (m <= n) for (const f of files) this.compacted.set(f.name, { size: f.size, mtimeMs: f.mtimeMs })
+    }
+    for (const [name, { mtimeMs }] of this.compacted) {
+      if (mtimeMs !== undefined && mtimeMs < forgetBeforeMs) {
+        this.compacted.delete(name)
+        this.seen.delete(name)
+      }
     }
     if (this.dir !== undefined) {
       const files = [...this.compacted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       await writeCheckpointJson(this.fs, join(this.dir, `${n}.compact`), {
         upTo: n,
-        files: files.map(([name, size]) => (size === undefined ? name : { name, size })),
+        files: files.map(([name, f]) => (f.size === undefined ? name : { name, size: f.size, ...(f.mtimeMs === undefined ? {} : { mtimeMs: f.mtimeMs }) })),
       })
       for (const name of await this.fs.readdir(this.dir)) {
         const m = Number.parseInt(name, 10)

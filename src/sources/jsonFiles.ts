@@ -35,6 +35,11 @@ export interface JsonFilesOptions<T> {
   readonly ignoreMissingFiles?: boolean
   /** Start even when the directory does not exist yet, and read it once it appears (default: refuse at start). */
   readonly waitForDirectory?: boolean
+  /**
+   * Files modified more than this long before the newest file read are ignored, and forgotten when the source log is
+   * compacted, which bounds the log (Spark's `maxFileAge`; default: every file is remembered forever).
+   */
+  readonly maxFileAgeMs?: number
   /** Files read at once (default 16): bounds open file handles however many files a batch has. */
   readonly maxConcurrentReads?: number
 }
@@ -76,6 +81,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
       const log = new FileLog(ctx.fs, ctx.logDir)
       await log.load()
       let availableNowFiles: Set<string> | undefined
+      const oldestKept = () => (options.maxFileAgeMs === undefined ? undefined : log.newestMtimeMs - options.maxFileAgeMs)
       const last = { bad: 0, missing: 0 }
       const total = { bad: 0, missing: 0 }
       return {
@@ -87,7 +93,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
           if (log.latest > from) return from + 1
           // Files modified within the last few minutes are watched for growth: a writer may not be done with them.
           log.forgetRecent(Date.now() - RECENT_MS)
-          let fresh = await listNewFiles(dir, log.seen, log.recent, rules)
+          let fresh = await listNewFiles(dir, log.seen, log.recent, { ...rules, ignoreOlderThanMs: oldestKept() })
           if (availableNowFiles !== undefined) fresh = fresh.filter((f) => availableNowFiles!.has(f.name))
           if (limit === 'default') fresh = fresh.slice(0, max)
           if (fresh.length === 0) return from
@@ -122,7 +128,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
           return rows
         },
         async commit(end) {
-          await log.compact(asLogOffset(end))
+          await log.compact(asLogOffset(end), oldestKept())
         },
         async prepareForTriggerAvailableNow() {
           availableNowFiles = new Set((await listNewFiles(dir, log.seen, new Set(), { ...rules, readAppended: false })).map((f) => f.name))

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { afterEach, describe, expect, it } from 'vitest'
+import { decodeCheckpointFile } from '../../src/checkpoint/format.js'
 import {
   BadRecordError,
   createSession,
@@ -186,6 +187,33 @@ describe('jsonFiles: large backlogs', () => {
     expect(error).toBeUndefined()
     expect(q.recentProgress.map((p) => p.numInputRows)).toEqual([1000, 200])
     expect(sink.rows()).toHaveLength(1200)
+  })
+})
+
+describe('jsonFiles: the source log stays bounded', () => {
+  it('forgets files older than maxFileAgeMs behind the newest when compacting, and never reads such files', async () => {
+    const data = await tempDir('data')
+    const checkpoint = await tempDir('ckpt')
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    for (let i = 0; i < 10; i++) {
+      await writeFile(join(data, `a-${i}.json`), lines([i]))
+      if (i < 9) await utimes(join(data, `a-${i}.json`), hourAgo, hourAgo)
+    }
+    const run = async () => {
+      const sink = memorySink<Row>()
+      const q = await createSession()
+        .readStream(jsonFiles(data, { codec: Row, maxFilesPerTrigger: 1, maxFileAgeMs: 60_000 }))
+        .writeStream({ outputMode: 'append', sink, checkpointLocation: checkpoint, trigger: trigger.availableNow() })
+        .start()
+      await q.awaitTermination()
+      return sink.rows()
+    }
+    expect(await run()).toHaveLength(10)
+    const compact = decodeCheckpointFile('9.compact', await readFile(join(checkpoint, 'sources', '0', '9.compact')))
+    expect((JSON.parse(compact.body) as { files: { name: string }[] }).files.map((f) => f.name)).toEqual(['a-9.json'])
+    await writeFile(join(data, 'late-but-old.json'), lines([99]))
+    await utimes(join(data, 'late-but-old.json'), hourAgo, hourAgo)
+    expect(await run()).toEqual([])
   })
 })
 
