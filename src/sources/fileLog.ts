@@ -32,6 +32,7 @@ const CompactEntry = t.type({
 })
 
 const COMPACT_INTERVAL = 10
+const RECENT_FILES = 64
 
 
 /** The source log of a file source. */
@@ -39,7 +40,10 @@ export class FileLog {
   /** Every file logged so far, with the size it was read up to (undefined: read whole, before sizes were logged). */
   readonly seen = new Map<string, number | undefined>()
   private readonly entries = new Map<number, LoggedFile[]>()
-  /** Files logged recently, with the modification time they were logged with: they may still be being written. */
+  /**
+   * The most recently modified files logged (at most RECENT_FILES, in logging order), with the modification time
+   * they were logged with: a writer may still be appending to them.
+   */
   readonly recent = new Map<string, number>()
   /** Files folded into the last compaction, with how far they were read and when they were last modified. */
   private readonly compacted = new Map<string, { size?: number; mtimeMs?: number }>()
@@ -113,7 +117,10 @@ export class FileLog {
   private note(f: LoggedFile): void {
     this.seen.set(f.name, f.size)
     if (f.mtimeMs === undefined) return
+    this.recent.delete(f.name)
     this.recent.set(f.name, f.mtimeMs)
+    // A burst of files must not make every idle poll stat them all: the last few logged are the ones still written.
+    if (this.recent.size > RECENT_FILES) this.recent.delete(this.recent.keys().next().value!)
     this.newestMtimeMs = Math.max(this.newestMtimeMs, f.mtimeMs)
   }
 
