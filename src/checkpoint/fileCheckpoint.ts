@@ -1,19 +1,17 @@
-import { join } from 'node:path'
+import { BatchLog } from '../durable/batchLog.js'
+import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import { acquireCheckpointLock, type CheckpointLock } from '../durable/lock.js'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
-import type { StatefulExec } from '../exec/batch.js'
-import type { PendingBatch, QueryCheckpoint, RecoveredPosition } from '../exec/queryCheckpoint.js'
-import type { Offset } from '../sources/source.js'
-import type { PartitionDelta } from '../state/stateStore.js'
-import { StateFiles } from '../state/stateFiles.js'
-import { StateManifest } from '../state/stateManifest.js'
-import { BatchLog } from './batchLog.js'
-import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from './format.js'
-import type { CheckpointFs } from './fs.js'
-import { acquireCheckpointLock, type CheckpointLock } from './lock.js'
-import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { stateDecoders } from '../state/migrations.js'
+import { StateFiles } from '../state/stateFiles.js'
+import { StateManifest } from '../state/stateManifest.js'
+import type { Offset } from '../util/json.js'
 import { stableStringify } from '../util/keys.js'
+import { type CheckpointLayout, checkpointLayout } from './layout.js'
+import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
+import type { OperatorDeltas, OperatorState, PendingBatch, QueryCheckpoint, RecoveredPosition } from './queryCheckpoint.js'
 
 const MAX_PENDING = 2
 
@@ -42,27 +40,28 @@ export async function openCheckpoint(
   owner: { runId: string; queryName?: string },
   retention: RetentionOptions,
 ): Promise<OpenedCheckpoint> {
+  const layout = checkpointLayout(location)
   const lock = await acquireCheckpointLock(fs, location, owner)
   try {
     // Litter of atomic writes that a crash interrupted: invisible to readers, but it would pile up over the years.
     await fs.sweepTempFiles?.(location)
-    if (await fs.exists(join(location, 'rescale'))) {
+    if (await fs.exists(layout.rescaleMarker)) {
       throw new IncompatibleCheckpointError(location, [
         "an interrupted 'structured-rx rescale' left its marker file 'rescale' in the checkpoint: finish it with " +
           `'structured-rx rescale ${location} --partitions N' (N: see 'structured-rx inspect ${location}') before starting the query`,
       ])
     }
-    const metadataPath = join(location, 'metadata')
+    const metadataPath = layout.metadata
     let metadata: CheckpointMetadata
     let isNew = false
     if (await fs.exists(metadataPath)) {
       metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
     } else {
-      for (const log of ['offsets', 'commits']) {
-        if ((await fs.readdir(join(location, log))).length > 0) {
+      for (const log of [layout.offsets, layout.commits]) {
+        if ((await fs.readdir(log)).length > 0) {
           throw new CheckpointCorruptedError(
             metadataPath,
-            `missing, while ${log}/ holds batches: the query's id and plan are lost with it; restore it from a backup, ` +
+            `missing, while ${log} holds batches: the query's id and plan are lost with it; restore it from a backup, ` +
               'or start the query on a new checkpoint location',
           )
         }
@@ -84,13 +83,14 @@ export async function openCheckpoint(
   }
 }
 
-/** The write-ahead-log protocol of SPEC §4 on a real (or fault-injecting) file system. */
+/** The write-ahead-log protocol of {@link QueryCheckpoint} on a real (or fault-injecting) file system. */
 export class FileCheckpoint implements QueryCheckpoint {
   readonly offsets: BatchLog<OffsetLogEntry>
   readonly commits: BatchLog<CommitLogEntry>
-  private stateful: readonly StatefulExec[] = []
+  private operators: readonly OperatorState[] = []
   /** Per stateful operator, the state files a restore of the last written batch needs. */
   private readonly manifests = new Map<string, StateManifest>()
+  private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
   private metadata: CheckpointMetadata
@@ -103,12 +103,13 @@ export class FileCheckpoint implements QueryCheckpoint {
     private readonly retention: RetentionOptions,
   ) {
     this.metadata = metadata
-    this.offsets = new BatchLog(fs, join(location, 'offsets'), OffsetLogEntry)
-    this.commits = new BatchLog(fs, join(location, 'commits'), CommitLogEntry)
+    this.layout = checkpointLayout(location)
+    this.offsets = new BatchLog(fs, this.layout.offsets, OffsetLogEntry)
+    this.commits = new BatchLog(fs, this.layout.commits, CommitLogEntry)
   }
 
-  private stateFiles(op: StatefulExec): StateFiles {
-    return new StateFiles(this.fs, join(this.location, 'state', op.name), op.version)
+  private stateFiles(op: OperatorState): StateFiles {
+    return new StateFiles(this.fs, this.layout.state(op.spec.name), op.spec.version)
   }
 
   /**
@@ -124,7 +125,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   /** Updates the fingerprint in `metadata` once the new plan has committed a batch (e.g. a migrated state version). */
   async recordFingerprint(fingerprint: PlanFingerprint): Promise<void> {
     this.metadata = { ...this.metadata, fingerprint }
-    await writeCheckpointJson(this.fs, join(this.location, 'metadata'), CheckpointMetadata.encode(this.metadata))
+    await writeCheckpointJson(this.fs, this.layout.metadata, CheckpointMetadata.encode(this.metadata))
   }
 
   /**
@@ -134,8 +135,8 @@ export class FileCheckpoint implements QueryCheckpoint {
    * uncommitted attempts are removed first.
    * @throws CheckpointCorruptedError when a pending batch's offsets entry is missing or the commit log is ahead of it.
    */
-  async recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition> {
-    this.stateful = stateful
+  async recover(operators: readonly OperatorState[]): Promise<RecoveredPosition> {
+    this.operators = operators
     const lastOffsets = await this.offsets.latest()
     if (lastOffsets === undefined) {
       return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: [] }
@@ -175,18 +176,18 @@ export class FileCheckpoint implements QueryCheckpoint {
     const stateVersion = committedId
     const recorded = this.metadata.fingerprint.statefulOperators
     const partitions = this.metadata.shufflePartitions
-    for (const op of stateful) {
-      const before = recorded.find((r) => r.name === op.name)
+    for (const op of operators) {
+      const before = recorded.find((r) => r.name === op.spec.name)
       const files = this.stateFiles(op)
       await files.removeAfter(stateVersion, partitions)
-      const manifest = StateManifest.of(lastCommit?.value.state?.[op.name], partitions)
+      const manifest = StateManifest.of(lastCommit?.value.state?.[op.spec.name], partitions)
       for (let p = 0; p < partitions; p++) manifest.check(p, files.partitionDir(p), await files.list(p))
-      this.manifests.set(op.name, manifest)
+      this.manifests.set(op.spec.name, manifest)
       await files.load(
         op.store,
         stateVersion,
         this.metadata.shufflePartitions,
-        stateDecoders(op, this.location),
+        stateDecoders(op.spec, this.location),
         (before?.window ?? null) !== null,
       )
     }
@@ -206,7 +207,7 @@ export class FileCheckpoint implements QueryCheckpoint {
 
   async writeState(
     batchId: number,
-    deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[],
+    deltas: readonly OperatorDeltas[],
   ): Promise<void> {
     // Everything is encoded before the first await: the caller lets the next batch mutate state while these writes run.
     const snapshot = this.fingerprintChanged || (batchId > 0 && batchId % this.retention.snapshotInterval === 0)
@@ -227,7 +228,7 @@ export class FileCheckpoint implements QueryCheckpoint {
     // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
     await this.lock.assertHeld()
     const state: Record<string, ReturnType<StateManifest['toRecord']>> = {}
-    for (const op of this.stateful) state[op.name] = this.manifestOf(op).toRecord()
+    for (const op of this.operators) state[op.spec.name] = this.manifestOf(op).toRecord()
     await this.commits.add(batchId, { nextWatermarkMs, state })
     if (this.fingerprintChanged && this.planFingerprint !== undefined) {
       await this.recordFingerprint(this.planFingerprint)
@@ -240,16 +241,16 @@ export class FileCheckpoint implements QueryCheckpoint {
   private async purge(batchId: number): Promise<void> {
     const minVersion = batchId - this.retention.minBatchesToRetain + 1
     if (minVersion <= 0) return
-    for (const op of this.stateful) await this.stateFiles(op).purge(minVersion, this.metadata.shufflePartitions)
+    for (const op of this.operators) await this.stateFiles(op).purge(minVersion, this.metadata.shufflePartitions)
     await this.offsets.purgeBefore(minVersion)
     await this.commits.purgeBefore(minVersion)
   }
 
-  private manifestOf(op: StatefulExec): StateManifest {
-    let manifest = this.manifests.get(op.name)
+  private manifestOf(op: OperatorState): StateManifest {
+    let manifest = this.manifests.get(op.spec.name)
     if (manifest === undefined) {
       manifest = StateManifest.of(undefined, this.metadata.shufflePartitions)
-      this.manifests.set(op.name, manifest)
+      this.manifests.set(op.spec.name, manifest)
     }
     return manifest
   }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { nodeFs, type CheckpointFs } from '../checkpoint/fs.js'
+import { nodeFs, type CheckpointFs } from '../durable/fs.js'
 import { InvalidQueryError } from '../errors.js'
 import type { Sink } from './sink.js'
 import { ownerOf, readManifest, WriterManifest } from './sinkManifest.js'
@@ -80,7 +79,7 @@ export async function readJsonFilesSink<R = unknown>(dir: string, fs: Checkpoint
   const rows: R[] = []
   for (const entry of await readManifest(fs, dir)) {
     for (const file of entry.files) {
-      const text = await readFile(join(dir, file), 'utf8')
+      const text = (await fs.readFile(join(dir, file))).toString('utf8')
       for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as R)
     }
   }

@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import type { CheckpointFs } from '../checkpoint/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 
 const MANIFEST_DIR = '_manifest'
 const COMPACT_INTERVAL = 10

@@ -5,7 +5,7 @@
 import type { Dirent } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errorCode } from '../checkpoint/fs.js'
+import { errorCode } from '../durable/fs.js'
 import { PathNotFoundError, SourceFileChangedError } from '../errors.js'
 import { mapLimit } from '../util/mapLimit.js'
 import type { LoggedFile } from './fileLog.js'

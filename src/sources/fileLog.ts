@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import type { CheckpointFs } from '../checkpoint/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 import { CheckpointCorruptedError } from '../errors.js'
 
 /** A file as logged for a batch: bytes `[from, size)` are the batch's; `missing` marks a file skipped as deleted. */

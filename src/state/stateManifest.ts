@@ -4,9 +4,14 @@
  * partitions whose keys changed get a delta).
  */
 import { join } from 'node:path'
-import type { PartitionStateFiles } from '../checkpoint/logs.js'
 import { CheckpointCorruptedError } from '../errors.js'
 import type { PartitionDelta } from './stateStore.js'
+
+/** The files one partition's state is restored from: a snapshot (or none) and the deltas after it, by batch id. */
+export interface PartitionStateFiles {
+  snapshot: number | null
+  deltas: number[]
+}
 
 /** The needed files of one operator's partitions, kept up to date as batches write state. */
 export class StateManifest {

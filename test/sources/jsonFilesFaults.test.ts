@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { afterEach, describe, expect, it } from 'vitest'
-import { decodeCheckpointFile } from '../../src/checkpoint/format.js'
+import { decodeCheckpointFile } from '../../src/durable/format.js'
 import {
   BadRecordError,
   createSession,

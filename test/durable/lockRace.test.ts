@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeCheckpointFile } from '../../src/checkpoint/format.js'
-import { nodeFs } from '../../src/checkpoint/fs.js'
+import { writeCheckpointFile } from '../../src/durable/format.js'
+import { nodeFs } from '../../src/durable/fs.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const WORKERS = 3

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
-import { nodeFs } from '../../src/checkpoint/fs.js'
-import { acquireCheckpointLock, type CheckpointLock } from '../../src/checkpoint/lock.js'
+import { nodeFs } from '../../src/durable/fs.js'
+import { acquireCheckpointLock, type CheckpointLock } from '../../src/durable/lock.js'
 
 const held: CheckpointLock[] = []
 const lines = createInterface({ input: process.stdin })

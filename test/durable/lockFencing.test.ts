@@ -7,12 +7,12 @@ import { readdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { writeCheckpointFile } from '../../src/checkpoint/format.js'
-import { nodeFs } from '../../src/checkpoint/fs.js'
-import { acquireCheckpointLock, readLockHolder } from '../../src/checkpoint/lock.js'
+import { writeCheckpointFile } from '../../src/durable/format.js'
+import { nodeFs } from '../../src/durable/fs.js'
+import { acquireCheckpointLock, readLockHolder } from '../../src/durable/lock.js'
 import { CheckpointLockLostError, ConcurrentQueryError } from '../../src/errors.js'
 import { createSession, memorySink, memorySource, StreamingQueryError } from '../../src/index.js'
-import { rejectionOf, useTempDir } from './tempDir.js'
+import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 /** A lock file as a holder wrote it (a plain `lock` is what an older version, or epoch 0, looks like). */
 async function writeLock(dir: string, name: string, holder: Record<string, unknown>): Promise<void> {
