@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { sweepTempFiles } from './tempFiles.js'
 
 /**
  * File-system operations the checkpoint layer needs, with the durability each one promises.
@@ -144,36 +145,6 @@ async function writeDurably(handle: fsp.FileHandle, data: string | Uint8Array, p
 function namingPath(error: unknown, path: string): unknown {
   if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} (writing ${path})`
   return error
-}
-
-const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/
-
-function isDeadPid(pid: number): boolean {
-  if (pid === process.pid) return false
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch (error) {
-    return errorCode(error) === 'ESRCH'
-  }
-}
-
-async function sweepTempFiles(root: string): Promise<string[]> {
-  let names: string[]
-  try {
-    names = await fsp.readdir(root, { recursive: true })
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return []
-    throw error
-  }
-  const removed: string[] = []
-  for (const name of names) {
-    const m = TEMP_NAME.exec(basename(name))
-    if (m === null || m[1]!.startsWith('lock') || !isDeadPid(Number(m[2]))) continue
-    await removeQuietly(join(root, name))
-    removed.push(join(root, name))
-  }
-  return removed
 }
 
 async function removeQuietly(path: string): Promise<void> {

@@ -7,9 +7,9 @@
  * when everything is committed, 1 with the error on stderr. `--hang-in-sink` never completes a batch, so the
  * parent can kill the process once the batch is logged.
  */
-import { pathToFileURL } from 'node:url'
 import * as t from 'io-ts'
 import { createSession, jsonFiles, jsonFilesSink, type Sink, trigger } from '../../src/index.js'
+import { runAsChild } from './childMain.js'
 
 async function main(argv: readonly string[]): Promise<void> {
   const [inputDir, outDir, checkpointDir] = argv
@@ -36,12 +36,4 @@ async function main(argv: readonly string[]): Promise<void> {
   await query.awaitTermination()
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-      process.exit(1)
-    },
-  )
-}
+runAsChild(import.meta.url, main)
