@@ -70,9 +70,9 @@ async function launch(
   runId: string,
 ): Promise<StreamingQuery> {
   const logDir = def.checkpointLocation === undefined ? undefined : checkpointLayout(def.checkpointLocation).source(0)
+  const id = opened?.metadata.id ?? randomUUID()
   const reader = await def.source.open({ fs: session.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
-    const id = opened?.metadata.id ?? randomUUID()
     const writer = await def.sink.open({
       queryId: id,
       queryName: def.queryName,

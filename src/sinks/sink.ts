@@ -7,11 +7,14 @@ import type { OutputMode } from '../plan/plan.js'
 
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {
-  /** The query's id, kept in its checkpoint across restarts (new on every start without a checkpoint). */
+  /**
+   * The query's id: stable across restarts of a checkpointed query (it is stored in the checkpoint), random for a
+   * query without one. Sinks tag their commit markers with it so two queries writing to one place never mix.
+   */
   readonly queryId: string
   readonly queryName: string | undefined
-  /** Where the query keeps its checkpoint, or undefined without one. */
-  readonly checkpointLocation: string | undefined
+  /** Where the query keeps its checkpoint; absent without one (a sink that needs one to be idempotent refuses). */
+  readonly checkpointLocation?: string
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
 }
