@@ -11,8 +11,10 @@ import { parseArgs } from 'node:util'
 import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { postgresSinkGroup } from './postgresSink.js'
+import { scalingGroup } from './scaling.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -22,6 +24,9 @@ const GROUPS: readonly BenchGroup[] = [
   jsonFilesGroup,
   restartGroup,
   postgresSinkGroup,
+  jetStreamSourceGroup,
+  redisStreamSourceGroup,
+  scalingGroup,
 ]
 
 const { values } = parseArgs({

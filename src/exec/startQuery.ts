@@ -74,7 +74,12 @@ async function launch(
   const reader = await def.source.open({ fs: session.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
     const writer = await def.sink.open({
-      queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: session.fs, task: def.task,
+      queryId: id,
+      queryName: def.queryName,
+      checkpointLocation: def.checkpointLocation,
+      outputMode: def.outputMode,
+      fs: session.fs,
+      task: def.task,
     })
     return await MicroBatchQuery.start({
       id,
