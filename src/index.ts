@@ -76,3 +76,7 @@ export {
   IncompatibleCheckpointError,
   InvalidQueryError,
 } from './errors.js'
+
+// Monitoring: metrics, the monitoring server and dashboard, alerting, forwarding progress
+export { sessionMetrics } from './monitor/metrics.js'
+export type { SessionMetrics, SessionMetricsOptions } from './monitor/metrics.js'

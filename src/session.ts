@@ -46,6 +46,11 @@ export class StreamingQueryManager {
   private readonly events = new Subject<StreamingQueryEvent>()
   private delivery: Promise<void> = Promise.resolve()
   private terminatedWaiters: ((q: StreamingQuery) => void)[] = []
+  /** Listener deliveries dropped so far because a listener fell too far behind. */
+  get droppedEvents(): number {
+    return this.dropped
+  }
+  private dropped = 0
   /** Every life-cycle event of every query of the session. */
   readonly events$: Observable<StreamingQueryEvent> = this.events.asObservable()
 
