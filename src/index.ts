@@ -80,3 +80,8 @@ export {
 // Monitoring: metrics, the monitoring server and dashboard, alerting, forwarding progress
 export { sessionMetrics } from './monitor/metrics.js'
 export type { SessionMetrics, SessionMetricsOptions } from './monitor/metrics.js'
+export { alerting, alertsOf } from './monitor/alerting.js'
+export type { Alert, Alerting, AlertingOptions } from './monitor/alerting.js'
+export { fallingBehind, stalled, slowBatch, queryFailed, stateGrowth } from './monitor/alertRules.js'
+export type { AlertRule, RuleWatcher, RuleVerdict } from './monitor/alertRules.js'
+export type { WebhookOptions } from './monitor/webhook.js'

@@ -20,6 +20,8 @@ export interface StreamingQuery {
   /** Id of this run; new on every start. */
   readonly runId: string
   readonly name: string | undefined
+  /** When its micro-batches run (as given to `writeStream`; default `processingTime(0)`). */
+  readonly trigger: Trigger
   readonly status: StreamingQueryStatus
   readonly lastProgress: StreamingQueryProgress | undefined
   readonly recentProgress: readonly StreamingQueryProgress[]
@@ -112,6 +114,9 @@ export class MicroBatchQuery implements StreamingQuery {
   }
   get name(): string | undefined {
     return this.rt.name
+  }
+  get trigger(): Trigger {
+    return this.rt.trigger
   }
   get isActive(): boolean {
     return this.active

@@ -153,7 +153,7 @@ describe('sessionMetrics', () => {
     for (const m of json) {
       expect(m.name).toMatch(/^structured_rx_[a-z_]+$/)
       expect(m.help.length).toBeGreaterThan(10)
-      expect(m.name.endsWith('_total')).toBe(m.type === 'counter')
+      expect(m.name.endsWith('_total')).toBe(String(m.type) === 'counter')
     }
     metrics.close()
   })
