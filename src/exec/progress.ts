@@ -53,6 +53,8 @@ export interface StreamingQueryProgress {
   readonly stateOperators: readonly StateOperatorProgress[]
   readonly sources: readonly SourceProgress[]
   readonly sink: { readonly description: string; readonly numOutputRows: number }
-  /** The progress as JSON text, like Spark's `progress.json`. */
-  readonly json: string
+  /** The progress as compact JSON text, like Spark's `progress.json` (`JSON.stringify(progress)` gives the same). */
+  json(): string
+  /** The progress as indented JSON text, like Spark's `progress.prettyJson`. */
+  prettyJson(): string
 }

@@ -90,7 +90,7 @@ export class ProgressReporter {
       ],
       sink: { description: this.sinkDescription, numOutputRows: b.numOutputRows },
     }
-    const progress: StreamingQueryProgress = Object.freeze({ ...fields, json: JSON.stringify(fields) })
+    const progress: StreamingQueryProgress = Object.freeze(Object.assign(Object.create(progressMethods) as ProgressMethods, fields))
     this.kept.push(progress)
     if (this.kept.length > this.capacity) this.kept.shift()
     this.subject.next(progress)
@@ -111,6 +111,18 @@ export class ProgressReporter {
       watermark: iso(b.watermarkMs),
     }
   }
+}
+
+type ProgressMethods = Pick<StreamingQueryProgress, 'json' | 'prettyJson'>
+
+/** The methods every progress object inherits, so its own enumerable fields are exactly the JSON. */
+const progressMethods: ProgressMethods = {
+  json(this: StreamingQueryProgress) {
+    return JSON.stringify(this)
+  },
+  prettyJson(this: StreamingQueryProgress) {
+    return JSON.stringify(this, null, 2)
+  },
 }
 
 function iso(ms: number): string {

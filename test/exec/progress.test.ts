@@ -109,11 +109,17 @@ describe('query progress', () => {
     expect(new Date(p?.timestamp ?? '').toISOString()).toBe(p?.timestamp)
   })
 
-  it('serializes as JSON with the same fields (progress.json)', async () => {
+  it('serializes with json() and prettyJson() methods, and JSON.stringify gives the same fields once', async () => {
     const q = await countsWithWatermark()
     await q.feed([click('a', 1)])
-    const { json, ...fields } = q.query.lastProgress as StreamingQueryProgress
-    expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(fields)))
+    const p = q.query.lastProgress as StreamingQueryProgress
+    const parsed = JSON.parse(p.json()) as Record<string, unknown>
+    expect(Object.keys(parsed)).toEqual(Object.keys(p))
+    expect(parsed).toMatchObject({ id: p.id, batchId: 0, numInputRows: 1, durationMs: p.durationMs, sources: [{ numInputRows: 1 }] })
+    expect(JSON.parse(p.prettyJson())).toEqual(parsed)
+    expect(p.prettyJson()).toContain('\n  "id": ')
+    expect(JSON.stringify(p)).toBe(p.json())
+    expect(parsed).not.toHaveProperty('json')
   })
 
   it('emits every progress on progress$ as it happens', async () => {
