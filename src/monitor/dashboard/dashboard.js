@@ -75,7 +75,7 @@
         width: Math.max(300, el.clientWidth || 440),
         height: 200,
         scales: { x: { time: true } },
-        axes: [{}, { size: 60 }],
+        axes: [{}, { size: 80 }],
         series: [{}, ...series],
         ...opts,
       },
