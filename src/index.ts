@@ -87,3 +87,5 @@ export type { AlertRule, RuleWatcher, RuleVerdict } from './monitor/alertRules.j
 export type { WebhookOptions } from './monitor/webhook.js'
 export { serveMonitoring } from './monitor/server.js'
 export type { MonitoringOptions, MonitoringServer } from './monitor/server.js'
+export { forwardProgress } from './monitor/forwardProgress.js'
+export type { ForwardedEvent, ForwardProgressOptions, ProgressForwarder } from './monitor/forwardProgress.js'

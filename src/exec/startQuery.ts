@@ -24,6 +24,7 @@ export interface StartContext {
   readonly retention: RetentionOptions
   readonly numRecentProgressUpdates: number
   readonly warn: (message: string) => void
+  readonly onStarted: (q: StreamingQuery) => void
   readonly onProgress: (q: StreamingQuery, p: StreamingQueryProgress) => void
   readonly onIdle: (q: StreamingQuery) => void
   readonly onTerminated: (q: StreamingQuery) => void
@@ -108,6 +109,7 @@ async function launch(
       checkpoint: opened?.checkpoint ?? noCheckpoint,
       numRecentProgressUpdates: ctx.numRecentProgressUpdates,
       explain: () => explainPlan(plan, def.source.description, def.sink.description, partitions),
+      onStarted: ctx.onStarted,
       onProgress: ctx.onProgress,
       onIdle: ctx.onIdle,
       onTerminated: ctx.onTerminated,

@@ -57,7 +57,8 @@ export interface QueryRuntime {
   readonly checkpoint: QueryCheckpoint
   readonly numRecentProgressUpdates: number
   readonly explain: () => string
-  /** Called with every progress and at termination (the session's listener bus). */
+  /** Called once recovered, before the first trigger; then with every progress, idle trigger and at termination. */
+  readonly onStarted: (q: StreamingQuery) => void
   readonly onProgress: (q: StreamingQuery, p: StreamingQueryProgress) => void
   readonly onIdle: (q: StreamingQuery) => void
   readonly onTerminated: (q: StreamingQuery) => void
@@ -102,6 +103,7 @@ export class MicroBatchQuery implements StreamingQuery {
     q.nextBatchId = position.nextBatchId
     q.watermarkMs = position.watermarkMs
     if (position.committedOffset !== undefined) q.committedOffset = position.committedOffset
+    rt.onStarted(q)
     q.terminated = q.loop(position.pending)
     return q
   }

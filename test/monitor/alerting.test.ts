@@ -41,13 +41,14 @@ describe('alerting', () => {
     cleanup.push(() => hook.close())
     const session = createSession()
     const slow = { on: true }
-    const alerts = alerting(session, { rules: [fallingBehind({ batches: 3 })], webhook: { url: hook.url, backoffMs: 20 } })
+    const alerts = alerting(session, { rules: [fallingBehind({ batches: 2 })], webhook: { url: hook.url, backoffMs: 20 } })
     const seen: Alert[] = []
     alerts.alerts$.subscribe((a) => seen.push(a))
-    // 2000 rows/s arrive; each row costs 1 ms while `slow`, so at most 1000 rows/s are processed.
+    // 100 rows/s arrive; each row costs 20 ms while `slow`, so at most 50 rows/s are processed and every batch is
+    // about twice the size of the one before (more on a loaded machine, where a row costs more).
     const query = await session
-      .readStream(rateSource({ rowsPerSecond: 2000 }))
-      .pipe(map((r) => (slow.on && busy(1), r.value)))
+      .readStream(rateSource({ rowsPerSecond: 100 }))
+      .pipe(map((r) => (slow.on && busy(20), r.value)))
       .writeStream({ outputMode: 'append', sink: foreachBatch(() => {}), queryName: 'slow' })
       .start()
     stopLater(query)
