@@ -23,7 +23,7 @@ const DROP_REPORT_INTERVAL_MS = 60_000
  * queue, worked one event at a time in order, so a slow listener delays only itself. A queue holds at most
  * `capacity` events; an event arriving at a full queue is dropped for that listener, counted, and reported through
  * `warn` (on the first drop, then at most once a minute), so a stuck listener costs bounded memory, never a batch.
- * @example const bus = new ListenerBus(10_000, console.warn); bus.add(listener); await bus.post(event)
+ * @example const bus = new ListenerBus(10_000, console.warn); bus.add(listener); bus.post(event)
  */
 export class ListenerBus {
   private readonly queues = new Map<StreamingQueryListener, ListenerQueue>()
@@ -44,9 +44,14 @@ export class ListenerBus {
     this.queues.delete(listener)
   }
 
+  /** Queues `event` for every listener. */
+  post(event: StreamingQueryEvent): void {
+    for (const q of this.queues.values()) q.offer(event, undefined)
+  }
+
   /** Queues `event` for every listener; resolves once each of them has handled it (or dropped it). */
-  post(event: StreamingQueryEvent): Promise<void> {
-    return Promise.all([...this.queues.values()].map((q) => q.offer(event))).then(() => undefined)
+  async postAndWait(event: StreamingQueryEvent): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => new Promise<void>((done) => q.offer(event, done))))
   }
 
   /** Resolves once every queued event has been delivered, or after `timeoutMs` with a warning naming what is left. */
@@ -87,7 +92,7 @@ export class ListenerBus {
 }
 
 class ListenerQueue {
-  private readonly queue: { event: StreamingQueryEvent; done: () => void }[] = []
+  private readonly queue: { event: StreamingQueryEvent; done: (() => void) | undefined }[] = []
   private running: Promise<void> | undefined
   dropped = 0
   lastReportMs = -Infinity
@@ -97,17 +102,16 @@ class ListenerQueue {
     private readonly bus: ListenerBus,
   ) {}
 
-  offer(event: StreamingQueryEvent): Promise<void> {
+  /** Queues `event`; `done` is called once it was handled, or at once when it is dropped or not listened to. */
+  offer(event: StreamingQueryEvent, done: (() => void) | undefined): void {
     // An event the listener has no method for takes no room in its queue.
-    if (!handles(this.listener, event)) return Promise.resolve()
+    if (!handles(this.listener, event)) return done?.()
     if (this.queue.length >= this.bus.limit) {
       this.bus.full(this)
-      return Promise.resolve()
+      return done?.()
     }
-    return new Promise<void>((done) => {
-      this.queue.push({ event, done })
-      this.running ??= this.run()
-    })
+    this.queue.push({ event, done })
+    this.running ??= this.run()
   }
 
   idle(): Promise<void> {
@@ -129,7 +133,7 @@ class ListenerQueue {
       } catch (e) {
         this.bus.threw(event, e)
       }
-      done()
+      done?.()
     }
     this.running = undefined
   }

@@ -115,13 +115,16 @@ export class StreamingQueryManager {
     this.queries.set(q.id, q)
   }
 
-  /**
-   * @internal Publishes an event on `events$` at once and queues it for every listener; resolves once the listeners
-   * have handled it (the query never waits for that).
-   */
-  emit(event: StreamingQueryEvent): Promise<void> {
+  /** @internal Publishes an event on `events$` at once and queues it for every listener (the query never waits). */
+  emit(event: StreamingQueryEvent): void {
     this.events.next(event)
-    return this.bus.post(event)
+    this.bus.post(event)
+  }
+
+  /** @internal `emit`, resolving once every listener has handled the event. */
+  emitAndWait(event: StreamingQueryEvent): Promise<void> {
+    this.events.next(event)
+    return this.bus.postAndWait(event)
   }
 
   /** @internal */
@@ -199,12 +202,12 @@ export class Session {
           onStarted: (q) => {
             manager.register(q)
             if (name !== undefined && 'rows' in options.sink) this.tables.set(name, options.sink as MemorySink<unknown>)
-            started = manager.emit({ type: 'started', id: q.id, runId: q.runId, name: q.name, timestamp: new Date().toISOString() })
+            started = manager.emitAndWait({ type: 'started', id: q.id, runId: q.runId, name: q.name, timestamp: new Date().toISOString() })
           },
-          onProgress: (_q, progress) => void manager.emit({ type: 'progress', progress }),
-          onIdle: (q) => void manager.emit({ type: 'idle', id: q.id, runId: q.runId, timestamp: new Date().toISOString() }),
+          onProgress: (_q, progress) => manager.emit({ type: 'progress', progress }),
+          onIdle: (q) => manager.emit({ type: 'idle', id: q.id, runId: q.runId, timestamp: new Date().toISOString() }),
           onTerminated: (q) => {
-            void manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
+            manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
             manager.terminated(q)
           },
         },

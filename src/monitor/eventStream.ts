@@ -13,6 +13,8 @@ const HEARTBEAT_MS = 15_000
 export class EventStreams {
   private readonly clients = new Set<ServerResponse>()
   private readonly heartbeat: NodeJS.Timeout
+  private pending: string[] = []
+  private flushing: NodeJS.Immediate | undefined
 
   constructor(private readonly maxClients: number) {
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), HEARTBEAT_MS)
@@ -38,14 +40,22 @@ export class EventStreams {
     return true
   }
 
+  /** Queues an event for every client; the events of one turn of the event loop go out in one write per client. */
   broadcast(type: string, data: unknown): void {
     if (this.clients.size === 0) return
-    this.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
+    this.pending.push(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined
+      const frames = this.pending.join('')
+      this.pending = []
+      this.write(frames)
+    })
   }
 
   /** Ends every open stream. */
   close(): void {
     clearInterval(this.heartbeat)
+    if (this.flushing !== undefined) clearImmediate(this.flushing)
     for (const res of this.clients) res.end()
     this.clients.clear()
   }

@@ -59,22 +59,39 @@ export function sessionMetrics(session: Session, options: SessionMetricsOptions 
   }
 }
 
-/** The metric objects and which label sets each query has used, so a query's series can be removed as a whole. */
-class QuerySeries {
-  private readonly labels = new Map<string, QueryLabels>()
-  private readonly operators = new Map<string, string[]>()
-  private readonly lastBatchId = new Map<string, number>()
-  private readonly watermarkMs = new Map<string, number>()
-  private readonly terminatedOrder: string[] = []
+/** What the series of one query are made from; updated per event with plain field writes, read at scrape time. */
+interface QueryState {
+  readonly labels: QueryLabels
+  active: boolean
+  failed: boolean
+  /** The last progress, idle ones included. */
+  last: StreamingQueryProgress | undefined
+  /** The last progress of a real batch (an idle progress repeats its batch id). */
+  lastBatch: StreamingQueryProgress | undefined
+  inputRows: number
+  outputRows: number
+  batches: number
+  operators: string[]
+  droppedByWatermark: number[]
+  watermarkMs: number
+}
 
-  private readonly m: ReturnType<typeof defineMetrics>
+/**
+ * The queries' series. An event only updates a `QueryState` (and observes one histogram sample); prom-client's
+ * gauges and counters are filled from the states when the registry is scraped, so monitoring costs a batch a few
+ * field writes, and a removed query's series disappear with its state.
+ */
+class QuerySeries {
+  private readonly states = new Map<string, QueryState>()
+  private readonly terminatedOrder: string[] = []
+  private readonly batchDuration: Histogram<string>
 
   constructor(
     private readonly registry: Registry,
     session: Session,
     private readonly retainTerminated: number,
   ) {
-    this.m = defineMetrics(registry, () => session.streams.droppedEvents, () => this.watermarkLags())
+    this.batchDuration = defineMetrics(registry, this.states, () => session.streams.droppedEvents)
   }
 
   on(e: StreamingQueryEvent): void {
@@ -87,43 +104,41 @@ class QuerySeries {
     const i = this.terminatedOrder.indexOf(id)
     if (i >= 0) this.terminatedOrder.splice(i, 1)
     this.remove(id)
-    const labels = { query_name: name ?? '', query_id: id }
-    this.labels.set(id, labels)
-    this.m.active.set(labels, 1)
-    this.m.failed.set(labels, 0)
-  }
-
-  progress(p: StreamingQueryProgress): void {
-    const labels = this.labels.get(p.id)
-    if (labels === undefined) return
-    this.m.inputRate.set(labels, p.inputRowsPerSecond)
-    this.m.processedRate.set(labels, p.processedRowsPerSecond)
-    this.m.lastProgressTime.set(labels, Date.parse(p.timestamp) / 1000)
-    if (p.eventTime.watermark !== undefined) this.watermarkMs.set(p.id, Date.parse(p.eventTime.watermark))
-    // An idle progress repeats the last batch id: it is not a batch and must not count as one.
-    if (this.lastBatchId.get(p.id) === p.batchId) return
-    this.lastBatchId.set(p.id, p.batchId)
-    this.m.batches.inc(labels)
-    this.m.lastBatch.set(labels, p.batchId)
-    this.m.inputRows.inc(labels, p.numInputRows)
-    this.m.outputRows.inc(labels, p.sink.numOutputRows)
-    this.m.batchDuration.observe(labels, p.durationMs.triggerExecution / 1000)
-    for (const phase of PHASES) this.m.phaseDuration.set({ ...labels, phase }, (p.durationMs[phase] ?? 0) / 1000)
-    const operators = operatorLabels(p.stateOperators.map((s) => s.operatorName))
-    this.operators.set(p.id, operators)
-    p.stateOperators.forEach((s, i) => {
-      const operator = operators[i]!
-      this.m.stateRows.set({ ...labels, operator }, s.numRowsTotal)
-      this.m.stateMemory.set({ ...labels, operator }, s.memoryUsedBytes)
-      this.m.dropped.inc({ ...labels, operator }, s.numRowsDroppedByWatermark)
+    this.states.set(id, {
+      labels: { query_name: name ?? '', query_id: id },
+      active: true,
+      failed: false,
+      last: undefined,
+      lastBatch: undefined,
+      inputRows: 0,
+      outputRows: 0,
+      batches: 0,
+      operators: [],
+      droppedByWatermark: [],
+      watermarkMs: 0,
     })
   }
 
+  progress(p: StreamingQueryProgress): void {
+    const q = this.states.get(p.id)
+    if (q === undefined) return
+    q.last = p
+    if (p.eventTime.watermark !== undefined) q.watermarkMs = Date.parse(p.eventTime.watermark)
+    if (q.lastBatch?.batchId === p.batchId) return
+    q.lastBatch = p
+    q.batches++
+    q.inputRows += p.numInputRows
+    q.outputRows += p.sink.numOutputRows
+    if (q.operators.length !== p.stateOperators.length) q.operators = operatorLabels(p.stateOperators.map((s) => s.operatorName))
+    p.stateOperators.forEach((s, i) => (q.droppedByWatermark[i] = (q.droppedByWatermark[i] ?? 0) + s.numRowsDroppedByWatermark))
+    this.batchDuration.observe(q.labels, p.durationMs.triggerExecution / 1000)
+  }
+
   terminated(id: string, failed: boolean): void {
-    const labels = this.labels.get(id)
-    if (labels === undefined) return
-    this.m.active.set(labels, 0)
-    this.m.failed.set(labels, failed ? 1 : 0)
+    const q = this.states.get(id)
+    if (q === undefined) return
+    q.active = false
+    q.failed = failed
     this.terminatedOrder.push(id)
     while (this.terminatedOrder.length > this.retainTerminated) this.remove(this.terminatedOrder.shift()!)
   }
@@ -135,39 +150,89 @@ class QuerySeries {
   }
 
   private remove(id: string): void {
-    const labels = this.labels.get(id)
-    if (labels === undefined) return
-    for (const m of [this.m.active, this.m.failed, this.m.inputRate, this.m.processedRate, this.m.lastBatch, this.m.lastProgressTime, this.m.watermarkLag]) m.remove(labels)
-    for (const m of [this.m.inputRows, this.m.outputRows, this.m.batches]) m.remove(labels)
-    this.m.batchDuration.remove(labels)
-    for (const phase of PHASES) this.m.phaseDuration.remove({ ...labels, phase })
-    for (const operator of this.operators.get(id) ?? []) {
-      this.m.stateRows.remove({ ...labels, operator })
-      this.m.stateMemory.remove({ ...labels, operator })
-      this.m.dropped.remove({ ...labels, operator })
-    }
-    for (const map of [this.labels, this.operators, this.lastBatchId, this.watermarkMs]) map.delete(id)
-  }
-
-  /** Now minus each query's watermark; a watermark of 0 means no event seen yet, and a lag since 1970 would only page someone. */
-  private watermarkLags(): [QueryLabels, number][] {
-    const now = Date.now()
-    const lags: [QueryLabels, number][] = []
-    for (const [id, ms] of this.watermarkMs) {
-      const labels = this.labels.get(id)
-      if (labels !== undefined && ms > 0) lags.push([labels, (now - ms) / 1000])
-    }
-    return lags
+    const q = this.states.get(id)
+    if (q === undefined) return
+    this.batchDuration.remove(q.labels)
+    this.states.delete(id)
   }
 }
 
-/** Every series, registered in `registry`; the two computed at scrape time read `droppedEvents` and `watermarkLags`. */
-function defineMetrics(registry: Registry, droppedEvents: () => number, watermarkLags: () => [QueryLabels, number][]) {
+/**
+ * Registers every series in `registry`; all but the histogram are computed from `states` at scrape time (reset
+ * first, so the series of a forgotten query vanish). Returns the histogram, the one series fed per batch.
+ */
+function defineMetrics(registry: Registry, states: ReadonlyMap<string, QueryState>, droppedEvents: () => number): Histogram<string> {
   const registers = [registry]
-  const gauge = (name: string, help: string, extra: readonly string[] = []) =>
-    new Gauge({ name, help, labelNames: [...QUERY, ...extra], registers })
-  const counter = (name: string, help: string, extra: readonly string[] = []) =>
-    new Counter({ name, help, labelNames: [...QUERY, ...extra], registers })
+  type Sample = readonly [Readonly<Record<string, string>>, number]
+  const perQuery = (f: (q: QueryState) => number | undefined) => (): Sample[] =>
+    [...states.values()].flatMap((q) => {
+      const v = f(q)
+      return v === undefined ? [] : [[q.labels, v] as const]
+    })
+  const perOperator = (f: (p: StreamingQueryProgress, i: number, q: QueryState) => number) => (): Sample[] =>
+    [...states.values()].flatMap((q) =>
+      q.lastBatch === undefined ? [] : q.operators.map((operator, i) => [{ ...q.labels, operator }, f(q.lastBatch!, i, q)] as const),
+    )
+  const gauge = (name: string, help: string, samples: () => Sample[], extra: readonly string[] = []) => {
+    const g: Gauge<string> = new Gauge({
+      name,
+      help,
+      labelNames: [...QUERY, ...extra],
+      registers,
+      collect() {
+        g.reset()
+        for (const [labels, v] of samples()) g.set(labels, v)
+      },
+    })
+  }
+  const counter = (name: string, help: string, samples: () => Sample[], extra: readonly string[] = []) => {
+    const c: Counter<string> = new Counter({
+      name,
+      help,
+      labelNames: [...QUERY, ...extra],
+      registers,
+      collect() {
+        c.reset()
+        for (const [labels, v] of samples()) c.inc(labels, v)
+      },
+    })
+  }
+  gauge('structured_rx_query_active', '1 while the query runs, 0 after it terminated', perQuery((q) => (q.active ? 1 : 0)))
+  gauge('structured_rx_query_failed', '1 when the query terminated with an error', perQuery((q) => (q.failed ? 1 : 0)))
+  gauge('structured_rx_input_rows_per_second', 'Rows per second arriving, over the time since the previous trigger started (last progress)', perQuery((q) => q.last?.inputRowsPerSecond))
+  gauge('structured_rx_processed_rows_per_second', "Rows per second processed, over the last trigger's duration", perQuery((q) => q.last?.processedRowsPerSecond))
+  counter('structured_rx_input_rows_total', 'Rows read from the source', perQuery((q) => q.inputRows))
+  counter('structured_rx_output_rows_total', 'Rows written to the sink', perQuery((q) => q.outputRows))
+  counter('structured_rx_batches_total', 'Micro-batches completed', perQuery((q) => q.batches))
+  gauge('structured_rx_last_batch_id', 'Id of the last completed micro-batch', perQuery((q) => q.lastBatch?.batchId))
+  gauge(
+    'structured_rx_last_progress_timestamp_seconds',
+    'Start time (Unix seconds) of the trigger of the last progress, idle ones included',
+    perQuery((q) => (q.last === undefined ? undefined : Date.parse(q.last.timestamp) / 1000)),
+  )
+  gauge(
+    'structured_rx_batch_phase_duration_seconds',
+    'Duration of each phase of the last micro-batch (durationMs keys)',
+    () =>
+      [...states.values()].flatMap((q) =>
+        q.lastBatch === undefined ? [] : PHASES.map((phase) => [{ ...q.labels, phase }, (q.lastBatch!.durationMs[phase] ?? 0) / 1000] as const),
+      ),
+    ['phase'],
+  )
+  gauge('structured_rx_state_rows', 'Rows held in the state of each stateful operator (numRowsTotal)', perOperator((p, i) => p.stateOperators[i]!.numRowsTotal), ['operator'])
+  gauge('structured_rx_state_memory_bytes', 'Estimated memory of the state of each stateful operator', perOperator((p, i) => p.stateOperators[i]!.memoryUsedBytes), ['operator'])
+  counter(
+    'structured_rx_rows_dropped_by_watermark_total',
+    'Late rows dropped by the watermark, per stateful operator',
+    perOperator((_, i, q) => q.droppedByWatermark[i] ?? 0),
+    ['operator'],
+  )
+  // A watermark of 0 is "no event seen yet": a lag since 1970 would only page someone.
+  gauge(
+    'structured_rx_watermark_lag_seconds',
+    'Now minus the event-time watermark, for queries with a watermark',
+    perQuery((q) => (q.active && q.watermarkMs > 0 ? (Date.now() - q.watermarkMs) / 1000 : undefined)),
+  )
   const listenerDrops: Counter = new Counter({
     name: 'structured_rx_listener_events_dropped_total',
     help: 'Listener events the session dropped because a listener fell too far behind',
@@ -177,39 +242,13 @@ function defineMetrics(registry: Registry, droppedEvents: () => number, watermar
       listenerDrops.inc(droppedEvents())
     },
   })
-  const watermarkLag: Gauge<string> = new Gauge({
-    name: 'structured_rx_watermark_lag_seconds',
-    help: 'Now minus the event-time watermark, for queries with a watermark',
+  return new Histogram({
+    name: 'structured_rx_batch_duration_seconds',
+    help: 'Duration of each micro-batch trigger (durationMs.triggerExecution)',
     labelNames: QUERY,
+    buckets: DURATION_BUCKETS,
     registers,
-    collect() {
-      for (const [labels, lag] of watermarkLags()) watermarkLag.set(labels, lag)
-    },
   })
-  return {
-    active: gauge('structured_rx_query_active', '1 while the query runs, 0 after it terminated'),
-    failed: gauge('structured_rx_query_failed', '1 when the query terminated with an error'),
-    inputRate: gauge('structured_rx_input_rows_per_second', 'Rows per second arriving, over the time since the previous trigger started (last progress)'),
-    processedRate: gauge('structured_rx_processed_rows_per_second', "Rows per second processed, over the last trigger's duration"),
-    inputRows: counter('structured_rx_input_rows_total', 'Rows read from the source'),
-    outputRows: counter('structured_rx_output_rows_total', 'Rows written to the sink'),
-    batches: counter('structured_rx_batches_total', 'Micro-batches completed'),
-    lastBatch: gauge('structured_rx_last_batch_id', 'Id of the last completed micro-batch'),
-    lastProgressTime: gauge('structured_rx_last_progress_timestamp_seconds', 'Start time (Unix seconds) of the trigger of the last progress, idle ones included'),
-    batchDuration: new Histogram({
-      name: 'structured_rx_batch_duration_seconds',
-      help: 'Duration of each micro-batch trigger (durationMs.triggerExecution)',
-      labelNames: QUERY,
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
-    phaseDuration: gauge('structured_rx_batch_phase_duration_seconds', 'Duration of each phase of the last micro-batch (durationMs keys)', ['phase']),
-    stateRows: gauge('structured_rx_state_rows', 'Rows held in the state of each stateful operator (numRowsTotal)', ['operator']),
-    stateMemory: gauge('structured_rx_state_memory_bytes', 'Estimated memory of the state of each stateful operator', ['operator']),
-    dropped: counter('structured_rx_rows_dropped_by_watermark_total', 'Late rows dropped by the watermark, per stateful operator', ['operator']),
-    watermarkLag,
-    listenerDrops,
-  }
 }
 
 /** Operator names as label values; a name used twice in one query gets `#2`, `#3`… so series never collide. */
