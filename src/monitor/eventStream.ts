@@ -3,18 +3,21 @@ import type { ServerResponse } from 'node:http'
 /** What a slow event-stream client may have unsent before it is disconnected (bytes). */
 const MAX_BUFFERED_BYTES = 1 << 20
 const HEARTBEAT_MS = 15_000
+/** Events are sent in one write per client at most this often: a dashboard needs no finer grain, a batch loop gains. */
+const FLUSH_MS = 100
 
 /**
- * The open server-sent-event streams of one monitoring server. `broadcast` encodes an event once and writes it to
- * every client without waiting: a client whose unsent bytes pass 1 MiB is disconnected rather than buffered without
- * bound, so a stuck browser never holds memory or a query. A comment line every 15 s keeps proxies from timing out.
+ * The open server-sent-event streams of one monitoring server. `broadcast` only queues the event; every 100 ms the
+ * queued events are encoded once and written to every client in one write, without waiting: a client whose unsent
+ * bytes pass 1 MiB is disconnected rather than buffered without bound, so a stuck browser never holds memory or a
+ * query. A comment line every 15 s keeps proxies from timing out.
  * @example const events = new EventStreams(16); events.open(res); events.broadcast('progress', progress)
  */
 export class EventStreams {
   private readonly clients = new Set<ServerResponse>()
   private readonly heartbeat: NodeJS.Timeout
-  private pending: string[] = []
-  private flushing: NodeJS.Immediate | undefined
+  private pending: { type: string; data: unknown }[] = []
+  private flushing: NodeJS.Timeout | undefined
 
   constructor(private readonly maxClients: number) {
     this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), HEARTBEAT_MS)
@@ -40,22 +43,25 @@ export class EventStreams {
     return true
   }
 
-  /** Queues an event for every client; the events of one turn of the event loop go out in one write per client. */
+  /** Queues an event (immutable data, encoded when sent) for every client. */
   broadcast(type: string, data: unknown): void {
     if (this.clients.size === 0) return
-    this.pending.push(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`)
-    this.flushing ??= setImmediate(() => {
-      this.flushing = undefined
-      const frames = this.pending.join('')
-      this.pending = []
-      this.write(frames)
-    })
+    this.pending.push({ type, data })
+    if (this.flushing === undefined) {
+      this.flushing = setTimeout(() => {
+        this.flushing = undefined
+        const frames = this.pending.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`).join('')
+        this.pending = []
+        this.write(frames)
+      }, FLUSH_MS)
+      this.flushing.unref()
+    }
   }
 
   /** Ends every open stream. */
   close(): void {
     clearInterval(this.heartbeat)
-    if (this.flushing !== undefined) clearImmediate(this.flushing)
+    clearTimeout(this.flushing)
     for (const res of this.clients) res.end()
     this.clients.clear()
   }
