@@ -17,7 +17,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../src/index.js'
-import { readCheckpointFile } from '../src/checkpoint/format.js'
+import { readCheckpointFile } from '../src/durable/format.js'
 import { parseStateFile } from '../src/state/stateFiles.js'
 import { generateRows, mulberry32, type Row } from './data.js'
 import { type BenchGroup, phasedCase, simpleCase } from './harness.js'

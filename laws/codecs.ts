@@ -5,7 +5,7 @@
 import fc from 'fast-check'
 import * as t from 'io-ts'
 import type { Codec } from '../src/index.js'
-import { describeIoTsErrors } from '../src/util/ioTsErrors.js'
+import { describeIoTsErrors } from '../src/testing.js'
 import { canonical } from './rows.js'
 
 /* ------------------------------------------------------------------------------------------------------------------

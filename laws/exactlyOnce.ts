@@ -4,10 +4,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import {
   createSession,
-  countingFs,
   type CheckpointFs,
-  faultyFs,
-  type FaultKind,
   foreachBatch,
   jsonFilesSink,
   memorySink,
@@ -18,6 +15,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../src/index.js'
+import { countingFs, faultyFs, type FaultKind } from '../src/testing.js'
 import { canonical } from './rows.js'
 import { assertLaw, type QueryUnderTest } from './query.js'
 

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check'
 import * as t from 'io-ts'
-import type { Codec } from '../src/index.js'
-import { migrationPath } from '../src/state/migrations.js'
+import type { Codec, ErasedMigration } from '../src/index.js'
+import { migrationPath } from '../src/testing.js'
 import { codecRoundTripHolds, errorText, type ValueLawResult } from './codecs.js'
 import { canonical } from './rows.js'
 
@@ -15,12 +15,7 @@ import { canonical } from './rows.js'
  * ---------------------------------------------------------------------------------------------------------------- */
 
 /** A migration step of any state types, as operators take them in `migrations`. */
-export interface AnyMigration {
-  readonly from: number
-  readonly to: number
-  readonly codec: t.Mixed
-  migrate(old: never): unknown
-}
+export type AnyMigration = ErasedMigration
 
 /** What the migration laws need besides the steps. */
 export interface MigrationLawOptions<S = unknown> {

@@ -2,6 +2,7 @@
  * Every public error of structured-rx. Each has a stable `code` that never changes meaning, so callers can
  * branch on `err.code` across library versions.
  */
+import { errorText } from './util/text.js'
 
 /** Base class: every library error has a stable string `code`. */
 export abstract class StructuredRxError extends Error {
@@ -97,4 +98,26 @@ export class IncompatibleCheckpointError extends StructuredRxError {
 /** The query is not a valid streaming plan (e.g. an output mode the operators cannot serve). Thrown by `start()`. */
 export class InvalidQueryError extends StructuredRxError {
   readonly code = 'SRX_INVALID_QUERY'
+}
+
+/**
+ * A user function threw inside an operator. Internal: the query turns it into a StreamingQueryError carrying the
+ * batch id and `operator`, so it never reaches a caller.
+ * @example throw new OperatorFailure('map #1', new TypeError('x is undefined'))
+ */
+export class OperatorFailure extends Error {
+  constructor(
+    readonly operator: string,
+    override readonly cause: unknown,
+  ) {
+    super(`operator '${operator}' failed: ${errorText(cause)}`, { cause })
+  }
+}
+
+/**
+ * An offline checkpoint tool (`inspect`, `state`, `rescale`) cannot do what was asked, for a reason the user can act on (shown as `structured-rx: <reason>`).
+ * @example throw new CliError(`unknown operator 'x'; known operators: count`)
+ */
+export class CliError extends Error {
+  override readonly name = 'CliError'
 }

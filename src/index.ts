@@ -7,27 +7,29 @@ export { Stream } from './stream.js'
 export type { DataStreamWriter, WriteStreamOptions } from './stream.js'
 export type { StreamingQuery } from './exec/streamingQuery.js'
 export type { StreamingQueryProgress, StreamingQueryStatus, StateOperatorProgress, SourceProgress } from './exec/progress.js'
-export type { OutputMode } from './exec/batch.js'
+export type { OutputMode } from './plan/plan.js'
 export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'
 
 // Operators
-export { map } from './operators/map.js'
-export { filter } from './operators/filter.js'
-export { flatMap } from './operators/flatMap.js'
-export { withWatermark } from './operators/withWatermark.js'
-export { groupBy } from './operators/groupBy.js'
-export { count } from './operators/count.js'
-export { sum } from './operators/sum.js'
-export { avg } from './operators/avg.js'
-export { min } from './operators/min.js'
-export { max } from './operators/max.js'
-export { agg } from './operators/agg.js'
-export { aggregate } from './operators/aggregate.js'
-export type { AggregateSpec } from './operators/aggregate.js'
-export { dropDuplicates } from './operators/dropDuplicates.js'
-export { mapGroupsWithState, GroupState } from './operators/mapGroupsWithState.js'
-export type { MapGroupsWithStateSpec } from './operators/mapGroupsWithState.js'
+export {
+  map,
+  filter,
+  flatMap,
+  withWatermark,
+  groupBy,
+  count,
+  sum,
+  avg,
+  min,
+  max,
+  agg,
+  aggregate,
+  dropDuplicates,
+  mapGroupsWithState,
+  GroupState,
+} from './operators/index.js'
+export type { AggregateSpec, MapGroupsWithStateSpec } from './operators/index.js'
 export { migration, PLAN } from './plan/nodes.js'
 export type {
   Operator,
@@ -59,11 +61,9 @@ export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 
-// Checkpoint file system
-export { nodeFs } from './checkpoint/fs.js'
-export type { CheckpointFs } from './checkpoint/fs.js'
-export { faultyFs, countingFs, SimulatedCrash } from './checkpoint/faultFs.js'
-export type { Fault, FaultKind, FaultyFs, CountingFs } from './checkpoint/faultFs.js'
+// Checkpoint file system (fault-injecting ones: structured-rx/testing)
+export { nodeFs } from './durable/fs.js'
+export type { CheckpointFs } from './durable/fs.js'
 
 // Errors
 export {

@@ -1,5 +1,5 @@
 import { Subject, type Observable } from 'rxjs'
-import { type CheckpointFs, nodeFs } from './checkpoint/fs.js'
+import { type CheckpointFs, nodeFs } from './durable/fs.js'
 import { InvalidQueryError } from './errors.js'
 import { startQuery } from './exec/startQuery.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'

@@ -1,20 +1,10 @@
 import type { Operator, PlanNode } from './plan/nodes.js'
 import { planNodeOf } from './plan/nodes.js'
-import type { OutputMode } from './exec/batch.js'
+import type { WriteStreamOptions } from './exec/queryRun.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
-import type { Trigger } from './exec/trigger.js'
-import type { Sink } from './sinks/sink.js'
 import type { Source } from './sources/source.js'
 
-/** Options of `writeStream`, as Spark's DataStreamWriter. */
-export interface WriteStreamOptions<T> {
-  readonly outputMode: OutputMode
-  readonly sink: Sink<T>
-  readonly queryName?: string
-  readonly trigger?: Trigger
-  /** Directory of the checkpoint (write-ahead logs and state). Without it, state lives in memory only. */
-  readonly checkpointLocation?: string
-}
+export type { WriteStreamOptions }
 
 /** Starts a configured streaming query. */
 export interface DataStreamWriter {

@@ -1,18 +1,16 @@
-import { join } from 'node:path'
+import { BatchLog } from '../durable/batchLog.js'
+import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import { acquireCheckpointLock, type CheckpointLock } from '../durable/lock.js'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
-import type { StatefulExec } from '../exec/batch.js'
-import type { PendingBatch, QueryCheckpoint, RecoveredPosition } from '../exec/queryCheckpoint.js'
-import type { Offset } from '../sources/source.js'
-import type { PartitionDelta } from '../state/stateStore.js'
-import { StateFiles } from '../state/stateFiles.js'
-import { BatchLog } from './batchLog.js'
-import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from './format.js'
-import type { CheckpointFs } from './fs.js'
-import { acquireCheckpointLock, type CheckpointLock } from './lock.js'
-import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { stateDecoders } from '../state/migrations.js'
+import { StateFiles } from '../state/stateFiles.js'
+import type { Offset } from '../util/json.js'
 import { stableStringify } from '../util/keys.js'
+import { type CheckpointLayout, checkpointLayout } from './layout.js'
+import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
+import type { OperatorDeltas, OperatorState, PendingBatch, QueryCheckpoint, RecoveredPosition } from './queryCheckpoint.js'
 
 /** Settings of a checkpoint's retention. */
 export interface RetentionOptions {
@@ -39,15 +37,16 @@ export async function openCheckpoint(
   owner: { runId: string; queryName?: string },
   retention: RetentionOptions,
 ): Promise<OpenedCheckpoint> {
+  const layout = checkpointLayout(location)
   const lock = await acquireCheckpointLock(fs, location, owner)
   try {
-    if (await fs.exists(join(location, 'rescale'))) {
+    if (await fs.exists(layout.rescaleMarker)) {
       throw new IncompatibleCheckpointError(location, [
         "an interrupted 'structured-rx rescale' left its marker file 'rescale' in the checkpoint: finish it with " +
           `'structured-rx rescale ${location} --partitions N' (N: see 'structured-rx inspect ${location}') before starting the query`,
       ])
     }
-    const metadataPath = join(location, 'metadata')
+    const metadataPath = layout.metadata
     let metadata: CheckpointMetadata
     let isNew = false
     if (await fs.exists(metadataPath)) {
@@ -70,11 +69,12 @@ export async function openCheckpoint(
   }
 }
 
-/** The write-ahead-log protocol of SPEC §4 on a real (or fault-injecting) file system. */
+/** The write-ahead-log protocol of {@link QueryCheckpoint} on a real (or fault-injecting) file system. */
 export class FileCheckpoint implements QueryCheckpoint {
   readonly offsets: BatchLog<OffsetLogEntry>
   readonly commits: BatchLog<CommitLogEntry>
-  private stateful: readonly StatefulExec[] = []
+  private operators: readonly OperatorState[] = []
+  private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
   private metadata: CheckpointMetadata
@@ -87,12 +87,13 @@ export class FileCheckpoint implements QueryCheckpoint {
     private readonly retention: RetentionOptions,
   ) {
     this.metadata = metadata
-    this.offsets = new BatchLog(fs, join(location, 'offsets'), OffsetLogEntry)
-    this.commits = new BatchLog(fs, join(location, 'commits'), CommitLogEntry)
+    this.layout = checkpointLayout(location)
+    this.offsets = new BatchLog(fs, this.layout.offsets, OffsetLogEntry)
+    this.commits = new BatchLog(fs, this.layout.commits, CommitLogEntry)
   }
 
-  private stateFiles(op: StatefulExec): StateFiles {
-    return new StateFiles(this.fs, join(this.location, 'state', op.name), op.version)
+  private stateFiles(op: OperatorState): StateFiles {
+    return new StateFiles(this.fs, this.layout.state(op.spec.name), op.spec.version)
   }
 
   /**
@@ -108,7 +109,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   /** Updates the fingerprint in `metadata` once the new plan has committed a batch (e.g. a migrated state version). */
   async recordFingerprint(fingerprint: PlanFingerprint): Promise<void> {
     this.metadata = { ...this.metadata, fingerprint }
-    await writeCheckpointJson(this.fs, join(this.location, 'metadata'), CheckpointMetadata.encode(this.metadata))
+    await writeCheckpointJson(this.fs, this.layout.metadata, CheckpointMetadata.encode(this.metadata))
   }
 
   /**
@@ -118,8 +119,8 @@ export class FileCheckpoint implements QueryCheckpoint {
    * uncommitted attempts are removed first.
    * @throws CheckpointCorruptedError when a pending batch's offsets entry is missing or the commit log is ahead of it.
    */
-  async recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition> {
-    this.stateful = stateful
+  async recover(operators: readonly OperatorState[]): Promise<RecoveredPosition> {
+    this.operators = operators
     const lastOffsets = await this.offsets.latest()
     if (lastOffsets === undefined) {
       return { nextBatchId: 0, committedOffset: undefined, watermarkMs: 0, pending: [] }
@@ -149,14 +150,14 @@ export class FileCheckpoint implements QueryCheckpoint {
     }
     const stateVersion = committedId
     const recorded = this.metadata.fingerprint.statefulOperators
-    for (const op of stateful) {
-      const before = recorded.find((r) => r.name === op.name)
+    for (const op of operators) {
+      const before = recorded.find((r) => r.name === op.spec.name)
       await this.stateFiles(op).removeAfter(stateVersion, this.metadata.shufflePartitions)
       await this.stateFiles(op).load(
         op.store,
         stateVersion,
         this.metadata.shufflePartitions,
-        stateDecoders(op, this.location),
+        stateDecoders(op.spec, this.location),
         (before?.window ?? null) !== null,
       )
     }
@@ -176,7 +177,7 @@ export class FileCheckpoint implements QueryCheckpoint {
 
   async writeState(
     batchId: number,
-    deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[],
+    deltas: readonly OperatorDeltas[],
   ): Promise<void> {
     // Everything is encoded before the first await: the caller lets the next batch mutate state while these writes run.
     const snapshot = this.fingerprintChanged || (batchId > 0 && batchId % this.retention.snapshotInterval === 0)
@@ -205,7 +206,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   private async purge(batchId: number): Promise<void> {
     const minVersion = batchId - this.retention.minBatchesToRetain + 1
     if (minVersion <= 0) return
-    for (const op of this.stateful) await this.stateFiles(op).purge(minVersion, this.metadata.shufflePartitions)
+    for (const op of this.operators) await this.stateFiles(op).purge(minVersion, this.metadata.shufflePartitions)
     await this.offsets.purgeBefore(minVersion)
     await this.commits.purgeBefore(minVersion)
   }

@@ -1,5 +1,5 @@
 /**
- * Generated activity data for the demo: JSON-lines files of the Activity rows of SPEC §2 (the shape of the
+ * Generated activity data for the demo: JSON-lines files of the Activity rows of the README's example (the shape of the
  * "Heterogeneity Human Activity Recognition" data set Spark's guide streams), from a seeded PRNG so every run
  * writes the same files.
  */

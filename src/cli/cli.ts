@@ -1,4 +1,8 @@
 /**
+ * cli/ — the `structured-rx` command line: parses arguments, calls the layers below (the checkpoint's reader and
+ * rescale protocol, a session for the demo) and prints. It holds no protocol of its own.
+ */
+/**
  * The `structured-rx` command line: picks the command, runs it, and turns what it throws into an exit code and a
  * one-line reason. `main.ts` calls it with the process's arguments; tests call it in-process.
  */

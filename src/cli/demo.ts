@@ -1,5 +1,5 @@
 /**
- * `structured-rx demo`: the activity query of SPEC §2 over generated data. It runs the query with a checkpoint
+ * `structured-rx demo`: the activity query of the README (filter, group by kind, count) over generated data. It runs the query with a checkpoint
  * until the data is drained, shows each batch's progress, the result table and the plan, then writes more files
  * and restarts on the same checkpoint to show the counts continue exactly where they stopped.
  */
@@ -141,7 +141,7 @@ async function runActivityQuery(
     await query.awaitTermination()
     const rows = session.table<CountRow>(QUERY_NAME).sort((a, b) => a.key.localeCompare(b.key))
     // The text query.explain() prints, without printing it: the CLI writes through `io`.
-    const compiled = compilePlan(stream.planNodes, 'complete', SHUFFLE_PARTITIONS)
+    const compiled = compilePlan(stream.planNodes, 'complete')
     const plan = explainPlan(compiled, stream.sourceOf.description, sink.description, SHUFFLE_PARTITIONS)
     return { query, rows, plan }
   } finally {

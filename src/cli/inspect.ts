@@ -2,13 +2,12 @@
  * `structured-rx inspect <checkpoint> [--json]`: what a checkpoint holds — the query's identity, how far its batches
  * got, the last write-ahead-log entry, the size of each operator's state per partition, and the plan fingerprint.
  */
-import { join } from 'node:path'
-import { type CheckpointFs, nodeFs } from '../checkpoint/fs.js'
-import { readLockHolder } from '../checkpoint/lock.js'
+import { type CheckpointFs, nodeFs } from '../durable/fs.js'
+import { readLockHolder } from '../durable/lock.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
-import { loadEncodedState, readCheckpointSummary } from './checkpointReader.js'
+import { loadEncodedState, readCheckpointSummary } from '../checkpoint/reader.js'
 import { checkpointArgument, type CliIo, parseCommandArgs } from './io.js'
-import { readRescaleMarker, type RescaleMarker } from './rescale.js'
+import { readRescaleMarker, type RescaleMarker } from '../checkpoint/rescale.js'
 
 /** State of one partition of an operator at the inspected batch. */
 export interface PartitionReport {

@@ -3,6 +3,9 @@
  * of its options.
  */
 import { parseArgs } from 'node:util'
+import { CliError } from '../errors.js'
+
+export { CliError }
 
 /** Where a command writes: `out` is its result (stdout), `err` its remarks (stderr). Text is written as given. */
 export interface CliIo {
@@ -18,14 +21,6 @@ export interface CliIo {
 export const processIo: CliIo = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
-}
-
-/**
- * A command that cannot do what was asked, for a reason the user can act on (shown as `structured-rx: <reason>`).
- * @example throw new CliError(`unknown operator 'x'; known operators: count`)
- */
-export class CliError extends Error {
-  override readonly name = 'CliError'
 }
 
 /**

@@ -2,8 +2,8 @@
  * `structured-rx state <checkpoint> --operator NAME [--partition P] [--limit N]`: the state rows of one operator at
  * the last committed batch, one JSON line each, in their codec-encoded form (no user codec needed).
  */
-import { nodeFs, type CheckpointFs } from '../checkpoint/fs.js'
-import { entryId, loadEncodedState, operatorNamed, readCheckpointSummary } from './checkpointReader.js'
+import { nodeFs, type CheckpointFs } from '../durable/fs.js'
+import { entryId, loadEncodedState, operatorNamed, readCheckpointSummary } from '../checkpoint/reader.js'
 import { checkpointArgument, type CliIo, integerOption, parseCommandArgs, UsageError } from './io.js'
 
 /** One state row as `state` prints it. */

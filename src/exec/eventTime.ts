@@ -1,4 +1,5 @@
-import { OperatorFailure } from './batch.js'
+import { OperatorFailure } from '../errors.js'
+import { safeJson } from '../util/text.js'
 
 /**
  * Reads a row's event time through a user function, blaming `operator` when the function throws or returns
@@ -12,7 +13,7 @@ export function readEventTime(timeOf: (row: unknown) => unknown, row: unknown, o
     throw new OperatorFailure(operator, e)
   }
   if (typeof time !== 'number' || !Number.isFinite(time)) {
-    throw new OperatorFailure(operator, new TypeError(`event time must be a finite number of epoch ms, got ${JSON.stringify(time) ?? String(time)}`))
+    throw new OperatorFailure(operator, new TypeError(`event time must be a finite number of epoch ms, got ${safeJson(time)}`))
   }
   return time
 }

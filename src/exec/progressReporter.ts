@@ -1,8 +1,8 @@
 import { Subject, type Observable } from 'rxjs'
-import type { Offset } from '../sources/source.js'
+import type { Offset } from '../util/json.js'
 import type { StatefulExec } from './batch.js'
 import type { StateOperatorProgress, StreamingQueryProgress } from './progress.js'
-import type { EventTimeStats } from './runBatch.js'
+import type { EventTimeStats } from './runSteps.js'
 
 /** What one committed micro-batch measured. */
 export interface BatchMeasurements {
@@ -24,7 +24,7 @@ export interface BatchMeasurements {
 /** A state operator's figures after a batch (read before its change tracking is reset). */
 export function stateOperatorProgress(op: StatefulExec): StateOperatorProgress {
   return {
-    operatorName: op.name,
+    operatorName: op.spec.name,
     numRowsTotal: op.store.size,
     numRowsUpdated: op.store.numRowsUpdated,
     numRowsRemoved: op.store.numRowsRemoved,

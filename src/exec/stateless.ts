@@ -1,5 +1,5 @@
 import type { StatelessNode } from '../plan/nodes.js'
-import { OperatorFailure } from './batch.js'
+import { OperatorFailure } from '../errors.js'
 
 type Fn = (row: unknown) => unknown
 

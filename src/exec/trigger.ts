@@ -1,4 +1,4 @@
-import { parseDuration } from '../util/keys.js'
+import { parseDuration } from '../util/duration.js'
 
 /** When micro-batches run. */
 export type Trigger =

@@ -1,6 +1,6 @@
 import type { StreamingQueryProgress } from '../exec/progress.js'
 import type { StreamingQuery } from '../exec/streamingQuery.js'
-import { parseDuration } from '../util/keys.js'
+import { parseDuration } from '../util/duration.js'
 
 /** What a rule concludes about one query after an event: firing (with why), clear, or no change (`undefined`). */
 export type RuleVerdict =

@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs'
-import { nodeFs } from '../checkpoint/fs.js'
+import { nodeFs } from '../durable/fs.js'
 import type { StreamingQueryProgress } from '../exec/progress.js'
 import type { Session, StreamingQueryEvent } from '../session.js'
 import type { Sink, SinkWriter } from '../sinks/sink.js'

@@ -1,3 +1,9 @@
+/**
+ * monitor/ — watching queries in production. It only observes the session (`streams.events$`, the queries'
+ * status and progress): Prometheus series (`sessionMetrics`), the HTTP server with its event stream and dashboard
+ * (`serveMonitoring`, assets under `dashboard/`), alert rules and their delivery (`alerting`, webhook) and
+ * forwarding events to a sink (`forwardProgress`). Nothing below it imports it.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -8,7 +8,7 @@ import {
   type WindowSpec,
   withPlan,
 } from '../plan/nodes.js'
-import { parseDuration } from '../util/keys.js'
+import { parseDuration } from '../util/duration.js'
 import { KEY_ID, referenceKeyId } from './internal/referenceKeys.js'
 import { windowsOf } from './internal/windows.js'
 

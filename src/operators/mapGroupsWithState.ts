@@ -2,7 +2,7 @@ import { Observable } from 'rxjs'
 import type { Codec, ErasedMigration, Grouped, KeyOf, Operator, TimeoutKind, ValueOf } from '../plan/nodes.js'
 import { withPlan } from '../plan/nodes.js'
 import { keyIdOfGrouped } from './internal/referenceKeys.js'
-import { GroupState } from './internal/groupState.js'
+import { GroupState } from './groupState.js'
 
 export { GroupState }
 

@@ -1,6 +1,6 @@
 import { identity } from 'rxjs'
 import { type Operator, withPlan } from '../plan/nodes.js'
-import { parseDuration } from '../util/keys.js'
+import { parseDuration } from '../util/duration.js'
 
 /**
  * Declares the event time of rows and how late they may arrive. Between micro-batches the watermark advances to

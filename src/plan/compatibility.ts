@@ -1,17 +1,17 @@
 import { IncompatibleCheckpointError } from '../errors.js'
-import { checkMigration } from '../state/migrations.js'
-import type { CompiledPlan } from './compile.js'
 import type { OperatorFingerprint, PlanFingerprint } from './fingerprint.js'
+import { checkMigration } from './migrations.js'
+import type { Plan } from './plan.js'
 
 const NEW_LOCATION = 'start the changed query on a new checkpoint location'
 
 /**
- * Checks a query against the fingerprint its checkpoint recorded (SPEC §5), before any batch runs. Stateless
+ * Checks a query against the fingerprint its checkpoint recorded , before any batch runs. Stateless
  * changes, triggers, rate limits and sink options are free; what the recorded state or offsets cannot survive is
  * listed, one reason per difference, each saying what changed and what to do.
  * @throws IncompatibleCheckpointError with every reason found.
  */
-export function checkCompatibility(location: string, before: PlanFingerprint, after: PlanFingerprint, plan: CompiledPlan): void {
+export function checkCompatibility(location: string, before: PlanFingerprint, after: PlanFingerprint, plan: Plan): void {
   const reasons: string[] = []
   if (before.sources.length !== after.sources.length) {
     reasons.push(`the checkpoint was written by a query with ${before.sources.length} source(s), this query has ${after.sources.length}; ${NEW_LOCATION}`)
@@ -34,7 +34,7 @@ function describe(op: OperatorFingerprint): string {
   return `'${op.name}' (${op.kind}, key ${op.keyCodec}${op.window ? `, window ${op.window} ms` : ''})`
 }
 
-function operatorReasons(before: readonly OperatorFingerprint[], after: readonly OperatorFingerprint[], location: string, plan: CompiledPlan): string[] {
+function operatorReasons(before: readonly OperatorFingerprint[], after: readonly OperatorFingerprint[], location: string, plan: Plan): string[] {
   const same = (x: OperatorFingerprint, y: OperatorFingerprint) => x.name === y.name && x.kind === y.kind
   if (before.length !== after.length) {
     // Names are unique within a plan, so an operator added or removed is one whose name and kind the other side lacks.
@@ -75,9 +75,9 @@ function operatorReasons(before: readonly OperatorFingerprint[], after: readonly
           `raise the version to ${a.version + 1} and add a migration { from: ${a.version}, to: ${a.version + 1}, codec, migrate }`,
       )
     } else if (a.version !== b.version) {
-      const exec = plan.stateful[i]
+      const spec = plan.operators[i]
       try {
-        if (exec !== undefined) checkMigration(exec, b.version, location)
+        if (spec !== undefined) checkMigration(spec, b.version, location)
       } catch (e) {
         reasons.push(...((e as { reasons?: string[] }).reasons ?? [String(e)]))
       }

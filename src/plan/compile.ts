@@ -1,25 +1,7 @@
+import * as t from 'io-ts'
 import { InvalidQueryError } from '../errors.js'
-import type { OutputMode, StatefulExec } from '../exec/batch.js'
-import { fuseStateless } from '../exec/stateless.js'
-import { AggregateExec } from '../exec/stateful/aggregateExec.js'
-import { DropDuplicatesExec } from '../exec/stateful/dropDuplicatesExec.js'
-import { Grouping } from '../exec/stateful/grouping.js'
-import { MapGroupsWithStateExec } from '../exec/stateful/mapGroupsWithStateExec.js'
-import type { GroupByNode, PlanNode, StatelessNode } from './nodes.js'
-
-/** One step of the incremental plan, run in order on each micro-batch. */
-export type Step =
-  | { readonly kind: 'stateless'; readonly labels: readonly string[]; readonly run: (rows: unknown[]) => unknown[] }
-  | { readonly kind: 'watermark'; readonly label: string; readonly timeOf: (row: unknown) => unknown; readonly delayMs: number }
-  | { readonly kind: 'stateful'; readonly label: string; readonly exec: StatefulExec; readonly description: string; readonly window: { readonly sizeMs: number; readonly slideMs: number } | undefined }
-
-/** The compiled incremental plan of a query. */
-export interface CompiledPlan {
-  readonly steps: readonly Step[]
-  readonly stateful: readonly StatefulExec[]
-  readonly watermark: { readonly delayMs: number; readonly label: string } | undefined
-  readonly outputMode: OutputMode
-}
+import type { AggregateNode, ErasedCodec, GroupByNode, MapGroupsWithStateNode, PlanNode, StatelessNode } from './nodes.js'
+import type { AggregateOperatorSpec, MapGroupsWithStateOperatorSpec, OperatorSpec, OutputMode, Plan, Stage } from './plan.js'
 
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/
 
@@ -28,18 +10,18 @@ const NAME = /^[A-Za-z0-9_.-]{1,100}$/
  * aggregation or mapGroupsWithState after it, and checks the output mode against Spark's rules.
  * @throws InvalidQueryError naming the operator and the mode when the combination is not a valid streaming query.
  */
-export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode, partitions: number): CompiledPlan {
+export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode): Plan {
   if (!['append', 'update', 'complete'].includes(outputMode)) {
     throw new InvalidQueryError(`outputMode must be 'append', 'update' or 'complete', got ${JSON.stringify(outputMode)}`)
   }
-  const steps: Step[] = []
-  const stateful: StatefulExec[] = []
+  const stages: Stage[] = []
+  const operators: OperatorSpec[] = []
   let pending: { node: StatelessNode; label: string }[] = []
-  let watermark: CompiledPlan['watermark']
+  let watermark: Plan['watermark']
   const names = new Set<string>()
   const flush = () => {
     if (pending.length === 0) return
-    steps.push({ kind: 'stateless', labels: pending.map((p) => p.label), run: fuseStateless(pending) })
+    stages.push({ kind: 'stateless', labels: pending.map((p) => p.label), nodes: pending.map((p) => p.node) })
     pending = []
   }
   const uniqueName = (name: string, label: string) => {
@@ -65,12 +47,12 @@ export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode, 
         if (watermark !== undefined) {
           throw new InvalidQueryError(`${label}: a query has at most one withWatermark (the first is ${watermark.label})`)
         }
-        if (stateful.length > 0) {
+        if (operators.length > 0) {
           throw new InvalidQueryError(`${label}: withWatermark must come before the stateful operators it governs`)
         }
         flush()
         watermark = { delayMs: node.delayMs, label }
-        steps.push({ kind: 'watermark', label, timeOf: node.timeOf as (row: unknown) => unknown, delayMs: node.delayMs })
+        stages.push({ kind: 'watermark', label, timeOf: node.timeOf as (row: unknown) => unknown, delayMs: node.delayMs })
         break
       case 'groupBy': {
         const next = nodes[i + 1]
@@ -82,19 +64,13 @@ export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode, 
         }
         flush()
         const name = uniqueName(next.name, `${next.kind} #${i + 2}`)
-        const exec =
+        const at = { label: `${next.kind} #${i + 2}`, groupByLabel: label }
+        const operator =
           next.kind === 'aggregate'
-            ? new AggregateExec(name, next, new Grouping(node, label), partitions,
-                watermark !== undefined && node.window !== undefined && outputMode !== 'complete')
-            : mapGroupsExec(name, next, node, label, partitions, watermark !== undefined)
-        stateful.push(exec)
-        steps.push({
-          kind: 'stateful',
-          label: `${next.kind} #${i + 2}`,
-          exec,
-          description: describeGrouped(name, node, next.kind),
-          window: node.window,
-        })
+            ? aggregateSpec(name, at, next, node, watermark !== undefined && node.window !== undefined && outputMode !== 'complete')
+            : mapGroupsSpec(name, at, next, node, watermark !== undefined)
+        operators.push(operator)
+        stages.push({ kind: 'stateful', operator })
         i++
         break
       }
@@ -106,39 +82,76 @@ export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode, 
           throw new InvalidQueryError(`${label}: dropDuplicates with 'within' needs a withWatermark before it`)
         }
         flush()
-        const exec = new DropDuplicatesExec(uniqueName(node.name, label), node, partitions)
-        stateful.push(exec)
-        steps.push({
-          kind: 'stateful',
+        const name = uniqueName(node.name, label)
+        const operator: OperatorSpec = {
+          kind: node.within === undefined ? 'dropDuplicates' : 'dropDuplicatesWithinWatermark',
+          name,
           label,
-          exec,
-          description: `DropDuplicates ${exec.name}${node.within ? ' within watermark' : ''}`,
+          node,
+          keyCodec: node.keyCodec,
+          stateCodec: t.number,
+          version: node.version,
+          migrations: [],
           window: undefined,
-        })
+          timeout: 'none',
+          description: `DropDuplicates ${name}${node.within ? ' within watermark' : ''}`,
+        }
+        operators.push(operator)
+        stages.push({ kind: 'stateful', operator })
         break
       }
     }
   }
   flush()
-  checkOutputMode(steps, outputMode, watermark !== undefined)
-  return { steps, stateful, watermark, outputMode }
+  checkOutputMode(operators, outputMode, watermark !== undefined)
+  return { stages, operators, watermark, outputMode }
 }
 
-function mapGroupsExec(
-  name: string,
-  node: Extract<PlanNode, { kind: 'mapGroupsWithState' }>,
-  groupBy: GroupByNode,
-  label: string,
-  partitions: number,
-  hasWatermark: boolean,
-): MapGroupsWithStateExec {
+/** Where a grouped operator sits in the pipe: its own label and that of the groupBy before it. */
+interface GroupedAt {
+  readonly label: string
+  readonly groupByLabel: string
+}
+
+function aggregateSpec(name: string, at: GroupedAt, node: AggregateNode, groupBy: GroupByNode, evictsByWatermark: boolean): AggregateOperatorSpec {
+  return {
+    kind: 'aggregate',
+    name,
+    ...at,
+    groupBy,
+    node,
+    evictsByWatermark,
+    keyCodec: groupBy.keyCodec,
+    stateCodec: node.aggregator.state as ErasedCodec,
+    version: node.version,
+    migrations: node.migrations,
+    window: groupBy.window === undefined ? undefined : { sizeMs: groupBy.window.sizeMs, slideMs: groupBy.window.slideMs },
+    timeout: 'none',
+    description: describeGrouped(name, groupBy, node.kind),
+  }
+}
+
+function mapGroupsSpec(name: string, at: GroupedAt, node: MapGroupsWithStateNode, groupBy: GroupByNode, hasWatermark: boolean): MapGroupsWithStateOperatorSpec {
   if (groupBy.window !== undefined) {
     throw new InvalidQueryError(`mapGroupsWithState '${node.name}': the groupBy before it must not use a window`)
   }
   if (node.timeout === 'eventTime' && !hasWatermark) {
     throw new InvalidQueryError(`mapGroupsWithState '${node.name}': timeout 'eventTime' needs a withWatermark before it`)
   }
-  return new MapGroupsWithStateExec(name, node, new Grouping(groupBy, label, node.keyCodec ?? groupBy.keyCodec), partitions)
+  return {
+    kind: 'mapGroupsWithState',
+    name,
+    ...at,
+    groupBy,
+    node,
+    keyCodec: node.keyCodec ?? groupBy.keyCodec,
+    stateCodec: node.stateCodec,
+    version: node.version,
+    migrations: node.migrations,
+    window: undefined,
+    timeout: node.timeout,
+    description: describeGrouped(name, groupBy, node.kind),
+  }
 }
 
 function describeGrouped(name: string, groupBy: GroupByNode, kind: string): string {
@@ -148,31 +161,30 @@ function describeGrouped(name: string, groupBy: GroupByNode, kind: string): stri
 }
 
 /** Spark's output-mode rules, checked before anything runs. */
-function checkOutputMode(steps: readonly Step[], mode: OutputMode, hasWatermark: boolean): void {
-  const stateful = steps.flatMap((s) => (s.kind === 'stateful' ? [s] : []))
-  const aggregations = stateful.filter((s) => s.exec.kind === 'aggregate')
-  const last = stateful[stateful.length - 1]
-  for (const s of stateful.slice(0, -1)) {
-    if (s.exec.kind !== 'dropDuplicates' && s.exec.kind !== 'dropDuplicatesWithinWatermark') {
+function checkOutputMode(operators: readonly OperatorSpec[], mode: OutputMode, hasWatermark: boolean): void {
+  const aggregations = operators.filter((s) => s.kind === 'aggregate')
+  const last = operators[operators.length - 1]
+  for (const s of operators.slice(0, -1)) {
+    if (s.kind !== 'dropDuplicates' && s.kind !== 'dropDuplicatesWithinWatermark') {
       throw new InvalidQueryError(
-        `${s.label} (${s.exec.name}): only dropDuplicates may come before another stateful operator; ` +
-          `${s.exec.kind} must be the last stateful operator of a query`,
+        `${s.label} (${s.name}): only dropDuplicates may come before another stateful operator; ` +
+          `${s.kind} must be the last stateful operator of a query`,
       )
     }
   }
   if (mode === 'complete' && aggregations.length === 0) {
     throw new InvalidQueryError(
       `output mode 'complete' needs an aggregation (groupBy followed by count/sum/avg/min/max/agg/aggregate)` +
-        (last ? `; ${last.label} (${last.exec.name}) is not one` : '; this query has none'),
+        (last ? `; ${last.label} (${last.name}) is not one` : '; this query has none'),
     )
   }
-  if (last?.exec.kind === 'mapGroupsWithState' && mode !== 'update') {
-    throw new InvalidQueryError(`${last.label} (${last.exec.name}): mapGroupsWithState supports output mode 'update' only, not '${mode}'`)
+  if (last?.kind === 'mapGroupsWithState' && mode !== 'update') {
+    throw new InvalidQueryError(`${last.label} (${last.name}): mapGroupsWithState supports output mode 'update' only, not '${mode}'`)
   }
-  if (mode === 'append' && last?.exec.kind === 'aggregate') {
+  if (mode === 'append' && last?.kind === 'aggregate') {
     if (!hasWatermark || last.window === undefined) {
       throw new InvalidQueryError(
-        `${last.label} (${last.exec.name}): output mode 'append' after an aggregation needs a withWatermark before ` +
+        `${last.label} (${last.name}): output mode 'append' after an aggregation needs a withWatermark before ` +
           'it and a groupBy window on event time, so each window is emitted once when the watermark passes its end; ' +
           "use 'update' or 'complete' otherwise",
       )

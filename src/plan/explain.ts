@@ -1,9 +1,13 @@
-import type { CompiledPlan } from './compile.js'
+import type { Plan } from './plan.js'
 
-/** The incremental plan as an indented tree, sink at the top and source at the bottom, like Spark's `explain()`. */
-export function explainPlan(plan: CompiledPlan, source: string, sink: string, partitions: number): string {
+/**
+ * The incremental plan as an indented tree, sink at the top and source at the bottom, like Spark's `explain()`.
+ * @example explainPlan(compilePlan(nodes, 'complete'), 'MemorySource', 'MemorySink', 8)
+ * @throws never.
+ */
+export function explainPlan(plan: Plan, source: string, sink: string, partitions: number): string {
   const lines = [`WriteToSink ${sink} [outputMode=${plan.outputMode}]`]
-  for (const step of [...plan.steps].reverse()) {
+  for (const step of [...plan.stages].reverse()) {
     switch (step.kind) {
       case 'stateless':
         lines.push(`FusedStateless [${step.labels.join(' → ')}] (one pass per batch)`)
@@ -12,7 +16,7 @@ export function explainPlan(plan: CompiledPlan, source: string, sink: string, pa
         lines.push(`EventTimeWatermark [${step.label}, delay=${step.delayMs} ms]`)
         break
       case 'stateful':
-        lines.push(`${step.description} [state ${step.exec.store.stateCodec.name}, partitions=${partitions}]`)
+        lines.push(`${step.operator.description} [state ${step.operator.stateCodec.name}, partitions=${partitions}]`)
         break
     }
   }

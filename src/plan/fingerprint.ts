@@ -1,6 +1,5 @@
 import * as t from 'io-ts'
-import type { StatefulExec } from '../exec/batch.js'
-import type { CompiledPlan } from './compile.js'
+import type { OperatorSpec, Plan } from './plan.js'
 
 /** What a checkpoint records about the query that wrote it, to check a restarted query against. */
 export const PlanFingerprint = t.type({
@@ -26,16 +25,20 @@ export const PlanFingerprint = t.type({
 export type PlanFingerprint = t.TypeOf<typeof PlanFingerprint>
 export type OperatorFingerprint = PlanFingerprint['statefulOperators'][number]
 
-/** The fingerprint of a compiled plan: sources, each stateful operator's identity and codecs, mode, partitions. */
+/**
+ * The fingerprint of a compiled plan: sources, each stateful operator's identity and codecs, mode, partitions.
+ * @example fingerprintOf(compilePlan(nodes, 'update'), source, 8, CURRENT_FORMAT_VERSION).statefulOperators[0].name
+ * @throws never.
+ */
 export function fingerprintOf(
-  plan: CompiledPlan,
+  plan: Plan,
   source: { kind: string; identity: string },
   shufflePartitions: number,
   formatVersion: number,
 ): PlanFingerprint {
   return {
     sources: [{ kind: source.kind, identity: source.identity }],
-    statefulOperators: plan.steps.flatMap((s) => (s.kind === 'stateful' ? [operatorFingerprint(s.exec, s.window)] : [])),
+    statefulOperators: plan.operators.map(operatorFingerprint),
     outputMode: plan.outputMode,
     watermarkDelayMs: plan.watermark?.delayMs ?? null,
     shufflePartitions,
@@ -43,14 +46,14 @@ export function fingerprintOf(
   }
 }
 
-function operatorFingerprint(exec: StatefulExec, window: { sizeMs: number; slideMs: number } | undefined): OperatorFingerprint {
+function operatorFingerprint(op: OperatorSpec): OperatorFingerprint {
   return {
-    name: exec.name,
-    kind: exec.kind,
-    keyCodec: exec.store.keyCodec.name,
-    stateCodec: exec.store.stateCodec.name,
-    version: exec.version,
-    timeout: exec.timeout,
-    window: window === undefined ? null : `${window.sizeMs}/${window.slideMs}`,
+    name: op.name,
+    kind: op.kind,
+    keyCodec: op.keyCodec.name,
+    stateCodec: op.stateCodec.name,
+    version: op.version,
+    timeout: op.timeout,
+    window: op.window === undefined ? null : `${op.window.sizeMs}/${op.window.slideMs}`,
   }
 }

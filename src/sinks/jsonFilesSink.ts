@@ -1,8 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { nodeFs, type CheckpointFs } from '../checkpoint/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../checkpoint/format.js'
+import { nodeFs, type CheckpointFs } from '../durable/fs.js'
+import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 import { InvalidQueryError } from '../errors.js'
 import type { Sink } from './sink.js'
 
@@ -44,16 +43,13 @@ export function jsonFilesSink(dir: string): Sink<unknown> {
  * @throws CheckpointCorruptedError naming a manifest entry that fails its checksum.
  */
 export async function readJsonFilesSink<R = unknown>(dir: string, fs: CheckpointFs = nodeFs): Promise<R[]> {
-  const names = await readdir(join(dir, MANIFEST_DIR)).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return [] as string[]
-    throw e
-  })
+  const names = await fs.readdir(join(dir, MANIFEST_DIR))
   const batches = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b)
   const rows: R[] = []
   for (const batchId of batches) {
     const entry = await readCheckpointJson(fs, join(dir, MANIFEST_DIR, String(batchId)), ManifestEntry)
     for (const file of entry.files) {
-      const text = await readFile(join(dir, file), 'utf8')
+      const text = (await fs.readFile(join(dir, file))).toString('utf8')
       for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as R)
     }
   }

@@ -1,4 +1,4 @@
-import type { OutputMode } from '../exec/batch.js'
+import type { OutputMode } from '../plan/plan.js'
 import { stableStringify } from '../util/keys.js'
 import type { Sink, SinkWriter } from './sink.js'
 

@@ -1,5 +1,9 @@
-import type { CheckpointFs } from '../checkpoint/fs.js'
-import type { OutputMode } from '../exec/batch.js'
+/**
+ * sinks/ — streaming sinks, one file each, written against the `Sink` / `SinkWriter` contract below: idempotent by
+ * batchId so that a batch re-run after a crash never duplicates output. Files go through `CheckpointFs`.
+ */
+import type { CheckpointFs } from '../durable/fs.js'
+import type { OutputMode } from '../plan/plan.js'
 
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Observable, Subscription } from 'rxjs'
-import type { CheckpointFs } from '../checkpoint/fs.js'
+import type { CheckpointFs } from '../durable/fs.js'
 import { BadRecordError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
 import type * as t from 'io-ts'
@@ -149,7 +148,7 @@ class EventLog<T> {
     if (out.length === end - start) return out
     for (const seg of this.segments) {
       if (seg + SEGMENT_EVENTS <= start + out.length || seg >= end) continue
-      const lines = (await readFile(this.segmentPath(seg), 'utf8')).split('\n')
+      const lines = (await this.fs.readFile(this.segmentPath(seg))).toString('utf8').split('\n')
       for (let i = Math.max(seg, start + out.length); i < end && i - seg < lines.length; i++) {
         const line = lines[i - seg]!
         if (line.length === 0) break

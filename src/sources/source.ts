@@ -1,7 +1,11 @@
-import type { CheckpointFs } from '../checkpoint/fs.js'
+/**
+ * sources/ — replayable streaming sources, one file each, all written against the `Source` / `SourceReader`
+ * contract below. Their logs go through the durable layer's `CheckpointFs`, so a crash can be injected anywhere.
+ */
+import type { CheckpointFs } from '../durable/fs.js'
+import type { Offset } from '../util/json.js'
 
-/** A source offset: a JSON value. Re-reading the same offset range must yield the same rows. */
-export type Offset = null | boolean | number | string | Offset[] | { [key: string]: Offset }
+export type { Offset }
 
 /** What the query gives a source when it opens it. */
 export interface SourceContext {

@@ -1,30 +1,10 @@
 import { IncompatibleCheckpointError } from '../errors.js'
-import type { StatefulExec } from '../exec/batch.js'
-import type { ErasedMigration } from '../plan/nodes.js'
+import { checkMigration } from '../plan/migrations.js'
+import type { ErasedCodec, ErasedMigration } from '../plan/nodes.js'
+import type { OperatorSpec } from '../plan/plan.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
+import { errorText } from '../util/text.js'
 import { type StateDecoder, StateDecodeFailure } from './stateFiles.js'
-
-/**
- * The migration steps that carry state from version `from` to version `to`: the shortest chain of the given steps
- * (a direct step wins over a chain of smaller ones, which the migration laws require to agree).
- * @returns the steps in order, [] when `from === to`, undefined when no chain exists.
- */
-export function migrationPath(migrations: readonly ErasedMigration[], from: number, to: number): ErasedMigration[] | undefined {
-  if (from === to) return []
-  const queue: { version: number; path: ErasedMigration[] }[] = [{ version: from, path: [] }]
-  const seen = new Set([from])
-  while (queue.length > 0) {
-    const { version, path } = queue.shift()!
-    for (const step of [...migrations].sort((a, b) => b.to - a.to)) {
-      if (step.from !== version || seen.has(step.to) || step.to > to) continue
-      const next = [...path, step]
-      if (step.to === to) return next
-      seen.add(step.to)
-      queue.push({ version: step.to, path: next })
-    }
-  }
-  return undefined
-}
 
 /**
  * Runs a migration chain on one encoded old state: decode with the first step's codec, migrate step by step, and
@@ -32,7 +12,7 @@ export function migrationPath(migrations: readonly ErasedMigration[], from: numb
  */
 export function migrateEncoded(
   steps: readonly ErasedMigration[],
-  current: StatefulExec['store']['stateCodec'],
+  current: ErasedCodec,
   encoded: unknown,
 ): { ok: true; value: unknown } | { ok: false; reason: string } {
   const first = steps[0]!
@@ -46,7 +26,7 @@ export function migrateEncoded(
     try {
       value = step.migrate(value as never)
     } catch (e) {
-      return { ok: false, reason: `migration ${step.from}→${step.to} threw: ${e instanceof Error ? e.message : String(e)}` }
+      return { ok: false, reason: `migration ${step.from}→${step.to} threw: ${errorText(e)}` }
     }
   }
   if (!current.is(value)) {
@@ -62,8 +42,8 @@ export function migrateEncoded(
  * (state versions never go down) or no chain of migrations reaches the current version; also thrown by the decoder
  * when old state does not decode or migrate.
  */
-export function stateDecoders(op: StatefulExec, location: string): (stateVersion: number, path: string) => StateDecoder {
-  const codec = op.store.stateCodec
+export function stateDecoders(op: Pick<OperatorSpec, 'name' | 'version' | 'migrations' | 'stateCodec'>, location: string): (stateVersion: number, path: string) => StateDecoder {
+  const codec = op.stateCodec
   const current: StateDecoder = (encoded) => {
     if (codec.is(encoded)) return encoded
     const r = codec.decode(encoded)
@@ -87,27 +67,4 @@ export function stateDecoders(op: StatefulExec, location: string): (stateVersion
     cache.set(stateVersion, decoder)
     return decoder
   }
-}
-
-/**
- * The migration chain from `fromVersion` to the operator's version.
- * @throws IncompatibleCheckpointError for a lowered version or a missing step.
- */
-export function checkMigration(op: { name: string; version: number; migrations: readonly ErasedMigration[] }, fromVersion: number, location: string): ErasedMigration[] {
-  if (fromVersion > op.version) {
-    throw new IncompatibleCheckpointError(location, [
-      `operator '${op.name}': the checkpoint holds state version ${fromVersion} but the query declares version ` +
-        `${op.version}; state versions cannot go down. Deploy the query with version ${fromVersion} or newer, or use a new checkpoint location`,
-    ])
-  }
-  const steps = migrationPath(op.migrations, fromVersion, op.version)
-  if (steps === undefined) {
-    const have = op.migrations.map((m) => `${m.from}→${m.to}`).join(', ') || 'none'
-    throw new IncompatibleCheckpointError(location, [
-      `operator '${op.name}': state version rose from ${fromVersion} to ${op.version} but no chain of migrations ` +
-        `leads from ${fromVersion} to ${op.version} (migrations given: ${have}). Add the missing step(s) ` +
-        `{ from, to, codec, migrate }, or use a new checkpoint location`,
-    ])
-  }
-  return steps
 }

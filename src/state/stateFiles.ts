@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
-import type { CheckpointFs } from '../checkpoint/fs.js'
-import { readCheckpointFile, writeCheckpointFile } from '../checkpoint/format.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import { decodeCheckpointFile, writeCheckpointFile } from '../durable/format.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
@@ -65,6 +65,25 @@ export class StateFiles {
   }
 
   /**
+   * Replays a partition's state as of `version` the way every reader must: the latest snapshot ≤ version (if any),
+   * then the deltas after it, each file checksum-verified and visited line by line after its header. Recovery and
+   * the offline tools differ only in what `visitFile` does with the lines.
+   * @throws CheckpointCorruptedError naming the file when it fails its checksum or a line does not parse.
+   */
+  async replay(
+    partition: number,
+    version: number,
+    visitFile: (file: ReplayedFile) => (entry: unknown, index: number) => void,
+  ): Promise<void> {
+    for (const file of await this.filesForVersion(partition, version)) {
+      const path = join(this.partitionDir(partition), file.name)
+      const raw = await this.fs.readFile(path)
+      const body = decodeCheckpointFile(path, raw).body
+      readStateLines(path, body, (stateVersion) => visitFile({ ...file, path, bytes: raw.length, stateVersion }))
+    }
+  }
+
+  /**
    * Loads the state of every partition as of `version` (latest snapshot ≤ version, then the deltas after it) into
    * `store`, decoding through `decodeState` (the operator's codec, or a migration from an older one).
    * @throws CheckpointCorruptedError naming the file when a line does not parse or fails its codec.
@@ -79,12 +98,7 @@ export class StateFiles {
     store.clear()
     if (version < 0) return
     for (let p = 0; p < partitions; p++) {
-      for (const file of await this.filesForVersion(p, version)) {
-        const path = join(this.partitionDir(p), file.name)
-        readStateLines(path, await readCheckpointFile(this.fs, path), (stateVersion) =>
-          entryApplier(store, path, p, file.kind, decoderFor(stateVersion, path), windowed),
-        )
-      }
+      await this.replay(p, version, (file) => entryApplier(store, file.path, p, file.kind, decoderFor(file.stateVersion, file.path), windowed))
     }
   }
 
@@ -112,6 +126,18 @@ export class StateFiles {
       }
     }
   }
+}
+
+/** A state file as {@link StateFiles.replay} visits it. */
+export interface ReplayedFile {
+  readonly batchId: number
+  readonly kind: 'delta' | 'snapshot'
+  readonly name: string
+  readonly path: string
+  /** Size of the file on disk. */
+  readonly bytes: number
+  /** The state version in the file's header. */
+  readonly stateVersion: number
 }
 
 /** Why a persisted state value did not decode (returned, not thrown, so the hot restore loop allocates nothing). */

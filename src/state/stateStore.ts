@@ -1,5 +1,11 @@
+/**
+ * state/ — keyed operator state: the in-memory partitioned store with its change tracking (`StateStore`), the state
+ * files of one operator and their single replay (`StateFiles`), and decoding through migrations. It knows plan specs
+ * and codecs, and writes through the durable layer; it knows no executor and no checkpoint layout.
+ */
 import type { ErasedCodec, Window } from '../plan/nodes.js'
 import { partitionOf } from '../util/keys.js'
+import { safeJson } from '../util/text.js'
 
 /** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
 export interface StateEntry {
@@ -186,14 +192,6 @@ export class StateStore {
       if (++sampled === 32) break
     }
     return Math.round((bytes / sampled) * this.entries.size)
-  }
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
   }
 }
 

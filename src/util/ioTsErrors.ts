@@ -3,6 +3,7 @@
  * path (`CheckpointCorruptedError`, `BadRecordError`).
  */
 import type * as t from 'io-ts'
+import { safeJson } from './text.js'
 
 /** Where a value failed its codec (`.a.b[2]`, '' for the root) and why (`expected number, got "x"`). */
 export interface IoTsErrorDescription {
@@ -36,12 +37,7 @@ function show(value: unknown): string {
   if (value === undefined) return 'undefined'
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'function') return 'a function'
-  let text: string
-  try {
-    text = JSON.stringify(value) ?? String(value)
-  } catch {
-    text = String(value)
-  }
+  const text = safeJson(value)
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}…` : text
 }
 

@@ -1,4 +1,8 @@
 /**
+ * util/ — small pure helpers every layer may use (key identity, durations, JSON and error text, io-ts error
+ * descriptions). Like `errors.ts` beside it, it imports nothing else of the engine.
+ */
+/**
  * Key identity: a state key is identified by its codec-encoded form, so the same key maps to the same id (and the
  * same partition) on every run and every machine, whatever object identity or property order it had.
  */
@@ -50,26 +54,4 @@ export function stableHash(text: string): number {
 /** The shuffle partition of a key id. */
 export function partitionOf(id: string, partitions: number): number {
   return stableHash(id) % partitions
-}
-
-const UNITS: Record<string, number> = {
-  ms: 1, millisecond: 1, milliseconds: 1,
-  s: 1000, sec: 1000, second: 1000, seconds: 1000,
-  m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
-}
-
-/** Parses `1000`, `'10 seconds'`, `'5 minutes'`, `'1h'` into milliseconds; `what` names the option in errors. */
-export function parseDuration(value: number | string, what: string): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`${what}: expected a non-negative duration, got ${value}`)
-    return value
-  }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value)
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined
-  if (!m || unit === undefined) {
-    throw new RangeError(`${what}: cannot read duration '${value}' (try '10 seconds', '5 minutes' or a number of ms)`)
-  }
-  return Number(m[1]) * unit
 }

@@ -1,5 +1,5 @@
 /**
- * A damaged checkpoint file is never used silently (SPEC §4): a flipped byte or a truncation is a
+ * A damaged checkpoint file is never used silently: a flipped byte or a truncation is a
  * CheckpointCorruptedError naming the file, a newer version line a CheckpointVersionError naming the file and both
  * versions — raised by `start()` (every file a restart needs is read before the first batch runs) or, for the
  * JSON files sink's manifest, by `readJsonFilesSink`. Nothing reaches the sink after the error.

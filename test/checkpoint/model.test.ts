@@ -15,9 +15,6 @@ import { describe, expect, it } from 'vitest'
 import {
   count,
   createSession,
-  type FaultKind,
-  type FaultyFs,
-  faultyFs,
   foreachBatch,
   groupBy,
   type MemorySource,
@@ -25,6 +22,7 @@ import {
   nodeFs,
   type StreamingQuery,
 } from '../../src/index.js'
+import { type FaultKind, type FaultyFs, faultyFs } from '../../src/testing.js'
 
 type Row = { k: string }
 type Count = { key: string; count: number }

@@ -1,6 +1,6 @@
 /**
- * A batch re-run after a crash may legitimately produce other state changes than its crashed attempt: SPEC §5 allows
- * changing stateless functions (a bug fix) before the restart. The state files the crashed attempt wrote for batch N
+ * A batch re-run after a crash may legitimately produce other state changes than its crashed attempt: an upgrade may
+ * change stateless functions (a bug fix) before the restart. The state files the crashed attempt wrote for batch N
  * must then not survive beside the re-run's, or a later restart restores state that was never committed.
  */
 import { join } from 'node:path'
@@ -10,15 +10,14 @@ import {
   count,
   createSession,
   type CheckpointFs,
-  faultyFs,
   filter,
   foreachBatch,
   groupBy,
   memorySource,
   nodeFs,
-  SimulatedCrash,
   StreamingQueryError,
 } from '../../src/index.js'
+import { faultyFs, SimulatedCrash } from '../../src/testing.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
 
 type Row = { k: string; v: number }
@@ -31,7 +30,7 @@ describe('state files of a crashed attempt of a batch', () => {
     const checkpoint = join(dir(), 'checkpoint')
     const source = memorySource<Row>()
     const byBatch = new Map<number, Count[]>()
-    /** The query; version 2 fixes a bug by dropping rows with v = 1 (a stateless change SPEC §5 allows). */
+    /** The query; version 2 fixes a bug by dropping rows with v = 1 (a stateless change, which upgrades allow). */
     const start = (fs: CheckpointFs, version: 1 | 2) =>
       createSession({ fs, shufflePartitions: 2, snapshotInterval: 10 })
         .readStream(source.source)

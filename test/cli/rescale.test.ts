@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BatchLog } from '../../src/checkpoint/batchLog.js'
-import { readCheckpointFile, writeCheckpointFile } from '../../src/checkpoint/format.js'
+import { BatchLog } from '../../src/durable/batchLog.js'
+import { readCheckpointFile, writeCheckpointFile } from '../../src/durable/format.js'
 import { OffsetLogEntry } from '../../src/checkpoint/logs.js'
 import { runCli } from '../../src/cli/cli.js'
 import { inspectCheckpoint } from '../../src/cli/inspect.js'
-import { prepareRescale, readRescaleMarker, rescaleCheckpoint } from '../../src/cli/rescale.js'
+import { prepareRescale, readRescaleMarker, rescaleCheckpoint } from '../../src/checkpoint/rescale.js'
 import {
   count,
   createSession,

@@ -1,5 +1,5 @@
 /**
- * Real-process crash test (SPEC §8): a query runs in a child process (`crashQuery.ts`), is killed with SIGKILL at
+ * Real-process crash test: a query runs in a child process (`crashQuery.ts`), is killed with SIGKILL at
  * random moments, and restarted on the same checkpoint until a run drains its input and exits 0. The output must
  * then hold every input row exactly once (stateless), or the exact count per key (stateful).
  *

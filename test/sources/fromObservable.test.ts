@@ -1,5 +1,5 @@
 /**
- * fromObservable makes a live Observable durable (SPEC §3): each event is appended to a write-ahead log before the
+ * fromObservable makes a live Observable durable: each event is appended to a write-ahead log before the
  * query can read it, so events survive a restart and are read exactly once.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'

@@ -1,38 +1,35 @@
 import type { AggregateNode, Window } from '../../plan/nodes.js'
+import type { AggregateOperatorSpec } from '../../plan/plan.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
-import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
+import { OperatorFailure } from '../../errors.js'
+import type { BatchContext, StatefulExec } from '../batch.js'
 import { keyIdOf, windowedId } from '../../util/keys.js'
-import type { Grouping } from './grouping.js'
+import { Grouping } from './grouping.js'
 
 /**
  * The incremental form of `groupBy(...)` + an aggregation: folds each batch into keyed state and emits, per output
  * mode, the changed groups (update), every group (complete) or the windows the watermark closed (append).
  */
 export class AggregateExec implements StatefulExec {
-  readonly kind = 'aggregate'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
   /** The watermark of the last batch, below which no state is left. */
   private evictedThroughMs = -Infinity
-  readonly timeout = 'none'
+  private readonly name: string
+  private readonly node: AggregateNode
+  private readonly grouping: Grouping
+  /** Whether the watermark closes windows: a watermark exists, keys are windowed and the mode is not complete. */
+  private readonly evicts: boolean
 
   constructor(
-    readonly name: string,
-    private readonly node: AggregateNode,
-    private readonly grouping: Grouping,
+    readonly spec: AggregateOperatorSpec,
     partitions: number,
-    /** Whether the watermark closes windows: a watermark exists, keys are windowed and the mode is not complete. */
-    private readonly evicts: boolean,
   ) {
-    this.store = new StateStore(name, partitions, grouping.keyCodec, node.aggregator.state)
-  }
-
-  get version(): number {
-    return this.node.version
-  }
-
-  get migrations() {
-    return this.node.migrations
+    this.name = spec.name
+    this.node = spec.node
+    this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
+    this.evicts = spec.evictsByWatermark
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

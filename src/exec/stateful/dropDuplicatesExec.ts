@@ -1,6 +1,5 @@
-import type { DropDuplicatesNode } from '../../plan/nodes.js'
+import type { DropDuplicatesOperatorSpec } from '../../plan/plan.js'
 import { StateStore } from '../../state/stateStore.js'
-import * as t from 'io-ts'
 import type { BatchContext, StatefulExec } from '../batch.js'
 import { readEventTime } from '../eventTime.js'
 import { Grouping } from './grouping.js'
@@ -10,28 +9,23 @@ import { Grouping } from './grouping.js'
  * (first event time + watermark delay with `within`; never without it, stored as 0).
  */
 export class DropDuplicatesExec implements StatefulExec {
-  /** Spark's names: keys kept forever, or forgotten once the watermark passes them (a different state). */
-  readonly kind: 'dropDuplicates' | 'dropDuplicatesWithinWatermark'
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
   /** The watermark of the last batch, below which no state is left. */
   private evictedThroughMs = -Infinity
-  readonly timeout = 'none'
-  readonly version: number
-  readonly migrations = []
+  private readonly name: string
   private readonly grouping: Grouping
   private readonly within: ((row: unknown) => unknown) | undefined
 
   constructor(
-    readonly name: string,
-    node: DropDuplicatesNode,
+    readonly spec: DropDuplicatesOperatorSpec,
     partitions: number,
   ) {
-    this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, name)
+    const node = spec.node
+    this.name = spec.name
+    this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, spec.name)
     this.within = node.within as ((row: unknown) => unknown) | undefined
-    this.kind = node.within === undefined ? 'dropDuplicates' : 'dropDuplicatesWithinWatermark'
-    this.store = new StateStore(name, partitions, node.keyCodec, t.number)
-    this.version = node.version
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

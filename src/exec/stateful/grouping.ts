@@ -1,7 +1,8 @@
 import type { ErasedCodec, GroupByNode, Window } from '../../plan/nodes.js'
 import { windowsOf } from '../../operators/internal/windows.js'
 import { keyIdOf } from '../../util/keys.js'
-import { OperatorFailure } from '../batch.js'
+import { safeJson } from '../../util/text.js'
+import { OperatorFailure } from '../../errors.js'
 import { readEventTime } from '../eventTime.js'
 
 /** The grouping of a keyed operator: extracts, validates and identifies keys (and windows) of rows. */
@@ -36,7 +37,7 @@ export class Grouping {
 
   /** The error for a key that does not match the key codec. */
   keyMismatch(key: unknown): OperatorFailure {
-    return new OperatorFailure(this.label, new TypeError(`key ${safe(key)} does not match the key codec ${this.keyCodec.name}`))
+    return new OperatorFailure(this.label, new TypeError(`key ${safeJson(key)} does not match the key codec ${this.keyCodec.name}`))
   }
 
   /** The stable id of a key: its encoded form. */
@@ -51,11 +52,3 @@ export class Grouping {
   }
 }
 
-
-function safe(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? String(v)
-  } catch {
-    return String(v)
-  }
-}

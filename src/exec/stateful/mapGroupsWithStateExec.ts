@@ -1,33 +1,32 @@
 import type { MapGroupsWithStateNode } from '../../plan/nodes.js'
-import { GroupState } from '../../operators/internal/groupState.js'
+import type { MapGroupsWithStateOperatorSpec } from '../../plan/plan.js'
+import { GroupState } from '../../operators/groupState.js'
 import { StateStore, type StateEntry } from '../../state/stateStore.js'
-import { type BatchContext, OperatorFailure, type StatefulExec } from '../batch.js'
-import type { Grouping } from './grouping.js'
+import { OperatorFailure } from '../../errors.js'
+import type { BatchContext, StatefulExec } from '../batch.js'
+import { Grouping } from './grouping.js'
 
 /**
  * The incremental form of `mapGroupsWithState`: calls `update` once per group with the batch's rows of that group,
  * then once per timed-out group without rows, and emits `{ key, [name]: output }` for each defined output.
  */
 export class MapGroupsWithStateExec implements StatefulExec {
-  readonly kind = 'mapGroupsWithState'
   readonly store: StateStore
   readonly numRowsDroppedByWatermark = 0
-  readonly version: number
-  readonly migrations: MapGroupsWithStateNode['migrations']
-  readonly timeout: string
+  private readonly name: string
+  private readonly node: MapGroupsWithStateNode
+  private readonly grouping: Grouping
   private readonly update: (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
 
   constructor(
-    readonly name: string,
-    private readonly node: MapGroupsWithStateNode,
-    private readonly grouping: Grouping,
+    readonly spec: MapGroupsWithStateOperatorSpec,
     partitions: number,
   ) {
-    this.store = new StateStore(name, partitions, grouping.keyCodec, node.stateCodec)
-    this.version = node.version
-    this.migrations = node.migrations
-    this.timeout = node.timeout
-    this.update = node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
+    this.name = spec.name
+    this.node = spec.node
+    this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.update = spec.node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

@@ -1,4 +1,4 @@
-import { parseDuration } from '../../util/keys.js'
+import { parseDuration } from '../util/duration.js'
 
 /**
  * The state of one group handed to `mapGroupsWithState`'s `update`, as Spark's GroupState: read it, replace it,

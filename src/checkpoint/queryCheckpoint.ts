@@ -1,6 +1,23 @@
-import type { PartitionDelta } from '../state/stateStore.js'
-import type { StatefulExec } from './batch.js'
-import type { Offset } from '../sources/source.js'
+/**
+ * checkpoint/ — a query's checkpoint location: its layout (`layout.ts` names every path), the write-ahead-log
+ * protocol (`QueryCheckpoint`, `FileCheckpoint`), recovery of state through `state/`, offline reading for tools,
+ * and the crash-safe rescale protocol. It takes operator specs and state stores, never executors.
+ */
+import type { OperatorSpec } from '../plan/plan.js'
+import type { PartitionDelta, StateStore } from '../state/stateStore.js'
+import type { Offset } from '../util/json.js'
+
+/** A stateful operator as the checkpoint sees it: what the plan declares, and the store holding its state. */
+export interface OperatorState {
+  readonly spec: OperatorSpec
+  readonly store: StateStore
+}
+
+/** The state changes of one operator in one batch. */
+export interface OperatorDeltas {
+  readonly operator: OperatorState
+  readonly deltas: PartitionDelta[]
+}
 
 /** Where a (re)started query resumes. */
 export interface RecoveredPosition {
@@ -31,9 +48,10 @@ export interface PendingBatch {
  * location every call is a no-op and a restart starts from scratch.
  */
 export interface QueryCheckpoint {
-  recover(stateful: readonly StatefulExec[]): Promise<RecoveredPosition>
+  /** Loads each operator's state as of the last commit into its store, and says where the query resumes. */
+  recover(operators: readonly OperatorState[]): Promise<RecoveredPosition>
   writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number, batchTimestampMs: number): Promise<void>
-  writeState(batchId: number, deltas: readonly { readonly operator: StatefulExec; readonly deltas: PartitionDelta[] }[]): Promise<void>
+  writeState(batchId: number, deltas: readonly OperatorDeltas[]): Promise<void>
   commit(batchId: number, nextWatermarkMs: number): Promise<void>
   close(): Promise<void>
 }

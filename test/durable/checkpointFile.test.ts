@@ -2,16 +2,16 @@ import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
-import { faultyFs, SimulatedCrash, type FaultKind } from '../../src/checkpoint/faultFs.js'
+import { faultyFs, SimulatedCrash, type FaultKind } from '../../src/durable/faultFs.js'
 import {
   readCheckpointFile,
   readCheckpointJson,
   writeCheckpointFile,
   writeCheckpointJson,
-} from '../../src/checkpoint/format.js'
-import { nodeFs } from '../../src/checkpoint/fs.js'
+} from '../../src/durable/format.js'
+import { nodeFs } from '../../src/durable/fs.js'
 import { CheckpointCorruptedError } from '../../src/errors.js'
-import { rejectionOf, useTempDir } from './tempDir.js'
+import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 const Commit = t.type({ batchWatermarkMs: t.number, note: t.union([t.string, t.null]) })
 

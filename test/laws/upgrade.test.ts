@@ -46,8 +46,8 @@ import {
   statsV1,
   statsV2,
   statsV3,
-} from './samples.js'
-import { type Sale, T0 } from './support.js'
+} from '../fixtures/upgradeSamples.js'
+import { type Sale, T0 } from '../fixtures/upgradeSupport.js'
 
 const numRuns = 100
 
@@ -89,10 +89,10 @@ const byUser = groupBy((r: Sale) => r.user, t.string)
 
 /** The key and state codecs of a query's stateful operators, as its compiled plan persists them. */
 function persistedCodecs<R>(build: (s: Stream<Sale>) => Stream<R>, outputMode: QueryUnderTest<Sale, R>['outputMode'] = 'update') {
-  return compilePlan(planOf({ build, outputMode }).nodes, outputMode, 1).stateful.map((op) => ({
+  return compilePlan(planOf({ build, outputMode }).nodes, outputMode).operators.map((op) => ({
     name: op.name,
-    key: op.store.keyCodec as t.Type<unknown, unknown, unknown>,
-    state: op.store.stateCodec as t.Type<unknown, unknown, unknown>,
+    key: op.keyCodec as t.Type<unknown, unknown, unknown>,
+    state: op.stateCodec as t.Type<unknown, unknown, unknown>,
   }))
 }
 

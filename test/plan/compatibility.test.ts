@@ -1,5 +1,5 @@
 /**
- * The compatibility matrix of SPEC §5 and docs/upgrading.md, one test per row: query A runs on a checkpoint, stops, and
+ * The compatibility matrix of docs/upgrading.md, one test per row: query A runs on a checkpoint, stops, and
  * query B starts on the same checkpoint and the same source. An allowed change continues with exact results; a
  * refused one fails at start() with IncompatibleCheckpointError whose reasons name the operator, the old and the new
  * and what to do.
@@ -32,7 +32,7 @@ import {
 } from '../../src/index.js'
 import type { AnyMigration } from '../../laws/index.js'
 import { useTempDir } from '../checkpoint/tempDir.js'
-import { at, deploy, refusal, type Sale, sale, sorted } from './support.js'
+import { at, deploy, refusal, type Sale, sale, sorted } from '../fixtures/upgradeSupport.js'
 
 const checkpoint = useTempDir()
 const location = () => join(checkpoint(), 'checkpoint')

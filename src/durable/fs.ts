@@ -1,7 +1,12 @@
 /**
- * The only door from the checkpoint layer to the disk. Everything under `checkpointLocation` is read and written
- * through a {@link CheckpointFs}, so tests and laws can swap in a fault injector (see `faultFs.ts`) and crash a
- * query at any single I/O step.
+ * durable/ — the floor every persistent thing stands on: the file-system door `CheckpointFs` and its Node
+ * implementation, the versioned and checksummed file format, the batch-id log, the lock, and the fault-injecting
+ * and counting file systems of tests. It imports only util/ and errors.
+ */
+/**
+ * The only door to the disk. Everything the engine persists (checkpoint logs and metadata, state files, source
+ * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
+ * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
 import { randomBytes } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
@@ -10,7 +15,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 
 /**
  * File-system operations the checkpoint layer needs, with the durability each one promises.
- * Mutating methods (`writeFileAtomic`, `appendFileDurable`, `mkdirp`, `remove`, `createExclusive`) are durable when
+ * Mutating methods (`writeFileAtomic`, `appendFileDurable`, `mkdirp`, `remove`, `renameDurable`, `createExclusive`) are durable when
  * their promise resolves; a crash before that leaves either the old state or the new one, never a mix, except that
  * an interrupted `appendFileDurable` may leave a partial tail (write-ahead-log readers must tolerate it).
  * @example
@@ -37,6 +42,11 @@ export interface CheckpointFs {
   mkdirp(path: string): Promise<void>
   /** Removes a file or a directory tree. A missing path is fine. */
   remove(path: string): Promise<void>
+  /**
+   * Renames a file or directory and fsyncs the parent directories, so the rename is on disk when this resolves.
+   * Rejects with 'ENOENT' when `from` is missing, 'ENOTEMPTY' when `to` is a non-empty directory.
+   */
+  renameDurable(from: string, to: string): Promise<void>
   /** Size in bytes. Rejects with 'ENOENT' when missing. */
   size(path: string): Promise<number>
   /**
@@ -182,6 +192,12 @@ async function remove(path: string): Promise<void> {
   if (await exists(dirname(path))) await fsyncDir(dirname(path))
 }
 
+async function renameDurable(from: string, to: string): Promise<void> {
+  await fsp.rename(from, to)
+  await fsyncDir(dirname(to))
+  if (dirname(from) !== dirname(to)) await fsyncDir(dirname(from))
+}
+
 /** File systems without hard links (FAT, some network mounts) answer link() with one of these. */
 const LINK_UNSUPPORTED = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']
 
@@ -249,6 +265,7 @@ export const nodeFs: CheckpointFs = {
   readdir,
   mkdirp,
   remove,
+  renameDurable,
   size: async (path) => (await fsp.stat(path)).size,
   createExclusive,
 }

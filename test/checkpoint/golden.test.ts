@@ -7,7 +7,7 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
-import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/checkpoint/format.js'
+import { decodeCheckpointFile, encodeCheckpointFile } from '../../src/durable/format.js'
 import {
   CheckpointVersionError,
   createSession,
@@ -19,7 +19,7 @@ import {
   readJsonFilesSink,
   type Stream,
 } from '../../src/index.js'
-import { useTempDir } from '../checkpoint/tempDir.js'
+import { useTempDir } from './tempDir.js'
 import {
   aggregateUpdate,
   goldenQueryId,
@@ -32,8 +32,8 @@ import {
   Purchase,
   windowedAppend,
 } from '../fixtures/golden.js'
-import { spendV2, statsV2 } from './samples.js'
-import { at, type Sale, sale, sorted } from './support.js'
+import { spendV2, statsV2 } from '../fixtures/upgradeSamples.js'
+import { at, type Sale, sale, sorted } from '../fixtures/upgradeSupport.js'
 
 const temp = useTempDir()
 

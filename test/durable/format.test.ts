@@ -6,9 +6,9 @@ import {
   decodeCheckpointFile,
   encodeCheckpointFile,
   formatReaders,
-} from '../../src/checkpoint/format.js'
+} from '../../src/durable/format.js'
 import { CheckpointCorruptedError, CheckpointVersionError } from '../../src/errors.js'
-import { thrownBy } from './tempDir.js'
+import { thrownBy } from '../checkpoint/tempDir.js'
 
 const PATH = '/ckpt/offsets/7'
 

@@ -12,6 +12,7 @@ import { crc32 } from 'node:zlib'
 import type * as t from 'io-ts'
 import { CheckpointCorruptedError, CheckpointVersionError } from '../errors.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
+import { errorText } from '../util/text.js'
 import type { CheckpointFs } from './fs.js'
 
 /** The format version this library writes, and the newest it reads. */
@@ -108,7 +109,7 @@ export function decodeCheckpointFile(
   try {
     return { version, body: reader(body.toString('utf8')) }
   } catch (error) {
-    throw corrupted(`cannot upgrade from format v${version}: ${error instanceof Error ? error.message : String(error)}`)
+    throw corrupted(`cannot upgrade from format v${version}: ${errorText(error)}`)
   }
 }
 
@@ -157,7 +158,7 @@ export async function readCheckpointJson<A>(fs: CheckpointFs, path: string, code
   try {
     json = JSON.parse(body)
   } catch (error) {
-    throw new CheckpointCorruptedError(path, `body is not JSON: ${error instanceof Error ? error.message : String(error)}`)
+    throw new CheckpointCorruptedError(path, `body is not JSON: ${errorText(error)}`)
   }
   const decoded = codec.decode(json)
   if (decoded._tag === 'Left') {

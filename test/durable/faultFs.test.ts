@@ -1,9 +1,9 @@
 import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type CheckpointFs, nodeFs } from '../../src/checkpoint/fs.js'
-import { countingFs, type FaultKind, faultyFs, SimulatedCrash } from '../../src/checkpoint/faultFs.js'
-import { rejectionOf, thrownBy, useTempDir } from './tempDir.js'
+import { type CheckpointFs, nodeFs } from '../../src/durable/fs.js'
+import { countingFs, type FaultKind, faultyFs, SimulatedCrash } from '../../src/durable/faultFs.js'
+import { rejectionOf, thrownBy, useTempDir } from '../checkpoint/tempDir.js'
 
 const text = async (path: string): Promise<string> => (await fsp.readFile(path)).toString('utf8')
 

@@ -1,7 +1,7 @@
 import * as t from 'io-ts'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { count, filter, groupBy, map, type StreamingQuery, withWatermark } from '../../src/index.js'
-import { startQuery } from './support.js'
+import { startQuery } from '../exec/support.js'
 
 interface Click {
   readonly user: string

@@ -3,18 +3,16 @@
  * operator's state in its codec-encoded (JSON) form. No user codec is needed: keys are identified by their encoded
  * form, exactly as the running query identifies them, so state can be counted, shown and redistributed.
  */
-import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { BatchLog } from '../checkpoint/batchLog.js'
-import { decodeCheckpointFile, readCheckpointJson } from '../checkpoint/format.js'
-import { type CheckpointFs, errorCode } from '../checkpoint/fs.js'
-import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from '../checkpoint/logs.js'
-import { CheckpointCorruptedError } from '../errors.js'
+import { BatchLog } from '../durable/batchLog.js'
+import { readCheckpointJson } from '../durable/format.js'
+import { type CheckpointFs, errorCode } from '../durable/fs.js'
+import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
+import { CheckpointCorruptedError, CliError } from '../errors.js'
 import type { OperatorFingerprint } from '../plan/fingerprint.js'
-import { parseStateFile, StateFiles } from '../state/stateFiles.js'
+import { StateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
-import { CliError } from './io.js'
+import { checkpointLayout } from './layout.js'
 
 /** Where the logs of a checkpoint stand. */
 export interface CheckpointSummary {
@@ -39,9 +37,10 @@ export interface CheckpointSummary {
  */
 export async function readCheckpointSummary(fs: CheckpointFs, location: string): Promise<CheckpointSummary> {
   await requireCheckpoint(fs, location)
-  const metadata = await readCheckpointJson(fs, join(location, 'metadata'), CheckpointMetadata)
-  const offsetLog = new BatchLog(fs, join(location, 'offsets'), OffsetLogEntry)
-  const commitLog = new BatchLog(fs, join(location, 'commits'), CommitLogEntry)
+  const layout = checkpointLayout(location)
+  const metadata = await readCheckpointJson(fs, layout.metadata, CheckpointMetadata)
+  const offsetLog = new BatchLog(fs, layout.offsets, OffsetLogEntry)
+  const commitLog = new BatchLog(fs, layout.commits, CommitLogEntry)
   const offsets = await offsetLog.batchIds()
   const commits = await commitLog.batchIds()
   const committed = new Set(commits)
@@ -62,13 +61,14 @@ export async function readCheckpointSummary(fs: CheckpointFs, location: string):
  * @throws CliError when it does not exist, is not a directory or has no `metadata` file.
  */
 export async function requireCheckpoint(fs: CheckpointFs, location: string): Promise<void> {
+  if (!(await fs.exists(location))) throw new CliError(`${location} does not exist`)
   try {
-    if (!(await stat(location)).isDirectory()) throw new CliError(`${location} is not a directory`)
+    await fs.readdir(location)
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') throw new CliError(`${location} does not exist`)
+    if (errorCode(error) === 'ENOTDIR') throw new CliError(`${location} is not a directory`)
     throw error
   }
-  if (!(await fs.exists(join(location, 'metadata')))) {
+  if (!(await fs.exists(checkpointLayout(location).metadata))) {
     throw new CliError(`${location} is not a checkpoint: it has no metadata file`)
   }
 }
@@ -113,17 +113,16 @@ export async function loadEncodedState(
   version: number | undefined,
   partitions: number,
 ): Promise<PartitionState[]> {
-  const files = new StateFiles(fs, join(location, 'state', operator), 0)
+  const files = new StateFiles(fs, checkpointLayout(location).state(operator), 0)
   const result: PartitionState[] = []
   for (let p = 0; p < partitions; p++) {
     const entries = new Map<string, EncodedEntry>()
     const read: StateFileRead[] = []
-    for (const file of version === undefined ? [] : await files.filesForVersion(p, version)) {
-      const path = join(files.partitionDir(p), file.name)
-      const raw = await fs.readFile(path)
-      const { stateVersion, lines } = parseStateFile(path, decodeCheckpointFile(path, raw).body)
-      lines.forEach((line, i) => applyLine(entries, path, i + 2, file.kind, line))
-      read.push({ name: file.name, bytes: raw.length, stateVersion })
+    if (version !== undefined) {
+      await files.replay(p, version, (file) => {
+        read.push({ name: file.name, bytes: file.bytes, stateVersion: file.stateVersion })
+        return (line, i) => applyLine(entries, file.path, i + 2, file.kind, line)
+      })
     }
     result.push({ partition: p, entries, files: read, bytes: read.reduce((sum, f) => sum + f.bytes, 0) })
   }

@@ -3,12 +3,12 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
-import { BatchLog } from '../../src/checkpoint/batchLog.js'
-import { faultyFs } from '../../src/checkpoint/faultFs.js'
-import { writeCheckpointJson } from '../../src/checkpoint/format.js'
-import { nodeFs } from '../../src/checkpoint/fs.js'
+import { BatchLog } from '../../src/durable/batchLog.js'
+import { faultyFs } from '../../src/durable/faultFs.js'
+import { writeCheckpointJson } from '../../src/durable/format.js'
+import { nodeFs } from '../../src/durable/fs.js'
 import { CheckpointCorruptedError } from '../../src/errors.js'
-import { rejectionOf, thrownBy, useTempDir } from './tempDir.js'
+import { rejectionOf, thrownBy, useTempDir } from '../checkpoint/tempDir.js'
 
 const Offsets = t.type({ sources: t.array(t.string) })
 type Offsets = t.TypeOf<typeof Offsets>

@@ -1,6 +1,6 @@
-import type { Step } from '../plan/compile.js'
 import type { BatchContext } from './batch.js'
 import { readEventTime } from './eventTime.js'
+import type { Step } from './instantiate.js'
 
 /** Event-time statistics of one batch's rows at the watermark. */
 export interface EventTimeStats {
@@ -11,7 +11,7 @@ export interface EventTimeStats {
 }
 
 /**
- * Runs the steps of the incremental plan over one micro-batch: stateless runs as one fused loop each, the watermark
+ * Runs the steps of the running plan over one micro-batch: stateless runs as one fused loop each, the watermark
  * step records event-time statistics, each stateful operator folds its input into state and returns its output.
  */
 export function runSteps(

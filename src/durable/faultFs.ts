@@ -11,7 +11,7 @@ export type FaultKind = 'crashBefore' | 'crashAfter' | 'tornWrite' | 'ENOSPC' | 
 
 /**
  * Which mutating operation fails (0-based, counted over `writeFileAtomic`, `appendFileDurable`, `mkdirp`, `remove`,
- * `createExclusive`) and how. `{ at: Infinity }` injects nothing.
+ * `renameDurable`, `createExclusive`) and how. `{ at: Infinity }` injects nothing.
  */
 export type Fault = { readonly at: number; readonly kind: FaultKind } | { readonly at: number; readonly kind?: undefined }
 
@@ -48,7 +48,7 @@ export interface FaultyFs extends CountingFs {
   readonly crashed: boolean
 }
 
-type MutatingOp = 'writeFileAtomic' | 'appendFileDurable' | 'mkdirp' | 'remove' | 'createExclusive'
+type MutatingOp = 'writeFileAtomic' | 'appendFileDurable' | 'mkdirp' | 'remove' | 'renameDurable' | 'createExclusive'
 
 const ERRNO: Record<'ENOSPC' | 'EIO', { errno: number; text: string }> = {
   ENOSPC: { errno: -28, text: 'no space left on device' },
@@ -71,8 +71,8 @@ function firstHalf(data: string | Uint8Array): Uint8Array {
  * - `crashBefore`: the operation does not happen, then {@link SimulatedCrash}.
  * - `crashAfter`: the operation completes, then {@link SimulatedCrash}.
  * - `tornWrite`: `writeFileAtomic` leaves half the bytes in its temp file and never renames it; `appendFileDurable`
- *   and `createExclusive` write half the bytes; then {@link SimulatedCrash}. For `mkdirp` and `remove`, which write
- *   no data, it is `crashBefore`.
+ *   and `createExclusive` write half the bytes; then {@link SimulatedCrash}. For `mkdirp`, `remove` and
+ *   `renameDurable`, which write no data, it is `crashBefore`.
  * - `ENOSPC` / `EIO`: rejects with a Node-style error of that `code`, the operation not done; the fs stays usable.
  * After a simulated crash every call, reads included, rejects with {@link SimulatedCrash}.
  * @example
@@ -166,6 +166,7 @@ export function faultyFs(inner: CheckpointFs, fault: Fault, options: FaultFsOpti
       ),
     mkdirp: (path) => mutate('mkdirp', path, () => inner.mkdirp(path)),
     remove: (path) => mutate('remove', path, () => inner.remove(path)),
+    renameDurable: (from, to) => mutate('renameDurable', from, () => inner.renameDurable(from, to)),
     createExclusive: (path, data) =>
       mutate(
         'createExclusive',
@@ -201,6 +202,7 @@ export function countingFs(inner: CheckpointFs, options: FaultFsOptions = {}): C
     readdir: counted.readdir,
     mkdirp: counted.mkdirp,
     remove: counted.remove,
+    renameDurable: counted.renameDurable,
     size: counted.size,
     createExclusive: counted.createExclusive,
   }

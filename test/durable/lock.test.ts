@@ -4,12 +4,12 @@ import * as fsp from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { faultyFs, SimulatedCrash } from '../../src/checkpoint/faultFs.js'
-import { decodeCheckpointFile, encodeCheckpointFile, writeCheckpointFile } from '../../src/checkpoint/format.js'
-import { nodeFs } from '../../src/checkpoint/fs.js'
-import { acquireCheckpointLock } from '../../src/checkpoint/lock.js'
+import { faultyFs, SimulatedCrash } from '../../src/durable/faultFs.js'
+import { decodeCheckpointFile, encodeCheckpointFile, writeCheckpointFile } from '../../src/durable/format.js'
+import { nodeFs } from '../../src/durable/fs.js'
+import { acquireCheckpointLock } from '../../src/durable/lock.js'
 import { ConcurrentQueryError } from '../../src/errors.js'
-import { rejectionOf, useTempDir } from './tempDir.js'
+import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 /** Writes a lock file as another holder would have. */
 async function writeLockOf(dir: string, holder: { pid: number; runId: string; hostname?: string }): Promise<void> {

@@ -1,8 +1,8 @@
 import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { isHiddenName, nodeFs, tempPathFor } from '../../src/checkpoint/fs.js'
-import { rejectionOf, useTempDir } from './tempDir.js'
+import { isHiddenName, nodeFs, tempPathFor } from '../../src/durable/fs.js'
+import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 describe('nodeFs', () => {
   const dir = useTempDir()

@@ -1,0 +1,180 @@
+import type { OperatorDeltas, PendingBatch, RecoveredPosition } from '../checkpoint/queryCheckpoint.js'
+import { OperatorFailure } from '../errors.js'
+import type { PartitionDelta } from '../state/stateStore.js'
+import type { Offset } from '../util/json.js'
+import type { BatchContext, StatefulExec } from './batch.js'
+import type { StateOperatorProgress } from './progress.js'
+import { type BatchMeasurements, stateOperatorProgress } from './progressReporter.js'
+import { queryError } from './queryError.js'
+import type { QueryRun } from './queryRun.js'
+import { type EventTimeStats, runSteps } from './runSteps.js'
+
+/** What the batch runner tells the query handle. */
+export interface BatchRunnerHost {
+  setStatus(message: string, isDataAvailable: boolean, isTriggerActive: boolean): void
+  /** A batch committed to the sink: publish its progress. */
+  recordProgress(measurements: BatchMeasurements): void
+}
+
+/**
+ * Runs one micro-batch at a time (Spark's runBatch): log the offsets → read the rows → run the plan's steps → write
+ * the sink → write state and commit in the background. It owns the query's position: the next batch id, the
+ * committed source offset and the watermark.
+ */
+export class BatchRunner {
+  nextBatchId: number
+  committedOffset: Offset
+  watermarkMs: number
+  /** The state and commit-log writes of the last batch, running in the background. */
+  private backgroundCommit: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly run: QueryRun,
+    position: RecoveredPosition,
+    private readonly host: BatchRunnerHost,
+  ) {
+    this.nextBatchId = position.nextBatchId
+    this.watermarkMs = position.watermarkMs
+    this.committedOffset = position.committedOffset ?? run.reader.initialOffset()
+  }
+
+  /** Resolves once the last batch's state and commit are durable; rejects with their failure. */
+  settled(): Promise<void> {
+    return this.backgroundCommit
+  }
+
+  /** Re-runs a batch the write-ahead log says started but never committed, with exactly its logged offsets. */
+  rerun(batch: PendingBatch): Promise<void> {
+    this.watermarkMs = batch.watermarkMs
+    return this.runBatch(batch.batchId, batch.start, batch.end, true, batch.batchTimestampMs, 0)
+  }
+
+  /** Runs the next batch over `(committedOffset, end]` (no rows when `hasData` is false: a no-data batch). */
+  runNext(end: Offset, hasData: boolean, triggerStart: number, getOffsetMs: number): Promise<void> {
+    return this.runBatch(this.nextBatchId, this.committedOffset, end, hasData, triggerStart, getOffsetMs)
+  }
+
+  private async runBatch(
+    batchId: number,
+    start: Offset,
+    end: Offset,
+    hasData: boolean,
+    triggerStart: number,
+    getOffsetMs: number,
+  ): Promise<void> {
+    const { executable, checkpoint, reader, writer, def } = this.run
+    const { plan } = executable
+    const clock = performance.now()
+    const lap = () => {
+      const now = performance.now()
+      const ms = now - lapStart
+      lapStart = now
+      return Math.round(ms)
+    }
+    let lapStart = clock
+    this.host.setStatus('Processing new data', true, true)
+    const watermarkForBatch = this.watermarkMs
+    // The offsets are logged while the batch reads and computes; they are durable before any output is written.
+    const offsetsLogged = checkpoint.writeOffsets(batchId, start, end, watermarkForBatch, triggerStart)
+    offsetsLogged.catch(() => undefined)
+    let rows: unknown[]
+    try {
+      rows = hasData ? await reader.getBatch(start, end) : []
+    } catch (e) {
+      throw this.error(e, batchId, def.source.description)
+    }
+    const getBatch = lap()
+    const ctx: BatchContext = {
+      batchId,
+      watermarkMs: watermarkForBatch,
+      hasWatermark: plan.watermark !== undefined,
+      watermarkDelayMs: plan.watermark?.delayMs ?? 0,
+      processingTimeMs: triggerStart,
+      outputMode: plan.outputMode,
+    }
+    const queryPlanning = lap()
+    let output: unknown[]
+    let eventTime: EventTimeStats | undefined
+    const stateProgress: StateOperatorProgress[] = []
+    const deltas: OperatorDeltas[] = []
+    try {
+      ;({ output, eventTime } = runSteps(executable.steps, rows, ctx))
+      for (const op of executable.operators) {
+        stateProgress.push(stateOperatorProgress(op))
+        deltas.push({ operator: op, deltas: takeDeltas(op) })
+      }
+    } catch (e) {
+      for (const op of executable.operators) op.store.discardChanges()
+      throw this.error(e, batchId, undefined)
+    }
+    const addBatch = lap()
+    await offsetsLogged
+    // The previous batch's state and commit ran in the background while this one computed; its failure is ours.
+    await this.backgroundCommit
+    const walCommit = lap()
+    // Without any operator the output is the source's own batch array, which a source may keep for replay
+    // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
+    if (output === rows) output = rows.slice()
+    try {
+      await writer.addBatch(batchId, output)
+    } catch (e) {
+      throw this.error(e, batchId, def.sink.description)
+    }
+    const sinkCommit = lap()
+    const nextWatermark =
+      eventTime !== undefined && plan.watermark !== undefined
+        ? Math.max(this.watermarkMs, eventTime.max - plan.watermark.delayMs)
+        : this.watermarkMs
+    // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
+    // every batch after the last commit, so nothing depends on them until the next commit or a stop.
+    this.backgroundCommit = (async () => {
+      try {
+        await checkpoint.writeState(batchId, deltas)
+        await checkpoint.commit(batchId, nextWatermark)
+        await reader.commit(end)
+      } catch (e) {
+        throw this.error(e, batchId, undefined)
+      }
+    })()
+    this.backgroundCommit.catch(() => undefined)
+    const commitOffsets = lap()
+    this.watermarkMs = nextWatermark
+    this.committedOffset = end
+    this.nextBatchId = batchId + 1
+    const elapsedMs = performance.now() - clock + getOffsetMs
+    this.host.recordProgress({
+      elapsedMs,
+      batchId,
+      triggerStart,
+      numInputRows: rows.length,
+      numOutputRows: output.length,
+      durationMs: {
+        getOffset: Math.round(getOffsetMs),
+        getBatch,
+        queryPlanning,
+        addBatch: addBatch + sinkCommit,
+        walCommit,
+        commitOffsets,
+        triggerExecution: Math.round(elapsedMs),
+      },
+      eventTime,
+      watermarkMs: watermarkForBatch,
+      stateOperators: stateProgress,
+      start,
+      end,
+      sourceMetrics: reader.metrics?.() ?? {},
+    })
+  }
+
+  private error(e: unknown, batchId: number, fallbackOperator: string | undefined) {
+    return queryError(e, { id: this.run.id, runId: this.run.runId, name: this.run.def.queryName }, batchId, fallbackOperator)
+  }
+}
+
+function takeDeltas(op: StatefulExec): PartitionDelta[] {
+  try {
+    return op.store.takeDeltas()
+  } catch (e) {
+    throw new OperatorFailure(op.spec.name, e)
+  }
+}

@@ -1,0 +1,62 @@
+import type { QueryCheckpoint } from '../checkpoint/queryCheckpoint.js'
+import type { RetentionOptions } from '../checkpoint/fileCheckpoint.js'
+import type { CheckpointFs } from '../durable/fs.js'
+import type { PlanNode } from '../plan/nodes.js'
+import type { OutputMode } from '../plan/plan.js'
+import type { Sink, SinkWriter } from '../sinks/sink.js'
+import type { SourceReader, Source } from '../sources/source.js'
+import type { Executable } from './instantiate.js'
+import type { StreamingQueryProgress } from './progress.js'
+import type { StreamingQuery } from './streamingQuery.js'
+import type { Trigger } from './trigger.js'
+
+/** Options of `writeStream`, as Spark's DataStreamWriter. */
+export interface WriteStreamOptions<T> {
+  readonly outputMode: OutputMode
+  readonly sink: Sink<T>
+  readonly queryName?: string
+  readonly trigger?: Trigger
+  /** Directory of the checkpoint (write-ahead logs and state). Without it, state lives in memory only. */
+  readonly checkpointLocation?: string
+}
+
+/** A query as `writeStream` describes it: its source, the plan nodes piped after it, and the writer's options. */
+export interface QueryDefinition extends WriteStreamOptions<unknown> {
+  readonly source: Source<unknown>
+  readonly nodes: readonly PlanNode[]
+}
+
+/** What a query reports to its session's listener bus. */
+export interface QueryListeners {
+  /** Called once recovered, before the first trigger: `started` precedes every other event of the run. */
+  readonly onStarted: (q: StreamingQuery) => void
+  readonly onProgress: (q: StreamingQuery, p: StreamingQueryProgress) => void
+  readonly onIdle: (q: StreamingQuery) => void
+  readonly onTerminated: (q: StreamingQuery) => void
+}
+
+/** What starting a query needs from its session. */
+export interface SessionContext extends QueryListeners {
+  readonly fs: CheckpointFs
+  readonly shufflePartitions: number
+  readonly retention: RetentionOptions
+  readonly numRecentProgressUpdates: number
+  readonly warn: (message: string) => void
+}
+
+/** A started query's parts: what it is, what it runs, and where it reads, writes and checkpoints. */
+export interface QueryRun {
+  /** Stable id, kept in the checkpoint across restarts. */
+  readonly id: string
+  /** Id of this run; new on every start. */
+  readonly runId: string
+  readonly def: QueryDefinition
+  readonly trigger: Trigger
+  readonly executable: Executable
+  /** Shuffle partitions of the state, as the checkpoint decided. */
+  readonly partitions: number
+  readonly reader: SourceReader<unknown>
+  readonly writer: SinkWriter<unknown>
+  readonly checkpoint: QueryCheckpoint
+  readonly session: SessionContext
+}
