@@ -1,6 +1,7 @@
 import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './durable/fs.js'
 import { InvalidQueryError } from './errors.js'
+import { parseDuration } from './util/duration.js'
 import { startQuery } from './exec/startQuery.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
 import type { PlanNode } from './plan/nodes.js'
@@ -23,6 +24,11 @@ export interface SessionOptions {
   readonly minBatchesToRetain?: number
   /** The file system checkpoint I/O goes through (default: Node's fs with fsync and atomic rename). */
   readonly fs?: CheckpointFs
+  /**
+   * An idle query records a progress with no rows and posts onQueryIdle at most this often (default '10 seconds', as
+   * Spark's `spark.sql.streaming.noDataProgressEventInterval`).
+   */
+  readonly noDataProgressEventInterval?: number | string
   /** Events a listener may have waiting before further ones are dropped for it (default 10,000). */
   readonly listenerQueueCapacity?: number
   /** Where warnings go, those of listeners included (default console.warn). */
@@ -150,7 +156,8 @@ function outcome(q: StreamingQuery): Promise<boolean> {
 /** A structured-rx session: reads streams and runs their queries (Spark's SparkSession). */
 export class Session {
   readonly streams: StreamingQueryManager
-  readonly options: Required<Omit<SessionOptions, 'fs' | 'warn'>> & Pick<SessionOptions, 'fs' | 'warn'>
+  readonly options: Required<Omit<SessionOptions, 'fs' | 'warn' | 'noDataProgressEventInterval'>> &
+    Pick<SessionOptions, 'fs' | 'warn'> & { readonly noDataProgressEventInterval: number }
   private readonly tables = new Map<string, MemorySink<unknown>>()
 
   constructor(options: SessionOptions = {}) {
@@ -161,6 +168,7 @@ export class Session {
       snapshotInterval: positiveInteger('snapshotInterval', options.snapshotInterval, 10),
       minBatchesToRetain: positiveInteger('minBatchesToRetain', options.minBatchesToRetain, 100),
       listenerQueueCapacity: positiveInteger('listenerQueueCapacity', options.listenerQueueCapacity, 10_000),
+      noDataProgressEventInterval: parseDuration(options.noDataProgressEventInterval ?? 10_000, 'createSession: noDataProgressEventInterval'),
       fs: options.fs,
       warn: options.warn,
     }
@@ -197,6 +205,7 @@ export class Session {
           shufflePartitions: this.options.shufflePartitions,
           retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
           numRecentProgressUpdates: this.options.numRecentProgressUpdates,
+          noDataProgressEventIntervalMs: this.options.noDataProgressEventInterval,
           warn: this.warn,
           // Registered and announced before its first trigger, so 'started' precedes every other event of the run.
           onStarted: (q) => {

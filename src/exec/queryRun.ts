@@ -41,6 +41,8 @@ export interface SessionContext extends QueryListeners {
   readonly shufflePartitions: number
   readonly retention: RetentionOptions
   readonly numRecentProgressUpdates: number
+  /** An idle query records a progress and posts onQueryIdle at most this often (ms). */
+  readonly noDataProgressEventIntervalMs: number
   readonly warn: (message: string) => void
 }
 

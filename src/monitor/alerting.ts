@@ -1,4 +1,5 @@
 import { type Observable, Subject, type Subscription } from 'rxjs'
+import { isIdleProgress } from '../exec/progress.js'
 import type { StreamingQuery } from '../exec/streamingQuery.js'
 import type { Session, StreamingQueryEvent } from '../session.js'
 import type { AlertRule, RuleVerdict, RuleWatcher } from './alertRules.js'
@@ -94,7 +95,6 @@ export function alerting(session: Session, options: AlertingOptions): Alerting {
 interface Watched {
   readonly query: StreamingQuery
   readonly watchers: readonly (readonly [AlertRule, RuleWatcher])[]
-  lastBatchId: number | undefined
 }
 
 /** The episodes: which (rule, query) pairs fire now, and the watchers of each running query. */
@@ -110,7 +110,7 @@ class AlertEngine {
   ) {}
 
   watch(query: StreamingQuery): void {
-    this.watched.set(query.id, { query, watchers: this.rules.map((r) => [r, r.watch(query)] as const), lastBatchId: query.lastProgress?.batchId })
+    this.watched.set(query.id, { query, watchers: this.rules.map((r) => [r, r.watch(query)] as const) })
   }
 
   firing(): Alert[] {
@@ -130,8 +130,7 @@ class AlertEngine {
     if (w === undefined) return
     const name = w.query.name ?? null
     if (e.type === 'progress') {
-      const isBatch = e.progress.batchId !== w.lastBatchId
-      w.lastBatchId = e.progress.batchId
+      const isBatch = !isIdleProgress(e.progress)
       for (const [rule, watcher] of w.watchers) this.judge(rule, id, name, () => (isBatch ? watcher.batch?.(e.progress) : watcher.idle?.()))
     } else if (e.type === 'idle') {
       for (const [rule, watcher] of w.watchers) this.judge(rule, id, name, () => watcher.idle?.())

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Subscription } from 'rxjs'
-import type { StreamingQueryProgress } from '../exec/progress.js'
+import { isIdleProgress, type StreamingQueryProgress } from '../exec/progress.js'
 import type { Session, StreamingQueryEvent } from '../session.js'
 import { observeEvents } from './queryDirectory.js'
 
@@ -25,7 +25,7 @@ export interface SessionMetrics {
 
 type QueryLabels = { query_name: string; query_id: string }
 const QUERY = ['query_name', 'query_id'] as const
-const PHASES = ['getOffset', 'getBatch', 'queryPlanning', 'addBatch', 'walCommit', 'commitOffsets', 'triggerExecution'] as const
+const PHASES = ['latestOffset', 'getBatch', 'queryPlanning', 'addBatch', 'walCommit', 'commitOffsets', 'triggerExecution'] as const
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
 /**
@@ -66,7 +66,7 @@ interface QueryState {
   failed: boolean
   /** The last progress, idle ones included. */
   last: StreamingQueryProgress | undefined
-  /** The last progress of a real batch (an idle progress repeats its batch id). */
+  /** The last progress of a batch that ran (not of an idle trigger). */
   lastBatch: StreamingQueryProgress | undefined
   inputRows: number
   outputRows: number
@@ -124,7 +124,7 @@ class QuerySeries {
     if (q === undefined) return
     q.last = p
     if (p.eventTime.watermark !== undefined) q.watermarkMs = Date.parse(p.eventTime.watermark)
-    if (q.lastBatch?.batchId === p.batchId) return
+    if (isIdleProgress(p)) return
     q.lastBatch = p
     q.batches++
     q.inputRows += p.numInputRows

@@ -51,6 +51,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
       let totalBad = 0
       return {
         initialOffset: () => -1,
+        progressOffset: (offset) => ({ logOffset: offset }),
         async latestOffset(start, limit) {
           const from = asLogOffset(start)
           // A batch already logged beyond `start` (a re-run after a crash) is reused, never re-listed.

@@ -60,7 +60,7 @@ describe('sessionMetrics', () => {
     expect(sample(text, 'structured_rx_state_rows', labels)).toBe(3)
     expect(sample(text, 'structured_rx_state_memory_bytes', labels)).toBe(op.memoryUsedBytes)
     expect(sample(text, 'structured_rx_rows_dropped_by_watermark_total', labels)).toBe(0)
-    for (const phase of ['getOffset', 'getBatch', 'queryPlanning', 'addBatch', 'walCommit', 'commitOffsets', 'triggerExecution']) {
+    for (const phase of ['latestOffset', 'getBatch', 'queryPlanning', 'addBatch', 'walCommit', 'commitOffsets', 'triggerExecution']) {
       expect(sample(text, 'structured_rx_batch_phase_duration_seconds', { query_id: q.query.id, phase })).toBeGreaterThanOrEqual(0)
     }
     metrics.close()

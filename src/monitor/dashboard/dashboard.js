@@ -3,7 +3,7 @@
  * uPlot comes from the installed package, served by the monitoring server itself. */
 ;(() => {
   'use strict'
-  const PHASES = ['getOffset', 'getBatch', 'queryPlanning', 'addBatch', 'walCommit', 'commitOffsets']
+  const PHASES = ['latestOffset', 'getBatch', 'queryPlanning', 'addBatch', 'walCommit', 'commitOffsets']
   const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563']
   const MAX_POINTS = 600
   const MAX_BATCH_ROWS = 25
