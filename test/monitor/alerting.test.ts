@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   type Alert,
   alerting,
@@ -21,13 +21,10 @@ import {
   type StreamingQuery,
 } from '../../src/index.js'
 import { startQuery } from '../exec/support.js'
-import { firstMatching, recordingServer, sleep } from './support.js'
+import { cleanupAfterEach, firstMatching, recordingServer, sleep } from './support.js'
 
-const cleanup: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
-const stopLater = (q: StreamingQuery) => cleanup.push(() => q.stop())
+const later = cleanupAfterEach()
+const stopLater = (q: StreamingQuery) => later(() => q.stop())
 
 /** Spins for `ms`: a user function that is genuinely slow, as CPU-bound work is. */
 function busy(ms: number): void {
@@ -38,7 +35,7 @@ function busy(ms: number): void {
 describe('alerting', () => {
   it('raises fallingBehind on a query slower than its input, then resolves it when the query catches up, also on the webhook', async () => {
     const hook = await recordingServer([503])
-    cleanup.push(() => hook.close())
+    later(() => hook.close())
     const session = createSession()
     const slow = { on: true }
     const alerts = alerting(session, { rules: [fallingBehind({ batches: 2 })], webhook: { url: hook.url, backoffMs: 20 } })
@@ -124,7 +121,7 @@ describe('alerting', () => {
 
   it('raises queryFailed with the error, and resolves it when the query starts again on its checkpoint', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'srx-alert-'))
-    cleanup.push(() => rm(dir, { recursive: true, force: true }))
+    later(() => rm(dir, { recursive: true, force: true }))
     const session = createSession()
     const alerts = alerting(session, { rules: [queryFailed()] })
     const input = memorySource<number>()
@@ -194,7 +191,7 @@ describe('alerting', () => {
 
   it('gives up a webhook alert after its attempts, with a warning, without holding the query', async () => {
     const hook = await recordingServer([500, 500])
-    cleanup.push(() => hook.close())
+    later(() => hook.close())
     const warnings: string[] = []
     const q = await startQuery<string, unknown>((s) => s.pipe(groupBy((k) => k, t.string), count()), { outputMode: 'update' })
     stopLater(q.query)

@@ -1,6 +1,6 @@
 import { request } from 'node:http'
 import * as t from 'io-ts'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   alerting,
   count,
@@ -13,21 +13,19 @@ import {
   type StreamingQuery,
 } from '../../src/index.js'
 import { startQuery } from '../exec/support.js'
+import { cleanupAfterEach } from './support.js'
 
-const cleanup: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
+const later = cleanupAfterEach()
 
 async function serve(...args: Parameters<typeof serveMonitoring>): Promise<MonitoringServer> {
   const server = await serveMonitoring(...args)
-  cleanup.push(() => server.close())
+  later(() => server.close())
   return server
 }
 
 async function countsQuery() {
   const q = await startQuery<string, unknown>((s) => s.pipe(groupBy((k) => k, t.string), count()), { outputMode: 'update', queryName: 'words' })
-  cleanup.push(() => q.query.stop())
+  later(() => q.query.stop())
   return q
 }
 
@@ -110,7 +108,7 @@ describe('serveMonitoring', () => {
     const q = await countsQuery()
     const server = await serve(q.session, { port: 0 })
     const alerts = alerting(q.session, { rules: [stateGrowth({ rows: 1 })] })
-    cleanup.push(() => alerts.close())
+    later(() => alerts.close())
     const stream = await readEvents(new URL('api/events', server.url).href, (es) => es.some((e) => e.type === 'terminated'))
     await q.feed(['a', 'b'])
     const second = await q.session.readStream(memorySource<string>().source).writeStream({ outputMode: 'append', sink: q.sink, queryName: 'second' }).start()

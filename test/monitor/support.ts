@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { firstValueFrom, type Observable, filter, timeout } from 'rxjs'
+import { afterEach } from 'vitest'
 
 export interface Received {
   readonly method: string
@@ -39,3 +40,12 @@ export function firstMatching<T>(source$: Observable<T>, predicate: (value: T) =
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Registers clean-up steps that run after each test, last registered first. */
+export function cleanupAfterEach(): (step: () => Promise<unknown>) => void {
+  const steps: (() => Promise<unknown>)[] = []
+  afterEach(async () => {
+    for (const step of steps.splice(0).reverse()) await step()
+  })
+  return (step) => void steps.push(step)
+}
