@@ -13,6 +13,7 @@ import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { monitoringGroup } from './monitoring.js'
+import { postgresSinkGroup } from './postgresSink.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -22,6 +23,7 @@ const GROUPS: readonly BenchGroup[] = [
   jsonFilesGroup,
   restartGroup,
   monitoringGroup,
+  postgresSinkGroup,
 ]
 
 const { values } = parseArgs({

@@ -25,6 +25,8 @@ export interface ForwardProgressOptions {
   readonly intervalMs?: number
   /** Events kept while the sink fails; beyond it the oldest are dropped and reported (default 100,000). */
   readonly maxBuffered?: number
+  /** The id the sink sees as its query's (stable across restarts, so sinks that tag commits with it resume; default 'forwardProgress'). */
+  readonly id?: string
   /** Where failures go (default console.warn). */
   readonly warn?: (message: string) => void
 }
@@ -48,7 +50,8 @@ export interface ProgressForwarder {
  */
 export async function forwardProgress(session: Session, sink: Sink<ForwardedEvent>, options: ForwardProgressOptions = {}): Promise<ProgressForwarder> {
   const warn = options.warn ?? ((m: string) => console.warn(m))
-  const writer = await sink.open({ queryName: 'forwardProgress', outputMode: 'append', fs: session.options.fs ?? nodeFs })
+  const id = options.id ?? 'forwardProgress'
+  const writer = await sink.open({ queryId: id, queryName: id, outputMode: 'append', fs: session.options.fs ?? nodeFs })
   const log = new EventLog(writer, options.maxBuffered ?? 100_000, warn)
   const subscription: Subscription = observeEvents(session, (e) => log.add(forwarded(e)), warn)
   const timer = setInterval(() => void log.flush(false), options.intervalMs ?? 1000)
