@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
@@ -24,6 +25,8 @@ const GROUPS: readonly BenchGroup[] = [
   restartGroup,
   monitoringGroup,
   postgresSinkGroup,
+  jetStreamSourceGroup,
+  redisStreamSourceGroup,
 ]
 
 const { values } = parseArgs({
