@@ -2,6 +2,7 @@ import { merge, type Observable } from 'rxjs'
 import type { StreamingQueryError } from '../errors.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
+import type { Trigger } from './trigger.js'
 
 /**
  * The handle of a query that runs as tasks: one `StreamingQuery` per task, seen as one query. It is active while any
@@ -25,6 +26,11 @@ export class TasksQuery implements StreamingQuery {
   }
 
   /** The id of the first task: stable across restarts, as every task's id is kept in its checkpoint. */
+  /** The tasks' trigger (every task runs the same one). */
+  get trigger(): Trigger {
+    return this.tasks[0]!.trigger
+  }
+
   get id(): string {
     return this.tasks[0]!.id
   }

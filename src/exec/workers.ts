@@ -7,6 +7,7 @@ import { PartitioningMismatchError, QueryModuleError, StreamingQueryError } from
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import type { SessionContext } from './queryRun.js'
 import type { StreamingQuery } from './streamingQuery.js'
+import type { Trigger } from './trigger.js'
 import type { ErrorText, FromWorker, QueryModuleRef, ToWorker, WorkerData, WorkerSessionOptions } from './workerProtocol.js'
 
 /**
@@ -44,6 +45,8 @@ function workerEntry(): URL {
 class WorkersQuery implements StreamingQuery {
   readonly runId = randomUUID()
   readonly name: string | undefined = undefined
+  /** Each worker's tasks run the query's own trigger; the main thread only relays control. */
+  readonly trigger: Trigger = { kind: 'processingTime', intervalMs: 0 }
   readonly progress$ = new Subject<StreamingQueryProgress>()
   readonly recentProgress: StreamingQueryProgress[] = []
   readonly started: Promise<void>

@@ -1,0 +1,36 @@
+import { InvalidQueryError, QueryModuleError } from '../errors.js'
+import type { SessionContext } from './queryRun.js'
+import type { StreamingQuery } from './streamingQuery.js'
+import { type PartitionedQueryDefinition, startTasks } from './tasks.js'
+import { startOnWorkers } from './workers.js'
+import type { QueryModuleRef, WorkerSessionOptions } from './workerProtocol.js'
+
+/**
+ * Starts a query over a partitioned source as tasks: on this thread (parallelism 1, or the share of a worker), or on
+ * `parallelism` worker threads that import the query from the module `defineQuery` recorded.
+ * @example const query = await startScaledOut(context, def, session.scaling, { settings, customFs: false })
+ * @throws RangeError for a parallelism that is not a positive integer; QueryModuleError when parallelism is above 1
+ * and the query was not started through `defineQuery`; InvalidQueryError with a custom fs; every error of startTasks.
+ */
+export async function startScaledOut(
+  context: SessionContext,
+  def: PartitionedQueryDefinition,
+  scaling: { readonly definedIn?: QueryModuleRef; readonly tasks?: readonly number[] },
+  session: { readonly settings: WorkerSessionOptions; readonly customFs: boolean },
+): Promise<StreamingQuery> {
+  const parallelism = def.parallelism ?? 1
+  if (!Number.isInteger(parallelism) || parallelism < 1) {
+    throw new RangeError(`writeStream: parallelism must be a positive integer, got ${parallelism}`)
+  }
+  if (parallelism === 1 || scaling.tasks !== undefined) return startTasks(context, def, scaling.tasks)
+  if (scaling.definedIn === undefined) {
+    throw new QueryModuleError(
+      `writeStream: parallelism ${parallelism} runs the query on worker threads, which import it from its module: ` +
+        `define it with defineQuery(import.meta.url, '<export name>', (session) => …) and start it with .start()`,
+    )
+  }
+  if (session.customFs) {
+    throw new InvalidQueryError('writeStream: parallelism above 1 uses the default file system in every worker; a custom session fs cannot cross threads')
+  }
+  return startOnWorkers(context, scaling.definedIn, def.source.partitioning.partitions, parallelism, session.settings)
+}
