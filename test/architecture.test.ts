@@ -19,6 +19,7 @@ const LAYERS: Record<string, { readonly rank: number; readonly alsoImports?: rea
   'testing.ts': { rank: 9 },
   cli: { rank: 8 },
   monitor: { rank: 7 },
+  'defineQuery.ts': { rank: 7, alsoImports: ['session.ts', 'stream.ts'] },
   'session.ts': { rank: 6, alsoImports: ['stream.ts', 'listenerBus.ts'] },
   'listenerBus.ts': { rank: 6 },
   'stream.ts': { rank: 6 },
