@@ -29,7 +29,7 @@ export class AggregateExec implements StatefulExec {
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
     this.evicts = spec.evictsByWatermark
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, true)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

@@ -25,7 +25,7 @@ export class MapGroupsWithStateExec implements StatefulExec {
     this.name = spec.name
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, true)
     this.update = spec.node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }
 
