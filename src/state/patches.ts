@@ -22,6 +22,8 @@ export function diffJson(before: unknown, after: unknown, maxPatches: number): P
   return diffInto(before, after, [], out, maxPatches) ? out : undefined
 }
 
+const RESERVED = ['__proto__', 'constructor', 'prototype']
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -44,15 +46,19 @@ function diffInto(before: unknown, after: unknown, path: (string | number)[], ou
     return true
   }
   if (isRecord(before) && isRecord(after)) {
+    // immer refuses to patch through these names (prototype pollution): such a change is recorded as a whole value.
+    if (RESERVED.some((name) => Object.hasOwn(before, name) || Object.hasOwn(after, name))) return false
+    // Own keys only: a key named like an Object.prototype member ("toString") is data like any other.
     for (const key of Object.keys(after)) {
       const next = after[key]
       if (next === undefined) continue
-      if (before[key] === undefined) out.push({ op: 'add', path: [...path, key], value: next })
-      else if (!diffInto(before[key], next, [...path, key], out, max)) return false
+      const prev = Object.hasOwn(before, key) ? before[key] : undefined
+      if (prev === undefined) out.push({ op: 'add', path: [...path, key], value: next })
+      else if (!diffInto(prev, next, [...path, key], out, max)) return false
       if (out.length > max) return false
     }
     for (const key of Object.keys(before)) {
-      if (before[key] !== undefined && after[key] === undefined) {
+      if (before[key] !== undefined && (!Object.hasOwn(after, key) || after[key] === undefined)) {
         out.push({ op: 'remove', path: [...path, key] })
         if (out.length > max) return false
       }
