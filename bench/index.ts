@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util'
 import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
+import { postgresSinkGroup } from './postgresSink.js'
 import { statePatchesGroup } from './statePatches.js'
 
 const GROUPS: readonly BenchGroup[] = [
@@ -21,6 +23,9 @@ const GROUPS: readonly BenchGroup[] = [
   checkpointOverheadGroup,
   jsonFilesGroup,
   restartGroup,
+  postgresSinkGroup,
+  jetStreamSourceGroup,
+  redisStreamSourceGroup,
   statePatchesGroup,
 ]
 

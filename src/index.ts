@@ -61,15 +61,37 @@ export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 
+// Connectors: partitioned, replayable logs (NATS JetStream, Redis Streams) and their exactly-once sinks
+export { jetStream } from './sources/jetStream.js'
+export type { JetStreamOptions } from './sources/jetStream.js'
+export { redisStream } from './sources/redisStream.js'
+export type { RedisStreamOptions } from './sources/redisStream.js'
+export type { LogSourceOptions } from './sources/logSource.js'
+export { jetStreamSink } from './sinks/jetStreamSink.js'
+export type { JetStreamSinkOptions } from './sinks/jetStreamSink.js'
+export { redisStreamSink } from './sinks/redisStreamSink.js'
+export type { RedisStreamSinkOptions } from './sinks/redisStreamSink.js'
+export type { RetryOptions } from './durable/retry.js'
+
 // Checkpoint file system (fault-injecting ones: structured-rx/testing)
 export { nodeFs } from './durable/fs.js'
 export type { CheckpointFs } from './durable/fs.js'
+
+// Connectors: PostgreSQL and S3
+export { postgresSink } from './sinks/postgresSink.js'
+export type { PostgresSinkOptions, PostgresConnection } from './sinks/postgresSink.js'
+export { createPostgresTable, postgresTableDdl } from './sinks/postgresTable.js'
+export type { PostgresTableOptions } from './sinks/postgresTable.js'
+export { s3CheckpointFs, isTransientS3Error } from './durable/s3Fs.js'
+export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
 
 // Errors
 export {
   StructuredRxError,
   StreamingQueryError,
   BadRecordError,
+  BadMessageError,
+  ConnectorUnavailableError,
   CheckpointCorruptedError,
   CheckpointVersionError,
   ConcurrentQueryError,
