@@ -1,12 +1,15 @@
 import type { Observable } from 'rxjs'
 import type { StreamingQueryError } from '../errors.js'
 import { explainPlan } from '../plan/explain.js'
-import { BatchRunner } from './batchRunner.js'
+import { AbandonedBatch, BatchRunner } from './batchRunner.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import { type BatchMeasurements, ProgressReporter } from './progressReporter.js'
 import { queryError } from './queryError.js'
 import type { QueryRun } from './queryRun.js'
+import type { Trigger } from './trigger.js'
 import { TriggerLoop } from './triggerLoop.js'
+
+const DEFAULT_STOP_TIMEOUT_MS = 120_000
 
 /** A running streaming query (Spark's StreamingQuery). */
 export interface StreamingQuery {
@@ -15,6 +18,8 @@ export interface StreamingQuery {
   /** Id of this run; new on every start. */
   readonly runId: string
   readonly name: string | undefined
+  /** When its micro-batches run (as given to `writeStream`; default `processingTime(0)`). */
+  readonly trigger: Trigger
   readonly status: StreamingQueryStatus
   readonly lastProgress: StreamingQueryProgress | undefined
   readonly recentProgress: readonly StreamingQueryProgress[]
@@ -23,8 +28,11 @@ export interface StreamingQuery {
   readonly isActive: boolean
   /** The error that terminated the query, if any. */
   readonly exception: StreamingQueryError | undefined
-  /** Stops after the running batch (if any) commits. */
-  stop(): Promise<void>
+  /**
+   * Stops after the running batch (if any) commits. A batch still running after `timeoutMs` (default 120 s; e.g. a
+   * sink that hangs) is abandoned uncommitted: the query ends, its lock is released, and a restart re-runs the batch.
+   */
+  stop(timeoutMs?: number): Promise<void>
   /**
    * Resolves when the query terminates (true), or false after `timeoutMs`.
    * @throws StreamingQueryError when the query failed.
@@ -45,9 +53,13 @@ export class MicroBatchQuery implements StreamingQuery {
   exception: StreamingQueryError | undefined
   private readonly progress: ProgressReporter
   private active = true
+  private finished = false
+  private abandonedBatch: number | undefined
   private terminated: Promise<void> = Promise.resolve()
   private loop: TriggerLoop | undefined
   private batches: BatchRunner | undefined
+  /** When the last batch or idle progress was recorded; the start counts as one, so a new query reports idle later. */
+  private lastNoDataProgressMs = Date.now()
   private idleWaiters: { afterSeq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
 
   private constructor(private readonly run: QueryRun) {
@@ -77,10 +89,11 @@ export class MicroBatchQuery implements StreamingQuery {
         return q.status.isDataAvailable
       },
       setStatus: (message, isDataAvailable, isTriggerActive) => q.setStatus(message, isDataAvailable, isTriggerActive),
-      idle: (seq) => q.wentIdle(seq),
+      idle: (seq, triggerStart, latestOffsetMs) => q.wentIdle(seq, triggerStart, latestOffsetMs),
     })
     q.loop = loop
     q.batches = batches
+    run.session.onStarted(q)
     q.terminated = loop.runUntilStopped(position.pending).then(
       () => q.finish(undefined),
       (e: unknown) => q.finish(e),
@@ -97,6 +110,9 @@ export class MicroBatchQuery implements StreamingQuery {
   get name(): string | undefined {
     return this.run.def.queryName
   }
+  get trigger(): Trigger {
+    return this.run.trigger
+  }
   get isActive(): boolean {
     return this.active
   }
@@ -110,9 +126,20 @@ export class MicroBatchQuery implements StreamingQuery {
     return this.progress.progress$
   }
 
-  async stop(): Promise<void> {
+  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     this.loop?.stop()
-    await this.terminated
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    })
+    const outcome = await Promise.race([this.terminated.then(() => 'stopped' as const), timedOut])
+    clearTimeout(timer)
+    if (outcome === 'timeout' && !this.finished) {
+      // The batch may still finish in the background; abandoned, it commits nothing.
+      this.batches?.abandon()
+      this.abandonedBatch = this.batches?.runningBatchId
+      await this.finish(undefined)
+    }
   }
 
   async awaitTermination(timeoutMs?: number): Promise<boolean> {
@@ -154,12 +181,32 @@ export class MicroBatchQuery implements StreamingQuery {
   }
 
   private recordProgress(measurements: BatchMeasurements): void {
+    this.lastNoDataProgressMs = Date.now()
     this.run.session.onProgress(this, this.progress.record(measurements))
   }
 
-  private wentIdle(seq: number): void {
-    // Spark's onQueryIdle: once when the query goes idle, not on every empty poll.
-    if (this.status.isDataAvailable || seq === 1) this.run.session.onIdle(this)
+  /**
+   * An idle trigger. As Spark, an idle query records a progress with no rows and posts onQueryIdle at most every
+   * `noDataProgressEventInterval`, counted from the start, the last batch or the last idle report, so the last
+   * progress timestamp of an idle query stays fresh while a hung one ages.
+   */
+  private wentIdle(seq: number, triggerStart: number, latestOffsetMs: number): void {
+    const now = Date.now()
+    if (now - this.lastNoDataProgressMs >= this.run.session.noDataProgressEventIntervalMs) {
+      this.lastNoDataProgressMs = now
+      const batches = this.batches!
+      const idle = this.progress.recordIdle({
+        triggerStart,
+        latestOffsetMs,
+        elapsedMs: now - triggerStart,
+        lastBatchId: batches.nextBatchId - 1,
+        committed: batches.progressOffset(batches.committedOffset),
+        watermarkMs: batches.watermarkMs,
+        sourceMetrics: this.run.reader.metrics?.() ?? {},
+      })
+      this.run.session.onProgress(this, idle)
+      this.run.session.onIdle(this)
+    }
     this.setStatus('Waiting for data to arrive', false, false)
     const ready = this.idleWaiters.filter((w) => w.afterSeq <= seq)
     this.idleWaiters = this.idleWaiters.filter((w) => w.afterSeq > seq)
@@ -167,11 +214,18 @@ export class MicroBatchQuery implements StreamingQuery {
   }
 
   private async finish(error: unknown): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    if (error instanceof AbandonedBatch) error = undefined
     if (error !== undefined) {
       this.exception = queryError(error, this, this.batches?.nextBatchId ?? 0, undefined)
     }
     this.active = false
-    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : 'Stopped', false, false)
+    const stopped =
+      this.abandonedBatch === undefined
+        ? 'Stopped'
+        : `Stopped; batch ${this.abandonedBatch} was abandoned uncommitted when stop() timed out, and re-runs on restart`
+    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : stopped, false, false)
     for (const w of this.idleWaiters) (this.exception ? w.reject(this.exception) : w.resolve())
     this.idleWaiters = []
     this.progress.complete()
