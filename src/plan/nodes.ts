@@ -162,8 +162,16 @@ export interface MapGroupsWithStateNode {
 export type StatefulNode = AggregateNode | DropDuplicatesNode | MapGroupsWithStateNode
 export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode
 
-/** An RxJS operator (the reference semantics) that also carries its plan node (the incremental semantics). */
-export type Operator<A, B> = OperatorFunction<A, B> & { readonly [PLAN]: PlanNode }
+/** What sets a structured-rx operator apart from a plain RxJS one: the plan node it carries. */
+export interface StructuredRxOperator {
+  readonly [PLAN]: PlanNode
+}
+
+/**
+ * An RxJS operator (the reference semantics) that also carries its plan node (the incremental semantics). The
+ * plan-node part comes first so that passing a plain RxJS operator to `pipe` fails on the missing `[PLAN]`.
+ */
+export type Operator<A, B> = StructuredRxOperator & OperatorFunction<A, B>
 
 /** Attaches a plan node to an RxJS operator function. */
 export function withPlan<A, B>(fn: OperatorFunction<A, B>, node: PlanNode): Operator<A, B> {
