@@ -12,6 +12,7 @@ import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpo
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
+import { postgresSinkGroup } from './postgresSink.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -20,6 +21,7 @@ const GROUPS: readonly BenchGroup[] = [
   checkpointOverheadGroup,
   jsonFilesGroup,
   restartGroup,
+  postgresSinkGroup,
 ]
 
 const { values } = parseArgs({
