@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { postgresSinkGroup } from './postgresSink.js'
 
@@ -22,6 +23,8 @@ const GROUPS: readonly BenchGroup[] = [
   jsonFilesGroup,
   restartGroup,
   postgresSinkGroup,
+  jetStreamSourceGroup,
+  redisStreamSourceGroup,
 ]
 
 const { values } = parseArgs({
