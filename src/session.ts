@@ -117,7 +117,10 @@ export class StreamingQueryManager {
   }
 }
 
-/** A structured-rx session: reads streams and runs their queries (Spark's SparkSession). */
+/**
+ * A structured-rx session: reads streams and runs their queries (Spark's SparkSession).
+ * @example const session = createSession({ shufflePartitions: 8 }); const query = await session.readStream(src).pipe(count()).writeStream(opts).start()
+ */
 export class Session {
   readonly streams = new StreamingQueryManager()
   readonly options: Required<Omit<SessionOptions, 'fs' | 'warn'>> & Pick<SessionOptions, 'fs' | 'warn'>

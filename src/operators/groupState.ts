@@ -3,6 +3,7 @@ import { parseDuration } from '../util/duration.js'
 /**
  * The state of one group handed to `mapGroupsWithState`'s `update`, as Spark's GroupState: read it, replace it,
  * remove it, and set a timeout. Changes take effect when `update` returns; if `update` throws, none do.
+ * @example update: (user, clicks, state) => { state.update((state.getOption() ?? 0) + clicks.length); return state.get() }
  */
 export class GroupState<S> {
   private value: S | undefined

@@ -1,7 +1,10 @@
 import type * as t from 'io-ts'
 import type { OperatorFunction } from 'rxjs'
 
-/** Marks the plan node an operator carries beside its RxJS behaviour. */
+/**
+ * Marks the plan node an operator carries beside its RxJS behaviour.
+ * @example const node = count()[PLAN] // { kind: 'aggregate', name: 'count', … }
+ */
 export const PLAN = Symbol.for('structured-rx.plan')
 
 /** An event-time window `[start, end)` in epoch milliseconds. */
@@ -159,7 +162,12 @@ export interface MapGroupsWithStateNode {
   readonly migrations: readonly ErasedMigration[]
 }
 
+/** The plan nodes of stateful operators. */
 export type StatefulNode = AggregateNode | DropDuplicatesNode | MapGroupsWithStateNode
+/**
+ * What an operator contributes to the incremental plan (pure data: functions, codecs, names), read by `Stream.pipe`.
+ * @example stream.pipe(filter((r) => r.ok), count()).planNodes.map((n) => n.kind) // ['filter', 'aggregate']
+ */
 export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode
 
 /** What sets a structured-rx operator apart from a plain RxJS one: the plan node it carries. */
