@@ -13,7 +13,7 @@ import type { StreamingQuery } from '../exec/streamingQuery.js'
 import { readJsonFilesSink } from '../sinks/jsonFilesSink.js'
 import { parseDuration } from '../util/duration.js'
 import { inspectCheckpoint } from './inspect.js'
-import { countsTable, statusLine } from './demoDisplay.js'
+import { countsTable, statusLine, windowsTable } from './demoDisplay.js'
 import { startDemoQueries, type CountRow, DEMO_QUERIES_TEXT, QUERY_NAMES } from './demoQueries.js'
 import { activityFilesIn, countActivity, writeActivityLive } from './liveActivity.js'
 import { CliError, type CliIo, integerOption, parseCommandArgs, UsageError } from './io.js'
@@ -203,6 +203,7 @@ async function report(
       ` (${distinct === windows.length ? 'each user and window once' : `${windows.length - distinct} DUPLICATES`})\n`,
   )
   if (distinct !== windows.length) throw new CliError(`demo: ${QUERY_NAMES.windows} wrote a user's window twice`)
+  if (windows.length > 0) io.out(`the latest of them:\n${windowsTable(windows, 6)}`)
   if (!interrupted) {
     const data = await countActivity(paths.data)
     const want = [...data.byActivity].filter(([gt]) => gt !== 'null').sort(([a], [b]) => a.localeCompare(b))

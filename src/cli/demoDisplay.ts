@@ -28,6 +28,17 @@ export function statusLine(seconds: number, rowsWritten: number, queries: readon
 }
 
 /**
+ * The `last` latest closed windows, one row per user and window, with ISO times.
+ * @example windowsTable(rows, 6) // '+---+------------------------+…|key|start|end|count|…'
+ * @throws never.
+ */
+export function windowsTable(rows: readonly { key: string; window: { start: number; end: number }; count: number }[], last: number): string {
+  const latest = [...rows].sort((a, b) => a.window.start - b.window.start || a.key.localeCompare(b.key)).slice(-last)
+  const time = (ms: number) => new Date(ms).toISOString().slice(11, 19)
+  return formatTable(latest.map((r) => ({ user: r.key, window: `${time(r.window.start)}–${time(r.window.end)}`, count: r.count })))
+}
+
+/**
  * The activity counts as a table, sorted by activity.
  * @example countsTable([{ key: 'sit', count: 3 }]) // '+---+-----+\n|key|count|…'
  * @throws never.

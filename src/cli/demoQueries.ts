@@ -27,7 +27,7 @@ export const DEMO_QUERIES_TEXT = `  const activity = jsonFiles(data, { codec: Ac
                    checkpointLocation, trigger: trigger.processingTime('1 second') })
 
   session.readStream(activity)
-    .pipe(withWatermark((r) => r.Arrival_Time, '5 seconds'),
+    .pipe(withWatermark((r) => r.Arrival_Time, '2 seconds'),
           groupBy((r) => r.User, t.string, { window: { time: (r) => r.Arrival_Time, size: '10 seconds' } }),
           count())
     .writeStream({ outputMode: 'append', queryName: '${QUERY_NAMES.windows}', sink: jsonFilesSink(output),
@@ -58,7 +58,7 @@ export async function startDemoQueries(
   const windows = await session
     .readStream(activity())
     .pipe(
-      withWatermark((r) => r.Arrival_Time, '5 seconds'),
+      withWatermark((r) => r.Arrival_Time, '2 seconds'),
       groupBy((r) => r.User, t.string, { window: { time: (r) => r.Arrival_Time, size: '10 seconds' } }),
       count(),
     )
