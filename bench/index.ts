@@ -13,6 +13,7 @@ import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
 import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
+import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
 
 const GROUPS: readonly BenchGroup[] = [
@@ -22,6 +23,7 @@ const GROUPS: readonly BenchGroup[] = [
   checkpointOverheadGroup,
   jsonFilesGroup,
   restartGroup,
+  monitoringGroup,
   postgresSinkGroup,
   jetStreamSourceGroup,
   redisStreamSourceGroup,

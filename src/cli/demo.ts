@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createSession, type Session } from '../session.js'
 import type { StreamingQuery } from '../exec/streamingQuery.js'
+import { type MonitoringServer, serveMonitoring } from '../monitor/server.js'
 import { readJsonFilesSink } from '../sinks/jsonFilesSink.js'
 import { parseDuration } from '../util/duration.js'
 import { inspectCheckpoint } from './inspect.js'
@@ -133,15 +134,18 @@ async function demo(options: DemoOptions, io: CliIo): Promise<void> {
     onError: (e) => (writerError = e),
   })
   const started = performance.now()
-  const queries = await startDemoQueries(session, paths).catch(async (e: unknown) => {
+  const dashboard = await serveDashboard(session, options.port, io).catch(async (e: unknown) => {
     await writer.stop()
+    throw e
+  })
+  const queries = await startDemoQueries(session, paths).catch(async (e: unknown) => {
+    await Promise.all([writer.stop(), dashboard.close()])
     throw e
   })
   if (previous !== undefined) {
     const same = previous.id === queries.counts.id ? 'the same as before' : `NOT the checkpoint's ${previous.id}`
     io.out(`${QUERY_NAMES.counts} query id ${queries.counts.id} (${same}), new runId ${queries.counts.runId}\n`)
   }
-  const dashboard = await serveDashboard(session, options.port, io)
 
   const interrupted = await runFor(options.durationMs, io, () => {
     io.status?.(statusLine((performance.now() - started) / 1000, writer.written().rows, [queries.counts, queries.windows]))
@@ -156,7 +160,7 @@ async function demo(options: DemoOptions, io: CliIo): Promise<void> {
     await Promise.all([queries.counts.processAllAvailable(), queries.windows.processAllAvailable()])
   }
   await Promise.all([queries.counts.stop(), queries.windows.stop()])
-  await dashboard?.close()
+  await dashboard.close()
   io.status?.('')
   await report(session, queries, paths, interrupted, options, io)
 }
@@ -232,14 +236,15 @@ async function checkpointed(checkpoint: string): Promise<{ id: string; lastCommi
 }
 
 /**
- * SEAM — the monitoring dashboard. `serveMonitoring` (the monitoring server) is not on this branch's main yet;
- * until it is, the demo says so instead of serving the dashboard.
+ * The monitoring server and dashboard of the session: on `port`, or by default on 4040 and on a free port when 4040
+ * is taken (another demo, a Spark UI).
  */
-async function serveDashboard(
-  _session: Session,
-  _port: number | undefined,
-  io: CliIo,
-): Promise<{ readonly url: string; close(): Promise<void> } | undefined> {
-  io.out('dashboard   (not in this build: the monitoring server is not available yet)\n\n')
-  return undefined
+async function serveDashboard(session: Session, port: number | undefined, io: CliIo): Promise<MonitoringServer> {
+  const warn = (m: string) => io.err(`${m}\n`)
+  const server = await serveMonitoring(session, { port: port ?? 4040, warn }).catch((error: unknown) => {
+    if (port !== undefined || (error as { code?: unknown }).code !== 'EADDRINUSE') throw error
+    return serveMonitoring(session, { port: 0, warn })
+  })
+  io.out(`dashboard   ${server.url} (Prometheus metrics: ${server.url}metrics)\n\n`)
+  return server
 }

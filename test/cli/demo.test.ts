@@ -25,10 +25,11 @@ function finalTable(out: string): [string, number][] {
 describe('structured-rx demo', () => {
   it('writes data for --duration, runs both queries, prints the table and checks it against the files', async () => {
     const io = captureIo()
-    expect(await runCli(['demo', '--duration', '3s', '--rate', '400', '--dir', dir], io)).toBe(0)
+    expect(await runCli(['demo', '--duration', '3s', '--rate', '400', '--port', '0', '--dir', dir], io)).toBe(0)
     const out = io.stdout()
     expect(io.stderr()).toBe('')
     expect(out).toContain('Starting fresh: no checkpoint')
+    expect(out).toMatch(/^dashboard {3}http:\/\/127\.0\.0\.1:\d+\/ \(Prometheus metrics: http:\/\/127\.0\.0\.1:\d+\/metrics\)$/m)
     const data = await countActivity(join(dir, 'activity-data'))
     expect(data.rows).toBeGreaterThan(0)
     const want = [...data.byActivity].filter(([gt]) => gt !== 'null').sort(([a], [b]) => a.localeCompare(b))

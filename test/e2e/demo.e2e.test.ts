@@ -44,6 +44,7 @@ describe('structured-rx demo, run twice on the same --dir in child processes', (
 
   it('the first run starts fresh and its table counts every row it wrote', () => {
     expect(first).toContain('Starting fresh: no checkpoint')
+    expect(first).toMatch(/^dashboard {3}http:\/\/127\.0\.0\.1:\d+\//m)
     expect(first).toContain(`counts match the data: ${firstRows} rows`)
     expect(finalTable(first).reduce((n, [, c]) => n + c, 0)).toBeGreaterThan(0)
   })
