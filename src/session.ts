@@ -38,6 +38,7 @@ export interface SessionOptions {
 /**
  * The queries of a session (Spark's StreamingQueryManager): the active ones, their listeners and their life-cycle
  * events, and waiting for any of them to terminate.
+ * @example session.streams.addListener({ onQueryProgress: ({ progress }) => console.log(progress.json()) })
  */
 export class StreamingQueryManager {
   private readonly queries = new Map<string, StreamingQuery>()
