@@ -15,6 +15,7 @@ import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
+import { statePatchesGroup } from './statePatches.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -27,6 +28,7 @@ const GROUPS: readonly BenchGroup[] = [
   postgresSinkGroup,
   jetStreamSourceGroup,
   redisStreamSourceGroup,
+  statePatchesGroup,
 ]
 
 const { values } = parseArgs({

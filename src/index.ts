@@ -33,7 +33,7 @@ export {
   mapGroupsWithState,
   GroupState,
 } from './operators/index.js'
-export type { AggregateSpec, MapGroupsWithStateSpec } from './operators/index.js'
+export type { AggregateSpec, MapGroupsWithStateSpec, StateRecipe } from './operators/index.js'
 export { migration, PLAN } from './plan/nodes.js'
 export type {
   Operator,

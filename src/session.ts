@@ -22,6 +22,12 @@ export interface SessionOptions {
   readonly snapshotInterval?: number
   /** Batches of checkpoint history kept (default 100). */
   readonly minBatchesToRetain?: number
+  /**
+   * How a changed object state of `mapGroupsWithState` and `aggregate` goes into a delta: `'patches'` (default) as
+   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (deltas that
+   * a library from before patch deltas can still read).
+   */
+  readonly stateDeltas?: 'patches' | 'whole'
   /** The file system checkpoint I/O goes through (default: Node's fs with fsync and atomic rename). */
   readonly fs?: CheckpointFs
   /**
@@ -171,6 +177,7 @@ export class Session {
       numRecentProgressUpdates: positiveInteger('numRecentProgressUpdates', options.numRecentProgressUpdates, 100),
       snapshotInterval: positiveInteger('snapshotInterval', options.snapshotInterval, 10),
       minBatchesToRetain: positiveInteger('minBatchesToRetain', options.minBatchesToRetain, 100),
+      stateDeltas: stateDeltasOf(options.stateDeltas),
       listenerQueueCapacity: positiveInteger('listenerQueueCapacity', options.listenerQueueCapacity, 10_000),
       noDataProgressEventInterval: parseDuration(options.noDataProgressEventInterval ?? 10_000, 'createSession: noDataProgressEventInterval'),
       fs: options.fs,
@@ -207,6 +214,7 @@ export class Session {
         {
           fs: this.options.fs ?? nodeFs,
           shufflePartitions: this.options.shufflePartitions,
+          patchDeltas: this.options.stateDeltas === 'patches',
           retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
           numRecentProgressUpdates: this.options.numRecentProgressUpdates,
           noDataProgressEventIntervalMs: this.options.noDataProgressEventInterval,
@@ -265,4 +273,9 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  */
 export function createSession(options: SessionOptions = {}): Session {
   return new Session(options)
+}
+
+function stateDeltasOf(value: SessionOptions['stateDeltas']): 'patches' | 'whole' {
+  if (value === undefined || value === 'patches' || value === 'whole') return value ?? 'patches'
+  throw new RangeError(`stateDeltas must be 'patches' or 'whole', got ${JSON.stringify(value)}`)
 }
