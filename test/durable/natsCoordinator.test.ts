@@ -1,0 +1,83 @@
+/**
+ * The NATS JetStream KV coordinator against the coordinator contract on a real `nats-server -js`, each member on
+ * its own connection; plus what only NATS has: foreign entries in the bucket, and a member clock that is never
+ * consulted (expiry compares timestamps the server stamped).
+ */
+import { Kvm } from '@nats-io/kv'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { jetstream } from '@nats-io/jetstream'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { CoordinatorStateError } from '../../src/errors.js'
+import { natsCoordinator } from '../../src/durable/natsCoordinator.js'
+import type { SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
+import { type NatsServer, startNats } from '../support/servers/nats.js'
+import { coordinatorContract } from './coordinatorContract.js'
+
+coordinatorContract('natsCoordinator', async () => {
+  const server = await startNats()
+  const opened: SharedCoordinator[] = []
+  return {
+    open(cluster, ttlMs) {
+      const shared = natsCoordinator(server.url, { ttlMs })
+      opened.push(shared)
+      return shared.forCluster(cluster)
+    },
+    async close() {
+      await Promise.all(opened.map((c) => c.close()))
+      await server.close()
+    },
+  }
+})
+
+describe('natsCoordinator', () => {
+  let server: NatsServer
+  let nc: NatsConnection
+  let shared: SharedCoordinator
+  beforeAll(async () => {
+    server = await startNats()
+    nc = await connect({ servers: server.url })
+    shared = natsCoordinator(server.url, { ttlMs: 10_000 })
+  }, 60_000)
+  afterAll(async () => {
+    await shared?.close()
+    await nc?.close()
+    await server?.close()
+  })
+
+  it('keeps each cluster in a bucket named after it', async () => {
+    await shared.forCluster('orders-eu').heartbeat('m1')
+    const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-orders-eu')
+    expect((await kv.get('member.m1'))?.json()).toMatchObject({ member: 'm1' })
+  })
+
+  it('names an entry it did not write, with the bucket and the key', async () => {
+    const coordinator = shared.forCluster('foreign')
+    await coordinator.heartbeat('m1')
+    const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-foreign')
+    await kv.put('lease.t', 'not json')
+    await kv.put('lease.u', JSON.stringify({ member: 'x', epoch: 'one', ttlMs: 5 }))
+    const notJson = await coordinator.acquire('t', 'A').catch((e: unknown) => e)
+    expect(notJson).toBeInstanceOf(CoordinatorStateError)
+    expect((notJson as CoordinatorStateError).store).toMatch(/bucket structured-rx-cluster-foreign/)
+    expect((notJson as CoordinatorStateError).key).toBe('lease.t')
+    await expect(coordinator.holds('u', 'x', 1)).rejects.toThrow(/lease\.u .*is not \{ member, epoch, ttlMs \}/)
+  })
+
+  it('decides expiry by the server clock: a member whose clock runs an hour ahead cannot take a fresh lease', async () => {
+    const coordinator = shared.forCluster('skew')
+    await coordinator.acquire('t', 'A')
+    const realNow = Date.now()
+    const ahead = vi.spyOn(Date, 'now').mockReturnValue(realNow + 3_600_000)
+    try {
+      expect(await coordinator.acquire('t', 'B')).toBeUndefined()
+      expect(await coordinator.holds('t', 'A', 1)).toBe(true)
+    } finally {
+      ahead.mockRestore()
+    }
+  })
+
+  it('refuses an invalid TTL and an invalid cluster name, naming each', () => {
+    expect(() => natsCoordinator(server.url, { ttlMs: 1.5 })).toThrow(/natsCoordinator: ttlMs must be a positive integer, got 1.5/)
+    expect(() => shared.forCluster('')).toThrow(/cluster name must be 1-64 letters, digits, '-' or '_', got ""/)
+  })
+})
