@@ -94,9 +94,12 @@ function bucketCoordinator(call: <T>(run: (kv: KV) => Promise<T>) => Promise<T>,
     leave: (member) => call((kv) => kv.delete(memberKey(member))),
     members: () =>
       call(async (kv) => {
-        const entries = await Promise.all((await listKeys(kv, 'member.>')).map((key) => read(kv, key)))
+        const entries = (await Promise.all((await listKeys(kv, 'member.>')).map((key) => read(kv, key)))).filter((e) => e !== undefined)
         const now = await serverNow(kv)
-        return entries.flatMap((e) => (e !== undefined && now < expiry(e) ? [e.stored.member] : [])).sort()
+        // A member that stopped beating without leaving is forgotten, unless it beat again since it was read.
+        const gone = entries.filter((e) => now >= expiry(e))
+        await Promise.all(gone.map((e) => casOrUndefined(kv.delete(e.entry.key, { previousSeq: e.entry.revision }))))
+        return entries.flatMap((e) => (now < expiry(e) ? [e.stored.member] : [])).sort()
       }),
     leases: () =>
       call(async (kv) => {
@@ -149,7 +152,7 @@ function bucketCoordinator(call: <T>(run: (kv: KV) => Promise<T>) => Promise<T>,
 }
 
 /** The revision a compare-and-set write landed at, or undefined when another write came first. */
-async function casOrUndefined(write: Promise<number>): Promise<number | undefined> {
+async function casOrUndefined<T>(write: Promise<T>): Promise<T | undefined> {
   try {
     return await write
   } catch (e) {

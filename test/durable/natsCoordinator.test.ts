@@ -7,9 +7,10 @@ import { Kvm } from '@nats-io/kv'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream } from '@nats-io/jetstream'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { CoordinatorStateError } from '../../src/errors.js'
+import { ConnectorUnavailableError, CoordinatorStateError } from '../../src/errors.js'
 import { natsCoordinator } from '../../src/durable/natsCoordinator.js'
 import type { SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
+import { freeLoopbackPort } from '../support/servers/ports.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
 import { coordinatorContract } from './coordinatorContract.js'
 
@@ -50,6 +51,19 @@ describe('natsCoordinator', () => {
     expect((await kv.get('member.m1'))?.json()).toMatchObject({ member: 'm1' })
   })
 
+  it('deletes the entry of a member whose heartbeat ran out when it lists the members', async () => {
+    const short = natsCoordinator(server.url, { ttlMs: 200 })
+    try {
+      await short.forCluster('forget').heartbeat('m-gone')
+      await new Promise((r) => setTimeout(r, 400))
+      expect(await shared.forCluster('forget').members()).toEqual([])
+      const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-forget')
+      expect((await kv.get('member.m-gone'))?.operation).toBe('DEL')
+    } finally {
+      await short.close()
+    }
+  })
+
   it('names an entry it did not write, with the bucket and the key', async () => {
     const coordinator = shared.forCluster('foreign')
     await coordinator.heartbeat('m1')
@@ -79,5 +93,35 @@ describe('natsCoordinator', () => {
   it('refuses an invalid TTL and an invalid cluster name, naming each', () => {
     expect(() => natsCoordinator(server.url, { ttlMs: 1.5 })).toThrow(/natsCoordinator: ttlMs must be a positive integer, got 1.5/)
     expect(() => shared.forCluster('')).toThrow(/cluster name must be 1-64 letters, digits, '-' or '_', got ""/)
+  })
+})
+
+describe('natsCoordinator when the server goes away', () => {
+  it('keeps its leases through a crash and restart of nats-server, and its calls work again once it is back', async () => {
+    const server = await startNats()
+    const shared = natsCoordinator(server.url, { ttlMs: 30_000, retry: { attempts: 40, initialDelayMs: 50, maxDelayMs: 250 } })
+    try {
+      const coordinator = shared.forCluster('restart')
+      const lease = (await coordinator.acquire('t', 'A'))!
+      await server.restart(200)
+      expect(await coordinator.holds('t', 'A', lease.epoch)).toBe(true)
+      expect(await coordinator.acquire('t', 'B')).toBeUndefined()
+      expect(await coordinator.renew(lease)).toMatchObject({ member: 'A', epoch: 1 })
+    } finally {
+      await shared.close()
+      await server.close()
+    }
+  }, 60_000)
+
+  it('fails a call with ConnectorUnavailableError naming the store once its retries are spent', async () => {
+    const port = await freeLoopbackPort()
+    const shared = natsCoordinator(`nats://127.0.0.1:${port}`, { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } })
+    try {
+      const error = await shared.forCluster('away').acquire('t', 'A').catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ConnectorUnavailableError)
+      expect((error as ConnectorUnavailableError).message).toMatch(new RegExp(`^nats-server nats://127.0.0.1:${port} bucket structured-rx-cluster-away is unreachable after 2 attempts`))
+    } finally {
+      await shared.close()
+    }
   })
 })

@@ -4,9 +4,10 @@
  */
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { CoordinatorStateError } from '../../src/errors.js'
+import { ConnectorUnavailableError, CoordinatorStateError } from '../../src/errors.js'
 import { redisCoordinator } from '../../src/durable/redisCoordinator.js'
 import type { SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
+import { freeLoopbackPort } from '../support/servers/ports.js'
 import { type RedisServer, startRedis } from '../support/servers/redis.js'
 import { coordinatorContract } from './coordinatorContract.js'
 
@@ -68,5 +69,35 @@ describe('redisCoordinator', () => {
     expect(() => redisCoordinator('not a url')).toThrow(/not a Redis URL: 'not a url'/)
     expect(() => redisCoordinator(server.url, { ttlMs: -1 })).toThrow(/redisCoordinator: ttlMs must be a positive integer, got -1/)
     expect(() => shared.forCluster('a b')).toThrow(/cluster name must be 1-64 letters, digits, '-' or '_', got "a b"/)
+  })
+})
+
+describe('redisCoordinator when the server goes away', () => {
+  it('keeps its leases through a crash and restart of redis-server, and its calls work again once it is back', async () => {
+    const server = await startRedis()
+    const shared = redisCoordinator(server.url, { ttlMs: 30_000, retry: { attempts: 40, initialDelayMs: 50, maxDelayMs: 250 } })
+    try {
+      const coordinator = shared.forCluster('restart')
+      const lease = (await coordinator.acquire('t', 'A'))!
+      await server.restart(200)
+      expect(await coordinator.holds('t', 'A', lease.epoch)).toBe(true)
+      expect(await coordinator.acquire('t', 'B')).toBeUndefined()
+      expect(await coordinator.renew(lease)).toMatchObject({ member: 'A', epoch: 1 })
+    } finally {
+      await shared.close()
+      await server.close()
+    }
+  }, 60_000)
+
+  it('fails a call with ConnectorUnavailableError naming the store once its retries are spent', async () => {
+    const port = await freeLoopbackPort()
+    const shared = redisCoordinator(`redis://127.0.0.1:${port}`, { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } })
+    try {
+      const error = await shared.forCluster('away').acquire('t', 'A').catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ConnectorUnavailableError)
+      expect((error as ConnectorUnavailableError).message).toMatch(new RegExp(`^redis 127.0.0.1:${port} is unreachable after 2 attempts`))
+    } finally {
+      await shared.close()
+    }
   })
 })
