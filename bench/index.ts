@@ -16,6 +16,7 @@ import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
 import { scalingGroup } from './scaling.js'
+import { statePatchesGroup } from './statePatches.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -29,6 +30,7 @@ const GROUPS: readonly BenchGroup[] = [
   jetStreamSourceGroup,
   redisStreamSourceGroup,
   scalingGroup,
+  statePatchesGroup,
 ]
 
 const { values } = parseArgs({

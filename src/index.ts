@@ -1,4 +1,7 @@
-/** structured-rx: streaming queries as RxJS operator chains, run as incremental, checkpointed micro-batch plans. */
+/**
+ * structured-rx: streaming queries as RxJS operator chains, run as incremental, checkpointed micro-batch plans.
+ * @module structured-rx
+ */
 
 // Sessions, streams and queries
 export { createSession, Session, StreamingQueryManager } from './session.js'
@@ -36,10 +39,11 @@ export {
   mapGroupsWithState,
   GroupState,
 } from './operators/index.js'
-export type { AggregateSpec, MapGroupsWithStateSpec } from './operators/index.js'
+export type { AggregateSpec, MapGroupsWithStateSpec, StateRecipe } from './operators/index.js'
 export { migration, PLAN } from './plan/nodes.js'
 export type {
   Operator,
+  StructuredRxOperator,
   Grouped,
   WindowGrouped,
   Window,

@@ -26,6 +26,12 @@ export interface SessionOptions {
   readonly snapshotInterval?: number
   /** Batches of checkpoint history kept (default 100). */
   readonly minBatchesToRetain?: number
+  /**
+   * How a changed object state of `mapGroupsWithState` and `aggregate` goes into a delta: `'patches'` (default) as
+   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (deltas that
+   * a library from before patch deltas can still read).
+   */
+  readonly stateDeltas?: 'patches' | 'whole'
   /** The file system checkpoint I/O goes through (default: Node's fs with fsync and atomic rename). */
   readonly fs?: CheckpointFs
   /**
@@ -42,6 +48,7 @@ export interface SessionOptions {
 /**
  * The queries of a session (Spark's StreamingQueryManager): the active ones, their listeners and their life-cycle
  * events, and waiting for any of them to terminate.
+ * @example session.streams.addListener({ onQueryProgress: ({ progress }) => console.log(progress.json()) })
  */
 export class StreamingQueryManager {
   private readonly queries = new Map<string, StreamingQuery>()
@@ -157,7 +164,10 @@ function outcome(q: StreamingQuery): Promise<boolean> {
   return q.exception ? Promise.reject(q.exception) : Promise.resolve(true)
 }
 
-/** A structured-rx session: reads streams and runs their queries (Spark's SparkSession). */
+/**
+ * A structured-rx session: reads streams and runs their queries (Spark's SparkSession).
+ * @example const session = createSession({ shufflePartitions: 8 }); const query = await session.readStream(src).pipe(count()).writeStream(opts).start()
+ */
 export class Session {
   readonly streams: StreamingQueryManager
   readonly options: Required<Omit<SessionOptions, 'fs' | 'warn' | 'noDataProgressEventInterval'>> &
@@ -171,6 +181,7 @@ export class Session {
       numRecentProgressUpdates: positiveInteger('numRecentProgressUpdates', options.numRecentProgressUpdates, 100),
       snapshotInterval: positiveInteger('snapshotInterval', options.snapshotInterval, 10),
       minBatchesToRetain: positiveInteger('minBatchesToRetain', options.minBatchesToRetain, 100),
+      stateDeltas: stateDeltasOf(options.stateDeltas),
       listenerQueueCapacity: positiveInteger('listenerQueueCapacity', options.listenerQueueCapacity, 10_000),
       noDataProgressEventInterval: parseDuration(options.noDataProgressEventInterval ?? 10_000, 'createSession: noDataProgressEventInterval'),
       fs: options.fs,
@@ -219,9 +230,9 @@ export class Session {
       let query: StreamingQuery
       if (isPartitioned(source)) {
         // Tasks are parts of one query: the session sees the query they form, announced once they all started.
-        const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, fs } = this.options
+        const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas, fs } = this.options
         query = await startScaledOut(this.context(() => undefined), { source, nodes, ...options }, this.scaling, {
-          settings: { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain },
+          settings: { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas },
           customFs: fs !== undefined,
         })
         announce(query)
@@ -239,6 +250,7 @@ export class Session {
     return {
       fs: this.options.fs ?? nodeFs,
       shufflePartitions: this.options.shufflePartitions,
+      patchDeltas: this.options.stateDeltas === 'patches',
       retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
       numRecentProgressUpdates: this.options.numRecentProgressUpdates,
       noDataProgressEventIntervalMs: this.options.noDataProgressEventInterval,
@@ -284,4 +296,9 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  */
 export function createSession(options: SessionOptions = {}): Session {
   return new Session(options)
+}
+
+function stateDeltasOf(value: SessionOptions['stateDeltas']): 'patches' | 'whole' {
+  if (value === undefined || value === 'patches' || value === 'whole') return value ?? 'patches'
+  throw new RangeError(`stateDeltas must be 'patches' or 'whole', got ${JSON.stringify(value)}`)
 }

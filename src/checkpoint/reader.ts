@@ -7,8 +7,9 @@ import { BatchLog } from '../durable/batchLog.js'
 import { readCheckpointJson } from '../durable/format.js'
 import { type CheckpointFs, errorCode } from '../durable/fs.js'
 import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
-import { CheckpointCorruptedError, CliError } from '../errors.js'
+import { CliError } from '../errors.js'
 import type { OperatorFingerprint } from '../plan/fingerprint.js'
+import { decodeStateLine, resolvePatch } from '../state/deltaEntries.js'
 import { StateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
@@ -104,7 +105,9 @@ export function entryId(entry: Pick<EncodedEntry, 'k' | 'w'>): string {
  * Loads one operator's encoded state as of batch `version` in each of `partitions` partitions, the way a restart
  * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states.
  * @example const parts = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8)
- * @throws CheckpointCorruptedError naming the file when a file fails its checksum or a line is not a state entry.
+ * Patch lines are applied, so every entry holds its whole encoded state.
+ * @throws CheckpointCorruptedError naming the file when a file fails its checksum, a line is not a state entry or a
+ * patch does not apply.
  */
 export async function loadEncodedState(
   fs: CheckpointFs,
@@ -134,34 +137,21 @@ function applyLine(
   path: string,
   lineNo: number,
   kind: 'delta' | 'snapshot',
-  line: unknown,
+  item: unknown,
 ): void {
-  const record = isObject(line) ? line : {}
-  const upsert = kind === 'snapshot' ? line : record.u
-  const removal = kind === 'delta' ? record.r : undefined
-  if (isEntry(upsert) && isStored(upsert)) {
-    entries.set(entryId(upsert), upsert)
-  } else if (isEntry(removal)) {
-    entries.delete(entryId(removal))
+  const line = decodeStateLine(path, lineNo, kind, item)
+  const id = entryId(line.entry)
+  if (line.kind === 'remove') {
+    entries.delete(id)
+  } else if (line.kind === 'upsert') {
+    entries.set(id, line.entry)
   } else {
-    throw new CheckpointCorruptedError(path, `line ${lineNo} is not a state entry`)
+    // Patches resolve to the whole value here, so inspect, state and rescale only ever see whole values.
+    const previous = entries.get(id)
+    const s = resolvePatch(path, lineNo, previous?.s, previous !== undefined, line.entry)
+    const { k, w, t } = line.entry
+    entries.set(id, { k, ...(w ? { w } : {}), s, ...(t !== undefined ? { t } : {}) })
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function isEntry(value: unknown): value is KeyedRecord {
-  if (!isObject(value) || !('k' in value)) return false
-  const w = value.w
-  return w === undefined || (Array.isArray(w) && w.length === 2 && w.every((n) => typeof n === 'number'))
-}
-
-type KeyedRecord = Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown>
-
-function isStored(entry: KeyedRecord): entry is EncodedEntry & Record<string, unknown> {
-  return 's' in entry && (entry.t === undefined || typeof entry.t === 'number')
 }
 
 /**

@@ -15,7 +15,7 @@ import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { errorText } from '../util/text.js'
 import type { CheckpointFs } from './fs.js'
 
-/** The format version this library writes, and the newest it reads. */
+/** The format version this library writes by default (and records in `metadata`). */
 export const CURRENT_FORMAT_VERSION = 1
 
 /** Upgrades the body of one older format version to the body of the current one. */
@@ -27,7 +27,12 @@ export type FormatReader = (body: string) => string
  */
 export const formatReaders: Readonly<Record<number, FormatReader>> = {
   1: (body) => body,
+  // v2: a state delta that may hold patch lines (an older library must refuse it, not skip the lines).
+  2: (body) => body,
 }
+
+/** The newest format version this library reads: files of a newer one raise CheckpointVersionError. */
+export const NEWEST_READABLE_FORMAT_VERSION = Math.max(...Object.keys(formatReaders).map(Number))
 
 /** A decoded checkpoint file: the version found on disk and the body, already upgraded to the current format. */
 export interface CheckpointFileContents {
@@ -66,7 +71,7 @@ export function encodeCheckpointFile(body: string, version: number = CURRENT_FOR
  * checksum of the body; then the body is upgraded to the current format by `readers`.
  * @example
  * decodeCheckpointFile('/ckpt/offsets/3', encodeCheckpointFile('{}')) // { version: 1, body: '{}' }
- * @throws CheckpointVersionError when the version is newer than {@link CURRENT_FORMAT_VERSION}.
+ * @throws CheckpointVersionError when the version is newer than {@link NEWEST_READABLE_FORMAT_VERSION}.
  * @throws CheckpointCorruptedError naming `path` when the version line is missing, the version has no reader, the
  * checksum line is malformed, the body is truncated or has the wrong length or checksum, or its upgrade fails.
  */
@@ -82,7 +87,8 @@ export function decodeCheckpointFile(
   const versionLine = buffer.subarray(0, versionEnd < 0 ? buffer.length : versionEnd).toString('utf8')
   if (!VERSION_LINE.test(versionLine)) throw corrupted('missing version line')
   const version = Number(versionLine.slice(1))
-  if (version > CURRENT_FORMAT_VERSION) throw new CheckpointVersionError(path, version, CURRENT_FORMAT_VERSION)
+  const newest = readers === formatReaders ? NEWEST_READABLE_FORMAT_VERSION : Math.max(...Object.keys(readers).map(Number))
+  if (version > newest) throw new CheckpointVersionError(path, version, newest)
   const reader = readers[version]
   if (reader === undefined) throw corrupted(`unknown format version v${version}`)
   if (versionEnd < 0) throw corrupted('truncated after the version line')
@@ -114,13 +120,19 @@ export function decodeCheckpointFile(
 }
 
 /**
- * Writes `body` to `path` in the checkpoint envelope, atomically.
+ * Writes `body` to `path` in the checkpoint envelope, atomically, under `version` (a file whose contents need a
+ * newer reader than the default version says so on its version line).
  * @example
  * await writeCheckpointFile(nodeFs, '/ckpt/metadata', '{"id":"…"}')
  * @throws the file-system error of the write (e.g. code 'ENOSPC').
  */
-export async function writeCheckpointFile(fs: CheckpointFs, path: string, body: string): Promise<void> {
-  await fs.writeFileAtomic(path, encodeCheckpointFile(body))
+export async function writeCheckpointFile(
+  fs: CheckpointFs,
+  path: string,
+  body: string,
+  version: number = CURRENT_FORMAT_VERSION,
+): Promise<void> {
+  await fs.writeFileAtomic(path, encodeCheckpointFile(body, version))
 }
 
 /**

@@ -27,7 +27,7 @@ export interface Executable {
  * @example const { steps, operators } = instantiate(compilePlan(nodes, 'update'), 8)
  * @throws never for a plan `compilePlan` returned.
  */
-export function instantiate(plan: Plan, partitions: number, owner?: TaskOwnership): Executable {
+export function instantiate(plan: Plan, partitions: number, patchDeltas = true, owner?: TaskOwnership): Executable {
   const operators: StatefulExec[] = []
   const steps = plan.stages.map((stage): Step => {
     switch (stage.kind) {
@@ -36,7 +36,7 @@ export function instantiate(plan: Plan, partitions: number, owner?: TaskOwnershi
       case 'watermark':
         return { kind: 'watermark', label: stage.label, timeOf: stage.timeOf }
       case 'stateful': {
-        const exec = executorOf(stage.operator, partitions, owner)
+        const exec = executorOf(stage.operator, partitions, patchDeltas, owner)
         operators.push(exec)
         return { kind: 'stateful', exec }
       }
@@ -45,12 +45,12 @@ export function instantiate(plan: Plan, partitions: number, owner?: TaskOwnershi
   return { plan, steps, operators }
 }
 
-function executorOf(spec: OperatorSpec, partitions: number, owner: TaskOwnership | undefined): StatefulExec {
+function executorOf(spec: OperatorSpec, partitions: number, patchDeltas: boolean, owner: TaskOwnership | undefined): StatefulExec {
   switch (spec.kind) {
     case 'aggregate':
-      return new AggregateExec(spec, partitions, owner)
+      return new AggregateExec(spec, partitions, patchDeltas, owner)
     case 'mapGroupsWithState':
-      return new MapGroupsWithStateExec(spec, partitions, owner)
+      return new MapGroupsWithStateExec(spec, partitions, patchDeltas, owner)
     case 'dropDuplicates':
     case 'dropDuplicatesWithinWatermark':
       return new DropDuplicatesExec(spec, partitions, owner)

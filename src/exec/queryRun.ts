@@ -47,6 +47,8 @@ export interface QueryListeners {
 export interface SessionContext extends QueryListeners {
   readonly fs: CheckpointFs
   readonly shufflePartitions: number
+  /** Whether object state may be recorded as patch deltas. */
+  readonly patchDeltas: boolean
   readonly retention: RetentionOptions
   readonly numRecentProgressUpdates: number
   /** An idle query records a progress and posts onQueryIdle at most this often (ms). */

@@ -19,6 +19,7 @@ export interface WorkerSessionOptions {
   readonly numRecentProgressUpdates: number
   readonly snapshotInterval: number
   readonly minBatchesToRetain: number
+  readonly stateDeltas: 'patches' | 'whole'
 }
 
 /** What a worker is started with. */

@@ -4,14 +4,15 @@ import type { CheckpointFs } from '../durable/fs.js'
 import { decodeCheckpointFile, writeCheckpointFile } from '../durable/format.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
+import { decodeStateLine, encodeDeltaLine, PATCH_FORMAT_VERSION, resolvePatch } from './deltaEntries.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 
 /**
  * State files of one operator: `state/<operator>/<partition>/<batchId>.delta` (changed and removed keys of a batch)
  * and `<batchId>.snapshot` (every key of the partition after the batch). A body is JSON lines: first a header
  * `{"stateVersion":n}` (the operator's state version that wrote the file, so files written before a migration are
- * still read through it), then `{"u":entry}` for an upsert and `{"r":{"k":key,"w":window}}` for a removal in deltas,
- * one entry per line in snapshots.
+ * still read through it), then in deltas one line per changed key (see `deltaEntries.ts`: an upsert, a removal or
+ * patches against the key's previous state), in snapshots one whole entry per line.
  */
 export class StateFiles {
   constructor(
@@ -31,12 +32,15 @@ export class StateFiles {
 
   async writeDelta(batchId: number, delta: PartitionDelta): Promise<void> {
     const lines: string[] = [this.header()]
-    for (const u of delta.upserts) lines.push(JSON.stringify({ u }))
+    for (const entry of delta.upserts) lines.push(encodeDeltaLine({ kind: 'upsert', entry }))
+    for (const entry of delta.patches) lines.push(encodeDeltaLine({ kind: 'patch', entry }))
     delta.removes.forEach((k, i) => {
       const w = delta.removedWindows[i]
-      lines.push(JSON.stringify({ r: w ? { k, w } : { k } }))
+      lines.push(encodeDeltaLine({ kind: 'remove', entry: w ? { k, w } : { k } }))
     })
-    await writeCheckpointFile(this.fs, join(this.partitionDir(delta.partition), `${batchId}.delta`), lines.join('\n'))
+    const path = join(this.partitionDir(delta.partition), `${batchId}.delta`)
+    // Only a delta that holds patches needs a reader that knows them: any other keeps the version every reader reads.
+    await writeCheckpointFile(this.fs, path, lines.join('\n'), delta.patches.length > 0 ? PATCH_FORMAT_VERSION : undefined)
   }
 
   async writeSnapshot(batchId: number, partition: number, entries: EncodedEntry[]): Promise<void> {
@@ -216,12 +220,8 @@ function entryApplier(
 ): (item: unknown, i: number) => void {
   const keyCodec = store.keyCodec
   return (item, i) => {
-    const entry = (kind === 'snapshot' ? item : (item as { u?: unknown }).u) as EncodedEntry | undefined
-    const removal = kind === 'delta' ? (item as { r?: { k: unknown; w?: [number, number] } }).r : undefined
-    const target = entry ?? removal
-    if (target === undefined || typeof target !== 'object' || target === null || !('k' in target)) {
-      throw new CheckpointCorruptedError(path, `${lineOf(i)} is not a state entry`)
-    }
+    const line = decodeStateLine(path, i + 2, kind, item)
+    const target = line.entry
     const w = target.w
     if (windowed !== (w !== undefined)) {
       throw new CheckpointCorruptedError(path, `${lineOf(i)}: ${windowed ? 'missing' : 'unexpected'} window of a ${windowed ? '' : 'non-'}windowed operator`)
@@ -229,7 +229,7 @@ function entryApplier(
     const window = w ? { start: w[0], end: w[1] } : undefined
     const keyId = keyIdOf(target.k)
     const id = window ? windowedId(keyId, window) : keyId
-    if (removal !== undefined) {
+    if (line.kind === 'remove') {
       store.forget(id)
       return
     }
@@ -247,14 +247,25 @@ function entryApplier(
       }
       key = decoded.right
     }
-    const state = decodeState(entry!.s)
+    let encoded: unknown
+    if (line.kind === 'patch') {
+      const previous = store.get(id)
+      encoded = resolvePatch(path, i + 2, previous?.durable, previous !== undefined, line.entry)
+    } else {
+      encoded = line.entry.s
+    }
+    const state = decodeState(encoded)
     if (state instanceof StateDecodeFailure) {
-      // The file passed its checksum, so it holds what was written: the state codec changed without a new version.
+      // A patch is checked against nothing when written: a value it yields that the codec rejects is damage. A whole
+      // value passed its checksum, so it holds what was written: the state codec changed without a new version.
+      if (line.kind === 'patch') {
+        throw new CheckpointCorruptedError(path, `${lineOf(i)}: the patched state does not decode: ${state.reason}`)
+      }
       throw new IncompatibleCheckpointError(path, [
         `operator '${store.operator}': state in ${path} (${lineOf(i)}) does not decode: ${state.reason}. If the state ` +
           'codec changed, raise the operator\'s version and add a migration from the old one',
       ])
     }
-    store.restore(id, key, window, state, entry!.t, partition)
+    store.restore(id, key, window, state, line.entry.t, partition, encoded)
   }
 }

@@ -8,6 +8,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
+import { NEWEST_READABLE_FORMAT_VERSION } from '../../src/durable/format.js'
 import {
   CheckpointCorruptedError,
   CheckpointVersionError,
@@ -103,7 +104,7 @@ describe('a damaged checkpoint file', () => {
         const error = await rejectionOf(f.start())
         if (how === 'version line v9') {
           expect(error).toBeInstanceOf(CheckpointVersionError)
-          expect(error).toMatchObject({ path, foundVersion: 9, supportedVersion: 1 })
+          expect(error).toMatchObject({ path, foundVersion: 9, supportedVersion: NEWEST_READABLE_FORMAT_VERSION })
         } else {
           expect(error).toBeInstanceOf(CheckpointCorruptedError)
           expect(error).toMatchObject({ path })

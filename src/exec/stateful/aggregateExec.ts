@@ -13,6 +13,7 @@ import { Grouping } from './grouping.js'
 export class AggregateExec implements StatefulExec {
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  removalsTimeMs = 0
   /** The watermark of the last batch, below which no state is left. */
   private evictedThroughMs = -Infinity
   private readonly name: string
@@ -24,17 +25,19 @@ export class AggregateExec implements StatefulExec {
   constructor(
     readonly spec: AggregateOperatorSpec,
     partitions: number,
+    patchDeltas = true,
     owner?: TaskOwnership,
   ) {
     this.name = spec.name
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
     this.evicts = spec.evictsByWatermark
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, owner)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, patchDeltas, owner)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {
     this.numRowsDroppedByWatermark = 0
+    this.removalsTimeMs = 0
     if (this.grouping.windowed) this.foldWindowed(rows, this.evicts ? ctx.watermarkMs : -Infinity)
     else this.fold(rows)
     return this.emit(ctx)
@@ -115,8 +118,10 @@ export class AggregateExec implements StatefulExec {
         break
     }
     if (this.evicts) {
+      const started = performance.now()
       this.evict(ctx.watermarkMs)
       this.evictedThroughMs = ctx.watermarkMs
+      this.removalsTimeMs = performance.now() - started
     }
     return out
   }
