@@ -100,6 +100,7 @@ export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
 // Cluster coordinators: leases, heartbeats and epochs in Redis or NATS JetStream KV, timed by the server's clock
 export { redisCoordinator } from './durable/redisCoordinator.js'
 export { natsCoordinator } from './durable/natsCoordinator.js'
+export type { NatsCoordinatorOptions } from './durable/natsCoordinator.js'
 export type { SharedCoordinator, SharedCoordinatorOptions } from './durable/sharedCoordinator.js'
 
 // Errors

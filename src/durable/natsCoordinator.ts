@@ -28,17 +28,27 @@ interface Stored {
 
 const CLOCK = 'clock'
 
+/** Options of {@link natsCoordinator}. */
+export interface NatsCoordinatorOptions extends SharedCoordinatorOptions {
+  /** Replicas of each cluster's bucket when this member creates it (default 1; 3 on a NATS cluster in production). */
+  readonly replicas?: number
+}
+
 /**
  * A coordinator whose leases and heartbeats live in a JetStream KV bucket per cluster on `servers` (nats-server
  * 2.9 or later with JetStream on), with TTLs measured by the server's clock.
  * @example
  * stream.writeStream({ …, cluster: { name: 'orders', coordinator: natsCoordinator('nats://10.0.0.5:4222') } })
- * @throws RangeError on invalid options; its coordinators' calls throw ConnectorUnavailableError when no server
+ * @throws RangeError on invalid options (TTL, retry, replicas); its coordinators' calls throw ConnectorUnavailableError when no server
  * answers through the retries, CoordinatorStateError when an entry holds something this library did not write.
  */
-export function natsCoordinator(servers: string | readonly string[], options?: SharedCoordinatorOptions): SharedCoordinator {
+export function natsCoordinator(servers: string | readonly string[], options?: NatsCoordinatorOptions): SharedCoordinator {
   const description = `nats-server ${typeof servers === 'string' ? servers : servers.join(',')}`
   const { ttlMs, retry } = sharedCoordinatorOptions(options, 'natsCoordinator')
+  const replicas = options?.replicas ?? 1
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+    throw new RangeError(`natsCoordinator: replicas must be an integer from 1 to 5, got ${replicas}`)
+  }
   let client: Promise<NatsClient> | undefined
   let closed = false
   const connection = (): Promise<NatsClient> => {
@@ -58,7 +68,7 @@ export function natsCoordinator(servers: string | readonly string[], options?: S
       let opened: Promise<KV> | undefined
       const kv = (): Promise<KV> =>
         (opened ??= connection()
-          .then(async (c) => new (await import('@nats-io/kv')).Kvm(c.js).create(bucket, { history: 1, allow_direct: false }))
+          .then(async (c) => new (await import('@nats-io/kv')).Kvm(c.js).create(bucket, { history: 1, replicas, allow_direct: false }))
           .catch((e: unknown) => {
             opened = undefined
             throw e
