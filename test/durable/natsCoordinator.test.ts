@@ -1,33 +1,22 @@
 /**
- * The NATS JetStream KV coordinator against the coordinator contract on a real `nats-server -js`, each member on
- * its own connection; plus what only NATS has: foreign entries in the bucket, and a member clock that is never
- * consulted (expiry compares timestamps the server stamped).
+ * The NATS JetStream KV coordinator on a real `nats-server -js`: the coordinator contract and the shared-store tests
+ * (each member on its own connection), plus what only NATS has: a bucket per cluster, forgotten members' entries
+ * deleted, foreign entries in the bucket, the replicas option.
  */
+import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream } from '@nats-io/jetstream'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ConnectorUnavailableError, CoordinatorStateError } from '../../src/errors.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CoordinatorStateError } from '../../src/errors.js'
 import { natsCoordinator } from '../../src/durable/natsCoordinator.js'
 import type { SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
-import { freeLoopbackPort } from '../support/servers/ports.js'
 import { type NatsServer, startNats } from '../support/servers/nats.js'
-import { coordinatorContract } from './coordinatorContract.js'
+import { sharedCoordinatorContract } from './sharedCoordinatorContract.js'
 
-coordinatorContract('natsCoordinator', async () => {
-  const server = await startNats()
-  const opened: SharedCoordinator[] = []
-  return {
-    open(cluster, ttlMs) {
-      const shared = natsCoordinator(server.url, { ttlMs })
-      opened.push(shared)
-      return shared.forCluster(cluster)
-    },
-    async close() {
-      await Promise.all(opened.map((c) => c.close()))
-      await server.close()
-    },
-  }
+sharedCoordinatorContract('natsCoordinator', {
+  start: startNats,
+  coordinator: natsCoordinator,
+  at: (port, cluster) => ({ url: `nats://127.0.0.1:${port}`, names: `nats-server nats://127.0.0.1:${port} bucket structured-rx-cluster-${cluster}` }),
 })
 
 describe('natsCoordinator', () => {
@@ -77,52 +66,9 @@ describe('natsCoordinator', () => {
     await expect(coordinator.holds('u', 'x', 1)).rejects.toThrow(/lease\.u .*is not \{ member, epoch, ttlMs \}/)
   })
 
-  it('decides expiry by the server clock: a member whose clock runs an hour ahead cannot take a fresh lease', async () => {
-    const coordinator = shared.forCluster('skew')
-    await coordinator.acquire('t', 'A')
-    const realNow = Date.now()
-    const ahead = vi.spyOn(Date, 'now').mockReturnValue(realNow + 3_600_000)
-    try {
-      expect(await coordinator.acquire('t', 'B')).toBeUndefined()
-      expect(await coordinator.holds('t', 'A', 1)).toBe(true)
-    } finally {
-      ahead.mockRestore()
-    }
-  })
-
   it('refuses an invalid TTL and an invalid cluster name, naming each', () => {
     expect(() => natsCoordinator(server.url, { ttlMs: 1.5 })).toThrow(/natsCoordinator: ttlMs must be a positive integer, got 1.5/)
     expect(() => natsCoordinator(server.url, { replicas: 0 })).toThrow(/natsCoordinator: replicas must be an integer from 1 to 5, got 0/)
     expect(() => shared.forCluster('')).toThrow(/cluster name must be 1-64 letters, digits, '-' or '_', got ""/)
-  })
-})
-
-describe('natsCoordinator when the server goes away', () => {
-  it('keeps its leases through a crash and restart of nats-server, and its calls work again once it is back', async () => {
-    const server = await startNats()
-    const shared = natsCoordinator(server.url, { ttlMs: 30_000, retry: { attempts: 40, initialDelayMs: 50, maxDelayMs: 250 } })
-    try {
-      const coordinator = shared.forCluster('restart')
-      const lease = (await coordinator.acquire('t', 'A'))!
-      await server.restart(200)
-      expect(await coordinator.holds('t', 'A', lease.epoch)).toBe(true)
-      expect(await coordinator.acquire('t', 'B')).toBeUndefined()
-      expect(await coordinator.renew(lease)).toMatchObject({ member: 'A', epoch: 1 })
-    } finally {
-      await shared.close()
-      await server.close()
-    }
-  }, 60_000)
-
-  it('fails a call with ConnectorUnavailableError naming the store once its retries are spent', async () => {
-    const port = await freeLoopbackPort()
-    const shared = natsCoordinator(`nats://127.0.0.1:${port}`, { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } })
-    try {
-      const error = await shared.forCluster('away').acquire('t', 'A').catch((e: unknown) => e)
-      expect(error).toBeInstanceOf(ConnectorUnavailableError)
-      expect((error as ConnectorUnavailableError).message).toMatch(new RegExp(`^nats-server nats://127.0.0.1:${port} bucket structured-rx-cluster-away is unreachable after 2 attempts`))
-    } finally {
-      await shared.close()
-    }
   })
 })
