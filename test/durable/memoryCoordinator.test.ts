@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Coordinator } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
+import { coordinatorFor, type SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
 import { coordinatorContract } from './coordinatorContract.js'
 
 coordinatorContract('memoryCoordinator', async () => {
@@ -22,5 +23,21 @@ coordinatorContract('memoryCoordinator', async () => {
 describe('memoryCoordinator options', () => {
   it('refuses a TTL that is not a positive number, naming it', () => {
     expect(() => memoryCoordinator({ ttlMs: 0 })).toThrow(/ttlMs must be a positive number, got 0/)
+  })
+})
+
+describe('coordinatorFor', () => {
+  it('uses an in-process coordinator as it is, and binds a shared one to the cluster name', () => {
+    const memory = memoryCoordinator({ ttlMs: 1000 })
+    expect(coordinatorFor(memory, 'orders')).toBe(memory)
+    const bound: string[] = []
+    const shared: SharedCoordinator = {
+      description: 'test store',
+      ttlMs: 1000,
+      forCluster: (name) => (bound.push(name), memory),
+      close: async () => undefined,
+    }
+    expect(coordinatorFor(shared, 'orders')).toBe(memory)
+    expect(bound).toEqual(['orders'])
   })
 })
