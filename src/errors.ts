@@ -217,6 +217,26 @@ export class FencedError extends StructuredRxError {
 }
 
 /**
+ * A coordinator's store holds an entry where a lease or a member's heartbeat should be that this library did not
+ * write (another application uses the same keys or bucket, or the entry was edited by hand). Names the store, the
+ * key and what is wrong with it; pick a cluster name nobody else uses, or delete the entry.
+ * @example if (e instanceof CoordinatorStateError) console.log(e.store, e.key)
+ */
+export class CoordinatorStateError extends StructuredRxError {
+  readonly code = 'SRX_COORDINATOR_STATE'
+  constructor(
+    readonly store: string,
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(
+      `coordinator ${store}: entry ${key} is not a lease or heartbeat structured-rx wrote (${reason}); ` +
+        'use a cluster name no other application uses, or delete the entry',
+    )
+  }
+}
+
+/**
  * A path the query needs does not exist: a source directory mistyped or not yet created, or an input file deleted
  * after it was logged for a batch. The message says how to proceed.
  * @example

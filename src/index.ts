@@ -102,6 +102,12 @@ export type { PostgresTableOptions } from './sinks/postgresTable.js'
 export { s3CheckpointFs, isTransientS3Error } from './durable/s3Fs.js'
 export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
 
+// Cluster coordinators: leases, heartbeats and epochs in Redis or NATS JetStream KV, timed by the server's clock
+export { redisCoordinator } from './durable/redisCoordinator.js'
+export { natsCoordinator } from './durable/natsCoordinator.js'
+export type { NatsCoordinatorOptions } from './durable/natsCoordinator.js'
+export type { SharedCoordinator, SharedCoordinatorOptions } from './durable/sharedCoordinator.js'
+
 // Errors
 export {
   StructuredRxError,
@@ -118,6 +124,7 @@ export {
   PartitioningMismatchError,
   QueryModuleError,
   FencedError,
+  CoordinatorStateError,
   PathNotFoundError,
   SourceFileChangedError,
 } from './errors.js'

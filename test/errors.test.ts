@@ -28,6 +28,7 @@ import {
   PartitioningMismatchError,
   QueryModuleError,
   FencedError,
+  CoordinatorStateError,
   CheckpointLockLostError,
   PathNotFoundError,
   SourceFileChangedError,
@@ -159,6 +160,7 @@ describe('public errors', () => {
     ['PartitioningMismatchError', () => new PartitioningMismatchError('not by key'), 'SRX_PARTITIONING_MISMATCH'],
     ['QueryModuleError', () => new QueryModuleError('no export'), 'SRX_QUERY_MODULE'],
     ['FencedError', () => new FencedError('3', 'm1', 2), 'SRX_FENCED'],
+    ['CoordinatorStateError', () => new CoordinatorStateError('redis 127.0.0.1:6379', 'lease:3', 'no epoch'), 'SRX_COORDINATOR_STATE'],
   ]
 
   it.each(cases)('%s is a StructuredRxError and an Error with its name and the stable code', (name, make, code) => {

@@ -1,0 +1,74 @@
+/**
+ * The NATS JetStream KV coordinator on a real `nats-server -js`: the coordinator contract and the shared-store tests
+ * (each member on its own connection), plus what only NATS has: a bucket per cluster, forgotten members' entries
+ * deleted, foreign entries in the bucket, the replicas option.
+ */
+import { jetstream } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CoordinatorStateError } from '../../src/errors.js'
+import { natsCoordinator } from '../../src/durable/natsCoordinator.js'
+import type { SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
+import { type NatsServer, startNats } from '../support/servers/nats.js'
+import { sharedCoordinatorContract } from './sharedCoordinatorContract.js'
+
+sharedCoordinatorContract('natsCoordinator', {
+  start: startNats,
+  coordinator: natsCoordinator,
+  at: (port, cluster) => ({ url: `nats://127.0.0.1:${port}`, names: `nats-server nats://127.0.0.1:${port} bucket structured-rx-cluster-${cluster}` }),
+})
+
+describe('natsCoordinator', () => {
+  let server: NatsServer
+  let nc: NatsConnection
+  let shared: SharedCoordinator
+  beforeAll(async () => {
+    server = await startNats()
+    nc = await connect({ servers: server.url })
+    shared = natsCoordinator(server.url, { ttlMs: 10_000 })
+  }, 60_000)
+  afterAll(async () => {
+    await shared?.close()
+    await nc?.close()
+    await server?.close()
+  })
+
+  it('keeps each cluster in a bucket named after it', async () => {
+    await shared.forCluster('orders-eu').heartbeat('m1')
+    const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-orders-eu')
+    expect((await kv.get('member.m1'))?.json()).toMatchObject({ member: 'm1' })
+  })
+
+  it('deletes the entry of a member whose heartbeat ran out when it lists the members', async () => {
+    const short = natsCoordinator(server.url, { ttlMs: 200 })
+    try {
+      await short.forCluster('forget').heartbeat('m-gone')
+      await new Promise((r) => setTimeout(r, 400))
+      expect(await shared.forCluster('forget').members()).toEqual([])
+      const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-forget')
+      expect((await kv.get('member.m-gone'))?.operation).toBe('DEL')
+    } finally {
+      await short.close()
+    }
+  })
+
+  it('names an entry it did not write, with the bucket and the key', async () => {
+    const coordinator = shared.forCluster('foreign')
+    await coordinator.heartbeat('m1')
+    const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-foreign')
+    await kv.put('lease.t', 'not json')
+    await kv.put('lease.u', JSON.stringify({ member: 'x', epoch: 'one', ttlMs: 5 }))
+    const notJson = await coordinator.acquire('t', 'A').catch((e: unknown) => e)
+    expect(notJson).toBeInstanceOf(CoordinatorStateError)
+    expect((notJson as CoordinatorStateError).store).toMatch(/bucket structured-rx-cluster-foreign/)
+    expect((notJson as CoordinatorStateError).key).toBe('lease.t')
+    await expect(coordinator.holds('u', 'x', 1)).rejects.toThrow(/lease\.u .*is not \{ member, epoch, ttlMs \}/)
+  })
+
+  it('refuses an invalid TTL and an invalid cluster name, naming each', () => {
+    expect(() => natsCoordinator(server.url, { ttlMs: 1.5 })).toThrow(/natsCoordinator: ttlMs must be a positive integer, got 1.5/)
+    expect(() => natsCoordinator(server.url, { replicas: 0 })).toThrow(/natsCoordinator: replicas must be an integer from 1 to 5, got 0/)
+    expect(() => shared.forCluster('')).toThrow(/cluster name must be 1-64 letters, digits, '-' or '_', got ""/)
+  })
+})
