@@ -1,6 +1,13 @@
 import type { StreamingQueryProgress } from './exec/progress.js'
 
-/** A listener of query life-cycle events, called asynchronously and in order; what it throws is logged, not raised. */
+/**
+ * A listener of query life-cycle events, called asynchronously and in order; what it throws is logged, not raised.
+ * @example
+ * session.streams.addListener({
+ *   onQueryProgress: ({ progress }) => console.log(progress.batchId, progress.numInputRows),
+ *   onQueryTerminated: ({ id, exception }) => { if (exception) console.error(`query ${id} failed: ${exception}`) },
+ * })
+ */
 export interface StreamingQueryListener {
   onQueryStarted?(event: { id: string; runId: string; name: string | undefined; timestamp: string }): void | Promise<void>
   onQueryProgress?(event: { progress: StreamingQueryProgress }): void | Promise<void>
@@ -8,7 +15,10 @@ export interface StreamingQueryListener {
   onQueryTerminated?(event: { id: string; runId: string; exception: string | undefined }): void | Promise<void>
 }
 
-/** Query life-cycle events as one stream. */
+/**
+ * Query life-cycle events as one stream.
+ * @example session.streams.events$.subscribe((e) => { if (e.type === 'terminated' && e.exception) console.error(e.exception) })
+ */
 export type StreamingQueryEvent =
   | { readonly type: 'started'; readonly id: string; readonly runId: string; readonly name: string | undefined; readonly timestamp: string }
   | { readonly type: 'progress'; readonly progress: StreamingQueryProgress }

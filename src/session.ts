@@ -12,7 +12,10 @@ import { Stream, type WriteStreamOptions } from './stream.js'
 
 export type { StreamingQueryEvent, StreamingQueryListener } from './listenerBus.js'
 
-/** Session settings (Spark's `spark.sql.shuffle.partitions` and friends). */
+/**
+ * Session settings (Spark's `spark.sql.shuffle.partitions` and friends).
+ * @example const session = createSession({ shufflePartitions: 4, snapshotInterval: 20, noDataProgressEventInterval: '30 seconds' })
+ */
 export interface SessionOptions {
   /** Number of state partitions of new checkpoints (default 8); an existing checkpoint keeps its own. */
   readonly shufflePartitions?: number

@@ -4,7 +4,12 @@
  */
 import { ConnectorUnavailableError } from '../errors.js'
 
-/** How a connector retries a failed call to its broker. */
+/**
+ * How a connector retries a failed call to its broker.
+ * @example
+ * const patient: RetryOptions = { attempts: 20, initialDelayMs: 200, maxDelayMs: 5000 } // about a minute of back-off
+ * redisStreamSink({ url, key: 'out', retry: patient })
+ */
 export interface RetryOptions {
   /** Tries in all, the first included (default 10). */
   readonly attempts?: number

@@ -9,7 +9,10 @@ import { type RetryOptions, retryPolicy, withRetry } from './retry.js'
 import { isTransientSocketError } from './transientErrors.js'
 import { type CheckpointFs, isHiddenName } from './fs.js'
 
-/** Options of {@link s3CheckpointFs}. */
+/**
+ * Options of {@link s3CheckpointFs}.
+ * @example createSession({ fs: s3CheckpointFs({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'ckpt', prefix: 'prod', retry: { attempts: 5 } }) })
+ */
 export interface S3CheckpointFsOptions {
   /** A client of @aws-sdk/client-s3; for a local S3-compatible server set `forcePathStyle: true` and its `endpoint`. */
   readonly client: S3Client
@@ -22,7 +25,12 @@ export interface S3CheckpointFsOptions {
 
 type S3Module = typeof import('@aws-sdk/client-s3')
 
-/** A `CheckpointFs` on S3 that also says where a path lives, so errors name the object. */
+/**
+ * A `CheckpointFs` on S3 that also says where a path lives, so errors name the object.
+ * @example
+ * const fs = s3CheckpointFs({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'ckpt' })
+ * fs.describe('q1/offsets/3') // 's3://ckpt/q1/offsets/3'
+ */
 export interface S3CheckpointFs extends CheckpointFs {
   /** `s3://<bucket>/<key>` of a path. */
   describe(path: string): string

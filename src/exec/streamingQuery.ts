@@ -11,7 +11,14 @@ import { TriggerLoop } from './triggerLoop.js'
 
 const DEFAULT_STOP_TIMEOUT_MS = 120_000
 
-/** A running streaming query (Spark's StreamingQuery). */
+/**
+ * A running streaming query (Spark's StreamingQuery).
+ * @example
+ * const query = await stream.writeStream({ outputMode: 'complete', sink: consoleSink() }).start()
+ * await query.processAllAvailable()
+ * console.log(query.lastProgress?.batchId, query.status.message)
+ * await query.stop()
+ */
 export interface StreamingQuery {
   /** Stable id, kept in the checkpoint across restarts. */
   readonly id: string

@@ -19,10 +19,16 @@ import {
 } from './postgresSql.js'
 import type { Sink, SinkWriter } from './sink.js'
 
-/** Where the sink connects: a connection string (the sink owns a small pool) or your own `pg` Pool. */
+/**
+ * Where the sink connects: a connection string (the sink owns a small pool) or your own `pg` Pool.
+ * @example postgresSink({ pool: new pg.Pool({ max: 4 }), table: 'counts' }) // or { connectionString: 'postgres://…' }
+ */
 export type PostgresConnection = { readonly connectionString: string; readonly pool?: undefined } | { readonly pool: Pool; readonly connectionString?: undefined }
 
-/** Options of {@link postgresSink}. */
+/**
+ * Options of {@link postgresSink}.
+ * @example postgresSink({ connectionString: 'postgres://app@127.0.0.1/analytics', table: 'analytics.counts', key: ['key'] })
+ */
 export type PostgresSinkOptions = PostgresConnection & {
   /** The table written: `table` or `schema.table`. It must exist (see `createPostgresTable`). */
   readonly table: string
