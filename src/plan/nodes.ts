@@ -18,7 +18,7 @@ export interface Window {
 
 /**
  * Window options of `groupBy`: event time of a row, window size and optional slide (ms or `'10 minutes'`).
- * @example groupBy((r: PageView) => r.user, t.string, { time: (r) => r.ts, size: '10 minutes', slide: '5 minutes' })
+ * @example groupBy((r: PageView) => r.user, t.string, { window: { time: (r) => r.ts, size: '10 minutes', slide: '5 minutes' } })
  */
 export interface WindowSpec<T> {
   readonly time: (row: T) => number
