@@ -10,12 +10,22 @@ import { isTransientSocketError } from './transientErrors.js'
 import { type CheckpointFs, isHiddenName } from './fs.js'
 
 /**
+ * What the S3 checkpoint file system needs of its client: an `S3Client` of `@aws-sdk/client-s3` (it sends its commands
+ * through it). It is written out here, not imported from the SDK, so an app that never uses S3 type-checks without
+ * the SDK's types.
+ * @example const client: S3ClientLike = new S3Client({ region: 'eu-west-1' })
+ */
+export interface S3ClientLike {
+  send(command: never, options?: never): Promise<unknown>
+}
+
+/**
  * Options of {@link s3CheckpointFs}.
  * @example createSession({ fs: s3CheckpointFs({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'ckpt', prefix: 'prod', retry: { attempts: 5 } }) })
  */
 export interface S3CheckpointFsOptions {
   /** A client of @aws-sdk/client-s3; for a local S3-compatible server set `forcePathStyle: true` and its `endpoint`. */
-  readonly client: S3Client
+  readonly client: S3ClientLike
   readonly bucket: string
   /** Prepended to every path: the object of path `q1/offsets/3` is `<prefix>/q1/offsets/3`. Default: none. */
   readonly prefix?: string
@@ -54,7 +64,9 @@ export interface S3CheckpointFs extends CheckpointFs {
  * with `code` 'ENOENT' for a missing object, ConnectorUnavailableError after the retries, or the SDK's error.
  */
 export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
-  const { client, bucket } = options
+  const { bucket } = options
+  // The public type is the SDK's client written out structurally; the client passed is one.
+  const client = options.client as S3Client
   if (typeof bucket !== 'string' || bucket.length === 0) throw new InvalidQueryError('s3CheckpointFs: `bucket` must be a bucket name')
   const prefix = normalizePrefix(options.prefix ?? '')
   const policy = retryPolicy(options.retry, 's3CheckpointFs')

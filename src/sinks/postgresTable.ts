@@ -5,7 +5,7 @@ import { parseTableName, quoteIdent } from './postgresSql.js'
 
 /**
  * Options of {@link postgresTableDdl} and {@link createPostgresTable}.
- * @example await createPostgresTable(pool, { table: 'counts', codec: t.type({ key: t.string, count: t.number }), key: ['key'] })
+ * @example await createPostgresTable({ pool, table: 'counts', codec: t.type({ key: t.string, count: t.number }), key: ['key'] })
  */
 export interface PostgresTableOptions {
   /** `table` or `schema.table`. */
