@@ -1,9 +1,11 @@
 import { join } from 'node:path'
+import { identity } from 'io-ts'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
 import { decodeCheckpointFile, writeCheckpointFile } from '../durable/format.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
+import { safeJson } from '../util/text.js'
 import { decodeStateLine, encodeDeltaLine, PATCH_FORMAT_VERSION, resolvePatch } from './deltaEntries.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 
@@ -235,7 +237,8 @@ function entryApplier(
     }
     // An encoded key that already is a valid key (plain codecs) skips io-ts's allocating decode.
     let key: unknown = target.k
-    if (!keyCodec.is(key)) {
+    const isKey = keyCodec.is(key)
+    if (!isKey) {
       const decoded = keyCodec.decode(target.k)
       if (decoded._tag === 'Left') {
         const { path: at, message } = describeIoTsErrors(decoded.left)
@@ -246,6 +249,13 @@ function entryApplier(
         ])
       }
       key = decoded.right
+    }
+    // New rows find their state by the id of `encode(key)`. A codec that kept its name but changed its encoding
+    // passes the fingerprint check, so the stored keys must show it: each must encode back to what was written, or
+    // the key's new rows would start a second, empty state beside the restored one.
+    if (!isKey || keyCodec.encode !== identity) {
+      const reencoded = keyCodec.encode(key)
+      if (keyIdOf(reencoded) !== keyId) throw keyEncodingChanged(store.operator, keyCodec.name, path, i, target.k, reencoded)
     }
     let encoded: unknown
     if (line.kind === 'patch') {
@@ -268,4 +278,13 @@ function entryApplier(
     }
     store.restore(id, key, window, state, line.entry.t, partition, encoded)
   }
+}
+
+/** The refusal of a key codec that encodes a stored key differently from how it was written. */
+function keyEncodingChanged(operator: string, codec: string, path: string, i: number, stored: unknown, reencoded: unknown): IncompatibleCheckpointError {
+  return new IncompatibleCheckpointError(path, [
+    `operator '${operator}': stored key ${safeJson(stored)} in ${path} (${lineOf(i)}) decodes, but key codec ${codec} now ` +
+      `encodes it as ${safeJson(reencoded)}: the codec's encoding changed under the same name, so the key's new rows ` +
+      'would not find its state; keys cannot evolve; start the changed query on a new checkpoint location',
+  ])
 }
