@@ -9,7 +9,8 @@ import { type CheckpointFs, errorCode } from '../durable/fs.js'
 import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
 import { CheckpointCorruptedError, CliError } from '../errors.js'
 import type { OperatorFingerprint } from '../plan/fingerprint.js'
-import { StateFiles } from '../state/stateFiles.js'
+import { readStateEntry, RemovedKey } from '../state/stateEntries.js'
+import { operatorStateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
 import { checkpointLayout } from './layout.js'
@@ -73,17 +74,23 @@ export async function requireCheckpoint(fs: CheckpointFs, location: string): Pro
   }
 }
 
-/** One state file read while loading a partition. */
+/** One state file read while loading an operator's state. */
 export interface StateFileRead {
   readonly name: string
   readonly bytes: number
   readonly stateVersion: number
 }
 
-/** A partition's state at one batch: encoded entries by key id, and the files they came from. */
+/** A partition's state at one batch: encoded entries by key id, and how many files held entries of it. */
 export interface PartitionState {
   readonly partition: number
   readonly entries: Map<string, EncodedEntry>
+  readonly files: number
+}
+
+/** An operator's state at one batch: its partitions, and the files read (each file once). */
+export interface EncodedOperatorState {
+  readonly partitions: readonly PartitionState[]
   readonly files: readonly StateFileRead[]
   /** Total size of `files`. */
   readonly bytes: number
@@ -102,8 +109,9 @@ export function entryId(entry: Pick<EncodedEntry, 'k' | 'w'>): string {
 
 /**
  * Loads one operator's encoded state as of batch `version` in each of `partitions` partitions, the way a restart
- * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states.
- * @example const parts = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8)
+ * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states; `formatVersion`
+ * (the checkpoint's, from `metadata`) says which layout the state files follow.
+ * @example const { partitions } = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8, 2)
  * @throws CheckpointCorruptedError naming the file when a file fails its checksum or a line is not a state entry.
  */
 export async function loadEncodedState(
@@ -112,56 +120,30 @@ export async function loadEncodedState(
   operator: string,
   version: number | undefined,
   partitions: number,
-): Promise<PartitionState[]> {
-  const files = new StateFiles(fs, checkpointLayout(location).state(operator), 0)
-  const result: PartitionState[] = []
-  for (let p = 0; p < partitions; p++) {
-    const entries = new Map<string, EncodedEntry>()
-    const read: StateFileRead[] = []
-    if (version !== undefined) {
-      await files.replay(p, version, (file) => {
-        read.push({ name: file.name, bytes: file.bytes, stateVersion: file.stateVersion })
-        return (line, i) => applyLine(entries, file.path, i + 2, file.kind, line)
-      })
-    }
-    result.push({ partition: p, entries, files: read, bytes: read.reduce((sum, f) => sum + f.bytes, 0) })
+  formatVersion: number,
+): Promise<EncodedOperatorState> {
+  const stateFiles = operatorStateFiles(fs, checkpointLayout(location).state(operator), { formatVersion, partitions, stateVersion: 0 })
+  const entries = Array.from({ length: partitions }, () => new Map<string, EncodedEntry>())
+  const fileSets = Array.from({ length: partitions }, () => new Set<string>())
+  const read: StateFileRead[] = []
+  if (version !== undefined) {
+    await stateFiles.replay(version, (file) => {
+      read.push({ name: file.name, bytes: file.bytes, stateVersion: file.stateVersion })
+      const inSnapshot = file.kind === 'snapshot'
+      return (line, lineNo, p) => {
+        fileSets[p]!.add(file.path)
+        const change = readStateEntry(line, inSnapshot)
+        if (change === undefined) throw new CheckpointCorruptedError(file.path, `line ${lineNo} is not a state entry`)
+        if (change instanceof RemovedKey) entries[p]!.delete(entryId(change))
+        else entries[p]!.set(entryId(change), change)
+      }
+    })
   }
-  return result
-}
-
-function applyLine(
-  entries: Map<string, EncodedEntry>,
-  path: string,
-  lineNo: number,
-  kind: 'delta' | 'snapshot',
-  line: unknown,
-): void {
-  const record = isObject(line) ? line : {}
-  const upsert = kind === 'snapshot' ? line : record.u
-  const removal = kind === 'delta' ? record.r : undefined
-  if (isEntry(upsert) && isStored(upsert)) {
-    entries.set(entryId(upsert), upsert)
-  } else if (isEntry(removal)) {
-    entries.delete(entryId(removal))
-  } else {
-    throw new CheckpointCorruptedError(path, `line ${lineNo} is not a state entry`)
+  return {
+    partitions: entries.map((e, partition) => ({ partition, entries: e, files: fileSets[partition]!.size })),
+    files: read,
+    bytes: read.reduce((sum, f) => sum + f.bytes, 0),
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function isEntry(value: unknown): value is KeyedRecord {
-  if (!isObject(value) || !('k' in value)) return false
-  const w = value.w
-  return w === undefined || (Array.isArray(w) && w.length === 2 && w.every((n) => typeof n === 'number'))
-}
-
-type KeyedRecord = Pick<EncodedEntry, 'k' | 'w'> & Record<string, unknown>
-
-function isStored(entry: KeyedRecord): entry is EncodedEntry & Record<string, unknown> {
-  return 's' in entry && (entry.t === undefined || typeof entry.t === 'number')
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   trigger,
 } from '../../src/index.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
+import { CURRENT_FORMAT_VERSION } from '../../src/durable/format.js'
 
 const Click = t.type({ user: t.string })
 type Click = t.TypeOf<typeof Click>
@@ -102,11 +103,12 @@ async function fixture(root: string, options: { files: number; snapshotInterval:
   return { input, checkpoint, out, batches, start, addFile }
 }
 
-/** The largest file named `name` in any state partition of the count operator (some partitions may be empty). */
+/** The state file `name` of the count operator (format v2: one per batch for all partitions). */
 async function stateFile(checkpoint: string, name: string): Promise<string> {
   const dir = join(checkpoint, 'state', 'count')
   const candidates: { path: string; size: number }[] = []
-  for (const partition of await readdir(dir)) {
+  for (const entry of ['.', ...(await readdir(dir))]) {
+    const partition = entry
     const path = join(dir, partition, name)
     const size = await stat(path).then((s) => s.size, () => -1)
     if (size >= 0) candidates.push({ path, size })
@@ -152,7 +154,7 @@ describe('a damaged checkpoint file', () => {
         const error = await rejectionOf(f.start())
         if (how === 'version line v9') {
           expect(error).toBeInstanceOf(CheckpointVersionError)
-          expect(error).toMatchObject({ path, foundVersion: 9, supportedVersion: 1 })
+          expect(error).toMatchObject({ path, foundVersion: 9, supportedVersion: CURRENT_FORMAT_VERSION })
         } else {
           expect(error).toBeInstanceOf(CheckpointCorruptedError)
           expect(error).toMatchObject({ path })

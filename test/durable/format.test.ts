@@ -36,19 +36,33 @@ function expectedFailure(bytes: Buffer): 'corrupted' | 'version' {
 }
 
 describe('checkpoint file format', () => {
-  it('writes the version line, then crc32 and byte length of the body, then the body', () => {
+  it('writes the version line, then crc32 (of the version line and the body) and byte length of the body, then the body', () => {
     const text = 'héllo\n{"a":1}'
     const bytes = Buffer.from(text, 'utf8')
-    const expectedCrc = crc32(bytes).toString(16).padStart(8, '0')
-    expect(encodeCheckpointFile(text)).toBe(`v1\ncrc32=${expectedCrc} length=${bytes.length}\n${text}`)
+    const expectedCrc = crc32(Buffer.concat([Buffer.from('v2\n'), bytes])).toString(16).padStart(8, '0')
+    expect(encodeCheckpointFile(text)).toBe(`v2\ncrc32=${expectedCrc} length=${bytes.length}\n${text}`)
+  })
+
+  it('writes and reads format v1 files, whose checksum covers the body alone', () => {
+    const text = 'héllo\n{"a":1}'
+    const bytes = Buffer.from(text, 'utf8')
+    const v1 = `v1\ncrc32=${crc32(bytes).toString(16).padStart(8, '0')} length=${bytes.length}\n${text}`
+    expect(encodeCheckpointFile(text, 1)).toBe(v1)
+    expect(decodeCheckpointFile(PATH, v1)).toEqual({ version: 1, body: text })
+  })
+
+  it('detects a v2 file whose version line was changed to v1, and a v1 file changed to v2', () => {
+    const v2 = encodeCheckpointFile('{"a":1}')
+    expect(failureOf(Buffer.from(v2.replace(/^v2/, 'v1')))).toBe('corrupted')
+    expect(failureOf(Buffer.from(encodeCheckpointFile('{"a":1}', 1).replace(/^v1/, 'v2')))).toBe('corrupted')
   })
 
   it('round-trips any body, from a string or from bytes', () => {
     fc.assert(
       fc.property(body, (text) => {
         const file = encodeCheckpointFile(text)
-        expect(decodeCheckpointFile(PATH, file)).toEqual({ version: 1, body: text })
-        expect(decodeCheckpointFile(PATH, Buffer.from(file, 'utf8'))).toEqual({ version: 1, body: text })
+        expect(decodeCheckpointFile(PATH, file)).toEqual({ version: 2, body: text })
+        expect(decodeCheckpointFile(PATH, Buffer.from(file, 'utf8'))).toEqual({ version: 2, body: text })
       }),
       { numRuns: 300 },
     )
@@ -104,12 +118,12 @@ describe('checkpoint file format', () => {
     expect((error as CheckpointCorruptedError).reason).toMatch(/^checksum mismatch: header says crc32=[0-9a-f]{8}, body has/)
   })
 
-  it('rejects a v2 file with CheckpointVersionError naming the path and both versions', () => {
-    const error = thrownBy(() => decodeCheckpointFile(PATH, encodeCheckpointFile('{}', 2)))
+  it('rejects a v3 file with CheckpointVersionError naming the path and both versions', () => {
+    const error = thrownBy(() => decodeCheckpointFile(PATH, encodeCheckpointFile('{}', 3)))
     expect(error).toBeInstanceOf(CheckpointVersionError)
-    expect(error).toMatchObject({ path: PATH, foundVersion: 2, supportedVersion: 1, code: 'SRX_CHECKPOINT_VERSION' })
+    expect(error).toMatchObject({ path: PATH, foundVersion: 3, supportedVersion: 2, code: 'SRX_CHECKPOINT_VERSION' })
+    expect((error as Error).message).toContain('v3')
     expect((error as Error).message).toContain('v2')
-    expect((error as Error).message).toContain('v1')
   })
 
   it('reads the version line before anything else: a newer file with an unknown layout is too new, not corrupt', () => {
