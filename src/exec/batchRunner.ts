@@ -81,6 +81,8 @@ export class BatchRunner {
     try {
       rows = hasData ? await reader.getBatch(start, end) : []
     } catch (e) {
+      // The query may terminate (and release its lock) only once nothing of it is still writing.
+      await offsetsLogged.catch(() => undefined)
       throw this.error(e, batchId, def.source.description)
     }
     const getBatch = lap()
@@ -105,6 +107,7 @@ export class BatchRunner {
       }
     } catch (e) {
       for (const op of executable.operators) op.store.discardChanges()
+      await offsetsLogged.catch(() => undefined)
       throw this.error(e, batchId, undefined)
     }
     const addBatch = lap()
