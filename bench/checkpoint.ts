@@ -17,7 +17,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../src/index.js'
-import { readCheckpointFile } from '../src/durable/format.js'
+import { CURRENT_FORMAT_VERSION, readCheckpointFile } from '../src/durable/format.js'
 import { readStateLines } from '../src/state/stateFiles.js'
 import { generateRows, mulberry32, type Row } from './data.js'
 import { type BenchGroup, phasedCase, simpleCase } from './harness.js'
@@ -72,7 +72,7 @@ export const checkpointOverheadGroup: BenchGroup = {
   name: 'checkpoint-overhead',
   description:
     'group-by-count draining 1,000,000 rows over 1,000 keys in back-to-back 100,000-row batches, 8 partitions, ' +
-    'checkpointed every batch (offsets, 8 state deltas, commit: each fsync + atomic rename) vs in memory',
+    `checkpointed every batch (format v${CURRENT_FORMAT_VERSION}: offsets, state, commit — each fsync + atomic rename) vs in memory`,
   prepare() {
     const rows = generateRows({ count: 1_000_000, keys: 1_000, seed: 7 })
     return {
