@@ -1,4 +1,3 @@
-export { type EntryVisitor, type ReplayedFile, readStateLines } from './stateFileList.js'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
@@ -8,6 +7,8 @@ import type { EntryVisitor, ReplayedFile } from './stateFileList.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 import { PartitionedStateFiles } from './stateFilesV1.js'
 import { OperatorBatchStateFiles } from './stateFilesV2.js'
+
+export { type EntryVisitor, type ReplayedFile, readStateLines } from './stateFileList.js'
 
 /**
  * The state files of one stateful operator, in the layout of one checkpoint format version: v1 writes one file per

@@ -1,6 +1,7 @@
 /**
  * state/ — keyed operator state: the in-memory partitioned store with its change tracking (`StateStore`), the state
- * files of one operator and their single replay (`StateFiles`), and decoding through migrations. It knows plan specs
+ * files of one operator in each format's layout and their single replay (`OperatorStateFiles`), the encoding of one
+ * entry (`stateEntries.ts`), and decoding through migrations. It knows plan specs
  * and codecs, and writes through the durable layer; it knows no executor and no checkpoint layout.
  */
 import type { ErasedCodec, Window } from '../plan/nodes.js'
