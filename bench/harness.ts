@@ -30,6 +30,8 @@ export interface Comparison {
 export interface PreparedGroup {
   readonly cases: readonly BenchCase[]
   readonly comparisons: readonly Comparison[]
+  /** Releases what `prepare` started (e.g. a database server), after the last round. */
+  dispose?(): Promise<void>
 }
 
 /**
@@ -122,15 +124,20 @@ export function phasedCase<C>(
  * steady-state cost (it made the engine's group-by-count ~40% slower while the hand loop was unchanged).
  */
 export async function runGroup(group: BenchGroup, options: RunOptions): Promise<GroupResult> {
-  const { cases, comparisons } = await group.prepare()
+  const prepared = await group.prepare()
+  const { cases, comparisons } = prepared
   const samples = cases.map(() => [] as Sample[])
   const rounds = options.warmups + options.repetitions
-  for (let round = 0; round < rounds; round++) {
-    for (let j = 0; j < cases.length; j++) {
-      const i = (round + j) % cases.length
-      const sample = await cases[i]!.once()
-      if (round >= options.warmups) samples[i]!.push(sample)
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (let j = 0; j < cases.length; j++) {
+        const i = (round + j) % cases.length
+        const sample = await cases[i]!.once()
+        if (round >= options.warmups) samples[i]!.push(sample)
+      }
     }
+  } finally {
+    await prepared.dispose?.()
   }
   const results = cases.map((c, i) => caseResult(c, samples[i]!))
   const byName = new Map(results.map((r) => [r.name, r]))

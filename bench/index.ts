@@ -15,6 +15,7 @@ import { measureIdleCpu } from './idle.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { multiOperatorCheckpointGroup } from './multiOperator.js'
 import { CURRENT_FORMAT_VERSION } from '../src/durable/format.js'
+import { postgresSinkGroup } from './postgresSink.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -24,6 +25,7 @@ const GROUPS: readonly BenchGroup[] = [
   multiOperatorCheckpointGroup,
   jsonFilesGroup,
   restartGroup,
+  postgresSinkGroup,
 ]
 
 const { values } = parseArgs({

@@ -121,3 +121,37 @@ export class OperatorFailure extends Error {
 export class CliError extends Error {
   override readonly name = 'CliError'
 }
+
+/**
+ * A message of a log source (a JetStream subject, a Redis stream key) is not valid JSON or fails its codec: names
+ * where (`log`, e.g. `stream ORDERS subject orders.1`), the position (stream sequence or entry id) and the codec path.
+ */
+export class BadMessageError extends StructuredRxError {
+  readonly code = 'SRX_BAD_MESSAGE'
+  constructor(
+    readonly log: string,
+    readonly position: number | string,
+    readonly codecPath: string,
+    readonly reason: string,
+  ) {
+    super(`bad message in ${log} at ${position}${codecPath ? ` (${codecPath})` : ''}: ${reason}`)
+  }
+}
+
+/**
+ * A broker or database stayed unreachable through every retry of a connector (`attempts` tries with back-off);
+ * `cause` holds the last client error. The query fails; restarting it later resumes exactly where it stopped.
+ */
+export class ConnectorUnavailableError extends StructuredRxError {
+  readonly code = 'SRX_CONNECTOR_UNAVAILABLE'
+  constructor(
+    readonly connector: string,
+    readonly attempts: number,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `${connector} is unreachable after ${attempts} attempts: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    )
+  }
+}

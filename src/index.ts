@@ -65,11 +65,21 @@ export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 export { nodeFs } from './durable/fs.js'
 export type { CheckpointFs } from './durable/fs.js'
 
+// Connectors: PostgreSQL and S3
+export { postgresSink } from './sinks/postgresSink.js'
+export type { PostgresSinkOptions, PostgresConnection } from './sinks/postgresSink.js'
+export { createPostgresTable, postgresTableDdl } from './sinks/postgresTable.js'
+export type { PostgresTableOptions } from './sinks/postgresTable.js'
+export { s3CheckpointFs, isTransientS3Error } from './durable/s3Fs.js'
+export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
+
 // Errors
 export {
   StructuredRxError,
   StreamingQueryError,
   BadRecordError,
+  BadMessageError,
+  ConnectorUnavailableError,
   CheckpointCorruptedError,
   CheckpointVersionError,
   ConcurrentQueryError,

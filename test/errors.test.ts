@@ -11,9 +11,11 @@ import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import * as api from '../src/index.js'
 import {
+  BadMessageError,
   BadRecordError,
   CheckpointCorruptedError,
   CheckpointVersionError,
+  ConnectorUnavailableError,
   ConcurrentQueryError,
   count,
   createSession,
@@ -134,11 +136,17 @@ describe('public errors', () => {
   const cases: [string, () => Error, string][] = [
     ['StreamingQueryError', () => new StreamingQueryError('failed', new Error('cause'), 3, 'count'), 'SRX_QUERY_FAILED'],
     ['BadRecordError', () => new BadRecordError('/data/a.json', 2, '.x', 'expected number'), 'SRX_BAD_RECORD'],
+    ['BadMessageError', () => new BadMessageError('stream ORDERS subject orders.1', 7, '.id', 'expected number'), 'SRX_BAD_MESSAGE'],
     ['CheckpointCorruptedError', () => new CheckpointCorruptedError('/ckpt/offsets/0', 'checksum'), 'SRX_CHECKPOINT_CORRUPTED'],
     ['CheckpointVersionError', () => new CheckpointVersionError('/ckpt/metadata', 9, 1), 'SRX_CHECKPOINT_VERSION'],
     ['ConcurrentQueryError', () => new ConcurrentQueryError('/ckpt', 'runId r'), 'SRX_CONCURRENT_QUERY'],
     ['IncompatibleCheckpointError', () => new IncompatibleCheckpointError('/ckpt', ['a reason']), 'SRX_INCOMPATIBLE_CHECKPOINT'],
     ['InvalidQueryError', () => new InvalidQueryError('bad plan'), 'SRX_INVALID_QUERY'],
+    [
+      'ConnectorUnavailableError',
+      () => new ConnectorUnavailableError('PostgreSQL sink counts', 10, new Error('ECONNREFUSED')),
+      'SRX_CONNECTOR_UNAVAILABLE',
+    ],
   ]
 
   it.each(cases)('%s is a StructuredRxError and an Error with its name and the stable code', (name, make, code) => {

@@ -141,7 +141,7 @@ export async function writeCheckpointFile(fs: CheckpointFs, path: string, body: 
  * @throws the file-system error of the read (code 'ENOENT' when missing), or the errors of {@link decodeCheckpointFile}.
  */
 export async function readCheckpointFile(fs: CheckpointFs, path: string): Promise<string> {
-  return decodeCheckpointFile(path, await fs.readFile(path)).body
+  return decodeCheckpointFile(fs.describe?.(path) ?? path, await fs.readFile(path)).body
 }
 
 /**
@@ -169,12 +169,12 @@ export async function readCheckpointJson<A>(fs: CheckpointFs, path: string, code
   try {
     json = JSON.parse(body)
   } catch (error) {
-    throw new CheckpointCorruptedError(path, `body is not JSON: ${errorText(error)}`)
+    throw new CheckpointCorruptedError(fs.describe?.(path) ?? path, `body is not JSON: ${errorText(error)}`)
   }
   const decoded = codec.decode(json)
   if (decoded._tag === 'Left') {
     const { path: codecPath, message } = describeIoTsErrors(decoded.left)
-    throw new CheckpointCorruptedError(path, codecPath === '' ? message : `${codecPath}: ${message}`)
+    throw new CheckpointCorruptedError(fs.describe?.(path) ?? path, codecPath === '' ? message : `${codecPath}: ${message}`)
   }
   return decoded.right
 }

@@ -1,7 +1,8 @@
 /**
- * durable/ — the floor every persistent thing stands on: the file-system door `CheckpointFs` and its Node
- * implementation, the versioned and checksummed file format, the batch-id log, the lock, and the fault-injecting
- * and counting file systems of tests. It imports only util/ and errors.
+ * durable/ — the floor every persistent thing stands on: the file-system door `CheckpointFs` with its Node and S3
+ * implementations, the versioned and checksummed file format, the batch-id log, the lock, the fault-injecting and
+ * counting file systems of tests, and the retry with back-off of calls to external systems. It imports only util/
+ * and errors.
  */
 /**
  * The only door to the disk. Everything the engine persists (checkpoint logs and metadata, state files, source
@@ -54,6 +55,11 @@ export interface CheckpointFs {
    * file. Resolves false if `path` exists. Used for the checkpoint lock.
    */
   createExclusive(path: string, data: string | Uint8Array): Promise<boolean>
+  /**
+   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
+   * Optional: without it, errors name the path itself.
+   */
+  describe?(path: string): string
 }
 
 /**

@@ -70,11 +70,12 @@ async function launch(
   runId: string,
 ): Promise<StreamingQuery> {
   const logDir = def.checkpointLocation === undefined ? undefined : checkpointLayout(def.checkpointLocation).source(0)
+  const id = opened?.metadata.id ?? randomUUID()
   const reader = await def.source.open({ fs: session.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
-    const writer = await def.sink.open({ queryName: def.queryName, outputMode: def.outputMode, fs: session.fs })
+    const writer = await def.sink.open({ queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: session.fs })
     return await MicroBatchQuery.start({
-      id: opened?.metadata.id ?? randomUUID(),
+      id,
       runId,
       def,
       trigger: def.trigger ?? { kind: 'processingTime', intervalMs: 0 },

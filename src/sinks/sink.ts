@@ -7,6 +7,11 @@ import type { OutputMode } from '../plan/plan.js'
 
 /** What the query gives a sink when it opens it. */
 export interface SinkContext {
+  /**
+   * The query's id: stable across restarts of a checkpointed query (it is stored in the checkpoint), random for a
+   * query without one. Sinks tag their commit markers with it so two queries writing to one place never mix.
+   */
+  readonly queryId: string
   readonly queryName: string | undefined
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
