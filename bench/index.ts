@@ -12,6 +12,7 @@ import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpo
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
 import { measureIdleCpu } from './idle.js'
+import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { multiOperatorCheckpointGroup } from './multiOperator.js'
 import { CURRENT_FORMAT_VERSION } from '../src/durable/format.js'
@@ -26,6 +27,8 @@ const GROUPS: readonly BenchGroup[] = [
   jsonFilesGroup,
   restartGroup,
   postgresSinkGroup,
+  jetStreamSourceGroup,
+  redisStreamSourceGroup,
 ]
 
 const { values } = parseArgs({

@@ -61,6 +61,18 @@ export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
 
+// Connectors: partitioned, replayable logs (NATS JetStream, Redis Streams) and their exactly-once sinks
+export { jetStream } from './sources/jetStream.js'
+export type { JetStreamOptions } from './sources/jetStream.js'
+export { redisStream } from './sources/redisStream.js'
+export type { RedisStreamOptions } from './sources/redisStream.js'
+export type { LogSourceOptions } from './sources/logSource.js'
+export { jetStreamSink } from './sinks/jetStreamSink.js'
+export type { JetStreamSinkOptions } from './sinks/jetStreamSink.js'
+export { redisStreamSink } from './sinks/redisStreamSink.js'
+export type { RedisStreamSinkOptions } from './sinks/redisStreamSink.js'
+export type { RetryOptions } from './durable/retry.js'
+
 // Checkpoint file system (fault-injecting ones: structured-rx/testing)
 export { nodeFs } from './durable/fs.js'
 export type { CheckpointFs } from './durable/fs.js'
