@@ -7,7 +7,8 @@ import {
   referenceEmissions,
   runInMicroBatches,
 } from './query.js'
-import { canonical, firstDifference, sortByIdentity, upsertByIdentity } from './rows.js'
+import { comparisonFor, resultDifference } from './compare.js'
+import { canonical, sortByIdentity, upsertByIdentity } from './rows.js'
 
 /**
  * What the sink holds at the end, by output mode and plan:
@@ -54,9 +55,10 @@ export function finalWatermark(
 }
 
 /**
- * The result table the query's RxJS reference semantics imply, in the order the law compares it: the reference
- * emissions in order (append without aggregation), or upserted by `(key, window)` and sorted by that identity
- * (update, complete), keeping only the windows the final watermark closed (append after a windowed aggregation).
+ * The result the query's RxJS reference semantics imply: the reference emissions in order (append without
+ * aggregation), or upserted by `(key, window)` and sorted by that identity (update, complete), keeping only the
+ * windows the final watermark closed (append after a windowed aggregation). The law compares it with the engine's
+ * result through `resultDifference`: as a multiset in append mode, as a table otherwise.
  * @example
  * foldReference({ build: (s) => s.pipe(groupBy((r) => r.k, t.string), count()), outputMode: 'update' },
  *   [{ k: 'a' }, { k: 'a' }]) // [{ key: 'a', count: 2 }]
@@ -83,8 +85,8 @@ export function foldReference<T, R>(query: QueryUnderTest<T, R>, input: readonly
 
 /**
  * The law itself, on one input and one split: the engine, fed `input` in micro-batches cut at `splits` (each added,
- * then processed completely), leaves in its memory sink exactly the result table of the RxJS reference semantics
- * (see `foldReference`). Queries with a watermark need in-order input (non-decreasing event times): the reference
+ * then processed completely), leaves in its memory sink exactly the result of the RxJS reference semantics (see
+ * `foldReference`), compared as a multiset (append) or a table by `key` and `window` (update, complete). Queries with a watermark need in-order input (non-decreasing event times): the reference
  * never drops a row as late.
  * @example
  * const result = await incrementalMatchesReferenceHolds(
@@ -101,10 +103,11 @@ export async function incrementalMatchesReferenceHolds<T, R>(
   const batches = cutIntoBatches(input, splits)
   const expected = foldReference(query, input)
   const run = await runInMicroBatches(query, batches)
-  const shape = resultShape(query.outputMode, planOf(query).nodes)
-  const actual = shape === 'stream' ? run.rows : sortByIdentity(run.rows)
+  const actual = run.rows
   const difference =
-    run.error !== undefined ? `the query failed: ${errorText(run.error)}` : firstDifference(expected, actual)
+    run.error !== undefined
+      ? `the query failed: ${errorText(run.error)}`
+      : resultDifference(expected, actual, comparisonFor(query.outputMode))
   if (difference === undefined) return { holds: true, expected, actual, batches }
   const message = [
     `incrementalMatchesReference does not hold (output mode '${query.outputMode}', ${batches.length} micro-batches): ${difference}`,

@@ -7,9 +7,18 @@ export type { ResultShape } from './incremental.js'
 export { cutIntoBatches, planOf, referenceEmissions, runInMicroBatches } from './query.js'
 export type { LawResult, QueryUnderTest } from './query.js'
 export { splitSeeds, splitsOf } from './splits.js'
-export { canonical, firstDifference, identityOf, sortByIdentity, upsertByIdentity } from './rows.js'
+export { canonical, identityOf, sortByIdentity, upsertByIdentity } from './rows.js'
+export { comparisonFor, resultDifference } from './compare.js'
+export type { Comparison } from './compare.js'
 export { exactlyOnceUnderCrashes, exactlyOnceUnderCrashesHolds } from './exactlyOnce.js'
-export type { CrashLawResult, CrashLawSink, DurableSink, InjectedFault } from './exactlyOnce.js'
+export type {
+  CrashLawOptions,
+  CrashLawResult,
+  CrashLawSink,
+  DurableSink,
+  ExactlyOnceUnderCrashesOptions,
+  InjectedFault,
+} from './exactlyOnce.js'
 export { checkpointUpgradeCompatible, checkpointUpgradeCompatibleHolds } from './upgrade.js'
 export type {
   CheckpointUpgradeCompatibleOptions,
@@ -20,6 +29,6 @@ export type {
 } from './upgrade.js'
 export { arbitraryFromCodec, codecRoundTrip, codecRoundTripHolds } from './codecs.js'
 export type { ArbitraryFromCodecOptions, ValueLawResult } from './codecs.js'
-export { migrationLaws, migrationLawsHold } from './migrations.js'
+export { migrationLaws, migrationLawsHold, migrationRestoreHolds } from './migrations.js'
 export type { AnyMigration, MigrationLawOptions } from './migrations.js'
 export { assertLaw } from './query.js'

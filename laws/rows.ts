@@ -72,19 +72,3 @@ export function sortByIdentity<R>(rows: readonly R[]): R[] {
     .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
     .map(({ row }) => row)
 }
-
-/**
- * Where two row lists first differ, in words, or undefined when they are equal.
- * @example firstDifference([{ n: 1 }], [{ n: 2 }]) // 'row 0: expected {"n":1}, actual {"n":2}'
- */
-export function firstDifference(expected: readonly unknown[], actual: readonly unknown[]): string | undefined {
-  const n = Math.max(expected.length, actual.length)
-  for (let i = 0; i < n; i++) {
-    if (i >= actual.length) return `row ${i}: expected ${canonical(expected[i])}, but the engine produced no more rows`
-    if (i >= expected.length) return `row ${i}: the engine produced the extra row ${canonical(actual[i])}`
-    const e = canonical(expected[i])
-    const a = canonical(actual[i])
-    if (e !== a) return `row ${i}: expected ${e}, actual ${a}`
-  }
-  return undefined
-}

@@ -79,7 +79,7 @@ export class ConcurrentQueryError extends StructuredRxError {
   ) {
     super(
       `checkpoint ${checkpointLocation} is in use by another running query (${holder}); stop it first ` +
-        `(a lock held by a process on another host that no longer exists must be removed by hand: ${checkpointLocation}/lock)`,
+        '(a lock held on another host is taken over once its heartbeat stops)',
     )
   }
 }
@@ -152,6 +152,61 @@ export class ConnectorUnavailableError extends StructuredRxError {
     super(
       `${connector} is unreachable after ${attempts} attempts: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
+    )
+  }
+}
+
+/**
+ * A path the query needs does not exist: a source directory mistyped or not yet created, or an input file deleted
+ * after it was logged for a batch. The message says how to proceed.
+ * @example
+ * try { await stream.writeStream(options).start() } catch (e) { if (e instanceof PathNotFoundError) console.log(e.path) }
+ */
+export class PathNotFoundError extends StructuredRxError {
+  readonly code = 'SRX_PATH_NOT_FOUND'
+  constructor(
+    readonly path: string,
+    readonly hint: string,
+  ) {
+    super(`path does not exist: ${path}; ${hint}`)
+  }
+}
+
+/**
+ * An input file changed after its size was logged for a batch, so the batch cannot be read as it was planned.
+ * @example
+ * if (e.cause instanceof SourceFileChangedError) console.log(e.cause.path, e.cause.loggedSize, e.cause.currentSize)
+ */
+export class SourceFileChangedError extends StructuredRxError {
+  readonly code = 'SRX_SOURCE_FILE_CHANGED'
+  constructor(
+    readonly path: string,
+    readonly loggedSize: number,
+    readonly currentSize: number,
+  ) {
+    super(
+      `input file ${path} changed after it was logged for a batch (${loggedSize} bytes then, ${currentSize} now): ` +
+        'write input files elsewhere and rename them into the directory when complete, or set ' +
+        "jsonFiles option fileChanges: 'readAppended' to read appended bytes as a new version of the file",
+    )
+  }
+}
+
+/**
+ * This run lost the lock of its checkpoint: another run judged it stale (its process looked dead, or its heartbeat
+ * stopped) and took it over with a later epoch, so this run must not commit anything more.
+ * @example if (e.cause instanceof CheckpointLockLostError) console.log(e.cause.checkpointLocation, e.cause.epoch)
+ */
+export class CheckpointLockLostError extends StructuredRxError {
+  readonly code = 'SRX_LOCK_LOST'
+  constructor(
+    readonly checkpointLocation: string,
+    readonly epoch: number,
+    readonly successor: string,
+  ) {
+    super(
+      `this run lost the lock of checkpoint ${checkpointLocation} (epoch ${epoch}) to ${successor}: it stops without ` +
+        'committing, and the batch it was running is re-run by the new holder',
     )
   }
 }

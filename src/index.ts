@@ -60,6 +60,7 @@ export type { MemorySink } from './sinks/memorySink.js'
 export { foreachBatch } from './sinks/foreachBatch.js'
 export { consoleSink } from './sinks/consoleSink.js'
 export { jsonFilesSink, readJsonFilesSink } from './sinks/jsonFilesSink.js'
+export type { JsonFilesSinkOptions } from './sinks/jsonFilesSink.js'
 
 // Connectors: partitioned, replayable logs (NATS JetStream, Redis Streams) and their exactly-once sinks
 export { jetStream } from './sources/jetStream.js'
@@ -95,6 +96,9 @@ export {
   CheckpointCorruptedError,
   CheckpointVersionError,
   ConcurrentQueryError,
+  CheckpointLockLostError,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  PathNotFoundError,
+  SourceFileChangedError,
 } from './errors.js'

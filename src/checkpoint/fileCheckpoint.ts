@@ -7,11 +7,14 @@ import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { stateDecoders } from '../state/migrations.js'
 import { loadState, type OperatorStateFiles, operatorStateFiles } from '../state/stateFiles.js'
+import { StateManifest } from '../state/stateManifest.js'
 import type { Offset } from '../util/json.js'
 import { stableStringify } from '../util/keys.js'
 import { type CheckpointLayout, checkpointLayout } from './layout.js'
 import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
 import type { OperatorDeltas, OperatorState, PendingBatch, QueryCheckpoint, RecoveredPosition } from './queryCheckpoint.js'
+
+const MAX_PENDING = 2
 
 /** Settings of a checkpoint's retention. */
 export interface RetentionOptions {
@@ -41,6 +44,8 @@ export async function openCheckpoint(
   const layout = checkpointLayout(location)
   const lock = await acquireCheckpointLock(fs, location, owner)
   try {
+    // Litter of atomic writes that a crash interrupted: invisible to readers, but it would pile up over the years.
+    await fs.sweepTempFiles?.(location)
     if (await fs.exists(layout.rescaleMarker)) {
       throw new IncompatibleCheckpointError(location, [
         "an interrupted 'structured-rx rescale' left its marker file 'rescale' in the checkpoint: finish it with " +
@@ -53,6 +58,15 @@ export async function openCheckpoint(
     if (await fs.exists(metadataPath)) {
       metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
     } else {
+      for (const log of [layout.offsets, layout.commits]) {
+        if ((await fs.readdir(log)).length > 0) {
+          throw new CheckpointCorruptedError(
+            metadataPath,
+            `missing, while ${log} holds batches: the query's id and plan are lost with it; restore it from a backup, ` +
+              'or start the query on a new checkpoint location',
+          )
+        }
+      }
       isNew = true
       metadata = {
         id: fresh.id,
@@ -75,6 +89,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   readonly offsets: BatchLog<OffsetLogEntry>
   readonly commits: BatchLog<CommitLogEntry>
   private operators: readonly OperatorState[] = []
+  /** Per stateful operator, the state files a restore of the last written batch needs. */
+  private readonly manifests = new Map<string, StateManifest>()
   private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
@@ -135,6 +151,15 @@ export class FileCheckpoint implements QueryCheckpoint {
     if (committedId > lastOffsets.batchId) {
       throw new CheckpointCorruptedError(this.commits.pathOf(committedId), `batch ${committedId} is committed but offsets/ ends at batch ${lastOffsets.batchId}`)
     }
+    // Offsets of batch N+2 are written only once batch N has committed, so at most two batches are ever pending.
+    if (lastOffsets.batchId - committedId > MAX_PENDING) {
+      const missing = committedId < 0 ? 'it has none' : `it ends at batch ${committedId}`
+      throw new CheckpointCorruptedError(
+        this.commits.pathOf(lastOffsets.batchId - MAX_PENDING),
+        `offsets/ ends at batch ${lastOffsets.batchId} but the commit log is missing entries (${missing}): ` +
+          'restore commits/ from a backup, or start the query on a new checkpoint location',
+      )
+    }
     const pending: PendingBatch[] = []
     for (let id = committedId + 1; id <= lastOffsets.batchId; id++) {
       const entry = id === lastOffsets.batchId ? lastOffsets.value : await this.offsets.get(id)
@@ -155,10 +180,17 @@ export class FileCheckpoint implements QueryCheckpoint {
     }
     const stateVersion = committedId
     const recorded = this.metadata.fingerprint.statefulOperators
+    const partitions = this.metadata.shufflePartitions
     for (const op of operators) {
       const before = recorded.find((r) => r.name === op.spec.name)
       const files = this.stateFiles(op)
       await files.removeAfter(stateVersion)
+      const manifest = StateManifest.of(lastCommit?.value.state?.[op.spec.name], partitions)
+      for (let p = 0; p < partitions; p++) {
+        const { dir, files: present } = await files.filesOf(p)
+        manifest.check(p, dir, present)
+      }
+      this.manifests.set(op.spec.name, manifest)
       await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null)
     }
     if (this.metadata.formatVersion < CURRENT_FORMAT_VERSION) await this.upgradeFormat(operators, stateVersion)
@@ -174,7 +206,10 @@ export class FileCheckpoint implements QueryCheckpoint {
    */
   private async upgradeFormat(operators: readonly OperatorState[], committedId: number): Promise<void> {
     if (committedId >= 0) {
-      for (const op of operators) await this.stateFiles(op, CURRENT_FORMAT_VERSION).writeSnapshot(committedId, op.store.encodeAll())
+      for (const op of operators) {
+        await this.stateFiles(op, CURRENT_FORMAT_VERSION).writeSnapshot(committedId, op.store.encodeAll())
+        this.manifestOf(op).wrote(committedId, true, [])
+      }
     }
     this.metadata = { ...this.metadata, formatVersion: CURRENT_FORMAT_VERSION }
     await writeCheckpointJson(this.fs, this.layout.metadata, CheckpointMetadata.encode(this.metadata))
@@ -201,13 +236,18 @@ export class FileCheckpoint implements QueryCheckpoint {
     const writes: Promise<void>[] = []
     for (const { operator, deltas: parts } of deltas) {
       const files = this.stateFiles(operator)
+      this.manifestOf(operator).wrote(batchId, snapshot, parts)
       writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
     }
     await settleAll(writes)
   }
 
   async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
-    await this.commits.add(batchId, { nextWatermarkMs })
+    // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
+    await this.lock.assertHeld()
+    const state: Record<string, ReturnType<StateManifest['toRecord']>> = {}
+    for (const op of this.operators) state[op.spec.name] = this.manifestOf(op).toRecord()
+    await this.commits.add(batchId, { nextWatermarkMs, state })
     if (this.fingerprintChanged && this.planFingerprint !== undefined) {
       await this.recordFingerprint(this.planFingerprint)
       this.fingerprintChanged = false
@@ -222,6 +262,15 @@ export class FileCheckpoint implements QueryCheckpoint {
     for (const op of this.operators) await this.stateFiles(op).purge(minVersion)
     await this.offsets.purgeBefore(minVersion)
     await this.commits.purgeBefore(minVersion)
+  }
+
+  private manifestOf(op: OperatorState): StateManifest {
+    let manifest = this.manifests.get(op.spec.name)
+    if (manifest === undefined) {
+      manifest = StateManifest.of(undefined, this.metadata.shufflePartitions)
+      this.manifests.set(op.spec.name, manifest)
+    }
+    return manifest
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
  *
  * ```
  * <location>/metadata                     query id, partition count, plan fingerprint
- * <location>/lock                         the running query's lock (written by durable/lock)
+ * <location>/lock.<epoch>                 the lock: the highest epoch names the running query (written by durable/lock)
  * <location>/offsets/<batchId>            write-ahead log: a batch's offsets, written before it runs
  * <location>/commits/<batchId>            commit log: written once the batch's output and state are durable
  * <location>/state/<operator>/<p>/<batchId>.delta|.snapshot   state files of one shuffle partition

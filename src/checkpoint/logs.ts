@@ -31,9 +31,22 @@ export const OffsetLogEntry = t.type({
 })
 export type OffsetLogEntry = t.TypeOf<typeof OffsetLogEntry>
 
+/** The state files a partition's state is restored from: a snapshot (or none) and the deltas after it, by batch. */
+export const PartitionStateFiles = t.type({ snapshot: t.union([t.number, t.null]), deltas: t.array(t.number) })
+export type PartitionStateFiles = t.TypeOf<typeof PartitionStateFiles>
+
 /** `commits/<batchId>`: written after the sink committed the batch. */
-export const CommitLogEntry = t.type({
-  /** The watermark for the next batch. */
-  nextWatermarkMs: t.number,
-})
+export const CommitLogEntry = t.intersection([
+  t.type({
+    /** The watermark for the next batch. */
+    nextWatermarkMs: t.number,
+  }),
+  t.partial({
+    /**
+     * Per stateful operator and partition, the files its state as of this batch is restored from, so a restore can
+     * tell a file that is missing from one that was never written (commits of older versions lack it).
+     */
+    state: t.record(t.string, t.array(PartitionStateFiles)),
+  }),
+])
 export type CommitLogEntry = t.TypeOf<typeof CommitLogEntry>

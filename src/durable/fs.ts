@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { sweepTempFiles } from './tempFiles.js'
 
 /**
  * File-system operations the checkpoint layer needs, with the durability each one promises.
@@ -55,6 +56,12 @@ export interface CheckpointFs {
    * file. Resolves false if `path` exists. Used for the checkpoint lock.
    */
   createExclusive(path: string, data: string | Uint8Array): Promise<boolean>
+  /**
+   * Removes the temp files that atomic writes of crashed processes left anywhere under `root` (a process still alive
+   * may be mid-write, so its temp files stay, as do those of lock claims); returns the paths removed. Optional: a
+   * file system without it keeps its litter, which `readdir` hides anyway.
+   */
+  sweepTempFiles?(root: string): Promise<string[]>
   /**
    * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
    * Optional: without it, errors name the path itself.
@@ -131,9 +138,19 @@ async function mkdirp(path: string): Promise<void> {
   for (const parent of parents) await fsyncDir(parent)
 }
 
-async function writeDurably(handle: fsp.FileHandle, data: string | Uint8Array): Promise<void> {
-  await handle.writeFile(data)
-  await handle.sync()
+async function writeDurably(handle: fsp.FileHandle, data: string | Uint8Array, path: string): Promise<void> {
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (error) {
+    throw namingPath(error, path)
+  }
+}
+
+/** Node's errors of write() and fsync() (ENOSPC, EIO) name no file: add it, keeping `code`. */
+function namingPath(error: unknown, path: string): unknown {
+  if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} (writing ${path})`
+  return error
 }
 
 async function removeQuietly(path: string): Promise<void> {
@@ -147,7 +164,7 @@ async function writeFileAtomic(path: string, data: string | Uint8Array): Promise
   try {
     const handle = await fsp.open(temp, 'wx')
     try {
-      await writeDurably(handle, data)
+      await writeDurably(handle, data, path)
     } finally {
       await handle.close()
     }
@@ -176,7 +193,7 @@ async function appendFileDurable(path: string, data: string | Uint8Array): Promi
   const isNew = !(await exists(path))
   const handle = await fsp.open(path, 'a')
   try {
-    await writeDurably(handle, data)
+    await writeDurably(handle, data, path)
   } finally {
     await handle.close()
   }
@@ -216,7 +233,7 @@ async function createWithOpenExclusive(path: string, data: string | Uint8Array):
     throw error
   }
   try {
-    await writeDurably(handle, data)
+    await writeDurably(handle, data, path)
   } catch (error) {
     // An empty or partial file would block everyone until judged stale; better not to leave it.
     await handle.close()
@@ -237,7 +254,7 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
   try {
     const handle = await fsp.open(temp, 'wx')
     try {
-      await writeDurably(handle, data)
+      await writeDurably(handle, data, path)
     } finally {
       await handle.close()
     }
@@ -274,4 +291,5 @@ export const nodeFs: CheckpointFs = {
   renameDurable,
   size: async (path) => (await fsp.stat(path)).size,
   createExclusive,
+  sweepTempFiles,
 }

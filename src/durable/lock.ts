@@ -1,13 +1,22 @@
 /**
- * The lock of a checkpoint location: `<checkpointLocation>/lock`, created exclusively by the running query, so two
- * queries never write one checkpoint, while a lock left behind by a killed process does not block a restart.
+ * The lock of a checkpoint location, so two queries never write one checkpoint while a lock left behind by a killed
+ * process does not block a restart.
+ *
+ * The lock is a sequence of files `<checkpoint>/lock.<epoch>`; the one with the highest epoch names the holder. A
+ * run takes the lock by creating the next epoch's file exclusively (a hard link of a complete temp file, so no reader
+ * ever sees half of it): of several processes taking over the same stale holder, exactly one creates that file and
+ * the others back off. Files are never reused (a release leaves a `released` file behind), so a run that was judged
+ * stale and woke up later finds a higher epoch, or its own file gone, and is fenced off: every commit checks that
+ * the lock is still its own. The holder rewrites its file every few seconds (a heartbeat), which is how a lock
+ * written on another host is judged stale; on this host the pid and the process's start time decide.
  */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { ConcurrentQueryError } from '../errors.js'
+import { CheckpointLockLostError, ConcurrentQueryError } from '../errors.js'
 import { type CheckpointFs, errorCode } from './fs.js'
 import { decodeCheckpointFile, encodeCheckpointFile } from './format.js'
+import { processIdentity } from './processIdentity.js'
 
 /** Who holds the lock. */
 export interface CheckpointLockOwner {
@@ -15,28 +24,54 @@ export interface CheckpointLockOwner {
   readonly queryName?: string
 }
 
+/** Timing of the lock's heartbeat. */
+export interface LockTiming {
+  /** How often the holder rewrites its lock file (default 5 s). */
+  readonly heartbeatMs?: number
+  /** A lock from another host whose heartbeat is older than this is stale (default 60 s). */
+  readonly staleAfterMs?: number
+}
+
 /** A held lock. */
 export interface CheckpointLock {
+  /** The epoch of this hold: one more than the hold it followed. */
+  readonly epoch: number
   /**
-   * Unregisters the run, then removes the lock file if it is still this run's. Safe to call twice. Call it after
-   * a crash too (even a simulated one whose fs now rejects everything): a run that never releases stays "live" in
-   * this process and keeps blocking restarts here.
-   * @throws the file-system error of reading or removing the lock file; the run is unregistered regardless.
+   * Checks that the lock is still this run's (no later epoch took it over), before a commit.
+   * @throws CheckpointLockLostError when another run has taken the lock over.
+   */
+  assertHeld(): Promise<void>
+  /**
+   * Stops the heartbeat, unregisters the run, then marks the lock file released if it is still this run's. Safe to
+   * call twice. Call it after a crash too (even a simulated one whose fs now rejects everything): a run that never
+   * releases stays "live" in this process and keeps blocking restarts here.
+   * @throws the file-system error of reading or writing the lock file; the run is unregistered regardless.
    */
   release(): Promise<void>
 }
 
-const LockFileCodec = t.type({
-  pid: t.number,
-  hostname: t.string,
-  runId: t.string,
-  queryName: t.union([t.string, t.null]),
-  startedAt: t.string,
-})
+const LockFileCodec = t.intersection([
+  t.type({ pid: t.number, hostname: t.string, runId: t.string, queryName: t.union([t.string, t.null]), startedAt: t.string }),
+  // Lock files of older versions have none of these; a plain `lock` file is epoch 0.
+  t.partial({
+    epoch: t.number,
+    procStart: t.union([t.string, t.null]),
+    bootId: t.union([t.string, t.null]),
+    heartbeatAt: t.string,
+    released: t.boolean,
+  }),
+])
 type LockFile = t.TypeOf<typeof LockFileCodec>
 
-/** Who a lock file names: pid, hostname, runId, queryName, startedAt. */
+/** Who a lock file names: pid, hostname, runId, queryName, startedAt, and (when written by this version) epoch and heartbeat. */
 export type LockHolder = LockFile
+
+const DEFAULT_HEARTBEAT_MS = 5_000
+const DEFAULT_STALE_AFTER_MS = 60_000
+const LEGACY_LOCK = 'lock'
+const EPOCH_FILE = /^lock\.(\d+)$/
+
+const epochPath = (dir: string, epoch: number) => join(dir, epoch === 0 ? LEGACY_LOCK : `lock.${epoch}`)
 
 /**
  * runIds of the queries of this process that hold (or are taking) a lock, with a count in case a caller reuses a
@@ -56,11 +91,12 @@ function unregister(runId: string): void {
 
 function describe(holder: LockFile): string {
   const name = holder.queryName === null ? '' : `query "${holder.queryName}", `
-  return `${name}runId ${holder.runId}, pid ${holder.pid} on ${holder.hostname}, since ${holder.startedAt}`
+  const beat = holder.heartbeatAt === undefined ? '' : `, last heartbeat ${holder.heartbeatAt}`
+  return `${name}runId ${holder.runId}, pid ${holder.pid} on ${holder.hostname}, since ${holder.startedAt}${beat}`
 }
 
-/** The lock file's raw bytes and holder, `undefined` holder if it does not parse, `undefined` if it is gone. */
-async function readLock(fs: CheckpointFs, path: string): Promise<{ raw: Buffer; holder: LockFile | undefined } | undefined> {
+/** A lock file's holder, 'unreadable' if it does not parse, undefined if it is gone. */
+async function readLock(fs: CheckpointFs, path: string): Promise<LockFile | 'unreadable' | undefined> {
   let raw: Buffer
   try {
     raw = await fs.readFile(path)
@@ -70,104 +106,181 @@ async function readLock(fs: CheckpointFs, path: string): Promise<{ raw: Buffer; 
   }
   try {
     const decoded = LockFileCodec.decode(JSON.parse(decodeCheckpointFile(path, raw).body))
-    return { raw, holder: decoded._tag === 'Right' ? decoded.right : undefined }
+    return decoded._tag === 'Right' ? decoded.right : 'unreadable'
   } catch {
     // A lock torn by a crash, or from a newer format: its writer is gone or will recreate it; judge it stale.
-    return { raw, holder: undefined }
+    return 'unreadable'
   }
 }
 
-/** Whether the holder may still be running. A lock from another host cannot be checked, so it is assumed live. */
-function isLive(holder: LockFile): boolean {
-  if (holder.hostname !== hostname()) return true
+/** The highest epoch with a lock file (0 for a plain `lock` file of an older version), or -1 for none. */
+async function topEpoch(fs: CheckpointFs, dir: string): Promise<number> {
+  const names = await fs.readdir(dir)
+  const epochs = names.map((n) => EPOCH_FILE.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]))
+  if (epochs.length > 0) return Math.max(...epochs)
+  return names.includes(LEGACY_LOCK) ? 0 : -1
+}
+
+/** Whether the holder may still be running. */
+function isLive(holder: LockFile, staleAfterMs: number): boolean {
+  if (holder.released === true) return false
+  if (holder.hostname !== hostname()) {
+    // Another host's process cannot be checked; its heartbeat can (an older version's lock has none: assumed live).
+    return holder.heartbeatAt === undefined || Date.now() - Date.parse(holder.heartbeatAt) <= staleAfterMs
+  }
+  const here = processIdentity(holder.pid)
+  if (holder.bootId != null && here.bootId !== null && holder.bootId !== here.bootId) return false
   if (holder.pid === process.pid) return liveRunIds.has(holder.runId)
   try {
     process.kill(holder.pid, 0)
-    return true
   } catch (error) {
     // EPERM: the process exists but belongs to another user.
-    return errorCode(error) !== 'ESRCH'
+    if (errorCode(error) === 'ESRCH') return false
   }
+  // The pid is taken, but by the holder only if it is the same process: pids are reused.
+  return holder.procStart == null || here.procStart === null || holder.procStart === here.procStart
 }
 
-/**
- * Creates the lock file, taking over a stale one at most once.
- * @throws ConcurrentQueryError when a live holder has it, or another restart takes over the same stale lock.
- */
-async function createLockFile(fs: CheckpointFs, checkpointDir: string, path: string, contents: string): Promise<void> {
-  let tookOverStale = false
-  // A few rounds only cover a lock released or replaced between our steps; each round ends or throws otherwise.
-  for (let round = 0; round < 3; round++) {
-    if (await fs.createExclusive(path, contents)) return
-    const existing = await readLock(fs, path)
-    if (existing === undefined) continue
-    const { raw, holder } = existing
-    if (holder !== undefined && isLive(holder)) throw new ConcurrentQueryError(checkpointDir, describe(holder))
-    if (tookOverStale) break
-    // Re-read just before removing, so we do not delete a lock another restart created since our first read.
-    const again = await readLock(fs, path)
-    if (again !== undefined && !again.raw.equals(raw)) continue
-    await fs.remove(path)
-    tookOverStale = true
-  }
-  throw new ConcurrentQueryError(checkpointDir, 'another process is taking over the same stale lock right now')
-}
-
-/**
- * Takes the lock of `checkpointDir` for `owner`, writing `{ pid, hostname, runId, queryName, startedAt }` to
- * `<checkpointDir>/lock` (a checkpoint file, like every file there). A lock whose holder is dead (its pid is gone on
- * this host, or it is this process and the run has released or never registered) or that does not parse is
- * stale: it is removed and the lock taken, once.
- * @example
- * const lock = await acquireCheckpointLock(nodeFs, checkpointLocation, { runId, queryName: 'activity' })
- * try { await runQuery() } finally { await lock.release() }
- * @throws ConcurrentQueryError naming the holder when a live query holds the lock (or wins a race for a stale
- * one); a lock written on another host is treated as live, since its process cannot be checked from here.
- * @throws the file-system error of creating, reading or removing the lock file.
- */
 /**
  * Who holds the lock of a checkpoint, without judging whether that holder is alive (a starting query does that).
- * @returns the holder, 'unreadable' for a torn or foreign lock file, undefined when there is no lock.
+ * @example const holder = await readLockHolder(nodeFs, '/ckpt/activity')
+ * @returns the holder, 'unreadable' for a torn or foreign lock file, undefined when there is no lock or it was released.
  * @throws file-system errors other than a missing file.
  */
 export async function readLockHolder(fs: CheckpointFs, checkpointDir: string): Promise<LockHolder | 'unreadable' | undefined> {
-  const lock = await readLock(fs, join(checkpointDir, 'lock'))
-  if (lock === undefined) return undefined
-  return lock.holder ?? 'unreadable'
+  const top = await topEpoch(fs, checkpointDir)
+  if (top < 0) return undefined
+  const holder = await readLock(fs, epochPath(checkpointDir, top))
+  return holder !== 'unreadable' && holder?.released === true ? undefined : holder
 }
 
+/**
+ * Takes the lock of `checkpointDir` for `owner` by creating `<checkpointDir>/lock.<epoch>` (a checkpoint file naming
+ * pid, process start time, host, runId, query name, epoch and heartbeat). A holder that is dead (its pid is gone or
+ * now belongs to another process on this host, its heartbeat on another host is older than `staleAfterMs`, or it is
+ * this process and the run has released or never registered), released, or unreadable is stale and is taken over.
+ * @example
+ * const lock = await acquireCheckpointLock(nodeFs, checkpointLocation, { runId, queryName: 'activity' })
+ * try { await runQuery() } finally { await lock.release() }
+ * @throws ConcurrentQueryError naming the holder when a live query holds the lock, or another process won the race
+ * for a stale one.
+ * @throws the file-system error of creating or reading the lock files.
+ */
 export async function acquireCheckpointLock(
   fs: CheckpointFs,
   checkpointDir: string,
   owner: CheckpointLockOwner,
+  timing: LockTiming = {},
 ): Promise<CheckpointLock> {
-  const path = join(checkpointDir, 'lock')
-  const mine: LockFile = {
-    pid: process.pid,
-    hostname: hostname(),
-    runId: owner.runId,
-    queryName: owner.queryName ?? null,
-    startedAt: new Date().toISOString(),
+  const staleAfterMs = timing.staleAfterMs ?? DEFAULT_STALE_AFTER_MS
+  const startedAt = new Date().toISOString()
+  const contents = (epoch: number, extra: Partial<LockFile> = {}): string => {
+    const mine: LockFile = {
+      pid: process.pid,
+      hostname: hostname(),
+      runId: owner.runId,
+      queryName: owner.queryName ?? null,
+      startedAt,
+      epoch,
+      ...processIdentity(process.pid),
+      heartbeatAt: new Date().toISOString(),
+      ...extra,
+    }
+    return encodeCheckpointFile(JSON.stringify(mine))
   }
-  const contents = encodeCheckpointFile(JSON.stringify(mine))
-
   // Registered before the file exists, so a concurrent acquire in this process never sees our lock as stale.
   register(owner.runId)
+  let epoch: number
   try {
-    await createLockFile(fs, checkpointDir, path, contents)
+    epoch = await claim(fs, checkpointDir, staleAfterMs, contents)
   } catch (error) {
     unregister(owner.runId)
     throw error
   }
+  return new HeldLock(fs, checkpointDir, owner.runId, epoch, contents, timing.heartbeatMs ?? DEFAULT_HEARTBEAT_MS)
+}
 
-  let released = false
-  return {
-    async release() {
-      if (released) return
-      released = true
-      unregister(owner.runId)
-      const current = await readLock(fs, path)
-      if (current?.holder?.runId === owner.runId && current.holder.pid === process.pid) await fs.remove(path)
-    },
+/** Creates the next epoch's lock file; returns its epoch. */
+async function claim(fs: CheckpointFs, dir: string, staleAfterMs: number, contents: (epoch: number) => string): Promise<number> {
+  // Each round either ends, throws, or follows a change another process made between our steps.
+  for (let round = 0; round < 4; round++) {
+    const top = await topEpoch(fs, dir)
+    if (top >= 0) {
+      const holder = await readLock(fs, epochPath(dir, top))
+      if (holder === undefined) continue
+      if (holder !== 'unreadable' && isLive(holder, staleAfterMs)) throw new ConcurrentQueryError(dir, describe(holder))
+    }
+    const epoch = Math.max(top, 0) + 1
+    // Exactly one process creates this epoch's file; the others see it live in their next round and back off.
+    if (!(await fs.createExclusive(epochPath(dir, epoch), contents(epoch)))) continue
+    if ((await topEpoch(fs, dir)) > epoch) {
+      // A process that listed later already went past us: our file is of no use to anyone.
+      await fs.remove(epochPath(dir, epoch))
+      continue
+    }
+    // Files two epochs back are no longer needed to fence anyone off (the one just below is).
+    for (const name of await fs.readdir(dir)) {
+      const m = EPOCH_FILE.exec(name)
+      if ((m !== null && Number(m[1]) <= epoch - 2) || (name === LEGACY_LOCK && epoch >= 2)) await fs.remove(join(dir, name))
+    }
+    return epoch
+  }
+  throw new ConcurrentQueryError(dir, 'other processes are taking over the same stale lock right now')
+}
+
+class HeldLock implements CheckpointLock {
+  private released = false
+  private readonly timer: NodeJS.Timeout
+  private beating: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly fs: CheckpointFs,
+    private readonly dir: string,
+    private readonly runId: string,
+    readonly epoch: number,
+    private readonly contents: (epoch: number, extra?: Partial<LockFile>) => string,
+    heartbeatMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      this.beating = this.beating.then(() => this.beat())
+    }, heartbeatMs)
+    this.timer.unref()
+  }
+
+  /** Rewrites the lock file with a fresh heartbeat while it is still ours; a lost lock stops the heartbeat. */
+  private async beat(): Promise<void> {
+    if (this.released) return
+    try {
+      await this.assertHeld()
+      await this.fs.writeFileAtomic(epochPath(this.dir, this.epoch), this.contents(this.epoch))
+    } catch {
+      // A lost lock or a failing disk: the next commit's check reports it to the query.
+      clearInterval(this.timer)
+    }
+  }
+
+  async assertHeld(): Promise<void> {
+    if (this.released) throw new CheckpointLockLostError(this.dir, this.epoch, 'nobody: this run released it (it stopped)')
+    const successor = await readLock(this.fs, epochPath(this.dir, this.epoch + 1))
+    if (successor !== undefined) {
+      throw new CheckpointLockLostError(this.dir, this.epoch, successor === 'unreadable' ? 'a later run' : describe(successor))
+    }
+    const mine = await readLock(this.fs, epochPath(this.dir, this.epoch))
+    if (mine === undefined || mine === 'unreadable' || mine.runId !== this.runId) {
+      throw new CheckpointLockLostError(this.dir, this.epoch, 'a later run (this run\'s lock file is gone)')
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return
+    this.released = true
+    clearInterval(this.timer)
+    unregister(this.runId)
+    await this.beating
+    const current = await readLock(this.fs, epochPath(this.dir, this.epoch))
+    const successor = await this.fs.exists(epochPath(this.dir, this.epoch + 1))
+    if (current !== undefined && current !== 'unreadable' && current.runId === this.runId && !successor) {
+      await this.fs.writeFileAtomic(epochPath(this.dir, this.epoch), this.contents(this.epoch, { released: true }))
+    }
   }
 }

@@ -9,6 +9,9 @@ import { queryError } from './queryError.js'
 import type { QueryRun } from './queryRun.js'
 import { type EventTimeStats, runSteps } from './runSteps.js'
 
+/** How the runner leaves a batch that `stop(timeoutMs)` abandoned: nothing of it may be committed. */
+export class AbandonedBatch extends Error {}
+
 /** What the batch runner tells the query handle. */
 export interface BatchRunnerHost {
   setStatus(message: string, isDataAvailable: boolean, isTriggerActive: boolean): void
@@ -25,8 +28,11 @@ export class BatchRunner {
   nextBatchId: number
   committedOffset: Offset
   watermarkMs: number
+  /** The batch running now, or the last one that ran. */
+  runningBatchId: number | undefined
   /** The state and commit-log writes of the last batch, running in the background. */
   private backgroundCommit: Promise<void> = Promise.resolve()
+  private abandoned = false
 
   constructor(
     private readonly run: QueryRun,
@@ -36,6 +42,14 @@ export class BatchRunner {
     this.nextBatchId = position.nextBatchId
     this.watermarkMs = position.watermarkMs
     this.committedOffset = position.committedOffset ?? run.reader.initialOffset()
+  }
+
+  /**
+   * Gives up on the running batch: whatever it still does, it commits nothing (no sink commit is awaited, no state
+   * or commit-log write starts), so a restart re-runs it.
+   */
+  abandon(): void {
+    this.abandoned = true
   }
 
   /** Resolves once the last batch's state and commit are durable; rejects with their failure. */
@@ -64,6 +78,7 @@ export class BatchRunner {
   ): Promise<void> {
     const { executable, checkpoint, reader, writer, def } = this.run
     const { plan } = executable
+    this.runningBatchId = batchId
     const clock = performance.now()
     const lap = () => {
       const now = performance.now()
@@ -121,8 +136,10 @@ export class BatchRunner {
     try {
       await writer.addBatch(batchId, output)
     } catch (e) {
+      if (this.abandoned) throw new AbandonedBatch()
       throw this.error(e, batchId, def.sink.description)
     }
+    if (this.abandoned) throw new AbandonedBatch()
     const sinkCommit = lap()
     const nextWatermark =
       eventTime !== undefined && plan.watermark !== undefined
@@ -131,6 +148,7 @@ export class BatchRunner {
     // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
     // every batch after the last commit, so nothing depends on them until the next commit or a stop.
     this.backgroundCommit = (async () => {
+      if (this.abandoned) return
       try {
         await checkpoint.writeState(batchId, deltas)
         await checkpoint.commit(batchId, nextWatermark)

@@ -73,7 +73,13 @@ async function launch(
   const id = opened?.metadata.id ?? randomUUID()
   const reader = await def.source.open({ fs: session.fs, logDir, restarting: opened !== undefined && !opened.isNew })
   try {
-    const writer = await def.sink.open({ queryId: id, queryName: def.queryName, outputMode: def.outputMode, fs: session.fs })
+    const writer = await def.sink.open({
+      queryId: id,
+      queryName: def.queryName,
+      checkpointLocation: def.checkpointLocation,
+      outputMode: def.outputMode,
+      fs: session.fs,
+    })
     return await MicroBatchQuery.start({
       id,
       runId,

@@ -1,12 +1,14 @@
 import type { Observable } from 'rxjs'
 import type { StreamingQueryError } from '../errors.js'
 import { explainPlan } from '../plan/explain.js'
-import { BatchRunner } from './batchRunner.js'
+import { AbandonedBatch, BatchRunner } from './batchRunner.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import { type BatchMeasurements, ProgressReporter } from './progressReporter.js'
 import { queryError } from './queryError.js'
 import type { QueryRun } from './queryRun.js'
 import { TriggerLoop } from './triggerLoop.js'
+
+const DEFAULT_STOP_TIMEOUT_MS = 120_000
 
 /** A running streaming query (Spark's StreamingQuery). */
 export interface StreamingQuery {
@@ -23,8 +25,11 @@ export interface StreamingQuery {
   readonly isActive: boolean
   /** The error that terminated the query, if any. */
   readonly exception: StreamingQueryError | undefined
-  /** Stops after the running batch (if any) commits. */
-  stop(): Promise<void>
+  /**
+   * Stops after the running batch (if any) commits. A batch still running after `timeoutMs` (default 120 s; e.g. a
+   * sink that hangs) is abandoned uncommitted: the query ends, its lock is released, and a restart re-runs the batch.
+   */
+  stop(timeoutMs?: number): Promise<void>
   /**
    * Resolves when the query terminates (true), or false after `timeoutMs`.
    * @throws StreamingQueryError when the query failed.
@@ -45,6 +50,8 @@ export class MicroBatchQuery implements StreamingQuery {
   exception: StreamingQueryError | undefined
   private readonly progress: ProgressReporter
   private active = true
+  private finished = false
+  private abandonedBatch: number | undefined
   private terminated: Promise<void> = Promise.resolve()
   private loop: TriggerLoop | undefined
   private batches: BatchRunner | undefined
@@ -110,9 +117,20 @@ export class MicroBatchQuery implements StreamingQuery {
     return this.progress.progress$
   }
 
-  async stop(): Promise<void> {
+  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     this.loop?.stop()
-    await this.terminated
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    })
+    const outcome = await Promise.race([this.terminated.then(() => 'stopped' as const), timedOut])
+    clearTimeout(timer)
+    if (outcome === 'timeout' && !this.finished) {
+      // The batch may still finish in the background; abandoned, it commits nothing.
+      this.batches?.abandon()
+      this.abandonedBatch = this.batches?.runningBatchId
+      await this.finish(undefined)
+    }
   }
 
   async awaitTermination(timeoutMs?: number): Promise<boolean> {
@@ -167,11 +185,18 @@ export class MicroBatchQuery implements StreamingQuery {
   }
 
   private async finish(error: unknown): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    if (error instanceof AbandonedBatch) error = undefined
     if (error !== undefined) {
       this.exception = queryError(error, this, this.batches?.nextBatchId ?? 0, undefined)
     }
     this.active = false
-    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : 'Stopped', false, false)
+    const stopped =
+      this.abandonedBatch === undefined
+        ? 'Stopped'
+        : `Stopped; batch ${this.abandonedBatch} was abandoned uncommitted when stop() timed out, and re-runs on restart`
+    this.setStatus(this.exception ? `Terminated with exception: ${this.exception.message}` : stopped, false, false)
     for (const w of this.idleWaiters) (this.exception ? w.reject(this.exception) : w.resolve())
     this.idleWaiters = []
     this.progress.complete()

@@ -4,7 +4,9 @@ import type { BatchRunner } from './batchRunner.js'
 import type { QueryRun } from './queryRun.js'
 import { TriggerWait } from './triggerWait.js'
 
+/** The first wait between polls of a source without new data; it doubles on every empty poll up to the maximum. */
 const IDLE_POLL_MS = 10
+const IDLE_POLL_MAX_MS = 1000
 
 /** What the trigger loop tells the query handle. */
 export interface TriggerLoopHost {
@@ -57,6 +59,7 @@ export class TriggerLoop {
       // The write-ahead log says these batches started but never committed: re-run them with exactly those offsets.
       for (const batch of pending) await this.batches.rerun(batch)
       if (trigger.kind === 'availableNow') await reader.prepareForTriggerAvailableNow?.()
+      let idleMs = IDLE_POLL_MS
       while (!this.stopRequested) {
         const started = Date.now()
         const ran = await this.runTrigger(trigger.kind === 'once' ? 'all' : 'default')
@@ -64,7 +67,9 @@ export class TriggerLoop {
         if (trigger.kind === 'availableNow' && !ran) break
         if (this.stopRequested) break
         const intervalMs = trigger.kind === 'processingTime' ? trigger.intervalMs : 0
-        const waitMs = intervalMs > 0 ? Math.max(0, started + intervalMs - Date.now()) : ran ? 0 : IDLE_POLL_MS
+        // An idle source is polled less and less often (new data announced by the source still wakes the loop at once).
+        const waitMs = intervalMs > 0 ? Math.max(0, started + intervalMs - Date.now()) : ran ? 0 : idleMs
+        idleMs = ran ? IDLE_POLL_MS : Math.min(idleMs * 2, IDLE_POLL_MAX_MS)
         if (waitMs > 0) {
           this.host.setStatus(ran ? 'Waiting for next trigger' : 'Waiting for data to arrive', !ran ? false : this.host.isDataAvailable, false)
           await this.waiting.sleep(waitMs, intervalMs === 0)

@@ -1,36 +1,68 @@
 import { join } from 'node:path'
-import * as t from 'io-ts'
 import { nodeFs, type CheckpointFs } from '../durable/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 import { InvalidQueryError } from '../errors.js'
 import type { Sink } from './sink.js'
+import { ownerOf, readManifest, WriterManifest } from './sinkManifest.js'
 
-const MANIFEST_DIR = '_manifest'
-const ManifestEntry = t.type({ batchId: t.number, files: t.array(t.string), numRows: t.number })
+/** Options of `jsonFilesSink`. */
+export interface JsonFilesSinkOptions {
+  /**
+   * Write into a directory that another query wrote, keeping this query's batches apart from its (default false: such
+   * a directory is refused, since batch ids of two queries would collide).
+   */
+  readonly appendAsNewWriter?: boolean
+  /**
+   * Batches committed longer ago than this are dropped from the manifest when it is compacted (every 10 batches), so
+   * the manifest stays bounded; their part files stay on disk but are no longer read (default: kept forever).
+   */
+  readonly retentionMs?: number
+}
 
 /**
  * Writes each micro-batch as a JSON-lines part file in `dir`, then commits it with a manifest entry
- * `_manifest/<batchId>` (like Spark's `_spark_metadata`). A batch whose manifest entry exists is skipped, so a
- * replayed batch never duplicates rows; part files of a batch that crashed before its manifest entry are
- * invisible to `readJsonFilesSink`. Supports output mode `append` (as Spark's file sink).
+ * `_manifest/<batchId>` recording the query id (like Spark's `_spark_metadata`). A batch whose manifest entry exists
+ * is skipped, so a replayed batch never duplicates rows; part files of a batch that crashed before its manifest entry
+ * are invisible to `readJsonFilesSink`. Supports output mode `append` (as Spark's file sink). Exactly-once needs the
+ * query's checkpoint, so a query without `checkpointLocation` is refused; so is a query other than the one that wrote
+ * `dir`, unless it passes `appendAsNewWriter` (its entries are then `_manifest/<batchId>.<queryId>`).
  * @example writeStream({ outputMode: 'append', sink: jsonFilesSink('/out/events'), checkpointLocation: '/ckpt/events' })
+ * @throws InvalidQueryError at `start()`: an output mode other than append, no checkpoint location, or a directory
+ * written by another query.
  */
-export function jsonFilesSink(dir: string): Sink<unknown> {
+export function jsonFilesSink(dir: string, options: JsonFilesSinkOptions = {}): Sink<unknown> {
   return {
     description: `FileSink[${dir}]`,
     async open(ctx) {
       if (ctx.outputMode !== 'append') {
         throw new InvalidQueryError(`jsonFilesSink(${dir}) supports output mode 'append' only, not '${ctx.outputMode}'`)
       }
+      if (ctx.checkpointLocation === undefined) {
+        throw new InvalidQueryError(
+          `jsonFilesSink(${dir}) needs a checkpointLocation: only the checkpoint tells a restarted query which batches ` +
+            'it already wrote, so without one its output would be lost or duplicated',
+        )
+      }
       const fs = ctx.fs
+      await fs.sweepTempFiles?.(dir)
+      const owner = await ownerOf(fs, dir)
+      const isOwner = owner === undefined || owner === 'legacy' || owner === ctx.queryId
+      if (!isOwner && options.appendAsNewWriter !== true) {
+        throw new InvalidQueryError(
+          `jsonFilesSink(${dir}) holds the output of query ${owner}, and this is query ${ctx.queryId} (a new or ` +
+            'missing checkpoint is a new query): its batch ids would collide with the ones there. Write to an empty ' +
+            'directory, restart the other query on its own checkpoint, or pass { appendAsNewWriter: true } to add ' +
+            "this query's batches next to the others",
+        )
+      }
+      const manifest = new WriterManifest(fs, dir, isOwner ? '' : ctx.queryId, options.retentionMs)
+      await manifest.load()
       return {
         async addBatch(batchId, rows) {
-          const manifest = join(dir, MANIFEST_DIR, String(batchId))
-          if (await fs.exists(manifest)) return
-          const file = `part-${String(batchId).padStart(10, '0')}.jsonl`
+          if (await manifest.has(batchId)) return
+          const file = `part-${String(batchId).padStart(10, '0')}${isOwner ? '' : `-${ctx.queryId}`}.jsonl`
           const body = rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length > 0 ? '\n' : '')
           await fs.writeFileAtomic(join(dir, file), body)
-          await writeCheckpointJson(fs, manifest, ManifestEntry.encode({ batchId, files: [file], numRows: rows.length }))
+          await manifest.add({ batchId, files: [file], numRows: rows.length, queryId: ctx.queryId, committedAt: Date.now() })
         },
       }
     },
@@ -38,16 +70,14 @@ export function jsonFilesSink(dir: string): Sink<unknown> {
 }
 
 /**
- * Reads the rows a `jsonFilesSink` committed, in batch order: only files listed in the manifest.
+ * Reads the rows a `jsonFilesSink` committed: only files listed in the manifest, the first writer's batches in batch
+ * order, then those of each query that appended as a new writer (by query id), each in batch order.
  * @example const rows = await readJsonFilesSink<{ key: string }>('/out/events')
  * @throws CheckpointCorruptedError naming a manifest entry that fails its checksum.
  */
 export async function readJsonFilesSink<R = unknown>(dir: string, fs: CheckpointFs = nodeFs): Promise<R[]> {
-  const names = await fs.readdir(join(dir, MANIFEST_DIR))
-  const batches = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b)
   const rows: R[] = []
-  for (const batchId of batches) {
-    const entry = await readCheckpointJson(fs, join(dir, MANIFEST_DIR, String(batchId)), ManifestEntry)
+  for (const entry of await readManifest(fs, dir)) {
     for (const file of entry.files) {
       const text = (await fs.readFile(join(dir, file))).toString('utf8')
       for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as R)

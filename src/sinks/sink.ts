@@ -13,6 +13,8 @@ export interface SinkContext {
    */
   readonly queryId: string
   readonly queryName: string | undefined
+  /** Where the query keeps its checkpoint; absent without one (a sink that needs one to be idempotent refuses). */
+  readonly checkpointLocation?: string
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
 }

@@ -1,145 +1,217 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { watch } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
 import { join, normalize } from 'node:path'
-import * as t from 'io-ts'
 import type { CheckpointFs } from '../durable/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
-import { BadRecordError } from '../errors.js'
+import { errorCode } from '../durable/fs.js'
+import { PathNotFoundError, SourceFileChangedError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
-import { decodeRow } from './decodeRow.js'
+import { mapLimit } from '../util/mapLimit.js'
+import { type ListingRules, listNewFiles, missingDirectory } from './fileListing.js'
+import { FileLog, type LoggedFile } from './fileLog.js'
+import { type BadRow, readJsonLines } from './jsonLines.js'
 import type { Offset, Source, SourceReader } from './source.js'
 
 /** Options of `jsonFiles`. */
 export interface JsonFilesOptions<T> {
   /** io-ts codec every row must satisfy. */
   readonly codec: Codec<T>
-  /** At most this many new files per micro-batch (default: all). */
+  /** At most this many new files per micro-batch (default 1000, so a backlog is read in batches of bounded size). */
   readonly maxFilesPerTrigger?: number
   /**
    * Where bad rows go instead of failing the query: a directory that receives one JSON-lines file per batch with
    * `{ file, line, codecPath, reason, text }` records. Without it, the first bad row fails the query.
    */
   readonly badRecords?: { readonly path: string }
+  /** Files modified less than this many ms ago are left for a later batch (default 0: every file listed is read). */
+  readonly minFileAgeMs?: number
+  /** File names matching this are never read, e.g. `/\.inprogress\./` for a writer's temp names. */
+  readonly ignoreFiles?: RegExp
+  /**
+   * What a file that changed after it was logged for a batch means: `'fail'` (default) fails the batch naming it;
+   * `'readAppended'` reads the logged bytes in their batch and bytes appended later as a new version of the file.
+   */
+  readonly fileChanges?: 'fail' | 'readAppended'
+  /** Skip input files deleted after they were logged (counted as `numMissingFiles`) instead of failing. */
+  readonly ignoreMissingFiles?: boolean
+  /** Start even when the directory does not exist yet, and read it once it appears (default: refuse at start). */
+  readonly waitForDirectory?: boolean
+  /**
+   * Files modified more than this long before the newest file read are ignored, and forgotten when the source log is
+   * compacted, which bounds the log (Spark's `maxFileAge`; default: every file is remembered forever).
+   */
+  readonly maxFileAgeMs?: number
+  /** Files read at once (default 16): bounds open file handles however many files a batch has. */
+  readonly maxConcurrentReads?: number
 }
 
-const EXTENSIONS = /\.(json|jsonl|ndjson)$/
-const COMPACT_INTERVAL = 10
-const LogEntry = t.array(t.string)
-const CompactEntry = t.type({ upTo: t.number, files: t.array(t.string) })
+const DEFAULT_MAX_FILES_PER_TRIGGER = 1000
+const DEFAULT_CONCURRENT_READS = 16
+/** How long after its last modification a logged file is still checked for appended bytes. */
+const RECENT_MS = 5 * 60_000
 
 /**
  * Reads JSON-lines files (`.json`, `.jsonl`, `.ndjson`) from `dir` as a stream: every file exactly once, in name
- * order, at most `maxFilesPerTrigger` per batch. The files of each batch are logged under the checkpoint's
- * `sources/<i>` (compacted every 10 batches), so a re-run batch reads exactly the same files.
+ * order, at most `maxFilesPerTrigger` (default 1000) per batch. The files of each batch are logged under the
+ * checkpoint's `sources/<i>` with their size and modification time, so a re-run batch reads exactly the same bytes.
+ * Files are read as a stream of lines, at most `maxConcurrentReads` at a time. Names starting with `.` or `_` are
+ * never input: write files elsewhere (or under such a name) and rename them into `dir` when complete.
  * @example session.readStream(jsonFiles('/data/activity', { codec: Activity, maxFilesPerTrigger: 10 }))
- * Fails the query with BadRecordError (file, line, codec path) on a malformed line or a row failing its codec,
- * unless `badRecords` is set.
+ * @throws RangeError for an invalid option. `start()` fails with PathNotFoundError when `dir` does not exist
+ * (unless `waitForDirectory`). A batch fails with BadRecordError (file, line, codec path) on a malformed line, a line
+ * that is not valid UTF-8 or a row failing its codec (unless `badRecords` is set), with SourceFileChangedError for a
+ * file that changed after it was logged, and with PathNotFoundError for a logged file that was deleted (unless
+ * `ignoreMissingFiles`).
  */
 export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<T> {
-  const max = options.maxFilesPerTrigger
-  if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
-    throw new RangeError(`jsonFiles(${dir}): maxFilesPerTrigger must be a positive integer, got ${max}`)
+  const max = positiveInteger(dir, 'maxFilesPerTrigger', options.maxFilesPerTrigger) ?? DEFAULT_MAX_FILES_PER_TRIGGER
+  const concurrency = positiveInteger(dir, 'maxConcurrentReads', options.maxConcurrentReads) ?? DEFAULT_CONCURRENT_READS
+  const rules: ListingRules = {
+    ignoreFiles: options.ignoreFiles,
+    minFileAgeMs: options.minFileAgeMs ?? 0,
+    readAppended: options.fileChanges === 'readAppended',
+    waitForDirectory: options.waitForDirectory ?? false,
+    statConcurrency: concurrency,
   }
   return {
     description: `FileStreamSource[${dir}]`,
     kind: 'jsonFiles',
     identity: normalize(dir).replace(/(.)\/+$/, '$1'),
     async open(ctx): Promise<SourceReader<T>> {
+      await checkDirectory(dir, rules.waitForDirectory)
       const log = new FileLog(ctx.fs, ctx.logDir)
       await log.load()
       let availableNowFiles: Set<string> | undefined
-      let lastBatchBad = 0
-      let totalBad = 0
+      const oldestKept = () => (options.maxFileAgeMs === undefined ? undefined : log.newestMtimeMs - options.maxFileAgeMs)
+      const last = { bad: 0, missing: 0 }
+      const total = { bad: 0, missing: 0 }
       return {
         initialOffset: () => -1,
         async latestOffset(start, limit) {
           const from = asLogOffset(start)
+          log.assertReaches(from)
           // A batch already logged beyond `start` (a re-run after a crash) is reused, never re-listed.
           if (log.latest > from) return from + 1
-          let fresh = (await listJsonFiles(dir)).filter((f) => !log.seen.has(f))
-          if (availableNowFiles !== undefined) fresh = fresh.filter((f) => availableNowFiles!.has(f))
-          if (limit === 'default' && max !== undefined) fresh = fresh.slice(0, max)
+          // Files modified within the last few minutes are watched for growth: a writer may not be done with them.
+          log.forgetRecent(Date.now() - RECENT_MS)
+          let fresh = await listNewFiles(dir, log.seen, log.recent, { ...rules, ignoreOlderThanMs: oldestKept() })
+          if (availableNowFiles !== undefined) fresh = fresh.filter((f) => availableNowFiles!.has(f.name))
+          if (limit === 'default') fresh = fresh.slice(0, max)
           if (fresh.length === 0) return from
           await log.add(from + 1, fresh)
           return from + 1
         },
         async getBatch(start, end) {
+          const parts: { n: number; file: LoggedFile }[] = []
+          for (let n = asLogOffset(start) + 1; n <= asLogOffset(end); n++) {
+            for (const file of log.filesOf(n)) if (file.missing !== true) parts.push({ n, file })
+          }
+          const tolerate = options.badRecords !== undefined
+          const read = await mapLimit(parts, concurrency, ({ file }) => readFileRows(dir, file, options, tolerate))
           const rows: T[] = []
           const bad: BadRow[] = []
-          const paths: string[] = []
-          for (let n = asLogOffset(start) + 1; n <= asLogOffset(end); n++) {
-            for (const name of await log.filesOf(n)) paths.push(join(dir, name))
+          let missing = 0
+          for (let i = 0; i < read.length; i++) {
+            const r = read[i]!
+            if (r === 'missing') {
+              await log.markMissing(parts[i]!.n, parts[i]!.file.name)
+              missing++
+              continue
+            }
+            for (const row of r.rows) rows.push(row)
+            for (const b of r.bad) bad.push(b)
           }
-          // Reads overlap: the next files load while the current one is parsed.
-          const contents = paths.map((path) => readFile(path))
-          contents.forEach((c) => c.catch(() => undefined))
-          for (let i = 0; i < paths.length; i++) {
-            parseRows(paths[i]!, (await contents[i]!).toString('utf8'), options.codec, rows, bad, options.badRecords !== undefined)
-          }
-          lastBatchBad = bad.length
-          totalBad += bad.length
+          last.bad = bad.length
+          last.missing = missing
+          total.bad += bad.length
+          total.missing += missing
           if (bad.length > 0) await writeDeadLetters(ctx.fs, options.badRecords!.path, asLogOffset(end), bad)
           return rows
         },
         async commit(end) {
-          await log.compact(asLogOffset(end))
+          await log.compact(asLogOffset(end), oldestKept())
         },
         async prepareForTriggerAvailableNow() {
-          availableNowFiles = new Set(await listJsonFiles(dir))
+          availableNowFiles = new Set((await listNewFiles(dir, log.seen, new Set(), { ...rules, readAppended: false })).map((f) => f.name))
+          if (rules.readAppended) for (const name of log.seen.keys()) availableNowFiles.add(name)
         },
-        metrics: () => ({ numBadRecords: lastBatchBad, numBadRecordsTotal: totalBad }),
+        onDataAvailable(listener) {
+          // A new file wakes an idle query at once where the platform can watch the directory; elsewhere it is polled.
+          try {
+            const watcher = watch(dir, { persistent: false }, () => listener())
+            watcher.on('error', () => watcher.close())
+            return () => watcher.close()
+          } catch {
+            return () => undefined
+          }
+        },
+        metrics: () => ({
+          numBadRecords: last.bad,
+          numBadRecordsTotal: total.bad,
+          numMissingFiles: last.missing,
+          numMissingFilesTotal: total.missing,
+        }),
         async stop() {},
       }
     },
   }
 }
 
-interface BadRow {
-  readonly file: string
-  readonly line: number
-  readonly codecPath: string
-  readonly reason: string
-  readonly text: string
+function positiveInteger(dir: string, name: string, value: number | undefined): number | undefined {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new RangeError(`jsonFiles(${dir}): ${name} must be a positive integer, got ${value}`)
+  }
+  return value
 }
 
-async function listJsonFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return []
-    throw e
-  })
-  return entries
-    .filter((e) => e.isFile() && EXTENSIONS.test(e.name) && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort()
+/** At start: the directory must exist (or be waited for) and be a directory. */
+async function checkDirectory(dir: string, waitForDirectory: boolean): Promise<void> {
+  try {
+    const s = await stat(dir)
+    if (!s.isDirectory()) throw new PathNotFoundError(dir, 'jsonFiles needs a directory, and this path is a file')
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error
+    if (!waitForDirectory) throw missingDirectory(dir)
+  }
 }
 
 /**
- * Parses a file's lines into `rows`; a bad line throws BadRecordError, or is collected in `bad` when tolerated. The
- * file is read as one buffer and decoded at once, which is much cheaper than readFile's streaming utf8 decoder.
+ * Reads exactly the logged bytes of one file. 'missing' when it was deleted and `ignoreMissingFiles` is set.
+ * @throws PathNotFoundError for a deleted file; SourceFileChangedError for a file that changed since it was logged.
  */
-function parseRows<T>(path: string, text: string, codec: Codec<T>, rows: T[], bad: BadRow[], tolerate: boolean): void {
-  let lineStart = 0
-  let lineNo = 0
-  while (lineStart < text.length) {
-    let lineEnd = text.indexOf('\n', lineStart)
-    if (lineEnd === -1) lineEnd = text.length
-    lineNo++
-    const line = text.slice(lineStart, lineEnd)
-    lineStart = lineEnd + 1
-    if (line.length === 0 || (line.length < 3 && line.trim().length === 0)) continue
-    let failure: { codecPath: string; reason: string }
-    try {
-      const r = decodeRow(codec as t.Mixed, JSON.parse(line))
-      if (r.ok) {
-        rows.push(r.value as T)
-        continue
-      }
-      failure = r
-    } catch (e) {
-      if (line.trim().length === 0) continue
-      failure = { codecPath: '', reason: `malformed JSON: ${(e as Error).message}` }
+async function readFileRows<T>(
+  dir: string,
+  file: LoggedFile,
+  options: JsonFilesOptions<T>,
+  tolerate: boolean,
+): Promise<{ rows: T[]; bad: BadRow[] } | 'missing'> {
+  const path = join(dir, file.name)
+  let handle
+  try {
+    handle = await open(path, 'r')
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error
+    if (options.ignoreMissingFiles === true) return 'missing'
+    throw new PathNotFoundError(
+      path,
+      'the input file was deleted after it was logged for a batch, so the batch cannot be re-read; restore the file, ' +
+        'or restart with jsonFiles option ignoreMissingFiles: true to skip it (recorded in the checkpoint)',
+    )
+  }
+  try {
+    const now = await handle.stat()
+    const from = file.from ?? 0
+    const end = file.size ?? now.size
+    const grown = options.fileChanges === 'readAppended' && now.size >= end
+    if (file.size !== undefined && !grown && (now.size !== file.size || now.mtimeMs !== file.mtimeMs)) {
+      throw new SourceFileChangedError(path, file.size, now.size)
     }
-    if (!tolerate) throw new BadRecordError(path, lineNo, failure.codecPath, failure.reason)
-    bad.push({ file: path, line: lineNo, ...failure, text: line.length > 1000 ? `${line.slice(0, 1000)}…` : line.trim() })
+    const target = { codec: options.codec, rows: [] as T[], bad: tolerate ? ([] as BadRow[]) : undefined }
+    const label = from > 0 ? `${path} (appended from byte ${from})` : path
+    const bytes = await readJsonLines(handle, label, from, end, target)
+    if (bytes < end - from) throw new SourceFileChangedError(path, end, from + bytes)
+    return { rows: target.rows, bad: target.bad ?? [] }
+  } finally {
+    await handle.close()
   }
 }
 
@@ -154,65 +226,4 @@ function asLogOffset(offset: Offset): number {
     throw new TypeError(`jsonFiles: offset must be a source log batch number, got ${JSON.stringify(offset)}`)
   }
   return offset
-}
-
-/**
- * The source's own log: `<n>` lists the files of source batch n; `<n>.compact` lists every file seen up to n, after
- * which older entries are deleted. Without a checkpoint the log lives in memory.
- */
-class FileLog {
-  readonly seen = new Set<string>()
-  private readonly entries = new Map<number, string[]>()
-  latest = -1
-
-  constructor(
-    private readonly fs: CheckpointFs,
-    private readonly dir: string | undefined,
-  ) {}
-
-  async load(): Promise<void> {
-    if (this.dir === undefined) return
-    const names = await this.fs.readdir(this.dir)
-    const compacts = names.filter((n) => /^\d+\.compact$/.test(n)).map((n) => Number.parseInt(n, 10))
-    const base = compacts.length > 0 ? Math.max(...compacts) : -1
-    if (base >= 0) {
-      const c = await readCheckpointJson(this.fs, join(this.dir, `${base}.compact`), CompactEntry)
-      for (const f of c.files) this.seen.add(f)
-      this.latest = base
-    }
-    for (const n of names.filter((x) => /^\d+$/.test(x)).map(Number).sort((a, b) => a - b)) {
-      if (n <= base) continue
-      const files = await readCheckpointJson(this.fs, join(this.dir, String(n)), LogEntry)
-      this.entries.set(n, files)
-      for (const f of files) this.seen.add(f)
-      this.latest = Math.max(this.latest, n)
-    }
-  }
-
-  async add(n: number, files: string[]): Promise<void> {
-    if (this.dir !== undefined) await writeCheckpointJson(this.fs, join(this.dir, String(n)), files)
-    this.entries.set(n, files)
-    for (const f of files) this.seen.add(f)
-    this.latest = n
-  }
-
-  async filesOf(n: number): Promise<string[]> {
-    const files = this.entries.get(n)
-    if (files === undefined) throw new Error(`jsonFiles: source log has no entry ${n} (was it compacted before commit?)`)
-    return files
-  }
-
-  /** After batch `n` committed: every COMPACT_INTERVAL source batches, fold the entries up to n into one file. */
-  async compact(n: number): Promise<void> {
-    if (n < 0 || (n + 1) % COMPACT_INTERVAL !== 0) return
-    const committed = [...this.seen].filter((f) => ![...this.entries].some(([m, fs]) => m > n && fs.includes(f)))
-    if (this.dir !== undefined) {
-      await writeCheckpointJson(this.fs, join(this.dir, `${n}.compact`), { upTo: n, files: committed.sort() })
-      for (const name of await this.fs.readdir(this.dir)) {
-        const m = Number.parseInt(name, 10)
-        if (Number.isFinite(m) && (m < n || (m === n && !name.endsWith('.compact')))) await this.fs.remove(join(this.dir, name))
-      }
-    }
-    for (const m of [...this.entries.keys()]) if (m <= n) this.entries.delete(m)
-  }
 }

@@ -3,7 +3,7 @@ import type { CheckpointFs } from '../durable/fs.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
 import { readStateEntry, RemovedKey } from './stateEntries.js'
-import type { EntryVisitor, ReplayedFile } from './stateFileList.js'
+import type { EntryVisitor, ReplayedFile, StateFileName } from './stateFileList.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 import { PartitionedStateFiles } from './stateFilesV1.js'
 import { OperatorBatchStateFiles } from './stateFilesV2.js'
@@ -29,6 +29,8 @@ export interface OperatorStateFiles {
    * @throws CheckpointCorruptedError naming the file when it fails its checksum or a line does not parse.
    */
   replay(version: number, visitFile: (file: ReplayedFile) => EntryVisitor): Promise<void>
+  /** The state files holding partition `partition`'s state, and the directory they are in. */
+  filesOf(partition: number): Promise<{ dir: string; files: StateFileName[] }>
   /** Removes the files of batches after `version` (written by attempts that never committed). */
   removeAfter(version: number): Promise<void>
   /** Removes files no restore of a version ≥ `minVersion` needs: everything before the last snapshot ≤ it. */

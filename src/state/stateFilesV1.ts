@@ -7,7 +7,7 @@
 import { join } from 'node:path'
 import type { CheckpointFs } from '../durable/fs.js'
 import { decodeCheckpointFile, encodeCheckpointFile } from '../durable/format.js'
-import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateLines, type ReplayedFile } from './stateFileList.js'
+import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateLines, type ReplayedFile, type StateFileName } from './stateFileList.js'
 import type { OperatorStateFiles } from './stateFiles.js'
 import { RemovedKey, writeStateEntry } from './stateEntries.js'
 import type { EncodedEntry, PartitionDelta } from './stateStore.js'
@@ -62,6 +62,11 @@ export class PartitionedStateFiles implements OperatorStateFiles {
         })
       }
     }
+  }
+
+  async filesOf(partition: number): Promise<{ dir: string; files: StateFileName[] }> {
+    const dir = this.partitionDir(partition)
+    return { dir, files: await listStateFiles(this.fs, dir) }
   }
 
   async removeAfter(version: number): Promise<void> {

@@ -10,7 +10,7 @@ import { CheckpointCorruptedError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
 import { decodeCheckpointFile, encodeCheckpointFile } from '../durable/format.js'
 import { RemovedKey, writeStateEntry } from './stateEntries.js'
-import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateLines, type ReplayedFile } from './stateFileList.js'
+import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateLines, type ReplayedFile, type StateFileName } from './stateFileList.js'
 import type { OperatorStateFiles } from './stateFiles.js'
 import type { EncodedEntry, PartitionDelta } from './stateStore.js'
 
@@ -78,6 +78,11 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
         }
       })
     }
+  }
+
+  /** Every partition's state is in the operator's one directory. */
+  async filesOf(): Promise<{ dir: string; files: StateFileName[] }> {
+    return { dir: this.dir, files: await listStateFiles(this.fs, this.dir) }
   }
 
   async removeAfter(version: number): Promise<void> {

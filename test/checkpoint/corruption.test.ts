@@ -20,11 +20,9 @@ import {
   readJsonFilesSink,
   trigger,
 } from '../../src/index.js'
+import { fixture } from './clickQuery.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
 import { CURRENT_FORMAT_VERSION } from '../../src/durable/format.js'
-
-const Click = t.type({ user: t.string })
-type Click = t.TypeOf<typeof Click>
 
 /** How a file is damaged. */
 type Damage = 'flip a body byte' | 'truncate' | 'version line v9'
@@ -56,54 +54,7 @@ async function damage(path: string, how: Damage): Promise<void> {
   }
 }
 
-/** A run of the click-count query: its input files, checkpoint and the batches its sink received. */
-interface Fixture {
-  readonly input: string
-  readonly checkpoint: string
-  readonly out: string
-  readonly batches: Map<number, unknown[]>
-  readonly start: () => Promise<{ awaitTermination(): Promise<boolean> }>
-  readonly addFile: () => Promise<void>
-}
-
-/**
- * Counts clicks per user from `jsonFiles` (one file per batch) into foreachBatch, or writes them to a JSON files
- * sink; `files` input files are processed to the end before the damage is done.
- */
-async function fixture(root: string, options: { files: number; snapshotInterval: number; sink: 'counts' | 'files' }): Promise<Fixture> {
-  const input = join(root, 'input')
-  const checkpoint = join(root, 'checkpoint')
-  const out = join(root, 'out')
-  const batches = new Map<number, unknown[]>()
-  let files = 0
-  const addFile = async () => {
-    await mkdir(input, { recursive: true })
-    const rows: Click[] = [{ user: `u${files % 3}` }, { user: 'all' }]
-    await writeFile(join(input, `clicks-${String(files++).padStart(4, '0')}.json`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n')
-  }
-  const start = () => {
-    const stream = createSession({ shufflePartitions: 2, snapshotInterval: options.snapshotInterval })
-      .readStream(jsonFiles(input, { codec: Click, maxFilesPerTrigger: 1 }))
-    return options.sink === 'counts'
-      ? stream
-          .pipe(groupBy((c: Click) => c.user, t.string), count())
-          .writeStream({
-            outputMode: 'update',
-            sink: foreachBatch((rows, batchId) => void batches.set(batchId, rows)),
-            checkpointLocation: checkpoint,
-            trigger: trigger.availableNow(),
-          })
-          .start()
-      : stream
-          .writeStream({ outputMode: 'append', sink: jsonFilesSink(out), checkpointLocation: checkpoint, trigger: trigger.availableNow() })
-          .start()
-  }
-  for (let i = 0; i < options.files; i++) await addFile()
-  await (await start()).awaitTermination()
-  return { input, checkpoint, out, batches, start, addFile }
-}
-
-/** The state file `name` of the count operator (format v2: one per batch for all partitions). */
+/** The largest file named `name` in any state partition of the count operator (some partitions may be empty). */
 async function stateFile(checkpoint: string, name: string): Promise<string> {
   const dir = join(checkpoint, 'state', 'count')
   const candidates: { path: string; size: number }[] = []

@@ -17,8 +17,11 @@ async function writeLockOf(dir: string, holder: { pid: number; runId: string; ho
   await writeCheckpointFile(nodeFs, join(dir, 'lock'), body)
 }
 
+/** The content of the lock file with the highest epoch. */
 async function lockHolder(dir: string): Promise<unknown> {
-  return JSON.parse(decodeCheckpointFile(join(dir, 'lock'), await fsp.readFile(join(dir, 'lock'))).body)
+  const epochs = (await fsp.readdir(dir)).filter((n) => /^lock\.\d+$/.test(n)).map((n) => Number(n.slice(5)))
+  const path = join(dir, `lock.${Math.max(...epochs)}`)
+  return JSON.parse(decodeCheckpointFile(path, await fsp.readFile(path)).body)
 }
 
 /** The pid of a process that has exited. */
@@ -36,7 +39,7 @@ describe('acquireCheckpointLock', () => {
     for (const child of children.splice(0)) child.kill('SIGKILL')
   })
 
-  it('writes a lock file naming pid, host, runId, query name and start time', async () => {
+  it('writes a lock file naming pid, process start, host, runId, query name, start time, epoch and heartbeat', async () => {
     const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1', queryName: 'activity' })
     expect(await lockHolder(dir())).toEqual({
       pid: process.pid,
@@ -44,13 +47,18 @@ describe('acquireCheckpointLock', () => {
       runId: 'run-1',
       queryName: 'activity',
       startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      epoch: 1,
+      procStart: expect.stringMatching(/^\d+$/),
+      bootId: expect.any(String),
+      heartbeatAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     })
+    expect(lock.epoch).toBe(1)
     await lock.release()
   })
 
   it('creates the checkpoint directory if it is missing', async () => {
     const lock = await acquireCheckpointLock(nodeFs, join(dir(), 'new', 'ckpt'), { runId: 'run-1' })
-    expect(await nodeFs.exists(join(dir(), 'new', 'ckpt', 'lock'))).toBe(true)
+    expect(await nodeFs.exists(join(dir(), 'new', 'ckpt', 'lock.1'))).toBe(true)
     await lock.release()
   })
 
@@ -76,8 +84,9 @@ describe('acquireCheckpointLock', () => {
 
   it('can be acquired again after release', async () => {
     await (await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })).release()
-    expect(await nodeFs.exists(join(dir(), 'lock'))).toBe(false)
+    expect(await lockHolder(dir())).toMatchObject({ runId: 'run-1', released: true })
     const again = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-2' })
+    expect(again.epoch).toBe(2)
     await again.release()
   })
 
@@ -92,7 +101,8 @@ describe('acquireCheckpointLock', () => {
 
   it('release leaves a lock that is no longer ours', async () => {
     const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
-    await writeLockOf(dir(), { pid: process.pid, runId: 'someone-else' })
+    const body = JSON.stringify({ pid: process.pid, hostname: hostname(), runId: 'someone-else', queryName: null, startedAt: '2020-01-01T00:00:00.000Z', epoch: 2 })
+    await writeCheckpointFile(nodeFs, join(dir(), 'lock.2'), body)
     await lock.release()
     expect(await lockHolder(dir())).toMatchObject({ runId: 'someone-else' })
   })

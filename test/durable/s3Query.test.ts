@@ -21,6 +21,7 @@ import {
   trigger,
   type S3CheckpointFs,
 } from '../../src/index.js'
+import { readLockHolder } from '../../src/durable/lock.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
 import { startS3, type S3Server } from '../support/servers/s3.js'
 
@@ -94,12 +95,12 @@ describe('a query with its checkpoint in S3', () => {
         .start()
     const first = await start()
     try {
-      expect(await fs.exists('q/lock')).toBe(true)
+      expect(await readLockHolder(fs, 'q')).toMatchObject({ runId: first.runId, epoch: 1 })
       expect(await rejectionOf(start())).toBeInstanceOf(ConcurrentQueryError)
     } finally {
       await first.stop()
     }
-    expect(await fs.exists('q/lock')).toBe(false)
+    expect(await readLockHolder(fs, 'q')).toBeUndefined()
   })
 
   it('restarts exactly where it stopped: state, offsets and source log come back from the bucket', async () => {

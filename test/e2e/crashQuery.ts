@@ -11,7 +11,6 @@
  *   `<outDir>/batch-<batchId>.json` (a re-run batch overwrites its own file, so the write is idempotent by batchId).
  */
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import * as t from 'io-ts'
 import {
   count,
@@ -26,6 +25,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../../src/index.js'
+import { runAsChild } from './childMain.js'
 
 export const InputRow = t.type({ id: t.number, key: t.string, v: t.number })
 export type InputRow = t.TypeOf<typeof InputRow>
@@ -73,13 +73,4 @@ async function main(argv: readonly string[]): Promise<void> {
   await query.awaitTermination()
 }
 
-// Only when run as the child process, not when the test imports the helpers above.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-      process.exit(1)
-    },
-  )
-}
+runAsChild(import.meta.url, main)

@@ -36,6 +36,30 @@ async function track<T, R>(running: Promise<Running<T, R>>): Promise<Running<T, 
 }
 
 describe('watermark', () => {
+  /** One millisecond before 15 s: with a 5-second delay, the watermark stops one millisecond before 10 s. */
+  const justBefore15 = (user: string): Click => ({ user, ts: at(15) - 1 })
+
+  it('neither emits nor evicts a window whose end is one millisecond above the watermark (append); a row then joins it', async () => {
+    const q = await track(windowedCounts('append'))
+    await q.feed([click('a', 2), justBefore15('a')])
+    expect(q.sink.rows()).toEqual([])
+    await q.feed([click('a', 9)])
+    // The batch of the row at 9 s ran with the watermark one millisecond below the window's end, and kept the row.
+    expect(q.query.lastProgress?.eventTime.watermark).toBe(new Date(at(10) - 1).toISOString())
+    expect(q.query.lastProgress?.stateOperators[0]?.numRowsDroppedByWatermark).toBe(0)
+    expect(q.sink.rows()).toEqual([])
+    await q.feed([click('b', 16)]) // the watermark passes 10 s: [0, 10) closes with both rows
+    expect(q.sink.rows()).toEqual([{ key: 'a', window: windowOf(0), count: 2 }])
+  })
+
+  it('keeps the state of a window whose end is one millisecond above the watermark (update): a row then counts on', async () => {
+    const q = await track(windowedCounts('update'))
+    await q.feed([click('a', 2), justBefore15('a')])
+    await q.feed([click('a', 9)])
+    const last = q.batches.get(q.query.lastProgress!.batchId)
+    expect(last).toEqual([{ key: 'a', window: windowOf(0), count: 2 }])
+  })
+
   it('drops rows whose window ended at or before the watermark and counts them in numRowsDroppedByWatermark', async () => {
     const q = await track(windowedCounts('update'))
     await q.feed([click('a', 20)]) // watermark moves to 15 s

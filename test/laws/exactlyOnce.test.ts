@@ -3,7 +3,8 @@ import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import { exactlyOnceUnderCrashes, exactlyOnceUnderCrashesHolds } from '../../laws/exactlyOnce.js'
 import type { QueryUnderTest } from '../../laws/query.js'
-import { count, dropDuplicates, foreachBatch, filter, groupBy, map, mapGroupsWithState, type Stream, withWatermark } from '../../src/index.js'
+import { losesDeltaKey, offsetsAfterSink, rerunsCommittedBatch, replayingSink, skipsPendingBatch } from './brokenEngines.js'
+import { count, dropDuplicates, filter, groupBy, map, mapGroupsWithState, type Stream, withWatermark } from '../../src/index.js'
 
 type Row = { k: string; v: number }
 const row = fc.record({ k: fc.constantFrom('a', 'b', 'c', 'd'), v: fc.integer({ min: 0, max: 50 }) })
@@ -42,8 +43,10 @@ const sessions: QueryUnderTest<Row, unknown> = {
   outputMode: 'update',
 }
 
+/** Runs per law; each case runs the query several times on a real, fsynced checkpoint. */
 const RUNS = 25
-describe('exactlyOnceUnderCrashes', () => {
+// Cases wait on fsync most of the time: run the properties side by side.
+describe.concurrent('exactlyOnceUnderCrashes', () => {
   it('holds for a stateless append query into a memory sink', async () => {
     await fc.assert(exactlyOnceUnderCrashes({ query: stateless, input: rows }), { numRuns: RUNS })
   })
@@ -66,19 +69,33 @@ describe('exactlyOnceUnderCrashes', () => {
   it('holds for mapGroupsWithState', async () => {
     await fc.assert(exactlyOnceUnderCrashes({ query: sessions, input: rows, sink: 'foreachBatch' }), { numRuns: RUNS })
   })
-  it('fails for a sink that is not idempotent by batchId', async () => {
-    // Appends every delivered batch, replays included: exactly what the law must catch.
-    const appending = () => {
-      const delivered: unknown[] = []
-      return { sink: () => foreachBatch((rs: unknown[]) => void delivered.push(...rs)), output: async () => delivered }
-    }
-    const input = [{ k: 'a', v: 1 }, { k: 'b', v: 2 }, { k: 'a', v: 4 }]
-    const verdicts = await Promise.all(
-      [0.2, 0.4, 0.6, 0.8].map((at) =>
-        exactlyOnceUnderCrashesHolds(counts, input, { batchSize: 1, faults: [{ at, kind: 'crashBefore' }], sink: appending }),
-      ),
-    )
-    expect(verdicts.some((v) => !v.holds)).toBe(true)
-    expect(verdicts.every((v) => v.trace.length === 1)).toBe(true)
+})
+
+/** How many cases fast-check needed to find a counterexample (it stops at the first, without shrinking). */
+async function casesToFailure<Ts>(property: fc.IAsyncProperty<Ts>, numRuns: number): Promise<number> {
+  const details = await fc.check(property, { numRuns, endOnFailure: true })
+  if (!details.failed) throw new Error(`the law held for all ${numRuns} cases (seed ${details.seed})`)
+  return details.numRuns
+}
+
+const caught = <Ts>(property: fc.IAsyncProperty<Ts>) => casesToFailure(property, DEFAULT_RUNS)
+/** fast-check's default number of runs: the law must catch each broken variant within it. */
+const DEFAULT_RUNS = 100
+
+describe.concurrent('exactlyOnceUnderCrashes catches a broken engine or sink within the default number of runs', () => {
+  it('a sink that does not skip a replayed batch', async () => {
+    expect(await caught(exactlyOnceUnderCrashes({ query: stateless, input: rows, sink: replayingSink }))).toBeLessThanOrEqual(DEFAULT_RUNS)
+  })
+  it('a recovery that skips the pending batch', async () => {
+    expect(await caught(exactlyOnceUnderCrashes({ query: stateless, input: rows, fs: skipsPendingBatch }))).toBeLessThanOrEqual(DEFAULT_RUNS)
+  })
+  it('a recovery that re-runs the last committed batch', async () => {
+    expect(await caught(exactlyOnceUnderCrashes({ query: counts, input: rows, fs: rerunsCommittedBatch }))).toBeLessThanOrEqual(DEFAULT_RUNS)
+  })
+  it('a write-ahead log written after the sink (caught thanks to input arriving between restarts)', async () => {
+    expect(await caught(exactlyOnceUnderCrashes({ query: stateless, input: rows, fs: offsetsAfterSink }))).toBeLessThanOrEqual(DEFAULT_RUNS)
+  })
+  it('a state delta that loses a key', async () => {
+    expect(await caught(exactlyOnceUnderCrashes({ query: completeCounts, input: rows, fs: losesDeltaKey }))).toBeLessThanOrEqual(DEFAULT_RUNS)
   })
 })

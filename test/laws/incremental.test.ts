@@ -20,7 +20,8 @@ import {
   withWatermark,
 } from '../../src/index.js'
 import { withPlan } from '../../src/plan/nodes.js'
-import { type Activity, activities, type Event, eventsWithDuplicatesWithin } from './activity.js'
+import { type Activity, activities, type Event, eventsWithDuplicatesWithin, manyUsers } from './activity.js'
+import { offByOneWindowGroupBy } from './brokenEngines.js'
 
 /** Runs per law: enough to cover splits of inputs of up to 30 rows into up to 10 micro-batches. */
 const numRuns = 100
@@ -174,6 +175,32 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
       ))
   })
 
+  describe('more keys than partitions, more than 100 changed keys per micro-batch', () => {
+    it('holds for counts by user in update mode', () =>
+      fc.assert(
+        incrementalMatchesReference({
+          query: { build: (s) => s.pipe(groupBy((r) => r.user, t.string), count()), outputMode: 'update' },
+          input: manyUsers(),
+          maxBatches: 4,
+        }),
+        { numRuns: 30 },
+      ))
+
+    it('holds for windowed sums by user in append mode', () =>
+      fc.assert(
+        incrementalMatchesReference({
+          query: {
+            build: (s) =>
+              s.pipe(withWatermark((r) => r.ts, '2 seconds'), groupBy((r) => r.user, t.string, byActivity), sum((r) => r.x)),
+            outputMode: 'append',
+          },
+          input: manyUsers(),
+          maxBatches: 4,
+        }),
+        { numRuns: 30 },
+      ))
+  })
+
   describe('windowed aggregations over in-order event time', () => {
     it('holds for tumbling-window counts in append mode (each window emitted once the watermark passes its end)', () =>
       holdsFor(
@@ -306,7 +333,7 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
         [1],
       )
       expect(result).toMatchObject({ holds: false, expected: [2, 3, 4], actual: [3, 4, 5], batches: [[1], [2, 3]] })
-      expect(result.message).toContain('row 0: expected 2, actual 3')
+      expect(result.message).toContain('2 differences:\n  - missing 2\n  + extra   5\n')
     })
 
     it('fails, naming the error, when the engine fails where the reference does not', async () => {
@@ -329,7 +356,7 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
       })
       const failure = await rejectionOf(fc.assert(property, { numRuns: 20 }))
       expect(String(failure)).toMatch(/Counterexample/)
-      expect(causeOf(failure)).toMatch(/incrementalMatchesReference does not hold .*\n  batches: .*\n  expected: .*\n  actual: /)
+      expect(causeOf(failure)).toMatch(/incrementalMatchesReference does not hold [^]*\n  batches: .*\n  expected: .*\n  actual: /)
     })
 
     /**
@@ -346,6 +373,16 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
         timeout: 'none',
         migrations: [],
       })
+
+    it('finds a window boundary off by one millisecond within the default number of runs', async () => {
+      const query: QueryUnderTest<Activity, unknown> = {
+        build: (s) => s.pipe(offByOneWindowGroupBy((r) => r.gt, t.string, { time: (r) => r.ts, size: 10_000 }), count()),
+        outputMode: 'update',
+      }
+      const details = await fc.check(incrementalMatchesReference({ query, input: activities() }), { numRuns, endOnFailure: true })
+      expect(details.failed).toBe(true)
+      expect(String(details.errorInstance)).toMatch(/incrementalMatchesReference does not hold/)
+    })
 
     it('finds a split that exposes a plan which forgets state between micro-batches', async () => {
       const query: QueryUnderTest<Activity, { key: string; count: number }> = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canonical, firstDifference, identityOf, sortByIdentity, upsertByIdentity } from '../../laws/index.js'
+import { canonical, comparisonFor, identityOf, resultDifference, sortByIdentity, upsertByIdentity } from '../../laws/index.js'
 
 describe('canonical', () => {
   it('sorts object fields, so field order does not matter', () => {
@@ -52,17 +52,53 @@ describe('result-table identity', () => {
   })
 })
 
-describe('firstDifference', () => {
-  it('is undefined for equal rows', () => {
-    expect(firstDifference([{ a: 1 }], [{ a: 1 }])).toBeUndefined()
+describe('resultDifference', () => {
+  it('is undefined for the same rows in another order (multiset) or the same table in another order', () => {
+    expect(resultDifference([1, 2, 2], [2, 1, 2], 'multiset')).toBeUndefined()
+    expect(resultDifference([{ key: 'a', n: 1 }, { key: 'b', n: 2 }], [{ n: 2, key: 'b' }, { key: 'a', n: 1 }], 'table')).toBeUndefined()
   })
 
-  it('names the first row that differs', () => {
-    expect(firstDifference([1, 2], [1, 3])).toBe('row 1: expected 2, actual 3')
+  it('counts each row of a multiset: a row emitted twice is an extra row', () => {
+    expect(resultDifference([1, 2], [1, 2, 2], 'multiset')).toBe('1 difference:\n  + extra   2')
+    expect(resultDifference([1, 1, 1, 2], [1, 2], 'multiset')).toBe('1 difference:\n  - missing 1 (2×)')
   })
 
-  it('names missing and extra rows', () => {
-    expect(firstDifference([1, 2], [1])).toMatch(/row 1: expected 2, but the engine produced no more rows/)
-    expect(firstDifference([1], [1, 2])).toMatch(/row 1: the engine produced the extra row 2/)
+  it('lists missing, extra and changed rows of a table by key and window', () => {
+    const w = { start: 0, end: 10 }
+    const difference = resultDifference(
+      [{ key: 'a', window: w, n: 1 }, { key: 'b', window: w, n: 2 }],
+      [{ key: 'a', window: w, n: 3 }, { key: 'c', window: w, n: 2 }],
+      'table',
+    )
+    expect(difference).toBe(
+      [
+        '3 differences:',
+        '  ~ ["a",{"end":10,"start":0}]: expected {"key":"a","n":1,"window":{"end":10,"start":0}}, actual {"key":"a","n":3,"window":{"end":10,"start":0}}',
+        '  - missing {"key":"b","n":2,"window":{"end":10,"start":0}}',
+        '  + extra   {"key":"c","n":2,"window":{"end":10,"start":0}}',
+      ].join('\n'),
+    )
+  })
+
+  it('reports a key that appears twice in a table, even with equal rows', () => {
+    expect(resultDifference([{ key: 'a', n: 1 }], [{ key: 'a', n: 1 }, { key: 'a', n: 1 }], 'table')).toMatch(
+      /! \["a",null\] appears 2× in the actual table/,
+    )
+  })
+
+  it('compares rows without a key as a multiset beside the table', () => {
+    expect(resultDifference([{ key: 'a' }, 7], [7, { key: 'a' }], 'table')).toBeUndefined()
+    expect(resultDifference([{ key: 'a' }, 7], [{ key: 'a' }, 7, 7], 'table')).toMatch(/\+ extra   7/)
+  })
+
+  it('lists at most 12 differences and counts the rest', () => {
+    const difference = resultDifference([], Array.from({ length: 20 }, (_, i) => i), 'multiset')!
+    expect(difference.split('\n')).toHaveLength(14)
+    expect(difference).toMatch(/^20 differences:/)
+    expect(difference).toMatch(/… and 8 more$/)
+  })
+
+  it('compares append output as a multiset and update/complete output as a table', () => {
+    expect([comparisonFor('append'), comparisonFor('update'), comparisonFor('complete')]).toEqual(['multiset', 'table', 'table'])
   })
 })

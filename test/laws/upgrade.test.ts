@@ -16,7 +16,9 @@ import {
   codecRoundTripHolds,
   migrationLaws,
   migrationLawsHold,
+  migrationRestoreHolds,
 } from '../../laws/index.js'
+import { restoredByEngine } from '../../laws/migrationRestore.js'
 import {
   agg,
   avg,
@@ -158,54 +160,78 @@ describe.concurrent('codecRoundTrip', () => {
   })
 })
 
+/** Each case restores up to eight states on a real checkpoint; 30 cases try up to 240 states. */
+const migrationRuns = 30
+
 describe.concurrent('migrationLaws', () => {
-  it('hold for the sample chain stats 1 → 2 → 3', () => {
-    fc.assert(migrationLaws([stats12, stats23], arbitraryFromCodec(StatsV1), { current: StatsV3 }), { numRuns })
+  it('hold for the sample chain stats 1 → 2 → 3', async () => {
+    await fc.assert(migrationLaws([stats12, stats23], arbitraryFromCodec(StatsV1), { current: StatsV3 }), { numRuns: migrationRuns })
   })
 
-  it('hold for the chain with a direct step 1 → 3 that agrees with it', () => {
-    fc.assert(migrationLaws([stats12, stats23, stats13], arbitraryFromCodec(StatsV1), { current: StatsV3 }), { numRuns })
+  it('hold for the chain with a direct step 1 → 3 that agrees with it', async () => {
+    await fc.assert(migrationLaws([stats12, stats23, stats13], arbitraryFromCodec(StatsV1), { current: StatsV3 }), { numRuns: migrationRuns })
   })
 
-  it('hold for the mapGroupsWithState step spend 1 → 2, and for the state the current codec expects', () => {
-    fc.assert(migrationLaws([spend12], arbitraryFromCodec(SpendV1), { current: SpendV2 }), { numRuns })
+  it('hold for the mapGroupsWithState step spend 1 → 2, and for the state the current codec expects', async () => {
+    await fc.assert(migrationLaws([spend12], arbitraryFromCodec(SpendV1), { current: SpendV2 }), { numRuns: migrationRuns })
   })
 
-  it('hold with identity steps, from a later version of the chain', () => {
+  it('hold with identity steps, from a later version of the chain', async () => {
     const keep = migration({ from: 2, to: 2, codec: StatsV2, migrate: (s) => s })
-    fc.assert(migrationLaws([stats12, keep, stats23], arbitraryFromCodec(StatsV2), { fromVersion: 2, current: StatsV3 }), { numRuns })
+    await fc.assert(migrationLaws([stats12, keep, stats23], arbitraryFromCodec(StatsV2), { fromVersion: 2, current: StatsV3 }), { numRuns: migrationRuns })
   })
 
   it('fail (composition) when a direct step disagrees with the chain', async () => {
     const disagrees = migration({ from: 1, to: 3, codec: StatsV1, migrate: (old) => ({ total: old, n: 0 }) })
-    const message = await failureOf(Promise.resolve().then(() => fc.assert(migrationLaws([stats12, stats23, disagrees], arbitraryFromCodec(StatsV1)), { numRuns })))
+    const message = await failureOf(fc.assert(migrationLaws([stats12, stats23, disagrees], arbitraryFromCodec(StatsV1)), { numRuns }))
     expect(message).toMatch(/migrationLaws \(composition\) do not hold .* path 1→3 gives \{"n":0,"total":.*\} but path 1→2→3 gives \{"n":-1/)
   })
 
   it('fail (identity) when a step from a version to itself changes the state', async () => {
     const bumps = migration({ from: 2, to: 2, codec: StatsV2, migrate: (s) => ({ total: s.total + 1 }) })
-    const message = await failureOf(Promise.resolve().then(() => fc.assert(migrationLaws([stats12, bumps, stats23], arbitraryFromCodec(StatsV1)), { numRuns })))
+    const message = await failureOf(fc.assert(migrationLaws([stats12, bumps, stats23], arbitraryFromCodec(StatsV1)), { numRuns }))
     expect(message).toMatch(/migrationLaws \(identity\) do not hold .*step 2→2 changed/)
   })
 
   it('fail (chain) when a step is missing', async () => {
-    const message = await failureOf(Promise.resolve().then(() => fc.assert(migrationLaws([stats12], arbitraryFromCodec(StatsV1), { toVersion: 3 }), { numRuns })))
+    const message = await failureOf(fc.assert(migrationLaws([stats12], arbitraryFromCodec(StatsV1), { toVersion: 3 }), { numRuns }))
     expect(message).toMatch(/migrationLaws \(chain\) do not hold .*no chain of steps leads from version [12] to 3/)
   })
 
   it('fail (decode) when a step codec does not read the state it is given', async () => {
     const wrongCodec = migration({ from: 1, to: 2, codec: t.type({ total: t.number }), migrate: (old) => old })
-    const message = await failureOf(Promise.resolve().then(() => fc.assert(migrationLaws([wrongCodec], arbitraryFromCodec(StatsV1)), { numRuns })))
+    const message = await failureOf(fc.assert(migrationLaws([wrongCodec], arbitraryFromCodec(StatsV1)), { numRuns }))
     expect(message).toMatch(/migrationLaws \(decode\) do not hold .*step 1→2 \(codec \{ total: number \}\) does not accept/)
   })
 
   it('fail (current) when the migrated state does not fit the current codec', async () => {
-    const message = await failureOf(Promise.resolve().then(() => fc.assert(migrationLaws([stats12], arbitraryFromCodec(StatsV1), { current: StatsV3 }), { numRuns })))
+    const message = await failureOf(fc.assert(migrationLaws([stats12], arbitraryFromCodec(StatsV1), { current: StatsV3 }), { numRuns }))
     expect(message).toMatch(/migrationLaws \(current\) do not hold .*the current codec \{ total: number, n: number \} does not accept/)
   })
 
   it('explains one state with migrationLawsHold', () => {
     expect(migrationLawsHold([stats12, stats23], 5, { current: StatsV3 })).toEqual({ holds: true })
+  })
+
+  it('restore a v1 state with the engine directly at version 3, through the chain the engine picks', async () => {
+    expect(await migrationRestoreHolds([stats23, stats12], [5, -0.5, 0], { current: StatsV3, directory })).toEqual({ holds: true })
+  })
+
+  /** The chain with its migrate functions swapped: 1→2 runs the 2→3 code and 2→3 runs the 1→2 code. */
+  const reversed = [
+    migration({ from: 1, to: 2, codec: StatsV1, migrate: (old: number) => stats23.migrate({ total: old }) as never }),
+    migration({ from: 2, to: 3, codec: StatsV2, migrate: (old) => stats12.migrate(old.total) as never }),
+  ]
+
+  it('fail for a reversed migration chain within the default number of runs', async () => {
+    const details = await fc.check(migrationLaws(reversed, arbitraryFromCodec(StatsV1), { current: StatsV3 }), { endOnFailure: true })
+    expect(details.failed).toBe(true)
+    expect(String(details.errorInstance)).toMatch(/migrationLaws \((decode|current)\) do not hold /)
+  })
+
+  it('fail (restore) when the engine cannot restore what the chain gives: the reversed chain on a real checkpoint', async () => {
+    const result = await restoredByEngine(reversed, [5], { fromVersion: 1, toVersion: 3, codec: StatsV1, current: StatsV3, directory })
+    expect(result).toMatchObject({ failure: expect.stringMatching(/version 3 failed on the checkpoint: IncompatibleCheckpointError: .*cannot be migrated to version 3/s) })
   })
 })
 
@@ -256,7 +282,7 @@ describe.concurrent('checkpointUpgradeCompatible', { timeout: 60_000 }, () => {
 
   it('fails for stats v2 → v3 by default: the placeholder n = -1 is not what a fresh v3 counts', async () => {
     const message = await failureOf(fc.assert(upgrade(v2, v3), { numRuns, endOnFailure: true }))
-    expect(message).toMatch(/checkpointUpgradeCompatible does not hold \(upgrade after batch \d+ of \d+\): row \d+: expected \{"key":"\w","stats":"-?\d+\/\d+"\}, actual \{"key":"\w","stats":"-?\d+\/-?\d+"\}/)
+    expect(message).toMatch(/checkpointUpgradeCompatible does not hold \(upgrade after batch \d+ of \d+\): \d+ differences?:\n  ~ \["\w",null\]: expected \{"key":"\w","stats":"-?\d+\/\d+"\}, actual \{"key":"\w","stats":"-?\d+\/-?\d+"\}/)
   })
 
   it('fails for a change the checkpoint refuses (count → sum), with the reasons', async () => {

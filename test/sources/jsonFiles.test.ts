@@ -94,7 +94,7 @@ describe('jsonFilesSink', () => {
   it('skips a batch it already committed and exposes only committed rows', async () => {
     const out = await tempDir('out')
     const { nodeFs } = await import('../../src/index.js')
-    const writer = await jsonFilesSink(out).open({ queryId: 'test-query', queryName: undefined, outputMode: 'append', fs: nodeFs })
+    const writer = await jsonFilesSink(out).open({ queryId: 'q1', queryName: undefined, checkpointLocation: '/unused', outputMode: 'append', fs: nodeFs })
     await writer.addBatch(0, [{ a: 1 }])
     await writer.addBatch(0, [{ a: 1 }])
     await writer.addBatch(1, [{ a: 2 }])

@@ -71,6 +71,22 @@ describe('typed state migrations', () => {
     expect(await runOnce(dir, input, v3(), [{ user: 'a', amount: 1 }])).toEqual([{ key: 'a', stats: '8/0' }])
   })
 
+  it.each([
+    ['[1→2, 2→3]', [m12, m23]],
+    ['[2→3, 1→2]', [m23, m12]],
+  ])('restores a v1 checkpoint directly with a v3 query and migrations %s', async (_, migrations) => {
+    const dir = await checkpointDir()
+    const input = memorySource<Sale>()
+    await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }, { user: 'a', amount: 2 }])
+    const rows = await runOnce(dir, input, v3(migrations), [{ user: 'a', amount: 1 }, { user: 'b', amount: 10 }, { user: 'c', amount: 4 }])
+    // Migrated state: total kept, n = -1 (unknown); one more sale each makes n = 0; 'c' is new.
+    expect(rows.sort((x, y) => x.key.localeCompare(y.key))).toEqual([
+      { key: 'a', stats: '8/0' },
+      { key: 'b', stats: '11/0' },
+      { key: 'c', stats: '4/1' },
+    ])
+  })
+
   it('rejects a missing migration step at start() naming the operator and versions', async () => {
     const dir = await checkpointDir()
     const input = memorySource<Sale>()

@@ -1,0 +1,101 @@
+/**
+ * The lock against pid reuse, hosts that cannot be checked, and runs that wake up after being judged stale.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readdir } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { writeCheckpointFile } from '../../src/durable/format.js'
+import { nodeFs } from '../../src/durable/fs.js'
+import { acquireCheckpointLock, readLockHolder } from '../../src/durable/lock.js'
+import { CheckpointLockLostError, ConcurrentQueryError } from '../../src/errors.js'
+import { createSession, memorySink, memorySource, StreamingQueryError } from '../../src/index.js'
+import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
+
+/** A lock file as a holder wrote it (a plain `lock` is what an older version, or epoch 0, looks like). */
+async function writeLock(dir: string, name: string, holder: Record<string, unknown>): Promise<void> {
+  const body = { queryName: 'old', startedAt: '2020-01-01T00:00:00.000Z', hostname: hostname(), ...holder }
+  await writeCheckpointFile(nodeFs, join(dir, name), JSON.stringify(body))
+}
+
+describe('checkpoint lock: who is really alive', () => {
+  const dir = useTempDir()
+  const children: ChildProcess[] = []
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL')
+  })
+
+  async function liveUnrelatedPid(): Promise<number> {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })
+    children.push(child)
+    await once(child, 'spawn')
+    return child.pid!
+  }
+
+  it('takes over a lock whose pid now belongs to another process (a different start time)', async () => {
+    await writeLock(dir(), 'lock', { pid: await liveUnrelatedPid(), runId: 'before-reboot', procStart: '1' })
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-1' })
+    await lock.release()
+  })
+
+  it('takes over a lock from another host whose heartbeat is older than the bound', async () => {
+    const old = new Date(Date.now() - 120_000).toISOString()
+    await writeLock(dir(), 'lock', { pid: 1, runId: 'remote', hostname: `not-${hostname()}`, heartbeatAt: old })
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }, { staleAfterMs: 60_000 })
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-1' })
+    await lock.release()
+  })
+
+  it('refuses a lock from another host whose heartbeat is recent', async () => {
+    await writeLock(dir(), 'lock', { pid: 1, runId: 'remote', hostname: `not-${hostname()}`, heartbeatAt: new Date().toISOString() })
+    const error = await rejectionOf(acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }, { staleAfterMs: 60_000 }))
+    expect(error).toBeInstanceOf(ConcurrentQueryError)
+  })
+
+  it('keeps its heartbeat fresh while held', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }, { heartbeatMs: 20 })
+    const first = (await readLockHolder(nodeFs, dir())) as { heartbeatAt: string }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const later = (await readLockHolder(nodeFs, dir())) as { heartbeatAt: string }
+    expect(Date.parse(later.heartbeatAt)).toBeGreaterThan(Date.parse(first.heartbeatAt))
+    await lock.release()
+  })
+})
+
+describe('checkpoint lock: fencing', () => {
+  const dir = useTempDir()
+
+  it('tells a run that was taken over that it lost the lock', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    await lock.assertHeld()
+    // Another process judged this run stale (say it was paused) and took the next epoch.
+    await writeLock(dir(), `lock.${lock.epoch + 1}`, { pid: 1, runId: 'successor', epoch: lock.epoch + 1 })
+    const error = await rejectionOf(lock.assertHeld())
+    expect(error).toBeInstanceOf(CheckpointLockLostError)
+    expect((error as Error).message).toContain('successor')
+    await lock.release()
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'successor' })
+  })
+
+  it('fails a fenced-off query at its next commit, with a clear error, committing nothing more', async () => {
+    const input = memorySource<{ v: number }>()
+    const q = await createSession()
+      .readStream(input.source)
+      .writeStream({ outputMode: 'append', sink: memorySink(), checkpointLocation: dir() })
+      .start()
+    input.addData([{ v: 1 }])
+    await q.processAllAvailable()
+    const epochs = (await readdir(dir())).filter((n) => /^lock\.\d+$/.test(n)).map((n) => Number(n.slice(5)))
+    const next = Math.max(...epochs) + 1
+    await writeLock(dir(), `lock.${next}`, { pid: 1, runId: 'successor', epoch: next })
+    input.addData([{ v: 2 }])
+    const error = await q.awaitTermination(30_000).catch((e: unknown) => e)
+    await q.stop()
+    expect(error).toBeInstanceOf(StreamingQueryError)
+    expect((error as StreamingQueryError).cause).toBeInstanceOf(CheckpointLockLostError)
+    expect(await readdir(join(dir(), 'commits'))).toEqual(['0'])
+  })
+})

@@ -1,0 +1,18 @@
+/** How the child-process scripts of the e2e tests run: only as a process's entry point, never when imported. */
+import { pathToFileURL } from 'node:url'
+
+/**
+ * Runs `main(argv)` when `moduleUrl` is the process's entry point, exiting 0 when it resolves and 1 with the error on
+ * stderr when it rejects.
+ * @example runAsChild(import.meta.url, main)
+ */
+export function runAsChild(moduleUrl: string, main: (argv: readonly string[]) => Promise<void>): void {
+  if (process.argv[1] === undefined || moduleUrl !== pathToFileURL(process.argv[1]).href) return
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exit(1)
+    },
+  )
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { consoleSink, nodeFs } from '../../src/index.js'
+
+async function printed(rows: unknown[], options: { numRows?: number; truncate?: boolean } = {}): Promise<string> {
+  let text = ''
+  const writer = await consoleSink({ ...options, write: (t) => void (text += t) }).open({ queryId: 'test-query', queryName: undefined, outputMode: 'append', fs: nodeFs })
+  await writer.addBatch(3, rows)
+  return text
+}
+
+describe('consoleSink', () => {
+  it('prints each batch under its batch id as a table with one column per field, right-aligned', async () => {
+    const rule = '-'.repeat(43)
+    expect(await printed([{ key: 'a', count: 12 }, { key: 'bb', count: 3, extra: null }])).toBe(
+      `${rule}\nBatch: 3\n${rule}\n` +
+        '+---+-----+-----+\n' +
+        '|key|count|extra|\n' +
+        '+---+-----+-----+\n' +
+        '|  a|   12| null|\n' +
+        '| bb|    3| null|\n' +
+        '+---+-----+-----+\n\n',
+    )
+  })
+
+  it('shows values that are not records in a column named value, nested values as JSON', async () => {
+    expect(await printed([7, 'x'])).toContain('|value|\n+-----+\n|    7|\n|    x|\n')
+    expect(await printed([{ w: { start: 0, end: 10 } }])).toContain('|{"start":0,"end":10}|')
+  })
+
+  it('shows the first numRows rows and says so; truncates long cells to 20 characters unless told not to', async () => {
+    const text = await printed([{ s: 'a'.repeat(25) }, { s: 'b' }, { s: 'c' }], { numRows: 2 })
+    expect(text).toContain(`|${'a'.repeat(17)}...|`)
+    expect(text).not.toContain('|                   c|')
+    expect(text).toMatch(/only showing top 2 rows\n\n$/)
+    expect(await printed([{ s: 'a'.repeat(25) }], { truncate: false })).toContain(`|${'a'.repeat(25)}|`)
+  })
+
+  it('prints a header-only table for an empty batch', async () => {
+    expect(await printed([])).toContain('+-----+\n|value|\n+-----+\n+-----+\n')
+  })
+})
