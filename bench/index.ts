@@ -16,7 +16,9 @@ import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
 import { multiOperatorCheckpointGroup } from './multiOperator.js'
 import { CURRENT_FORMAT_VERSION } from '../src/durable/format.js'
+import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
+import { statePatchesGroup } from './statePatches.js'
 
 const GROUPS: readonly BenchGroup[] = [
   groupByCountGroup,
@@ -26,9 +28,11 @@ const GROUPS: readonly BenchGroup[] = [
   multiOperatorCheckpointGroup,
   jsonFilesGroup,
   restartGroup,
+  monitoringGroup,
   postgresSinkGroup,
   jetStreamSourceGroup,
   redisStreamSourceGroup,
+  statePatchesGroup,
 ]
 
 const { values } = parseArgs({

@@ -1,5 +1,5 @@
 /** Runs a real streaming query as a benchmark case: the timed part is feeding it its micro-batches. */
-import { createSession, foreachBatch, memorySource, type OutputMode, type Stream } from '../src/index.js'
+import { createSession, foreachBatch, memorySource, type OutputMode, type Session, type Stream } from '../src/index.js'
 import { type BenchCase, phasedCase } from './harness.js'
 
 /**
@@ -14,11 +14,14 @@ export function queryCase<T, R>(spec: {
   readonly outputMode: OutputMode
   readonly query: (input: Stream<T>) => Stream<R>
   readonly checksum: (lastBatch: readonly R[], outputRows: number) => number
+  /** Attaches something to the fresh session before the query starts (untimed); returns how to detach it. */
+  readonly instrument?: (session: Session) => Promise<() => Promise<void>>
 }): BenchCase {
   const rows = spec.batches.reduce((n, b) => n + b.length, 0)
   return phasedCase(spec.name, rows, {
     async setup() {
       const session = createSession({ shufflePartitions: spec.shufflePartitions })
+      const detach = (await spec.instrument?.(session)) ?? (async () => {})
       const input = memorySource<T>()
       const seen = { outputRows: 0, lastBatch: [] as readonly R[] }
       const sink = foreachBatch<R>((batch) => {
@@ -28,7 +31,7 @@ export function queryCase<T, R>(spec: {
       const query = await spec.query(session.readStream(input.source)).writeStream({ outputMode: spec.outputMode, sink }).start()
       // The first (empty) trigger runs before timing starts, so start-up is not part of the figure.
       await query.processAllAvailable()
-      return { input, query, seen }
+      return { input, query, seen, detach }
     },
     async run({ input, query, seen }) {
       for (const batch of spec.batches) {
@@ -37,8 +40,9 @@ export function queryCase<T, R>(spec: {
       }
       return spec.checksum(seen.lastBatch, seen.outputRows)
     },
-    async teardown({ query }) {
+    async teardown({ query, detach }) {
       await query.stop()
+      await detach()
       if (query.exception) throw query.exception
     },
   })

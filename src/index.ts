@@ -7,6 +7,7 @@ export { Stream } from './stream.js'
 export type { DataStreamWriter, WriteStreamOptions } from './stream.js'
 export type { StreamingQuery } from './exec/streamingQuery.js'
 export type { StreamingQueryProgress, StreamingQueryStatus, StateOperatorProgress, SourceProgress } from './exec/progress.js'
+export { isIdleProgress } from './exec/progress.js'
 export type { OutputMode } from './plan/plan.js'
 export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'
@@ -29,7 +30,7 @@ export {
   mapGroupsWithState,
   GroupState,
 } from './operators/index.js'
-export type { AggregateSpec, MapGroupsWithStateSpec } from './operators/index.js'
+export type { AggregateSpec, MapGroupsWithStateSpec, StateRecipe } from './operators/index.js'
 export { migration, PLAN } from './plan/nodes.js'
 export type {
   Operator,
@@ -102,3 +103,16 @@ export {
   PathNotFoundError,
   SourceFileChangedError,
 } from './errors.js'
+
+// Monitoring: metrics, the monitoring server and dashboard, alerting, forwarding progress
+export { sessionMetrics } from './monitor/metrics.js'
+export type { SessionMetrics, SessionMetricsOptions } from './monitor/metrics.js'
+export { alerting, alertsOf } from './monitor/alerting.js'
+export type { Alert, Alerting, AlertingOptions } from './monitor/alerting.js'
+export { fallingBehind, stalled, slowBatch, queryFailed, stateGrowth } from './monitor/alertRules.js'
+export type { AlertRule, RuleWatcher, RuleVerdict } from './monitor/alertRules.js'
+export type { WebhookOptions } from './monitor/webhook.js'
+export { serveMonitoring } from './monitor/server.js'
+export type { MonitoringOptions, MonitoringServer } from './monitor/server.js'
+export { forwardProgress } from './monitor/forwardProgress.js'
+export type { ForwardedEvent, ForwardProgressOptions, ProgressForwarder } from './monitor/forwardProgress.js'

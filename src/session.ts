@@ -1,12 +1,16 @@
 import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './durable/fs.js'
-import type { StreamingQueryProgress } from './exec/progress.js'
+import { InvalidQueryError } from './errors.js'
+import { parseDuration } from './util/duration.js'
 import { startQuery } from './exec/startQuery.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
 import type { PlanNode } from './plan/nodes.js'
 import type { MemorySink } from './sinks/memorySink.js'
 import type { Source } from './sources/source.js'
+import { ListenerBus, type StreamingQueryEvent, type StreamingQueryListener } from './listenerBus.js'
 import { Stream, type WriteStreamOptions } from './stream.js'
+
+export type { StreamingQueryEvent, StreamingQueryListener } from './listenerBus.js'
 
 /** Session settings (Spark's `spark.sql.shuffle.partitions` and friends). */
 export interface SessionOptions {
@@ -18,36 +22,43 @@ export interface SessionOptions {
   readonly snapshotInterval?: number
   /** Batches of checkpoint history kept (default 100). */
   readonly minBatchesToRetain?: number
+  /**
+   * How a changed object state of `mapGroupsWithState` and `aggregate` goes into a delta: `'patches'` (default) as
+   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (larger deltas,
+   * no patch to apply on restore; the files are checkpoint format v2 either way).
+   */
+  readonly stateDeltas?: 'patches' | 'whole'
   /** The file system checkpoint I/O goes through (default: Node's fs with fsync and atomic rename). */
   readonly fs?: CheckpointFs
-  /** Where warnings go (default console.warn). */
+  /**
+   * An idle query records a progress with no rows and posts onQueryIdle at most this often (default '10 seconds', as
+   * Spark's `spark.sql.streaming.noDataProgressEventInterval`).
+   */
+  readonly noDataProgressEventInterval?: number | string
+  /** Events a listener may have waiting before further ones are dropped for it (default 10,000). */
+  readonly listenerQueueCapacity?: number
+  /** Where warnings go, those of listeners included (default console.warn). */
   readonly warn?: (message: string) => void
 }
 
-/** A listener of query life-cycle events, called asynchronously and in order; what it throws is logged, not raised. */
-export interface StreamingQueryListener {
-  onQueryStarted?(event: { id: string; runId: string; name: string | undefined; timestamp: string }): void | Promise<void>
-  onQueryProgress?(event: { progress: StreamingQueryProgress }): void | Promise<void>
-  onQueryIdle?(event: { id: string; runId: string; timestamp: string }): void | Promise<void>
-  onQueryTerminated?(event: { id: string; runId: string; exception: string | undefined }): void | Promise<void>
-}
-
-/** Query life-cycle events as one stream. */
-export type StreamingQueryEvent =
-  | { readonly type: 'started'; readonly id: string; readonly runId: string; readonly name: string | undefined; readonly timestamp: string }
-  | { readonly type: 'progress'; readonly progress: StreamingQueryProgress }
-  | { readonly type: 'idle'; readonly id: string; readonly runId: string; readonly timestamp: string }
-  | { readonly type: 'terminated'; readonly id: string; readonly runId: string; readonly exception: string | undefined }
-
-/** The queries of a session (Spark's StreamingQueryManager). */
+/**
+ * The queries of a session (Spark's StreamingQueryManager): the active ones, their listeners and their life-cycle
+ * events, and waiting for any of them to terminate.
+ */
 export class StreamingQueryManager {
   private readonly queries = new Map<string, StreamingQuery>()
-  private readonly listeners: StreamingQueryListener[] = []
+  private readonly starting = new Set<string>()
+  private readonly bus: ListenerBus
   private readonly events = new Subject<StreamingQueryEvent>()
-  private delivery: Promise<void> = Promise.resolve()
+  private lastTerminated: StreamingQuery | undefined
   private terminatedWaiters: ((q: StreamingQuery) => void)[] = []
-  /** Every life-cycle event of every query of the session. */
+  /** Every life-cycle event of every query of the session, synchronously as it happens (keep subscribers cheap). */
   readonly events$: Observable<StreamingQueryEvent> = this.events.asObservable()
+
+  /** @internal */
+  constructor(listenerQueueCapacity: number, warn: (message: string) => void) {
+    this.bus = new ListenerBus(listenerQueueCapacity, warn)
+  }
 
   /** Queries that are running. */
   get active(): StreamingQuery[] {
@@ -59,20 +70,56 @@ export class StreamingQueryManager {
     return this.queries.get(id)
   }
 
+  /** Listener deliveries dropped so far because a listener fell too far behind. */
+  get droppedEvents(): number {
+    return this.bus.dropped
+  }
+
+  /**
+   * Adds a listener: it gets every later event of every query of the session, in order, on its own queue.
+   * @example session.streams.addListener({ onQueryProgress: ({ progress }) => console.log(progress.batchId) })
+   */
   addListener(listener: StreamingQueryListener): void {
-    this.listeners.push(listener)
+    this.bus.add(listener)
   }
 
+  /** Removes a listener; events already queued for it are still delivered. */
   removeListener(listener: StreamingQueryListener): void {
-    const i = this.listeners.indexOf(listener)
-    if (i >= 0) this.listeners.splice(i, 1)
+    this.bus.remove(listener)
   }
 
-  /** Resolves when any query of the session terminates; rejects with its exception if it failed. */
-  awaitAnyTermination(): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.terminatedWaiters.push((q) => (q.exception ? reject(q.exception) : resolve())),
-    )
+  /**
+   * Waits until any query of the session terminates: resolves true, or false after `timeoutMs`. Once a query has
+   * terminated it returns (or throws) at once on every call until `resetTerminated()`; a failed query is preferred.
+   * @example await session.streams.awaitAnyTermination()
+   * @throws StreamingQueryError of the query that failed.
+   */
+  awaitAnyTermination(timeoutMs?: number): Promise<boolean> {
+    if (this.lastTerminated !== undefined) return outcome(this.lastTerminated)
+    const terminated = new Promise<StreamingQuery>((resolve) => this.terminatedWaiters.push(resolve)).then(outcome)
+    if (timeoutMs === undefined) return terminated
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
+    return Promise.race([terminated, timeout]).finally(() => clearTimeout(timer))
+  }
+
+  /** Forgets terminated queries, so `awaitAnyTermination()` waits for a new termination. */
+  resetTerminated(): void {
+    this.lastTerminated = undefined
+  }
+
+  /** @internal Refuses a name that an active or starting query has; the caller releases it with `release`. */
+  reserveName(name: string | undefined): void {
+    if (name === undefined) return
+    if (this.starting.has(name) || this.active.some((q) => q.name === name)) {
+      throw new InvalidQueryError(`cannot start query with name '${name}': a query with that name is already active in this session; stop it first or choose another queryName`)
+    }
+    this.starting.add(name)
+  }
+
+  /** @internal */
+  releaseName(name: string | undefined): void {
+    if (name !== undefined) this.starting.delete(name)
   }
 
   /** @internal */
@@ -80,47 +127,43 @@ export class StreamingQueryManager {
     this.queries.set(q.id, q)
   }
 
-  /** @internal Delivers an event to the listeners, one at a time, in order, off the query's path. */
+  /** @internal Publishes an event on `events$` at once and queues it for every listener (the query never waits). */
   emit(event: StreamingQueryEvent): void {
     this.events.next(event)
-    const listeners = this.listeners.slice()
-    this.delivery = this.delivery.then(async () => {
-      for (const l of listeners) {
-        try {
-          switch (event.type) {
-            case 'started':
-              await l.onQueryStarted?.(event)
-              break
-            case 'progress':
-              await l.onQueryProgress?.({ progress: event.progress })
-              break
-            case 'idle':
-              await l.onQueryIdle?.(event)
-              break
-            case 'terminated':
-              await l.onQueryTerminated?.(event)
-              break
-          }
-        } catch (e) {
-          console.warn(`structured-rx: a StreamingQueryListener threw on ${event.type} (ignored):`, e)
-        }
-      }
-    })
+    this.bus.post(event)
+  }
+
+  /** @internal `emit`, resolving once every listener has handled the event. */
+  emitAndWait(event: StreamingQueryEvent): Promise<void> {
+    this.events.next(event)
+    return this.bus.postAndWait(event)
   }
 
   /** @internal */
   terminated(q: StreamingQuery): void {
     if (this.queries.get(q.id) === q) this.queries.delete(q.id)
+    if (this.lastTerminated === undefined || q.exception !== undefined) this.lastTerminated = q
     const waiters = this.terminatedWaiters
     this.terminatedWaiters = []
     for (const w of waiters) w(q)
   }
+
+  /** @internal Stops every active query, then waits (at most `drainTimeoutMs`) until listeners received every event. */
+  async stopAll(drainTimeoutMs: number): Promise<void> {
+    await Promise.allSettled(this.active.map((q) => q.stop()))
+    await this.bus.drain(drainTimeoutMs)
+  }
+}
+
+function outcome(q: StreamingQuery): Promise<boolean> {
+  return q.exception ? Promise.reject(q.exception) : Promise.resolve(true)
 }
 
 /** A structured-rx session: reads streams and runs their queries (Spark's SparkSession). */
 export class Session {
-  readonly streams = new StreamingQueryManager()
-  readonly options: Required<Omit<SessionOptions, 'fs' | 'warn'>> & Pick<SessionOptions, 'fs' | 'warn'>
+  readonly streams: StreamingQueryManager
+  readonly options: Required<Omit<SessionOptions, 'fs' | 'warn' | 'noDataProgressEventInterval'>> &
+    Pick<SessionOptions, 'fs' | 'warn'> & { readonly noDataProgressEventInterval: number }
   private readonly tables = new Map<string, MemorySink<unknown>>()
 
   constructor(options: SessionOptions = {}) {
@@ -130,9 +173,13 @@ export class Session {
       numRecentProgressUpdates: positiveInteger('numRecentProgressUpdates', options.numRecentProgressUpdates, 100),
       snapshotInterval: positiveInteger('snapshotInterval', options.snapshotInterval, 10),
       minBatchesToRetain: positiveInteger('minBatchesToRetain', options.minBatchesToRetain, 100),
+      stateDeltas: stateDeltasOf(options.stateDeltas),
+      listenerQueueCapacity: positiveInteger('listenerQueueCapacity', options.listenerQueueCapacity, 10_000),
+      noDataProgressEventInterval: parseDuration(options.noDataProgressEventInterval ?? 10_000, 'createSession: noDataProgressEventInterval'),
       fs: options.fs,
       warn: options.warn,
     }
+    this.streams = new StreamingQueryManager(this.options.listenerQueueCapacity, (m) => this.warn(m))
   }
 
   /** Starts a streaming query definition from a source. */
@@ -155,28 +202,54 @@ export class Session {
   /** @internal Called by `writeStream(...).start()`. */
   async startQuery(source: Source<unknown>, nodes: readonly PlanNode[], options: WriteStreamOptions<unknown>): Promise<StreamingQuery> {
     const manager = this.streams
-    const query = await startQuery(
-      {
-        fs: this.options.fs ?? nodeFs,
-        shufflePartitions: this.options.shufflePartitions,
-        retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
-        numRecentProgressUpdates: this.options.numRecentProgressUpdates,
-        warn: this.options.warn ?? ((m) => console.warn(m)),
-        onProgress: (_q, progress) => manager.emit({ type: 'progress', progress }),
-        onIdle: (q) => manager.emit({ type: 'idle', id: q.id, runId: q.runId, timestamp: new Date().toISOString() }),
-        onTerminated: (q) => {
-          manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
-          manager.terminated(q)
+    const name = options.queryName
+    manager.reserveName(name)
+    let started: Promise<void> = Promise.resolve()
+    try {
+      const query = await startQuery(
+        {
+          fs: this.options.fs ?? nodeFs,
+          shufflePartitions: this.options.shufflePartitions,
+          patchDeltas: this.options.stateDeltas === 'patches',
+          retention: { snapshotInterval: this.options.snapshotInterval, minBatchesToRetain: this.options.minBatchesToRetain },
+          numRecentProgressUpdates: this.options.numRecentProgressUpdates,
+          noDataProgressEventIntervalMs: this.options.noDataProgressEventInterval,
+          warn: this.warn,
+          // Registered and announced before its first trigger, so 'started' precedes every other event of the run.
+          onStarted: (q) => {
+            manager.register(q)
+            if (name !== undefined && 'rows' in options.sink) this.tables.set(name, options.sink as MemorySink<unknown>)
+            started = manager.emitAndWait({ type: 'started', id: q.id, runId: q.runId, name: q.name, timestamp: new Date().toISOString() })
+          },
+          onProgress: (_q, progress) => manager.emit({ type: 'progress', progress }),
+          onIdle: (q) => manager.emit({ type: 'idle', id: q.id, runId: q.runId, timestamp: new Date().toISOString() }),
+          onTerminated: (q) => {
+            manager.emit({ type: 'terminated', id: q.id, runId: q.runId, exception: q.exception?.message })
+            manager.terminated(q)
+          },
         },
-      },
-      { source, nodes, ...options },
-    )
-    if (options.queryName !== undefined && 'rows' in options.sink) {
-      this.tables.set(options.queryName, options.sink as MemorySink<unknown>)
+        { source, nodes, ...options },
+      )
+      // As in Spark, start() returns after listeners have handled onQueryStarted.
+      await started
+      return query
+    } finally {
+      manager.releaseName(name)
     }
-    manager.register(query)
-    manager.emit({ type: 'started', id: query.id, runId: query.runId, name: query.name, timestamp: new Date().toISOString() })
-    return query
+  }
+
+  /**
+   * Stops every active query of the session, then waits until listeners have received every event, so a process
+   * may exit right after without losing any. A listener stuck for longer than `drainTimeoutMs` (default 10 s) is
+   * given up with a warning.
+   * @example await session.stop()
+   */
+  async stop(options: { readonly drainTimeoutMs?: number } = {}): Promise<void> {
+    await this.streams.stopAll(options.drainTimeoutMs ?? 10_000)
+  }
+
+  private get warn(): (message: string) => void {
+    return this.options.warn ?? ((m) => console.warn(m))
   }
 }
 
@@ -191,9 +264,14 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 /**
  * Creates a session.
  * @example const session = createSession({ shufflePartitions: 8 })
- * @throws RangeError when shufflePartitions, snapshotInterval, minBatchesToRetain or numRecentProgressUpdates is not
- * a positive integer.
+ * @throws RangeError when shufflePartitions, snapshotInterval, minBatchesToRetain, numRecentProgressUpdates or
+ * listenerQueueCapacity is not a positive integer.
  */
 export function createSession(options: SessionOptions = {}): Session {
   return new Session(options)
+}
+
+function stateDeltasOf(value: SessionOptions['stateDeltas']): 'patches' | 'whole' {
+  if (value === undefined || value === 'patches' || value === 'whole') return value ?? 'patches'
+  throw new RangeError(`stateDeltas must be 'patches' or 'whole', got ${JSON.stringify(value)}`)
 }

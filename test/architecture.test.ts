@@ -19,7 +19,8 @@ const LAYERS: Record<string, { readonly rank: number; readonly alsoImports?: rea
   'testing.ts': { rank: 9 },
   cli: { rank: 8 },
   monitor: { rank: 7 },
-  'session.ts': { rank: 6, alsoImports: ['stream.ts'] },
+  'session.ts': { rank: 6, alsoImports: ['stream.ts', 'listenerBus.ts'] },
+  'listenerBus.ts': { rank: 6 },
   'stream.ts': { rank: 6 },
   exec: { rank: 5 },
   checkpoint: { rank: 4, alsoImports: ['state'] },
@@ -36,6 +37,7 @@ const LAYERS: Record<string, { readonly rank: number; readonly alsoImports?: rea
 /** The file of each folder whose first comment says what the folder is for. */
 const FOLDER_HEADERS: Record<string, string> = {
   cli: 'cli/cli.ts',
+  monitor: 'monitor/server.ts',
   exec: 'exec/startQuery.ts',
   checkpoint: 'checkpoint/queryCheckpoint.ts',
   sources: 'sources/source.ts',

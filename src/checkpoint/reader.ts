@@ -9,7 +9,7 @@ import { type CheckpointFs, errorCode } from '../durable/fs.js'
 import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
 import { CheckpointCorruptedError, CliError } from '../errors.js'
 import type { OperatorFingerprint } from '../plan/fingerprint.js'
-import { readStateEntry, RemovedKey } from '../state/stateEntries.js'
+import { PatchedKey, readStateEntry, RemovedKey, resolvePatch } from '../state/stateEntries.js'
 import { operatorStateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
@@ -112,7 +112,9 @@ export function entryId(entry: Pick<EncodedEntry, 'k' | 'w'>): string {
  * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states; `formatVersion`
  * (the checkpoint's, from `metadata`) says which layout the state files follow.
  * @example const { partitions } = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8, 2)
- * @throws CheckpointCorruptedError naming the file when a file fails its checksum or a line is not a state entry.
+ * Patch lines are applied, so every entry holds its whole encoded state.
+ * @throws CheckpointCorruptedError naming the file when a file fails its checksum, a line is not a state entry or a
+ * patch does not apply.
  */
 export async function loadEncodedState(
   fs: CheckpointFs,
@@ -130,12 +132,23 @@ export async function loadEncodedState(
     await stateFiles.replay(version, (file) => {
       read.push({ name: file.name, bytes: file.bytes, stateVersion: file.stateVersion })
       const inSnapshot = file.kind === 'snapshot'
+      const patchLines = !inSnapshot && file.formatVersion >= 2
       return (line, lineNo, p) => {
         fileSets[p]!.add(file.path)
-        const change = readStateEntry(line, inSnapshot)
+        const change = readStateEntry(line, inSnapshot, patchLines)
         if (change === undefined) throw new CheckpointCorruptedError(file.path, `line ${lineNo} is not a state entry`)
-        if (change instanceof RemovedKey) entries[p]!.delete(entryId(change))
-        else entries[p]!.set(entryId(change), change)
+        const id = entryId(change)
+        if (change instanceof RemovedKey) {
+          entries[p]!.delete(id)
+        } else if (change instanceof PatchedKey) {
+          // Patches resolve to the whole value here, so inspect, state and rescale only ever see whole values.
+          const previous = entries[p]!.get(id)
+          const s = resolvePatch(file.path, lineNo, previous?.s, previous !== undefined, change)
+          const { k, w, t } = change
+          entries[p]!.set(id, { k, ...(w ? { w } : {}), s, ...(t !== undefined ? { t } : {}) })
+        } else {
+          entries[p]!.set(id, change)
+        }
       }
     })
   }

@@ -160,7 +160,7 @@ export function progressLine(p: StreamingQueryProgress): string {
   return (
     `batch ${p.batchId}: ${p.numInputRows} rows, ${Math.round(p.inputRowsPerSecond)} rows/s in, ` +
     `${Math.round(p.processedRowsPerSecond)} rows/s processed, ${d.triggerExecution} ms ` +
-    `(getOffset ${d.getOffset}, getBatch ${d.getBatch}, addBatch ${d.addBatch}, walCommit ${d.walCommit}, ` +
+    `(latestOffset ${d.latestOffset}, getBatch ${d.getBatch}, addBatch ${d.addBatch}, walCommit ${d.walCommit}, ` +
     `commitOffsets ${d.commitOffsets})${state ? `; state: ${state}` : ''}`
   )
 }

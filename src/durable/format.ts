@@ -24,13 +24,17 @@ export type FormatReader = (body: string) => string
 
 /**
  * One reader per format version this library reads, keyed by version. v1 and v2 share every file body: v2 changed
- * where state files live and what one holds (one file per operator per batch instead of one per partition), which
- * the state layer reads by the checkpoint's format version. Golden v1 and v2 checkpoints under test/ keep both read.
+ * where state files live and what one holds (one file per operator per batch instead of one per partition) and lets
+ * a delta hold patch lines, which the state layer reads by the checkpoint's format version; a v1-only library refuses
+ * a v2 file as too new instead of misreading it. Golden v1 and v2 checkpoints under test/ keep both read.
  */
 export const formatReaders: Readonly<Record<number, FormatReader>> = {
   1: (body) => body,
   2: (body) => body,
 }
+
+/** The newest format version this library reads: files of a newer one raise CheckpointVersionError. */
+export const NEWEST_READABLE_FORMAT_VERSION = Math.max(...Object.keys(formatReaders).map(Number))
 
 /** A decoded checkpoint file: the version found on disk and the body, already upgraded to the current format. */
 export interface CheckpointFileContents {
@@ -77,7 +81,7 @@ function checksumOf(version: number, body: Uint8Array): number {
  * checksum of the body; then the body is upgraded to the current format by `readers`.
  * @example
  * decodeCheckpointFile('/ckpt/offsets/3', encodeCheckpointFile('{}')) // { version: 1, body: '{}' }
- * @throws CheckpointVersionError when the version is newer than {@link CURRENT_FORMAT_VERSION}.
+ * @throws CheckpointVersionError when the version is newer than {@link NEWEST_READABLE_FORMAT_VERSION}.
  * @throws CheckpointCorruptedError naming `path` when the version line is missing, the version has no reader, the
  * checksum line is malformed, the body is truncated or has the wrong length or checksum, or its upgrade fails.
  */
@@ -93,7 +97,8 @@ export function decodeCheckpointFile(
   const versionLine = buffer.subarray(0, versionEnd < 0 ? buffer.length : versionEnd).toString('utf8')
   if (!VERSION_LINE.test(versionLine)) throw corrupted('missing version line')
   const version = Number(versionLine.slice(1))
-  if (version > CURRENT_FORMAT_VERSION) throw new CheckpointVersionError(path, version, CURRENT_FORMAT_VERSION)
+  const newest = readers === formatReaders ? NEWEST_READABLE_FORMAT_VERSION : Math.max(...Object.keys(readers).map(Number))
+  if (version > newest) throw new CheckpointVersionError(path, version, newest)
   const reader = readers[version]
   if (reader === undefined) throw corrupted(`unknown format version v${version}`)
   if (versionEnd < 0) throw corrupted('truncated after the version line')
@@ -125,13 +130,19 @@ export function decodeCheckpointFile(
 }
 
 /**
- * Writes `body` to `path` in the checkpoint envelope, atomically.
+ * Writes `body` to `path` in the checkpoint envelope, atomically, under `version` (a file whose contents need a
+ * newer reader than the default version says so on its version line).
  * @example
  * await writeCheckpointFile(nodeFs, '/ckpt/metadata', '{"id":"…"}')
  * @throws the file-system error of the write (e.g. code 'ENOSPC').
  */
-export async function writeCheckpointFile(fs: CheckpointFs, path: string, body: string): Promise<void> {
-  await fs.writeFileAtomic(path, encodeCheckpointFile(body))
+export async function writeCheckpointFile(
+  fs: CheckpointFs,
+  path: string,
+  body: string,
+  version: number = CURRENT_FORMAT_VERSION,
+): Promise<void> {
+  await fs.writeFileAtomic(path, encodeCheckpointFile(body, version))
 }
 
 /**

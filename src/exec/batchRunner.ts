@@ -57,15 +57,23 @@ export class BatchRunner {
     return this.backgroundCommit
   }
 
-  /** Re-runs a batch the write-ahead log says started but never committed, with exactly its logged offsets. */
+  /**
+   * Re-runs a batch the write-ahead log says started but never committed, with exactly its logged offsets and batch
+   * timestamp; its progress gets the time of this trigger (not the logged one, which would count the downtime).
+   */
   rerun(batch: PendingBatch): Promise<void> {
     this.watermarkMs = batch.watermarkMs
-    return this.runBatch(batch.batchId, batch.start, batch.end, true, batch.batchTimestampMs, 0)
+    return this.runBatch(batch.batchId, batch.start, batch.end, true, batch.batchTimestampMs, Date.now(), 0)
   }
 
   /** Runs the next batch over `(committedOffset, end]` (no rows when `hasData` is false: a no-data batch). */
   runNext(end: Offset, hasData: boolean, triggerStart: number, getOffsetMs: number): Promise<void> {
-    return this.runBatch(this.nextBatchId, this.committedOffset, end, hasData, triggerStart, getOffsetMs)
+    return this.runBatch(this.nextBatchId, this.committedOffset, end, hasData, triggerStart, triggerStart, getOffsetMs)
+  }
+
+  /** An offset as progress shows it. */
+  progressOffset(offset: Offset): unknown {
+    return this.run.reader.progressOffset?.(offset) ?? offset
   }
 
   private async runBatch(
@@ -73,6 +81,7 @@ export class BatchRunner {
     start: Offset,
     end: Offset,
     hasData: boolean,
+    batchTimestampMs: number,
     triggerStart: number,
     getOffsetMs: number,
   ): Promise<void> {
@@ -87,10 +96,15 @@ export class BatchRunner {
       return Math.round(ms)
     }
     let lapStart = clock
-    this.host.setStatus('Processing new data', true, true)
+    // A no-data batch runs only for the watermark or timeouts: Spark's status says so.
+    if (hasData) this.host.setStatus('Processing new data', true, true)
+    else this.host.setStatus('No new data but cleaning up state', false, true)
     const watermarkForBatch = this.watermarkMs
     // The offsets are logged while the batch reads and computes; they are durable before any output is written.
-    const offsetsLogged = checkpoint.writeOffsets(batchId, start, end, watermarkForBatch, triggerStart)
+    let walCommit = 0
+    const offsetsLogged = checkpoint.writeOffsets(batchId, start, end, watermarkForBatch, batchTimestampMs).then(() => {
+      walCommit = Math.round(performance.now() - clock)
+    })
     offsetsLogged.catch(() => undefined)
     let rows: unknown[]
     try {
@@ -106,7 +120,7 @@ export class BatchRunner {
       watermarkMs: watermarkForBatch,
       hasWatermark: plan.watermark !== undefined,
       watermarkDelayMs: plan.watermark?.delayMs ?? 0,
-      processingTimeMs: triggerStart,
+      processingTimeMs: batchTimestampMs,
       outputMode: plan.outputMode,
     }
     const queryPlanning = lap()
@@ -125,11 +139,9 @@ export class BatchRunner {
       await offsetsLogged.catch(() => undefined)
       throw this.error(e, batchId, undefined)
     }
-    const addBatch = lap()
     await offsetsLogged
     // The previous batch's state and commit ran in the background while this one computed; its failure is ours.
     await this.backgroundCommit
-    const walCommit = lap()
     // Without any operator the output is the source's own batch array, which a source may keep for replay
     // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
     if (output === rows) output = rows.slice()
@@ -140,51 +152,55 @@ export class BatchRunner {
       throw this.error(e, batchId, def.sink.description)
     }
     if (this.abandoned) throw new AbandonedBatch()
-    const sinkCommit = lap()
+    const addBatch = lap()
     const nextWatermark =
       eventTime !== undefined && plan.watermark !== undefined
         ? Math.max(this.watermarkMs, eventTime.max - plan.watermark.delayMs)
         : this.watermarkMs
+    const sourceMetrics = reader.metrics?.() ?? {}
     // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
-    // every batch after the last commit, so nothing depends on them until the next commit or a stop.
+    // every batch after the last commit, so nothing depends on them until the next commit or a stop. The batch's
+    // progress is posted once its commit is durable: a listener never sees a batch that a crash would re-run.
     this.backgroundCommit = (async () => {
       if (this.abandoned) return
       try {
+        const commitStart = performance.now()
         await checkpoint.writeState(batchId, deltas)
+        const commitTimeMs = Math.round(performance.now() - commitStart)
         await checkpoint.commit(batchId, nextWatermark)
         await reader.commit(end)
+        const elapsedMs = performance.now() - clock + getOffsetMs
+        this.host.recordProgress({
+          elapsedMs,
+          batchId,
+          triggerStart,
+          numInputRows: rows.length,
+          numOutputRows: output.length,
+          durationMs: {
+            latestOffset: Math.round(getOffsetMs),
+            getOffset: Math.round(getOffsetMs),
+            getBatch,
+            queryPlanning,
+            addBatch,
+            walCommit,
+            commitOffsets: Math.round(performance.now() - commitStart),
+            triggerExecution: Math.round(elapsedMs),
+          },
+          eventTime,
+          watermarkMs: watermarkForBatch,
+          stateOperators: stateProgress.map((s) => ({ ...s, commitTimeMs })),
+          start: batchId === 0 ? null : this.progressOffset(start),
+          end: this.progressOffset(end),
+          sourceMetrics,
+        })
       } catch (e) {
         throw this.error(e, batchId, undefined)
       }
     })()
     this.backgroundCommit.catch(() => undefined)
-    const commitOffsets = lap()
     this.watermarkMs = nextWatermark
     this.committedOffset = end
     this.nextBatchId = batchId + 1
-    const elapsedMs = performance.now() - clock + getOffsetMs
-    this.host.recordProgress({
-      elapsedMs,
-      batchId,
-      triggerStart,
-      numInputRows: rows.length,
-      numOutputRows: output.length,
-      durationMs: {
-        getOffset: Math.round(getOffsetMs),
-        getBatch,
-        queryPlanning,
-        addBatch: addBatch + sinkCommit,
-        walCommit,
-        commitOffsets,
-        triggerExecution: Math.round(elapsedMs),
-      },
-      eventTime,
-      watermarkMs: watermarkForBatch,
-      stateOperators: stateProgress,
-      start,
-      end,
-      sourceMetrics: reader.metrics?.() ?? {},
-    })
   }
 
   private error(e: unknown, batchId: number, fallbackOperator: string | undefined) {

@@ -25,7 +25,7 @@ export interface Executable {
  * @example const { steps, operators } = instantiate(compilePlan(nodes, 'update'), 8)
  * @throws never for a plan `compilePlan` returned.
  */
-export function instantiate(plan: Plan, partitions: number): Executable {
+export function instantiate(plan: Plan, partitions: number, patchDeltas = true): Executable {
   const operators: StatefulExec[] = []
   const steps = plan.stages.map((stage): Step => {
     switch (stage.kind) {
@@ -34,7 +34,7 @@ export function instantiate(plan: Plan, partitions: number): Executable {
       case 'watermark':
         return { kind: 'watermark', label: stage.label, timeOf: stage.timeOf }
       case 'stateful': {
-        const exec = executorOf(stage.operator, partitions)
+        const exec = executorOf(stage.operator, partitions, patchDeltas)
         operators.push(exec)
         return { kind: 'stateful', exec }
       }
@@ -43,12 +43,12 @@ export function instantiate(plan: Plan, partitions: number): Executable {
   return { plan, steps, operators }
 }
 
-function executorOf(spec: OperatorSpec, partitions: number): StatefulExec {
+function executorOf(spec: OperatorSpec, partitions: number, patchDeltas: boolean): StatefulExec {
   switch (spec.kind) {
     case 'aggregate':
-      return new AggregateExec(spec, partitions)
+      return new AggregateExec(spec, partitions, patchDeltas)
     case 'mapGroupsWithState':
-      return new MapGroupsWithStateExec(spec, partitions)
+      return new MapGroupsWithStateExec(spec, partitions, patchDeltas)
     case 'dropDuplicates':
     case 'dropDuplicatesWithinWatermark':
       return new DropDuplicatesExec(spec, partitions)

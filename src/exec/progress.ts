@@ -14,11 +14,16 @@ export interface StateOperatorProgress {
   readonly numRowsDroppedByWatermark: number
   readonly memoryUsedBytes: number
   readonly numShufflePartitions: number
+  /** State store instances the operator keeps (one per shuffle partition). */
+  readonly numStateStoreInstances: number
+  /** Time writing this batch's state changes to the checkpoint, all operators together (0 without a checkpoint). */
+  readonly commitTimeMs: number
 }
 
 /** Progress of the source in a batch. */
 export interface SourceProgress {
   readonly description: string
+  /** Where the batch started reading: null for a first batch (the source had nothing committed yet). */
   readonly startOffset: unknown
   readonly endOffset: unknown
   readonly numInputRows: number
@@ -34,18 +39,30 @@ export interface StreamingQueryProgress {
   readonly name: string | null
   /** ISO-8601 time the trigger started. */
   readonly timestamp: string
+  /** The batch; an idle progress repeats the id of the last batch that ran (-1 before the first). */
   readonly batchId: number
   readonly batchDuration: number
   readonly numInputRows: number
   readonly inputRowsPerSecond: number
   readonly processedRowsPerSecond: number
+  /**
+   * Where the trigger's time went, in ms (Spark's keys): `latestOffset` asking the source for its newest offset;
+   * `walCommit` writing the offsets to the write-ahead log (runs alongside reading); `getBatch` reading the rows;
+   * `queryPlanning` preparing the batch's context; `addBatch` running the operators and writing the sink (and
+   * waiting for the previous batch's commit, when it is still being written); `commitOffsets` writing state, the
+   * commit log and the source commit; `triggerExecution` the whole trigger, up to the durable commit. A progress of
+   * an idle trigger (no batch ran) has only `latestOffset`, `getOffset` and `triggerExecution`. `getOffset` is the
+   * same figure as `latestOffset` under the name Spark's older sources report it with, so dashboards built for either
+   * name find it.
+   */
   readonly durationMs: {
+    readonly latestOffset: number
     readonly getOffset: number
-    readonly getBatch: number
-    readonly queryPlanning: number
-    readonly addBatch: number
-    readonly walCommit: number
-    readonly commitOffsets: number
+    readonly getBatch?: number
+    readonly queryPlanning?: number
+    readonly addBatch?: number
+    readonly walCommit?: number
+    readonly commitOffsets?: number
     readonly triggerExecution: number
   }
   /** Event-time statistics of the batch's rows and the watermark, as ISO-8601 strings (empty without a watermark). */
@@ -53,6 +70,16 @@ export interface StreamingQueryProgress {
   readonly stateOperators: readonly StateOperatorProgress[]
   readonly sources: readonly SourceProgress[]
   readonly sink: { readonly description: string; readonly numOutputRows: number }
-  /** The progress as JSON text, like Spark's `progress.json`. */
-  readonly json: string
+  /** The progress as compact JSON text, like Spark's `progress.json` (`JSON.stringify(progress)` gives the same). */
+  json(): string
+  /** The progress as indented JSON text, like Spark's `progress.prettyJson`. */
+  prettyJson(): string
+}
+
+/**
+ * Whether a progress reports an idle trigger (no batch ran) rather than a batch: it has no `addBatch` duration.
+ * @example query.recentProgress.filter((p) => !isIdleProgress(p)).map((p) => p.batchId)
+ */
+export function isIdleProgress(p: StreamingQueryProgress): boolean {
+  return p.durationMs.addBatch === undefined
 }

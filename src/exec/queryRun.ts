@@ -28,6 +28,8 @@ export interface QueryDefinition extends WriteStreamOptions<unknown> {
 
 /** What a query reports to its session's listener bus. */
 export interface QueryListeners {
+  /** Called once recovered, before the first trigger: `started` precedes every other event of the run. */
+  readonly onStarted: (q: StreamingQuery) => void
   readonly onProgress: (q: StreamingQuery, p: StreamingQueryProgress) => void
   readonly onIdle: (q: StreamingQuery) => void
   readonly onTerminated: (q: StreamingQuery) => void
@@ -37,8 +39,12 @@ export interface QueryListeners {
 export interface SessionContext extends QueryListeners {
   readonly fs: CheckpointFs
   readonly shufflePartitions: number
+  /** Whether object state may be recorded as patch deltas. */
+  readonly patchDeltas: boolean
   readonly retention: RetentionOptions
   readonly numRecentProgressUpdates: number
+  /** An idle query records a progress and posts onQueryIdle at most this often (ms). */
+  readonly noDataProgressEventIntervalMs: number
   readonly warn: (message: string) => void
 }
 

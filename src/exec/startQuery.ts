@@ -54,7 +54,7 @@ export async function startQuery(session: SessionContext, def: QueryDefinition):
       checkCompatibility(def.checkpointLocation!, opened.metadata.fingerprint, fingerprint, plan)
     }
     opened?.checkpoint.setPlanFingerprint(fingerprint)
-    return await launch(session, def, instantiate(plan, partitions), partitions, opened, runId)
+    return await launch(session, def, instantiate(plan, partitions, session.patchDeltas), partitions, opened, runId)
   } catch (e) {
     await opened?.checkpoint.close().catch(() => undefined)
     throw e

@@ -6,6 +6,7 @@ import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js
 import { type BatchMeasurements, ProgressReporter } from './progressReporter.js'
 import { queryError } from './queryError.js'
 import type { QueryRun } from './queryRun.js'
+import type { Trigger } from './trigger.js'
 import { TriggerLoop } from './triggerLoop.js'
 
 const DEFAULT_STOP_TIMEOUT_MS = 120_000
@@ -17,6 +18,8 @@ export interface StreamingQuery {
   /** Id of this run; new on every start. */
   readonly runId: string
   readonly name: string | undefined
+  /** When its micro-batches run (as given to `writeStream`; default `processingTime(0)`). */
+  readonly trigger: Trigger
   readonly status: StreamingQueryStatus
   readonly lastProgress: StreamingQueryProgress | undefined
   readonly recentProgress: readonly StreamingQueryProgress[]
@@ -55,6 +58,8 @@ export class MicroBatchQuery implements StreamingQuery {
   private terminated: Promise<void> = Promise.resolve()
   private loop: TriggerLoop | undefined
   private batches: BatchRunner | undefined
+  /** When the last batch or idle progress was recorded; the start counts as one, so a new query reports idle later. */
+  private lastNoDataProgressMs = Date.now()
   private idleWaiters: { afterSeq: number; resolve: () => void; reject: (e: unknown) => void }[] = []
 
   private constructor(private readonly run: QueryRun) {
@@ -84,10 +89,11 @@ export class MicroBatchQuery implements StreamingQuery {
         return q.status.isDataAvailable
       },
       setStatus: (message, isDataAvailable, isTriggerActive) => q.setStatus(message, isDataAvailable, isTriggerActive),
-      idle: (seq) => q.wentIdle(seq),
+      idle: (seq, triggerStart, latestOffsetMs) => q.wentIdle(seq, triggerStart, latestOffsetMs),
     })
     q.loop = loop
     q.batches = batches
+    run.session.onStarted(q)
     q.terminated = loop.runUntilStopped(position.pending).then(
       () => q.finish(undefined),
       (e: unknown) => q.finish(e),
@@ -103,6 +109,9 @@ export class MicroBatchQuery implements StreamingQuery {
   }
   get name(): string | undefined {
     return this.run.def.queryName
+  }
+  get trigger(): Trigger {
+    return this.run.trigger
   }
   get isActive(): boolean {
     return this.active
@@ -172,12 +181,32 @@ export class MicroBatchQuery implements StreamingQuery {
   }
 
   private recordProgress(measurements: BatchMeasurements): void {
+    this.lastNoDataProgressMs = Date.now()
     this.run.session.onProgress(this, this.progress.record(measurements))
   }
 
-  private wentIdle(seq: number): void {
-    // Spark's onQueryIdle: once when the query goes idle, not on every empty poll.
-    if (this.status.isDataAvailable || seq === 1) this.run.session.onIdle(this)
+  /**
+   * An idle trigger. As Spark, an idle query records a progress with no rows and posts onQueryIdle at most every
+   * `noDataProgressEventInterval`, counted from the start, the last batch or the last idle report, so the last
+   * progress timestamp of an idle query stays fresh while a hung one ages.
+   */
+  private wentIdle(seq: number, triggerStart: number, latestOffsetMs: number): void {
+    const now = Date.now()
+    if (now - this.lastNoDataProgressMs >= this.run.session.noDataProgressEventIntervalMs) {
+      this.lastNoDataProgressMs = now
+      const batches = this.batches!
+      const idle = this.progress.recordIdle({
+        triggerStart,
+        latestOffsetMs,
+        elapsedMs: now - triggerStart,
+        lastBatchId: batches.nextBatchId - 1,
+        committed: batches.progressOffset(batches.committedOffset),
+        watermarkMs: batches.watermarkMs,
+        sourceMetrics: this.run.reader.metrics?.() ?? {},
+      })
+      this.run.session.onProgress(this, idle)
+      this.run.session.onIdle(this)
+    }
     this.setStatus('Waiting for data to arrive', false, false)
     const ready = this.idleWaiters.filter((w) => w.afterSeq <= seq)
     this.idleWaiters = this.idleWaiters.filter((w) => w.afterSeq > seq)

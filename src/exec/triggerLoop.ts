@@ -12,8 +12,8 @@ const IDLE_POLL_MAX_MS = 1000
 export interface TriggerLoopHost {
   readonly isDataAvailable: boolean
   setStatus(message: string, isDataAvailable: boolean, isTriggerActive: boolean): void
-  /** Trigger `seq` found nothing to do and everything before it is committed. */
-  idle(seq: number): void
+  /** Trigger `seq`, started at `triggerStart`, found nothing to do, and everything before it is committed. */
+  idle(seq: number, triggerStart: number, latestOffsetMs: number): void
 }
 
 /**
@@ -101,7 +101,7 @@ export class TriggerLoop {
     if (!hasData && !needsNoDataBatch) {
       // Idle means committed: processAllAvailable() resolves only once the commit log has the last batch.
       await this.batches.settled()
-      this.host.idle(seq)
+      this.host.idle(seq, triggerStart, getOffsetMs)
       return false
     }
     await this.batches.runNext(end, hasData, triggerStart, getOffsetMs)

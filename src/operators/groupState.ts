@@ -1,8 +1,14 @@
+import { freeze, produce, type Draft } from 'immer'
 import { parseDuration } from '../util/duration.js'
 
+/** A recipe for {@link GroupState.update}: edit the draft in place, or return a whole new state. */
+export type StateRecipe<S> = (draft: Draft<S>) => S | void | undefined
+
 /**
- * The state of one group handed to `mapGroupsWithState`'s `update`, as Spark's GroupState: read it, replace it,
- * remove it, and set a timeout. Changes take effect when `update` returns; if `update` throws, none do.
+ * The state of one group handed to `mapGroupsWithState`'s `update`, as Spark's GroupState: read it, change it,
+ * remove it, and set a timeout. Changes take effect when `update` returns; if `update` throws, none do. The state
+ * it hands out is deeply frozen: committed state can only change through `update`, never by editing what `get()`
+ * returned (that throws a TypeError at the line that tries), so output rows and sinks cannot alter it either.
  */
 export class GroupState<S> {
   private value: S | undefined
@@ -18,7 +24,7 @@ export class GroupState<S> {
     private readonly clock: { processingTimeMs: number; watermarkMs: number; timeout: 'none' | 'processingTime' | 'eventTime' },
   ) {
     this.present = initial.exists
-    this.value = initial.value
+    this.value = initial.exists ? freeze(initial.value, true) : undefined
     this.timeoutAt = initial.timeoutAt
   }
 
@@ -27,21 +33,37 @@ export class GroupState<S> {
     return this.present
   }
 
-  /** The state. @throws Error when it does not exist (check `exists` or use `getOption`). */
+  /** The state, deeply frozen. @throws Error when it does not exist (check `exists` or use `getOption`). */
   get(): S {
     if (!this.present) throw new Error('GroupState.get(): the group has no state (check state.exists first)')
     return this.value as S
   }
 
-  /** The state, or undefined. */
+  /** The state (deeply frozen), or undefined. */
   getOption(): S | undefined {
     return this.present ? this.value : undefined
   }
 
-  /** Replaces the state. */
-  update(value: S): void {
-    if (value === undefined) throw new TypeError('GroupState.update(): state cannot be undefined; use remove()')
-    this.value = value
+  /**
+   * Changes the state: either a recipe that edits a draft of the current state (immer's `produce`: mutate the draft
+   * or return a new value; without state the draft is undefined, so return the first value), or a whole new value.
+   * Only the parts a recipe touches are copied, and the new state is frozen.
+   * @example
+   * state.update((draft) => { draft.events.push(e); draft.total += e.amount })
+   * state.update({ events: [e], total: e.amount })
+   * @throws TypeError when the new state is undefined (use remove()); whatever the recipe throws (state unchanged).
+   */
+  update(next: S | StateRecipe<S>): void {
+    const value =
+      typeof next === 'function' ? (produce(this.present ? this.value : undefined, next as never) as S) : next
+    if (value === undefined) {
+      throw new TypeError(
+        typeof next === 'function'
+          ? 'GroupState.update(recipe): the recipe left the state undefined (a group without state gets an undefined draft: return its first value); use remove() to drop state'
+          : 'GroupState.update(): state cannot be undefined; use remove()',
+      )
+    }
+    this.value = freeze(value, true)
     this.present = true
     this.changed = true
   }

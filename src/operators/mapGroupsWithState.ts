@@ -30,8 +30,12 @@ export interface MapGroupsWithStateSpec<K, T, S, R, N extends string> {
  * whose `update` returned a value. Follows `groupBy(keyOf, keyCodec)`; supports output mode `update`.
  * @example
  * groupBy((e) => e.user, t.string),
- * mapGroupsWithState({ name: 'session', version: 1, state: t.type({ clicks: t.number }),
- *   update: (user, events, state) => { const s = { clicks: (state.getOption()?.clicks ?? 0) + events.length }; state.update(s); return s.clicks } })
+ * mapGroupsWithState({ name: 'session', version: 1, state: t.type({ events: t.array(Event), total: t.number }),
+ *   update: (user, events, state) => {
+ *     if (!state.exists) state.update({ events: [], total: 0 })
+ *     state.update((draft) => { draft.events.push(...events); draft.total += events.length })
+ *     return state.get().total
+ *   } })
  * @throws RangeError when `version` is not a positive integer.
  */
 export function mapGroupsWithState<G extends Grouped<unknown, unknown>, S, R, N extends string>(
@@ -44,17 +48,29 @@ export function mapGroupsWithState<G extends Grouped<unknown, unknown>, S, R, N 
   const reference = (source: Observable<G>) =>
     new Observable<{ key: KeyOf<G> } & { [P in N]: R }>((subscriber) => {
       const states = new Map<string, S>()
+      /** Calls update for one row; returns its output. */
+      const step = (g: G): R | undefined => {
+        const id = keyIdOfGrouped(g)
+        const state = new GroupState<S>(
+          { exists: states.has(id), value: states.get(id) },
+          false,
+          { processingTimeMs: Date.now(), watermarkMs: 0, timeout },
+        )
+        const out = spec.update(g.key as KeyOf<G>, [g.value as ValueOf<G>], state)
+        if (state.exists) states.set(id, state.get())
+        else states.delete(id)
+        return out
+      }
       return source.subscribe({
         next(g) {
-          const id = keyIdOfGrouped(g)
-          const state = new GroupState<S>(
-            { exists: states.has(id), value: states.get(id) },
-            false,
-            { processingTimeMs: Date.now(), watermarkMs: 0, timeout },
-          )
-          const out = spec.update(g.key as KeyOf<G>, [g.value as ValueOf<G>], state)
-          if (state.exists) states.set(id, state.get())
-          else states.delete(id)
+          let out: R | undefined
+          // A throwing update (e.g. one that mutates the frozen state) errors the stream, as it fails the engine's batch.
+          try {
+            out = step(g)
+          } catch (e) {
+            subscriber.error(e)
+            return
+          }
           if (out !== undefined) subscriber.next({ key: g.key, [spec.name]: out } as { key: KeyOf<G> } & { [P in N]: R })
         },
         error: (e) => subscriber.error(e),

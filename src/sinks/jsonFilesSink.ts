@@ -36,7 +36,7 @@ export function jsonFilesSink(dir: string, options: JsonFilesSinkOptions = {}): 
       if (ctx.outputMode !== 'append') {
         throw new InvalidQueryError(`jsonFilesSink(${dir}) supports output mode 'append' only, not '${ctx.outputMode}'`)
       }
-      if (ctx.checkpointLocation === undefined) {
+      if (ctx.checkpointLocation === undefined && ctx.uniqueBatchIds !== true) {
         throw new InvalidQueryError(
           `jsonFilesSink(${dir}) needs a checkpointLocation: only the checkpoint tells a restarted query which batches ` +
             'it already wrote, so without one its output would be lost or duplicated',

@@ -15,6 +15,11 @@ export interface SinkContext {
   readonly queryName: string | undefined
   /** Where the query keeps its checkpoint; absent without one (a sink that needs one to be idempotent refuses). */
   readonly checkpointLocation?: string
+  /**
+   * The writer's batch ids never repeat, across restarts too (e.g. timestamps): a sink that needs a checkpoint only to
+   * tell re-runs from new batches is idempotent without one.
+   */
+  readonly uniqueBatchIds?: boolean
   readonly outputMode: OutputMode
   readonly fs: CheckpointFs
 }

@@ -86,6 +86,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
       const total = { bad: 0, missing: 0 }
       return {
         initialOffset: () => -1,
+        progressOffset: (offset) => ({ logOffset: offset }),
         async latestOffset(start, limit) {
           const from = asLogOffset(start)
           log.assertReaches(from)

@@ -49,5 +49,7 @@ export interface SourceReader<T> {
   onDataAvailable?(listener: () => void): () => void
   /** Source-specific counters for progress (e.g. `numBadRecords`). */
   metrics?(): Record<string, number>
+  /** How an offset is shown in progress, when not as itself (the file source shows `{ logOffset: n }`, as Spark). */
+  progressOffset?(offset: Offset): unknown
   stop(): Promise<void>
 }

@@ -18,6 +18,8 @@ export interface ReplayedFile {
   readonly bytes: number
   /** The state version in the file's header. */
   readonly stateVersion: number
+  /** The checkpoint format version of the file's layout (only v2 deltas may hold patch lines). */
+  readonly formatVersion: number
 }
 
 /** A state file found in a directory: its batch, kind and name. */

@@ -2,7 +2,7 @@ import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors
 import type { CheckpointFs } from '../durable/fs.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
-import { readStateEntry, RemovedKey } from './stateEntries.js'
+import { PatchedKey, readStateEntry, RemovedKey, resolvePatch } from './stateEntries.js'
 import type { EntryVisitor, ReplayedFile, StateFileName } from './stateFileList.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
 import { PartitionedStateFiles } from './stateFilesV1.js'
@@ -13,7 +13,7 @@ export { type EntryVisitor, type ReplayedFile, readStateLines } from './stateFil
 /**
  * The state files of one stateful operator, in the layout of one checkpoint format version: v1 writes one file per
  * shuffle partition per batch (`<partition>/<batchId>.delta`), v2 one file per batch holding every changed partition
- * (`<batchId>.delta`). Every reader goes through {@link OperatorStateFiles.replay}: the latest snapshot ≤ the version
+ * (`<batchId>.delta`, whose lines may be patches against the previous batch). Every reader goes through {@link OperatorStateFiles.replay}: the latest snapshot ≤ the version
  * asked for, then the deltas after it, each file checksum-verified.
  */
 export interface OperatorStateFiles {
@@ -91,9 +91,10 @@ export async function loadState(
 function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateDecoder, windowed: boolean): EntryVisitor {
   const { path } = file
   const inSnapshot = file.kind === 'snapshot'
+  const patchLines = !inSnapshot && file.formatVersion >= 2
   const keyCodec = store.keyCodec
   return (item, lineNo, partition) => {
-    const change = readStateEntry(item, inSnapshot)
+    const change = readStateEntry(item, inSnapshot, patchLines)
     if (change === undefined) throw new CheckpointCorruptedError(path, `line ${lineNo} is not a state entry`)
     const w = change.w
     if (windowed !== (w !== undefined)) {
@@ -120,14 +121,25 @@ function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateD
       }
       key = decoded.right
     }
-    const state = decodeState(change.s)
+    let encoded: unknown
+    if (change instanceof PatchedKey) {
+      const previous = store.get(id)
+      encoded = resolvePatch(path, lineNo, previous?.durable, previous !== undefined, change)
+    } else {
+      encoded = change.s
+    }
+    const state = decodeState(encoded)
     if (state instanceof StateDecodeFailure) {
-      // The file passed its checksum, so it holds what was written: the state codec changed without a new version.
+      // A patch is checked against nothing when written: a value it yields that the codec rejects is damage. A whole
+      // value passed its checksum, so it holds what was written: the state codec changed without a new version.
+      if (change instanceof PatchedKey) {
+        throw new CheckpointCorruptedError(path, `line ${lineNo}: the patched state does not decode: ${state.reason}`)
+      }
       throw new IncompatibleCheckpointError(path, [
         `operator '${store.operator}': state in ${path} (line ${lineNo}) does not decode: ${state.reason}. If the state ` +
           'codec changed, raise the operator\'s version and add a migration from the old one',
       ])
     }
-    store.restore(id, key, window, state, change.t, partition)
+    store.restore(id, key, window, state, change.t, partition, encoded)
   }
 }

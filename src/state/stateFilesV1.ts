@@ -32,6 +32,8 @@ export class PartitionedStateFiles implements OperatorStateFiles {
   }
 
   async writeDelta(batchId: number, deltas: readonly PartitionDelta[]): Promise<void> {
+    // A v1 reader knows no patch lines, so a v1 file never holds one (the library writes v2; v1 is for fixtures).
+    if (deltas.some((d) => d.patches.length > 0)) throw new RangeError('format v1 state files hold no patch lines: write them with stateDeltas \'whole\'')
     await Promise.all(
       deltas.map((delta) => {
         const lines = delta.upserts.map((u) => writeStateEntry(u, false))
@@ -57,7 +59,7 @@ export class PartitionedStateFiles implements OperatorStateFiles {
         const raw = await this.fs.readFile(path)
         const body = decodeCheckpointFile(path, raw).body
         readStateLines(path, body, ({ stateVersion }) => {
-          const visit = visitFile({ ...file, path, bytes: raw.length, stateVersion })
+          const visit = visitFile({ ...file, path, bytes: raw.length, stateVersion, formatVersion: 1 })
           return (item, lineNo) => visit(item, lineNo, p)
         })
       }

@@ -39,6 +39,7 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
     if (deltas.length === 0) return
     const sections = deltas.map((delta) => {
       const lines = delta.upserts.map((u) => writeStateEntry(u, false))
+      for (const patched of delta.patches) lines.push(writeStateEntry(patched, false))
       delta.removes.forEach((k, i) => lines.push(writeStateEntry(new RemovedKey(k, delta.removedWindows[i] ?? undefined), false)))
       return { partition: delta.partition, lines }
     })
@@ -61,7 +62,7 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
         if (partitions !== this.partitions) {
           throw new CheckpointCorruptedError(path, `header says ${String(partitions)} partitions, the checkpoint has ${this.partitions}`)
         }
-        const visit = visitFile({ ...file, path, bytes: raw.length, stateVersion })
+        const visit = visitFile({ ...file, path, bytes: raw.length, stateVersion, formatVersion: 2 })
         let partition = -1
         return (item, lineNo) => {
           const marker = (item as { partition?: unknown } | null)?.partition

@@ -4,9 +4,12 @@
  * entry (`stateEntries.ts`), and decoding through migrations. It knows plan specs
  * and codecs, and writes through the durable layer; it knows no executor and no checkpoint layout.
  */
+import { freeze } from 'immer'
 import type { ErasedCodec, Window } from '../plan/nodes.js'
 import { partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'
+import { PatchedKey } from './stateEntries.js'
+import { diffJson } from './patches.js'
 
 /** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
 export interface StateEntry {
@@ -19,6 +22,10 @@ export interface StateEntry {
   timeoutAt?: number
   /** The store's batch epoch in which the entry last changed: marks it changed once per batch, not once per row. */
   changedIn: number
+  /** The encoded state as the state files hold it after the last batch (undefined for a key new in this batch). */
+  durable?: unknown
+  /** Estimated JSON size of `durable`, once measured: decides whether patches are the smaller record. */
+  durableBytes?: number
 }
 
 /** How an entry is persisted: codec-encoded key, window bounds, codec-encoded state, timeout. */
@@ -29,18 +36,25 @@ export interface EncodedEntry {
   t?: number
 }
 
-/** The changes of one batch in one partition: upserted entries and removed keys, ready to persist. */
+/** The changes of one batch in one partition: upserted, patched and removed keys, ready to persist. */
 export interface PartitionDelta {
   readonly partition: number
   readonly upserts: EncodedEntry[]
+  /** Keys whose state is recorded as patches against its value after the previous batch. */
+  readonly patches: PatchedKey[]
   readonly removes: EncodedEntry['k'][]
   readonly removedWindows: ([number, number] | null)[]
 }
 
+/** At most this many patches per key and batch; a change needing more is recorded as the whole value. */
+const MAX_PATCHES = 64
+
 /**
  * The keyed state of one stateful operator, split into `partitions` by a stable hash of the encoded key. Lookups go
  * through one map of all keys (a key's partition is computed once, when it is created); each batch records which
- * keys changed or were removed so the checkpoint can persist a delta per partition.
+ * keys changed or were removed so the checkpoint can persist a delta per partition. Object state is deeply frozen
+ * once a batch ends, so what user code is handed cannot change behind the store's back; with `patchDeltas`, a
+ * changed object state is recorded as patches against its previous value when they are smaller than the value.
  */
 export class StateStore {
   readonly entries = new Map<string, StateEntry>()
@@ -55,6 +69,8 @@ export class StateStore {
     readonly partitions: number,
     readonly keyCodec: ErasedCodec,
     readonly stateCodec: ErasedCodec,
+    /** Whether deltas may record object state as patches (mapGroupsWithState, aggregate). */
+    readonly patchDeltas = false,
   ) {}
 
   get size(): number {
@@ -114,8 +130,19 @@ export class StateStore {
   takeDeltas(): PartitionDelta[] {
     const deltas: PartitionDelta[] = []
     const deltaOf = (p: number) =>
-      (deltas[p] ??= { partition: p, upserts: [], removes: [], removedWindows: [] })
-    for (const entry of this.touched.values()) deltaOf(entry.partition).upserts.push(this.encode(entry))
+      (deltas[p] ??= { partition: p, upserts: [], patches: [], removes: [], removedWindows: [] })
+    for (const entry of this.touched.values()) {
+      if (typeof entry.value === 'object' && entry.value !== null) freeze(entry.value, true)
+      const encoded = this.encode(entry)
+      const patched = this.patchDeltas ? asPatches(entry, encoded) : undefined
+      if (patched === undefined) {
+        deltaOf(entry.partition).upserts.push(encoded)
+        entry.durableBytes = undefined
+      } else {
+        deltaOf(entry.partition).patches.push(patched)
+      }
+      entry.durable = encoded.s
+    }
     for (const entry of this.removed.values()) {
       const d = deltaOf(entry.partition)
       d.removes.push(this.keyCodec.encode(entry.key))
@@ -159,8 +186,17 @@ export class StateStore {
    * Restores one persisted entry under its id (the same id the running query computes for the key), in the
    * partition whose file held it (the files' layout always matches the checkpoint's partition count).
    */
-  restore(id: string, key: unknown, window: Window | undefined, value: unknown, timeoutAt: number | undefined, partition: number): void {
-    const entry: StateEntry = { id, key, window, partition, value, changedIn: 0 }
+  restore(
+    id: string,
+    key: unknown,
+    window: Window | undefined,
+    value: unknown,
+    timeoutAt: number | undefined,
+    partition: number,
+    durable: unknown,
+  ): void {
+    if (typeof value === 'object' && value !== null) freeze(value, true)
+    const entry: StateEntry = { id, key, window, partition, value, changedIn: 0, durable }
     if (timeoutAt !== undefined) entry.timeoutAt = timeoutAt
     this.entries.set(id, entry)
   }
@@ -194,6 +230,24 @@ export class StateStore {
     }
     return Math.round((bytes / sampled) * this.entries.size)
   }
+}
+
+/**
+ * A changed entry as patches against its durable value, or undefined when the whole value is the smaller record (or
+ * the key is new, or its state is not an object). The value's size is measured once and then estimated (grown by
+ * each patch written); it is measured again whenever a patch comes close to it.
+ */
+function asPatches(entry: StateEntry, encoded: EncodedEntry): PatchedKey | undefined {
+  const before = entry.durable
+  if (before === undefined || typeof encoded.s !== 'object' || encoded.s === null || typeof before !== 'object') return undefined
+  const d = diffJson(before, encoded.s, MAX_PATCHES)
+  if (d === undefined) return undefined
+  const bytes = JSON.stringify(d).length
+  let whole = entry.durableBytes ?? JSON.stringify(before).length
+  if (bytes * 2 >= whole) whole = JSON.stringify(encoded.s).length
+  if (bytes >= whole) return undefined
+  entry.durableBytes = whole + bytes
+  return new PatchedKey(encoded.k, d, encoded.w, encoded.t)
 }
 
 function prefixed(what: string, problem: string | undefined): string | undefined {

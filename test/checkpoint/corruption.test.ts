@@ -8,6 +8,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
+import { CURRENT_FORMAT_VERSION, NEWEST_READABLE_FORMAT_VERSION } from '../../src/durable/format.js'
 import {
   CheckpointCorruptedError,
   CheckpointVersionError,
@@ -22,7 +23,6 @@ import {
 } from '../../src/index.js'
 import { fixture } from './clickQuery.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
-import { CURRENT_FORMAT_VERSION } from '../../src/durable/format.js'
 
 /** How a file is damaged. */
 type Damage = 'flip a body byte' | 'truncate' | 'version line v9'
@@ -105,7 +105,7 @@ describe('a damaged checkpoint file', () => {
         const error = await rejectionOf(f.start())
         if (how === 'version line v9') {
           expect(error).toBeInstanceOf(CheckpointVersionError)
-          expect(error).toMatchObject({ path, foundVersion: 9, supportedVersion: CURRENT_FORMAT_VERSION })
+          expect(error).toMatchObject({ path, foundVersion: 9, supportedVersion: NEWEST_READABLE_FORMAT_VERSION })
         } else {
           expect(error).toBeInstanceOf(CheckpointCorruptedError)
           expect(error).toMatchObject({ path })

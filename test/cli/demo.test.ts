@@ -21,7 +21,7 @@ describe('structured-rx demo', () => {
     expect(await runCli(['demo', '--rows', '2500', '--files', '25', '--dir', dir], io)).toBe(0)
     const out = io.stdout()
     expect(io.stderr()).toBe('')
-    const batches = [...out.matchAll(/^batch (\d+): (\d+) rows, \d+ rows\/s in, \d+ rows\/s processed, \d+ ms \(getOffset \d+, getBatch \d+, addBatch \d+, walCommit \d+, commitOffsets \d+\); state: count \d+ rows/gm)]
+    const batches = [...out.matchAll(/^batch (\d+): (\d+) rows, \d+ rows\/s in, \d+ rows\/s processed, \d+ ms \(latestOffset \d+, getBatch \d+, addBatch \d+, walCommit \d+, commitOffsets \d+\); state: count \d+ rows/gm)]
     expect(batches.map((m) => [Number(m[1]), Number(m[2])])).toEqual([[0, 1000], [1, 1000], [2, 500], [3, 900]])
     expect(out).toContain('|       key|count|')
     expect(out).toMatch(/\|      bike\| *\d+\|\n\| *sit\|/)

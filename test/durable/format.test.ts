@@ -6,6 +6,7 @@ import {
   decodeCheckpointFile,
   encodeCheckpointFile,
   formatReaders,
+  NEWEST_READABLE_FORMAT_VERSION,
 } from '../../src/durable/format.js'
 import { CheckpointCorruptedError, CheckpointVersionError } from '../../src/errors.js'
 import { thrownBy } from '../checkpoint/tempDir.js'
@@ -32,7 +33,7 @@ function failureOf(bytes: Buffer): 'corrupted' | 'version' {
 function expectedFailure(bytes: Buffer): 'corrupted' | 'version' {
   const end = bytes.indexOf(0x0a)
   const versionLine = bytes.subarray(0, end < 0 ? bytes.length : end).toString('utf8')
-  return /^v\d+$/.test(versionLine) && Number(versionLine.slice(1)) > CURRENT_FORMAT_VERSION ? 'version' : 'corrupted'
+  return /^v\d+$/.test(versionLine) && Number(versionLine.slice(1)) > NEWEST_READABLE_FORMAT_VERSION ? 'version' : 'corrupted'
 }
 
 describe('checkpoint file format', () => {
@@ -118,12 +119,13 @@ describe('checkpoint file format', () => {
     expect((error as CheckpointCorruptedError).reason).toMatch(/^checksum mismatch: header says crc32=[0-9a-f]{8}, body has/)
   })
 
-  it('rejects a v3 file with CheckpointVersionError naming the path and both versions', () => {
-    const error = thrownBy(() => decodeCheckpointFile(PATH, encodeCheckpointFile('{}', 3)))
+  it('rejects a file newer than every reader with CheckpointVersionError naming the path and both versions', () => {
+    const newer = NEWEST_READABLE_FORMAT_VERSION + 1
+    const error = thrownBy(() => decodeCheckpointFile(PATH, encodeCheckpointFile('{}', newer)))
     expect(error).toBeInstanceOf(CheckpointVersionError)
-    expect(error).toMatchObject({ path: PATH, foundVersion: 3, supportedVersion: 2, code: 'SRX_CHECKPOINT_VERSION' })
-    expect((error as Error).message).toContain('v3')
-    expect((error as Error).message).toContain('v2')
+    expect(error).toMatchObject({ path: PATH, foundVersion: newer, supportedVersion: NEWEST_READABLE_FORMAT_VERSION, code: 'SRX_CHECKPOINT_VERSION' })
+    expect((error as Error).message).toContain(`v${newer}`)
+    expect((error as Error).message).toContain(`v${NEWEST_READABLE_FORMAT_VERSION}`)
   })
 
   it('reads the version line before anything else: a newer file with an unknown layout is too new, not corrupt', () => {

@@ -38,12 +38,12 @@ describe('query progress', () => {
     expect(q.query.lastProgress).toMatchObject({ numInputRows: 3, sources: [{ numInputRows: 3 }] })
   })
 
-  it("reports the memory source's start and end offsets (row counts) of each batch", async () => {
+  it("reports the memory source's start and end offsets (row counts) of each batch, null as a first batch's start", async () => {
     const q = await countsWithWatermark()
     await q.feed([click('a', 1), click('b', 1), click('a', 2)])
     await q.feed([click('c', 3), click('c', 4)])
     expect(q.query.recentProgress.map((p) => [p.sources[0]?.startOffset, p.sources[0]?.endOffset])).toEqual([
-      [0, 3],
+      [null, 3],
       [3, 5],
     ])
   })
@@ -53,7 +53,7 @@ describe('query progress', () => {
     await q.feed([click('a', 1)])
     const durations = q.query.lastProgress?.durationMs ?? {}
     expect(Object.keys(durations).sort()).toEqual(
-      ['addBatch', 'commitOffsets', 'getBatch', 'getOffset', 'queryPlanning', 'triggerExecution', 'walCommit'].sort(),
+      ['addBatch', 'commitOffsets', 'getBatch', 'getOffset', 'latestOffset', 'queryPlanning', 'triggerExecution', 'walCommit'].sort(),
     )
     for (const ms of Object.values(durations)) expect(ms).toBeGreaterThanOrEqual(0)
   })
@@ -109,11 +109,17 @@ describe('query progress', () => {
     expect(new Date(p?.timestamp ?? '').toISOString()).toBe(p?.timestamp)
   })
 
-  it('serializes as JSON with the same fields (progress.json)', async () => {
+  it('serializes with json() and prettyJson() methods, and JSON.stringify gives the same fields once', async () => {
     const q = await countsWithWatermark()
     await q.feed([click('a', 1)])
-    const { json, ...fields } = q.query.lastProgress as StreamingQueryProgress
-    expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(fields)))
+    const p = q.query.lastProgress as StreamingQueryProgress
+    const parsed = JSON.parse(p.json()) as Record<string, unknown>
+    expect(Object.keys(parsed)).toEqual(Object.keys(p))
+    expect(parsed).toMatchObject({ id: p.id, batchId: 0, numInputRows: 1, durationMs: p.durationMs, sources: [{ numInputRows: 1 }] })
+    expect(JSON.parse(p.prettyJson())).toEqual(parsed)
+    expect(p.prettyJson()).toContain('\n  "id": ')
+    expect(JSON.stringify(p)).toBe(p.json())
+    expect(parsed).not.toHaveProperty('json')
   })
 
   it('emits every progress on progress$ as it happens', async () => {

@@ -319,6 +319,33 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
         },
         activities(),
       ))
+
+    it('holds for draft-style updates of a growing list, whose output is the frozen state itself', () =>
+      holdsFor(
+        {
+          build: (s) =>
+            s.pipe(
+              groupBy((r) => r.user, t.string),
+              mapGroupsWithState({
+                name: 'history',
+                version: 1,
+                state: t.type({ xs: t.array(t.number), total: t.number }),
+                update: (_user, rows, state) => {
+                  if (!state.exists) state.update({ xs: [], total: 0 })
+                  state.update((draft) => {
+                    for (const r of rows) {
+                      draft.xs.push(r.x)
+                      draft.total += r.x
+                    }
+                  })
+                  return state.get()
+                },
+              }),
+            ),
+          outputMode: 'update',
+        },
+        activities(),
+      ))
   })
 
   describe('the law can fail', () => {

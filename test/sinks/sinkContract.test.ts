@@ -18,7 +18,14 @@ import {
 import { useTempDir } from '../checkpoint/tempDir.js'
 
 const temp = useTempDir()
-const context = (outputMode: SinkContext['outputMode']): SinkContext => ({ queryId: 'test-query', queryName: undefined, outputMode, fs: nodeFs })
+// A checkpointed query: sinks that need a checkpoint to be idempotent accept it.
+const context = (outputMode: SinkContext['outputMode']): SinkContext => ({
+  queryId: 'test-query',
+  queryName: undefined,
+  checkpointLocation: '/checkpoints/test-query',
+  outputMode,
+  fs: nodeFs,
+})
 
 /** Opens the sink (as a query start does) and writes each batch in turn. */
 async function deliver<R>(sink: Sink<R>, outputMode: SinkContext['outputMode'], batches: [number, R[]][]): Promise<void> {

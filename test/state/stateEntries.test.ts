@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { readStateEntry, RemovedKey, writeStateEntry } from '../../src/state/stateEntries.js'
+import { PatchedKey, readStateEntry, RemovedKey, writeStateEntry } from '../../src/state/stateEntries.js'
 import type { EncodedEntry } from '../../src/state/stateStore.js'
 
 const window = fc.tuple(fc.integer(), fc.integer())
@@ -17,12 +17,23 @@ describe('one state entry line', () => {
         // JSON has no -0: what comes back is the value as JSON holds it.
         const asJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T
         const expected = change instanceof RemovedKey ? new RemovedKey(asJson(change.k), change.w) : asJson(change)
-        const read = readStateEntry(JSON.parse(writeStateEntry(change, false)), false)
+        const read = readStateEntry(JSON.parse(writeStateEntry(change, false)), false, true)
         expect(read).toStrictEqual(expected)
-        if (!(change instanceof RemovedKey)) expect(readStateEntry(JSON.parse(writeStateEntry(change, true)), true)).toStrictEqual(expected)
+        if (!(change instanceof RemovedKey)) expect(readStateEntry(JSON.parse(writeStateEntry(change, true)), true, false)).toStrictEqual(expected)
       }),
       { numRuns: 300 },
     )
+  })
+
+  it('reads a patch line back in a file that may hold them, and not in a v1 file or a snapshot', () => {
+    const patched = new PatchedKey('a', [{ op: 'replace', path: ['n'], value: 2 }], [0, 10], 5)
+    const line = writeStateEntry(patched, false)
+    expect(line).toBe('{"p":{"k":"a","w":[0,10],"t":5,"d":[{"op":"replace","path":["n"],"value":2}]}}')
+    expect(readStateEntry(JSON.parse(line), false, true)).toStrictEqual(patched)
+    expect(readStateEntry(JSON.parse(line), false, false)).toBeUndefined()
+    expect(readStateEntry(JSON.parse(line), true, false)).toBeUndefined()
+    expect(readStateEntry({ p: { k: 'a' } }, false, true)).toBeUndefined()
+    expect(() => writeStateEntry(patched, true)).toThrow(RangeError)
   })
 
   it('refuses to write a removal into a snapshot', () => {
@@ -38,6 +49,6 @@ describe('one state entry line', () => {
     ['a delta upsert without a state', { u: { k: 'a' } }, false],
     ['null', null, false],
   ])('does not read %s as an entry', (_what, line, inSnapshot) => {
-    expect(readStateEntry(line, inSnapshot)).toBeUndefined()
+    expect(readStateEntry(line, inSnapshot, !inSnapshot)).toBeUndefined()
   })
 })

@@ -24,12 +24,13 @@ export class AggregateExec implements StatefulExec {
   constructor(
     readonly spec: AggregateOperatorSpec,
     partitions: number,
+    patchDeltas = true,
   ) {
     this.name = spec.name
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
     this.evicts = spec.evictsByWatermark
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, patchDeltas)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {

@@ -21,11 +21,12 @@ export class MapGroupsWithStateExec implements StatefulExec {
   constructor(
     readonly spec: MapGroupsWithStateOperatorSpec,
     partitions: number,
+    patchDeltas = true,
   ) {
     this.name = spec.name
     this.node = spec.node
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
-    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, patchDeltas)
     this.update = spec.node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }
 

@@ -1,4 +1,5 @@
 import * as t from 'io-ts'
+import { freeze } from 'immer'
 import { Observable, type OperatorFunction } from 'rxjs'
 import {
   type AggregateNode,
@@ -68,10 +69,18 @@ function referenceAggregation<G, R>(aggregator: Aggregator<unknown, unknown, Rec
         next(item) {
           const g = item as Grouped<unknown, unknown> & { window?: Window }
           const id = g.window === undefined ? keyIdOfGrouped(g) : windowedId(keyIdOfGrouped(g), g.window)
-          const state = aggregator.add(states.has(id) ? states.get(id) : aggregator.zero(), g.value)
-          states.set(id, state)
+          let result: Record<string, unknown>
+          try {
+            const state = aggregator.add(states.has(id) ? states.get(id) : aggregator.zero(), g.value)
+            // Committed state is immutable, as in the engine: the next add (or an edited result row) cannot change it.
+            states.set(id, freeze(state, true))
+            result = aggregator.result(state)
+          } catch (e) {
+            subscriber.error(e)
+            return
+          }
           const row = g.window === undefined ? { key: g.key } : { key: g.key, window: g.window }
-          subscriber.next({ ...row, ...aggregator.result(state) } as R)
+          subscriber.next({ ...row, ...result } as R)
         },
         error: (e) => subscriber.error(e),
         complete: () => subscriber.complete(),
