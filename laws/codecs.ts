@@ -92,36 +92,81 @@ export function arbitraryFromCodec<A>(codec: Codec<A>, options: ArbitraryFromCod
   return derive(codec as unknown as t.Mixed, options) as fc.Arbitrary<A>
 }
 
-function derive(codec: t.Mixed, options: ArbitraryFromCodecOptions): fc.Arbitrary<unknown> {
+/**
+ * The io-ts codec classes `derive` understands. They are told apart by their `_tag`, never by `instanceof`: an app's
+ * io-ts may be another copy than the one this module imports (another version, a linked install), and its classes
+ * are then other classes.
+ */
+type KnownCodec =
+  | t.NumberType
+  | t.StringType
+  | t.BooleanType
+  | t.NullType
+  | t.UndefinedType
+  | t.VoidType
+  | t.LiteralType<string | number | boolean>
+  | t.KeyofType<Record<string, unknown>>
+  | t.InterfaceType<t.Props>
+  | t.PartialType<t.Props>
+  | t.ExactType<t.Mixed>
+  | t.ReadonlyType<t.Mixed>
+  | t.UnionType<t.Mixed[]>
+  | t.IntersectionType<t.Mixed[]>
+  | t.ArrayType<t.Mixed>
+  | t.ReadonlyArrayType<t.Mixed>
+  | t.TupleType<t.Mixed[]>
+  | t.DictionaryType<t.Mixed, t.Mixed>
+  | t.RefinementType<t.Mixed>
+
+function derive(mixed: t.Mixed, options: ArbitraryFromCodecOptions): fc.Arbitrary<unknown> {
   const maxLength = options.maxLength ?? 5
-  if (codec instanceof t.NumberType) return options.number ?? fc.double({ noNaN: true, noDefaultInfinity: true })
-  if (codec instanceof t.StringType) return options.string ?? fc.string()
-  if (codec instanceof t.BooleanType) return fc.boolean()
-  if (codec instanceof t.NullType) return fc.constant(null)
-  if (codec instanceof t.UndefinedType || codec instanceof t.VoidType) return fc.constant(undefined)
-  if (codec instanceof t.LiteralType) return fc.constant(codec.value)
-  if (codec instanceof t.KeyofType) return fc.constantFrom(...Object.keys(codec.keys))
-  if (codec instanceof t.InterfaceType) return fc.record(mapProps(codec.props, options))
-  if (codec instanceof t.PartialType) return fc.record(mapProps(codec.props, options), { requiredKeys: [] })
-  if (codec instanceof t.ExactType || codec instanceof t.ReadonlyType) return derive(codec.type, options)
-  if (codec instanceof t.UnionType) return fc.oneof(...(codec.types as t.Mixed[]).map((c) => derive(c, options)))
-  if (codec instanceof t.IntersectionType) {
-    return fc
-      .tuple(...(codec.types as t.Mixed[]).map((c) => derive(c, options)))
-      .map((parts) => Object.assign({}, ...parts) as unknown)
-      .filter((v) => codec.is(v))
+  const codec = mixed as KnownCodec
+  switch (codec._tag) {
+    case 'NumberType':
+      return options.number ?? fc.double({ noNaN: true, noDefaultInfinity: true })
+    case 'StringType':
+      return options.string ?? fc.string()
+    case 'BooleanType':
+      return fc.boolean()
+    case 'NullType':
+      return fc.constant(null)
+    case 'UndefinedType':
+    case 'VoidType':
+      return fc.constant(undefined)
+    case 'LiteralType':
+      return fc.constant(codec.value)
+    case 'KeyofType':
+      return fc.constantFrom(...Object.keys(codec.keys))
+    case 'InterfaceType':
+      return fc.record(mapProps(codec.props, options))
+    case 'PartialType':
+      return fc.record(mapProps(codec.props, options), { requiredKeys: [] })
+    case 'ExactType':
+    case 'ReadonlyType':
+      return derive(codec.type, options)
+    case 'UnionType':
+      return fc.oneof(...codec.types.map((c) => derive(c, options)))
+    case 'IntersectionType':
+      return fc
+        .tuple(...codec.types.map((c) => derive(c, options)))
+        .map((parts) => Object.assign({}, ...parts) as unknown)
+        .filter((v) => codec.is(v))
+    case 'ArrayType':
+    case 'ReadonlyArrayType':
+      return fc.array(derive(codec.type, options), { maxLength })
+    case 'TupleType':
+      return fc.tuple(...codec.types.map((c) => derive(c, options)))
+    case 'DictionaryType':
+      if ((codec.domain as KnownCodec)._tag !== 'StringType') break
+      return fc.dictionary(fc.string(), derive(codec.codomain, options), { maxKeys: maxLength })
+    case 'RefinementType': {
+      // t.Int would almost never come out of doubles filtered by is().
+      const overNumber = (codec.type as KnownCodec)._tag === 'NumberType'
+      const base = codec.name === 'Int' && overNumber ? fc.integer() : derive(codec.type, options)
+      return base.filter((v) => codec.is(v))
+    }
   }
-  if (codec instanceof t.ArrayType || codec instanceof t.ReadonlyArrayType) return fc.array(derive(codec.type, options), { maxLength })
-  if (codec instanceof t.TupleType) return fc.tuple(...(codec.types as t.Mixed[]).map((c) => derive(c, options)))
-  if (codec instanceof t.DictionaryType && codec.domain instanceof t.StringType) {
-    return fc.dictionary(fc.string(), derive(codec.codomain, options), { maxKeys: maxLength })
-  }
-  if (codec instanceof t.RefinementType) {
-    // t.Int would almost never come out of doubles filtered by is().
-    const base = codec.name === 'Int' && codec.type instanceof t.NumberType ? fc.integer() : derive(codec.type, options)
-    return base.filter((v) => codec.is(v))
-  }
-  throw new TypeError(`arbitraryFromCodec: cannot derive values for the codec ${codec.name}; pass an arbitrary of your own`)
+  throw new TypeError(`arbitraryFromCodec: cannot derive values for the codec ${mixed.name}; pass an arbitrary of your own`)
 }
 
 function mapProps(props: t.Props, options: ArbitraryFromCodecOptions): Record<string, fc.Arbitrary<unknown>> {

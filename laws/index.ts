@@ -1,4 +1,7 @@
-/** structured-rx/laws: properties that every structured-rx query must satisfy, for users' own test suites. */
+/**
+ * structured-rx/laws: properties that every structured-rx query must satisfy, for users' own test suites.
+ * @module structured-rx/laws
+ */
 
 export { incrementalMatchesReference } from './incrementalMatchesReference.js'
 export type { IncrementalMatchesReferenceOptions } from './incrementalMatchesReference.js'

@@ -4,7 +4,10 @@
  */
 import { errorText } from './util/text.js'
 
-/** Base class: every library error has a stable string `code`. */
+/**
+ * Base class: every library error has a stable string `code`.
+ * @example catch (e) { if (e instanceof StructuredRxError && e.code === 'SRX_CONCURRENT_QUERY') retryLater() }
+ */
 export abstract class StructuredRxError extends Error {
   abstract readonly code: string
   constructor(message: string, options?: { cause?: unknown }) {
@@ -31,7 +34,10 @@ export class StreamingQueryError extends StructuredRxError {
   }
 }
 
-/** A source row that is not valid JSON or fails its codec: names the file, the 1-based line and the codec path. */
+/**
+ * A source row that is not valid JSON or fails its codec: names the file, the 1-based line and the codec path.
+ * @example if (e instanceof StreamingQueryError && e.cause instanceof BadRecordError) console.error(`${e.cause.file}:${e.cause.line}`)
+ */
 export class BadRecordError extends StructuredRxError {
   readonly code = 'SRX_BAD_RECORD'
   constructor(
@@ -44,7 +50,10 @@ export class BadRecordError extends StructuredRxError {
   }
 }
 
-/** A checkpoint file fails its checksum or does not decode. `path` names the file. */
+/**
+ * A checkpoint file fails its checksum or does not decode. `path` names the file.
+ * @example await start().catch((e) => { if (e instanceof CheckpointCorruptedError) console.error(`damaged: ${e.path}`); throw e })
+ */
 export class CheckpointCorruptedError extends StructuredRxError {
   readonly code = 'SRX_CHECKPOINT_CORRUPTED'
   constructor(
@@ -55,7 +64,10 @@ export class CheckpointCorruptedError extends StructuredRxError {
   }
 }
 
-/** A checkpoint file was written by a newer format than this library reads. */
+/**
+ * A checkpoint file was written by a newer format than this library reads.
+ * @example if (e instanceof CheckpointVersionError) console.error('upgrade structured-rx to read this checkpoint')
+ */
 export class CheckpointVersionError extends StructuredRxError {
   readonly code = 'SRX_CHECKPOINT_VERSION'
   constructor(
@@ -70,7 +82,10 @@ export class CheckpointVersionError extends StructuredRxError {
   }
 }
 
-/** Another running query holds the lock of this checkpoint location. */
+/**
+ * Another running query holds the lock of this checkpoint location.
+ * @example if (e instanceof ConcurrentQueryError) console.error('already running elsewhere:', e.message)
+ */
 export class ConcurrentQueryError extends StructuredRxError {
   readonly code = 'SRX_CONCURRENT_QUERY'
   constructor(
@@ -84,7 +99,10 @@ export class ConcurrentQueryError extends StructuredRxError {
   }
 }
 
-/** The query does not fit its checkpoint; `reasons` lists every difference and what to do about it. */
+/**
+ * The query does not fit its checkpoint; `reasons` lists every difference and what to do about it.
+ * @example if (e instanceof IncompatibleCheckpointError) for (const r of e.reasons) console.error(`- ${r}`)
+ */
 export class IncompatibleCheckpointError extends StructuredRxError {
   readonly code = 'SRX_INCOMPATIBLE_CHECKPOINT'
   constructor(
@@ -95,7 +113,10 @@ export class IncompatibleCheckpointError extends StructuredRxError {
   }
 }
 
-/** The query is not a valid streaming plan (e.g. an output mode the operators cannot serve). Thrown by `start()`. */
+/**
+ * The query is not a valid streaming plan (e.g. an output mode the operators cannot serve). Thrown by `start()`.
+ * @example await expect(stream.writeStream({ outputMode: 'append', sink }).start()).rejects.toBeInstanceOf(InvalidQueryError)
+ */
 export class InvalidQueryError extends StructuredRxError {
   readonly code = 'SRX_INVALID_QUERY'
 }
@@ -125,6 +146,7 @@ export class CliError extends Error {
 /**
  * A message of a log source (a JetStream subject, a Redis stream key) is not valid JSON or fails its codec: names
  * where (`log`, e.g. `stream ORDERS subject orders.1`), the position (stream sequence or entry id) and the codec path.
+ * @example if (e instanceof StreamingQueryError && e.cause instanceof BadMessageError) console.error(e.cause.message)
  */
 export class BadMessageError extends StructuredRxError {
   readonly code = 'SRX_BAD_MESSAGE'
@@ -141,6 +163,7 @@ export class BadMessageError extends StructuredRxError {
 /**
  * A broker or database stayed unreachable through every retry of a connector (`attempts` tries with back-off);
  * `cause` holds the last client error. The query fails; restarting it later resumes exactly where it stopped.
+ * @example if (e instanceof StreamingQueryError && e.cause instanceof ConnectorUnavailableError) scheduleRestart()
  */
 export class ConnectorUnavailableError extends StructuredRxError {
   readonly code = 'SRX_CONNECTOR_UNAVAILABLE'

@@ -1,4 +1,7 @@
-/** structured-rx: streaming queries as RxJS operator chains, run as incremental, checkpointed micro-batch plans. */
+/**
+ * structured-rx: streaming queries as RxJS operator chains, run as incremental, checkpointed micro-batch plans.
+ * @module structured-rx
+ */
 
 // Sessions, streams and queries
 export { createSession, Session, StreamingQueryManager } from './session.js'
@@ -34,6 +37,7 @@ export type { AggregateSpec, MapGroupsWithStateSpec, StateRecipe } from './opera
 export { migration, PLAN } from './plan/nodes.js'
 export type {
   Operator,
+  StructuredRxOperator,
   Grouped,
   WindowGrouped,
   Window,

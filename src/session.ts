@@ -44,6 +44,7 @@ export interface SessionOptions {
 /**
  * The queries of a session (Spark's StreamingQueryManager): the active ones, their listeners and their life-cycle
  * events, and waiting for any of them to terminate.
+ * @example session.streams.addListener({ onQueryProgress: ({ progress }) => console.log(progress.json()) })
  */
 export class StreamingQueryManager {
   private readonly queries = new Map<string, StreamingQuery>()
@@ -159,7 +160,10 @@ function outcome(q: StreamingQuery): Promise<boolean> {
   return q.exception ? Promise.reject(q.exception) : Promise.resolve(true)
 }
 
-/** A structured-rx session: reads streams and runs their queries (Spark's SparkSession). */
+/**
+ * A structured-rx session: reads streams and runs their queries (Spark's SparkSession).
+ * @example const session = createSession({ shufflePartitions: 8 }); const query = await session.readStream(src).pipe(count()).writeStream(opts).start()
+ */
 export class Session {
   readonly streams: StreamingQueryManager
   readonly options: Required<Omit<SessionOptions, 'fs' | 'warn' | 'noDataProgressEventInterval'>> &

@@ -57,7 +57,6 @@ export class Stream<T> {
     op1: Operator<T, A>, op2: Operator<A, B>, op3: Operator<B, C>, op4: Operator<C, D>, op5: Operator<D, E>,
     op6: Operator<E, F>, op7: Operator<F, G>, op8: Operator<G, H>, op9: Operator<H, I>,
   ): Stream<I>
-  pipe(...operators: Operator<unknown, unknown>[]): Stream<unknown>
   pipe(...operators: Operator<unknown, unknown>[]): Stream<unknown> {
     const offset = this.nodes.length
     return new Stream(

@@ -47,17 +47,24 @@ export function prng(seed: number): () => number {
 }
 
 /**
- * The rows of file number `fileIndex`: the same for the same arguments, whatever other files exist.
+ * The rows of file number `fileIndex`: the same for the same arguments, whatever other files exist. Arrival times
+ * start at `firstArrivalMs` (default: the data set's own dates, a minute per file) and are `spacingMs` apart.
  * @example activityRows(0, 3, 42).map((r) => r.gt) // e.g. ['walk', 'null', 'sit']
  * @throws never.
  */
-export function activityRows(fileIndex: number, rows: number, seed: number): Activity[] {
+export function activityRows(
+  fileIndex: number,
+  rows: number,
+  seed: number,
+  firstArrivalMs = FIRST_ARRIVAL_MS + fileIndex * 60_000,
+  spacingMs = 5,
+): Activity[] {
   const random = prng(seed * 1_000_003 + fileIndex)
   const pick = <A>(values: readonly A[]): A => values[Math.floor(random() * values.length)]!
   const reading = () => Math.round((random() - 0.5) * 2_000_000) / 1_000_000
   const out: Activity[] = []
   for (let index = 0; index < rows; index++) {
-    const arrival = FIRST_ARRIVAL_MS + fileIndex * 60_000 + index * 5 + Math.floor(random() * 5)
+    const arrival = Math.floor(firstArrivalMs + index * spacingMs + random() * spacingMs)
     const model = pick(MODELS)
     out.push({
       Arrival_Time: arrival,

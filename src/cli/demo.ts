@@ -1,174 +1,250 @@
 /**
- * `structured-rx demo`: the activity query of the README (filter, group by kind, count) over generated data. It runs the query with a checkpoint
- * until the data is drained, shows each batch's progress, the result table and the plan, then writes more files
- * and restarts on the same checkpoint to show the counts continue exactly where they stopped.
+ * `structured-rx demo`: activity data arriving live as JSON-lines files, two queries over it with checkpoints —
+ * the README's activity count (filter, groupBy `gt`, count, complete mode) and per-user counts in 10-second event-time
+ * windows (watermark, append mode, a `jsonFilesSink`) — a live status line, the result table every few seconds and
+ * the monitoring dashboard. It stops after `--duration` or on Ctrl-C, checks the counts against the files, and a
+ * second run on the same `--dir` resumes from the checkpoints.
  */
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import * as t from 'io-ts'
-import type { StreamingQueryProgress } from '../exec/progress.js'
+import { createSession, type Session } from '../session.js'
 import type { StreamingQuery } from '../exec/streamingQuery.js'
-import { compilePlan } from '../plan/compile.js'
-import { explainPlan } from '../plan/explain.js'
-import { createSession } from '../session.js'
-import { count } from '../operators/count.js'
-import { filter } from '../operators/filter.js'
-import { groupBy } from '../operators/groupBy.js'
-import { formatTable } from '../sinks/consoleSink.js'
-import { memorySink } from '../sinks/memorySink.js'
-import { jsonFiles } from '../sources/jsonFiles.js'
-import { trigger } from '../exec/trigger.js'
-import { Activity, writeActivityFiles } from './activityData.js'
+import { type MonitoringServer, serveMonitoring } from '../monitor/server.js'
+import { readJsonFilesSink } from '../sinks/jsonFilesSink.js'
+import { parseDuration } from '../util/duration.js'
+import { inspectCheckpoint } from './inspect.js'
+import { countsTable, statusLine, windowsTable } from './demoDisplay.js'
+import { startDemoQueries, type CountRow, DEMO_QUERIES_TEXT, QUERY_NAMES } from './demoQueries.js'
+import { activityFilesIn, countActivity, writeActivityLive } from './liveActivity.js'
 import { CliError, type CliIo, integerOption, parseCommandArgs, UsageError } from './io.js'
 
 /** The help text of `structured-rx demo`. */
-export const DEMO_USAGE = `Usage: structured-rx demo [--rows N] [--files F] [--dir D]
+export const DEMO_USAGE = `Usage: structured-rx demo [--dir D] [--duration T] [--rate N] [--port P]
 
-Runs the activity query (jsonFiles → filter(gt != 'null') → groupBy(gt) → count(), complete mode) over generated
-data with a checkpoint, then adds files and restarts it on the same checkpoint.
-  --rows N    activity rows in the first run (default 30000)
-  --files F   files they are spread over; 10 are read per batch (default 30)
-  --dir D     an empty or new directory for the data and the checkpoint, kept afterwards
-              (default: a temporary directory, removed at the end)
+Writes activity data as JSON-lines files at a steady rate and runs two queries over it with checkpoints: the
+activity count (filter → groupBy(gt) → count, complete mode) and per-user counts in 10-second event-time windows
+(watermark, append mode, written with jsonFilesSink). Shows a live status line, the table every few seconds and the
+monitoring dashboard. Stops after --duration or on Ctrl-C; run it again on the same --dir to resume.
+  --dir D        data, checkpoints and output, kept; a second run on D resumes from its checkpoints
+                 (default: a temporary directory, removed at the end)
+  --duration T   how long to write data, e.g. 15s, '2 minutes' (default 15s)
+  --rate N       activity rows written per second (default 2000)
+  --port P       port of the monitoring dashboard (default 4040, or a free port if it is taken; 0: a free port)
 `
 
 const SEED = 42
-const QUERY_NAME = 'test_stream'
-const SHUFFLE_PARTITIONS = 8
-const MAX_FILES_PER_TRIGGER = 10
+const STATUS_EVERY_MS = 1000
+const TABLE_EVERY_MS = 5000
 
-type CountRow = { key: string; count: number }
+/** The demo's directory layout under its root. */
+function layout(root: string) {
+  return {
+    data: join(root, 'activity-data'),
+    countsCheckpoint: join(root, 'checkpoints', QUERY_NAMES.counts),
+    windowsCheckpoint: join(root, 'checkpoints', QUERY_NAMES.windows),
+    windowsOutput: join(root, 'output', QUERY_NAMES.windows),
+  }
+}
 
 /**
  * The `demo` command.
- * @example await runDemo(['--rows', '1000', '--files', '5'], processIo)
- * @throws UsageError for bad arguments or a non-empty `--dir`; CliError if the counts ever differ from the data.
+ * @example await runDemo(['--duration', '5s', '--dir', '/tmp/demo'], processIo)
+ * @throws UsageError for bad arguments or a `--dir` that holds something else; CliError if the counts ever differ
+ * from the data.
  */
 export async function runDemo(argv: readonly string[], io: CliIo): Promise<void> {
   const { values, positionals } = parseCommandArgs(argv, {
-    rows: { type: 'string' },
-    files: { type: 'string' },
     dir: { type: 'string' },
+    duration: { type: 'string' },
+    rate: { type: 'string' },
+    port: { type: 'string' },
   })
   if (values.help) return io.out(DEMO_USAGE)
   if (positionals.length > 0) throw new UsageError(`demo: unexpected argument '${positionals[0]}'`)
-  const rows = integerOption(values.rows, '--rows', 1) ?? 30_000
-  const files = integerOption(values.files, '--files', 1) ?? 30
-  if (files > rows) throw new UsageError(`--files (${files}) cannot exceed --rows (${rows}): every file holds at least one row`)
+  const durationMs = durationOption(values.duration)
+  const rate = integerOption(values.rate, '--rate', 1) ?? 2000
+  const port = integerOption(values.port, '--port', 0)
+  if (port !== undefined && port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`)
 
-  const root = values.dir === undefined ? await mkdtemp(join(tmpdir(), 'srx-demo-')) : await emptyDir(values.dir)
+  const root = values.dir === undefined ? await mkdtemp(join(tmpdir(), 'srx-demo-')) : await demoDir(values.dir)
   try {
-    await demo(root, rows, files, values.dir !== undefined, io)
+    await demo({ root, keep: values.dir !== undefined, durationMs, rate, port }, io)
   } finally {
     if (values.dir === undefined) await rm(root, { recursive: true, force: true })
   }
 }
 
-async function emptyDir(dir: string): Promise<string> {
+function durationOption(text: string | undefined): number {
+  if (text === undefined) return 15_000
+  try {
+    const ms = parseDuration(/^\d+(\.\d+)?$/.test(text) ? `${text} s` : text, '--duration')
+    if (ms > 0) return ms
+  } catch {
+    // Reported below, in the command line's words.
+  }
+  throw new UsageError(`--duration must be a positive duration such as 15s or '2 minutes', got '${text}'`)
+}
+
+/** A new or empty directory, or one a previous demo left (which the demo resumes); anything else is refused. */
+async function demoDir(dir: string): Promise<string> {
   const path = resolve(dir)
   await mkdir(path, { recursive: true })
-  if ((await readdir(path)).length > 0) throw new UsageError(`--dir ${path} is not empty; give an empty or new directory`)
+  const entries = (await readdir(path)).filter((e) => !e.startsWith('.'))
+  const ours = new Set(['activity-data', 'checkpoints', 'output'])
+  if (entries.some((e) => !ours.has(e))) {
+    throw new UsageError(`--dir ${path} holds files that are not the demo's; give a new directory or one a demo wrote`)
+  }
   return path
 }
 
-async function demo(root: string, rows: number, files: number, keep: boolean, io: CliIo): Promise<void> {
-  const started = performance.now()
-  const dataDir = join(root, 'activity-data')
-  const checkpoint = join(root, 'checkpoint')
-  await mkdir(dataDir, { recursive: true })
-  const perFile = Array.from({ length: files }, (_, i) => Math.floor(rows / files) + (i < rows % files ? 1 : 0))
-  const expected = await writeActivityFiles(dataDir, 0, perFile, SEED)
-
-  io.out(
-    `structured-rx demo: the activity query over generated data\n\n` +
-      `data        ${dataDir} (${rows} rows in ${files} files)\n` +
-      `checkpoint  ${checkpoint}${keep ? '' : ' (temporary, removed at the end; pass --dir D to keep it)'}\n\n` +
-      `  session.readStream(jsonFiles(data, { codec: Activity, maxFilesPerTrigger: ${MAX_FILES_PER_TRIGGER} }))\n` +
-      `    .pipe(filter(r => r.gt !== 'null'), groupBy(r => r.gt, t.string), count())\n` +
-      `    .writeStream({ outputMode: 'complete', checkpointLocation, queryName: '${QUERY_NAME}',\n` +
-      `                   sink: memorySink(), trigger: trigger.availableNow() })\n\n`,
-  )
-
-  io.out(`== Run 1: drain the data (trigger availableNow) ==\n`)
-  const first = await runActivityQuery(dataDir, checkpoint, io)
-  io.out(`\n${QUERY_NAME}, sorted by key:\n${formatTable(first.rows)}\n${first.plan}\n`)
-  checkCounts(first.rows, expected)
-
-  const moreFiles = Math.max(1, Math.ceil(files / 3))
-  const moreRows = Array.from({ length: moreFiles }, () => Math.max(1, Math.floor(rows / files)))
-  const added = await writeActivityFiles(dataDir, files, moreRows, SEED)
-  for (const [gt, n] of added) expected.set(gt, (expected.get(gt) ?? 0) + n)
-  const total = rows + moreRows.reduce((a, b) => a + b, 0)
-
-  io.out(`\n== Run 2: ${moreFiles} more files (${total - rows} rows), restart on the same checkpoint ==\n`)
-  const second = await runActivityQuery(dataDir, checkpoint, io)
-  const sameId = second.query.id === first.query.id ? 'same query id' : 'NEW query id'
-  io.out(`query id ${second.query.id} (${sameId}), runId ${second.query.runId} (new run)\n`)
-  io.out(`\n${QUERY_NAME}, sorted by key:\n${formatTable(second.rows)}`)
-  checkCounts(second.rows, expected)
-  const unlabelled = expected.get('null') ?? 0
-  io.out(`counts match the generated data: ${total} rows, ${unlabelled} with gt 'null' filtered out\n`)
-
-  const seconds = ((performance.now() - started) / 1000).toFixed(1)
-  io.out(`\ndone in ${seconds} s${keep ? `; look inside: structured-rx inspect ${checkpoint}` : ''}\n`)
+interface DemoOptions {
+  readonly root: string
+  readonly keep: boolean
+  readonly durationMs: number
+  readonly rate: number
+  readonly port: number | undefined
 }
 
-/** One run of the activity query until the data is drained; progress lines are printed as batches commit. */
-async function runActivityQuery(
-  dataDir: string,
-  checkpoint: string,
-  io: CliIo,
-): Promise<{ query: StreamingQuery; rows: CountRow[]; plan: string }> {
-  const session = createSession({ shufflePartitions: SHUFFLE_PARTITIONS, warn: (m) => io.err(`${m}\n`) })
-  const sink = memorySink<CountRow>()
-  const stream = session
-    .readStream(jsonFiles(dataDir, { codec: Activity, maxFilesPerTrigger: MAX_FILES_PER_TRIGGER }))
-    .pipe(filter((r: Activity) => r.gt !== 'null'), groupBy((r: Activity) => r.gt, t.string), count())
-  const subscription = session.streams.events$.subscribe((event) => {
-    if (event.type === 'progress') io.out(`${progressLine(event.progress)}\n`)
+async function demo(options: DemoOptions, io: CliIo): Promise<void> {
+  const paths = layout(options.root)
+  await mkdir(paths.data, { recursive: true })
+  const previous = await checkpointed(paths.countsCheckpoint)
+  const resumedFrom = previous?.lastCommitted
+  const existing = await activityFilesIn(paths.data)
+
+  io.out(
+    `structured-rx demo: activity data arriving live, two streaming queries with checkpoints\n\n` +
+      `directory   ${options.root}${options.keep ? '' : ' (temporary, removed at the end; pass --dir D to keep it and resume)'}\n` +
+      `data        ${paths.data}: ${options.rate} rows/s for ${options.durationMs / 1000} s\n\n${DEMO_QUERIES_TEXT}\n`,
+  )
+  io.out(
+    previous === undefined
+      ? `Starting fresh: no checkpoint in ${join(options.root, 'checkpoints')} yet.\n`
+      : `Resuming from the checkpoints: ${QUERY_NAMES.counts} committed batches up to ${resumedFrom ?? 'none'}; ` +
+          `${existing.files} data files are already there and are not read again.\n`,
+  )
+
+  const session = createSession({ shufflePartitions: 8, warn: (m) => io.err(`${m}\n`) })
+  let writerError: unknown
+  const writer = writeActivityLive(paths.data, {
+    rowsPerSecond: options.rate,
+    firstFile: existing.nextFile,
+    seed: SEED + existing.nextFile,
+    onError: (e) => (writerError = e),
   })
-  try {
-    const query = await stream
-      .writeStream({
-        outputMode: 'complete',
-        checkpointLocation: checkpoint,
-        queryName: QUERY_NAME,
-        sink,
-        trigger: trigger.availableNow(),
-      })
-      .start()
-    await query.awaitTermination()
-    const rows = session.table<CountRow>(QUERY_NAME).sort((a, b) => a.key.localeCompare(b.key))
-    // The text query.explain() prints, without printing it: the CLI writes through `io`.
-    const compiled = compilePlan(stream.planNodes, 'complete')
-    const plan = explainPlan(compiled, stream.sourceOf.description, sink.description, SHUFFLE_PARTITIONS)
-    return { query, rows, plan }
-  } finally {
-    subscription.unsubscribe()
+  const started = performance.now()
+  const dashboard = await serveDashboard(session, options.port, io).catch(async (e: unknown) => {
+    await writer.stop()
+    throw e
+  })
+  const queries = await startDemoQueries(session, paths).catch(async (e: unknown) => {
+    await Promise.all([writer.stop(), dashboard.close()])
+    throw e
+  })
+  if (previous !== undefined) {
+    const same = previous.id === queries.counts.id ? 'the same as before' : `NOT the checkpoint's ${previous.id}`
+    io.out(`${QUERY_NAMES.counts} query id ${queries.counts.id} (${same}), new runId ${queries.counts.runId}\n`)
   }
+
+  const interrupted = await runFor(options.durationMs, io, () => {
+    io.status?.(statusLine((performance.now() - started) / 1000, writer.written().rows, [queries.counts, queries.windows]))
+  }, () => {
+    io.status?.('')
+    io.out(`\n${QUERY_NAMES.counts}:\n${countsTable(session.table<CountRow>(QUERY_NAMES.counts))}`)
+  })
+  await writer.stop()
+  if (writerError !== undefined) throw writerError
+  if (!interrupted) {
+    // Bounded run: let both queries read everything written, so the table can be checked against the files.
+    await Promise.all([queries.counts.processAllAvailable(), queries.windows.processAllAvailable()])
+  }
+  await Promise.all([queries.counts.stop(), queries.windows.stop()])
+  await dashboard.close()
+  io.status?.('')
+  await report(session, queries, paths, interrupted, options, io)
 }
 
 /**
- * One line per batch: its id, input rows, rates and where the time went.
- * @example progressLine(query.lastProgress!) // 'batch 0: 10000 rows, 0 rows/s in, 52000 rows/s processed, …'
- * @throws never.
+ * Waits `durationMs` or until Ctrl-C (SIGINT), calling `status` every second and `table` every five seconds.
+ * Resolves to true when interrupted.
  */
-export function progressLine(p: StreamingQueryProgress): string {
-  const d = p.durationMs
-  const state = p.stateOperators.map((s) => `${s.operatorName} ${s.numRowsTotal} rows (${s.numRowsUpdated} updated)`).join(', ')
-  return (
-    `batch ${p.batchId}: ${p.numInputRows} rows, ${Math.round(p.inputRowsPerSecond)} rows/s in, ` +
-    `${Math.round(p.processedRowsPerSecond)} rows/s processed, ${d.triggerExecution} ms ` +
-    `(latestOffset ${d.latestOffset}, getBatch ${d.getBatch}, addBatch ${d.addBatch}, walCommit ${d.walCommit}, ` +
-    `commitOffsets ${d.commitOffsets})${state ? `; state: ${state}` : ''}`
+async function runFor(durationMs: number, io: CliIo, status: () => void, table: () => void): Promise<boolean> {
+  return new Promise((resolveRun) => {
+    const statusTimer = setInterval(status, STATUS_EVERY_MS)
+    const tableTimer = setInterval(table, TABLE_EVERY_MS)
+    const finish = (interrupted: boolean) => {
+      clearInterval(statusTimer)
+      clearInterval(tableTimer)
+      clearTimeout(end)
+      process.off('SIGINT', onInterrupt)
+      resolveRun(interrupted)
+    }
+    const onInterrupt = () => {
+      io.status?.('')
+      io.out('\nCtrl-C: stopping the queries after their running batch…\n')
+      finish(true)
+    }
+    const end = setTimeout(() => finish(false), durationMs)
+    process.once('SIGINT', onInterrupt)
+  })
+}
+
+async function report(
+  session: Session,
+  queries: { counts: StreamingQuery; windows: StreamingQuery },
+  paths: ReturnType<typeof layout>,
+  interrupted: boolean,
+  options: DemoOptions,
+  io: CliIo,
+): Promise<void> {
+  const table = session.table<CountRow>(QUERY_NAMES.counts)
+  io.out(`\n${QUERY_NAMES.counts}, final:\n${countsTable(table)}`)
+  const windows = await readJsonFilesSink<{ key: string; window: { start: number; end: number }; count: number }>(paths.windowsOutput)
+  const distinct = new Set(windows.map((w) => `${w.key}@${w.window.start}`)).size
+  io.out(
+    `${QUERY_NAMES.windows}: ${windows.length} closed windows written to ${paths.windowsOutput}` +
+      ` (${distinct === windows.length ? 'each user and window once' : `${windows.length - distinct} DUPLICATES`})\n`,
+  )
+  if (distinct !== windows.length) throw new CliError(`demo: ${QUERY_NAMES.windows} wrote a user's window twice`)
+  if (windows.length > 0) io.out(`the latest of them:\n${windowsTable(windows, 6)}`)
+  if (!interrupted) {
+    const data = await countActivity(paths.data)
+    const want = [...data.byActivity].filter(([gt]) => gt !== 'null').sort(([a], [b]) => a.localeCompare(b))
+    const got = [...table].sort((a, b) => a.key.localeCompare(b.key)).map((r) => [r.key, r.count])
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      throw new CliError(`demo: the query's counts ${JSON.stringify(got)} differ from the data ${JSON.stringify(want)}`)
+    }
+    io.out(`counts match the data: ${data.rows} rows in ${(await activityFilesIn(paths.data)).files} files, ${data.byActivity.get('null') ?? 0} with gt 'null' filtered out\n`)
+  }
+  const last = queries.counts.lastProgress?.batchId
+  io.out(
+    `\nstopped after batch ${last ?? 'none'} of ${QUERY_NAMES.counts}.` +
+      (options.keep ? ` Run the same command again to resume; look inside: structured-rx inspect ${paths.countsCheckpoint}\n` : '\n'),
   )
 }
 
-function checkCounts(rows: readonly CountRow[], expected: ReadonlyMap<string, number>): void {
-  const want = [...expected].filter(([gt]) => gt !== 'null').sort(([a], [b]) => a.localeCompare(b))
-  const got = rows.map((r) => [r.key, r.count] as const)
-  if (JSON.stringify(got) !== JSON.stringify(want)) {
-    throw new CliError(`demo: the query's counts ${JSON.stringify(got)} differ from the generated data ${JSON.stringify(want)}`)
-  }
+/** The query id and last committed batch of a checkpoint, or undefined when there is none yet. */
+async function checkpointed(checkpoint: string): Promise<{ id: string; lastCommitted: number | undefined } | undefined> {
+  const exists = await access(join(checkpoint, 'metadata')).then(
+    () => true,
+    () => false,
+  )
+  if (!exists) return undefined
+  const report = await inspectCheckpoint(checkpoint)
+  return { id: report.id, lastCommitted: report.batches.lastCommitted ?? undefined }
+}
+
+/**
+ * The monitoring server and dashboard of the session: on `port`, or by default on 4040 and on a free port when 4040
+ * is taken (another demo, a Spark UI).
+ */
+async function serveDashboard(session: Session, port: number | undefined, io: CliIo): Promise<MonitoringServer> {
+  const warn = (m: string) => io.err(`${m}\n`)
+  const server = await serveMonitoring(session, { port: port ?? 4040, warn }).catch((error: unknown) => {
+    if (port !== undefined || (error as { code?: unknown }).code !== 'EADDRINUSE') throw error
+    return serveMonitoring(session, { port: 0, warn })
+  })
+  io.out(`dashboard   ${server.url} (Prometheus metrics: ${server.url}metrics)\n\n`)
+  return server
 }

@@ -7,20 +7,36 @@ import { CliError } from '../errors.js'
 
 export { CliError }
 
-/** Where a command writes: `out` is its result (stdout), `err` its remarks (stderr). Text is written as given. */
+/**
+ * Where a command writes: `out` is its result (stdout), `err` its remarks (stderr). Text is written as given.
+ * `status`, when present, shows a live one-line status that the next status replaces ('' clears it).
+ */
 export interface CliIo {
   out(text: string): void
   err(text: string): void
+  status?(line: string): void
 }
 
+/** On a pipe or file, where a line cannot be replaced, a status line is written at most this often. */
+const PIPED_STATUS_EVERY_MS = 5000
+let lastPipedStatus = 0
+
 /**
- * The process's stdout and stderr.
+ * The process's stdout and stderr; on a terminal the status line is redrawn in place.
  * @example await runInspect(['/ckpt'], processIo)
  * @throws never.
  */
 export const processIo: CliIo = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
+  status: (line) => {
+    if (process.stdout.isTTY) {
+      process.stdout.write(`\r\x1b[K${line.slice(0, Math.max(20, (process.stdout.columns ?? 120) - 1))}`)
+    } else if (line !== '' && performance.now() - lastPipedStatus >= PIPED_STATUS_EVERY_MS) {
+      lastPipedStatus = performance.now()
+      process.stdout.write(`${line}\n`)
+    }
+  },
 }
 
 /**

@@ -20,6 +20,8 @@ export interface StatefulExec {
   readonly store: StateStore
   /** Rows this operator dropped as late in the last batch. */
   readonly numRowsDroppedByWatermark: number
+  /** Time the last batch spent removing state (watermark eviction, timed-out groups), in ms. */
+  readonly removalsTimeMs: number
   run(rows: unknown[], ctx: BatchContext): unknown[]
   /** Whether a batch without new data would emit or evict something (Spark's no-data micro-batch). */
   needsNoDataBatch(nextWatermarkMs: number, nowMs: number): boolean

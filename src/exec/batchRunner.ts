@@ -129,9 +129,10 @@ export class BatchRunner {
     const stateProgress: StateOperatorProgress[] = []
     const deltas: OperatorDeltas[] = []
     try {
-      ;({ output, eventTime } = runSteps(executable.steps, rows, ctx))
+      let operatorTimesMs: Map<StatefulExec, number>
+      ;({ output, eventTime, operatorTimesMs } = runSteps(executable.steps, rows, ctx))
       for (const op of executable.operators) {
-        stateProgress.push(stateOperatorProgress(op))
+        stateProgress.push(stateOperatorProgress(op, operatorTimesMs.get(op)))
         deltas.push({ operator: op, deltas: takeDeltas(op) })
       }
     } catch (e) {

@@ -18,6 +18,10 @@ export interface StateOperatorProgress {
   readonly numStateStoreInstances: number
   /** Time writing this batch's state changes to the checkpoint, all operators together (0 without a checkpoint). */
   readonly commitTimeMs: number
+  /** Time the operator spent folding this batch's rows into state and emitting its output (removals excluded). */
+  readonly allUpdatesTimeMs: number
+  /** Time the operator spent in its removal phase: scanning for and evicting windows and duplicates behind the watermark, calling timed-out groups. */
+  readonly allRemovalsTimeMs: number
 }
 
 /** Progress of the source in a batch. */

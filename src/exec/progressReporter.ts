@@ -35,7 +35,7 @@ export interface IdleMeasurements {
 }
 
 /** A state operator's figures after a batch (read before its change tracking is reset). */
-export function stateOperatorProgress(op: StatefulExec): StateOperatorProgress {
+export function stateOperatorProgress(op: StatefulExec, runTimeMs = 0): StateOperatorProgress {
   return {
     operatorName: op.spec.name,
     numRowsTotal: op.store.size,
@@ -46,6 +46,8 @@ export function stateOperatorProgress(op: StatefulExec): StateOperatorProgress {
     numShufflePartitions: op.store.partitions,
     numStateStoreInstances: op.store.partitions,
     commitTimeMs: 0,
+    allUpdatesTimeMs: Math.max(0, Math.round(runTimeMs - op.removalsTimeMs)),
+    allRemovalsTimeMs: Math.round(op.removalsTimeMs),
   }
 }
 
@@ -126,7 +128,7 @@ export class ProgressReporter {
       processedRowsPerSecond: 0,
       durationMs,
       eventTime: this.hasWatermark ? { watermark: iso(m.watermarkMs) } : {},
-      stateOperators: this.lastStateOperators.map((s) => ({ ...s, numRowsUpdated: 0, numRowsRemoved: 0, numRowsDroppedByWatermark: 0, commitTimeMs: 0 })),
+      stateOperators: this.lastStateOperators.map((s) => ({ ...s, numRowsUpdated: 0, numRowsRemoved: 0, numRowsDroppedByWatermark: 0, commitTimeMs: 0, allUpdatesTimeMs: 0, allRemovalsTimeMs: 0 })),
       sources: [
         {
           description: this.sourceDescription,

@@ -1,4 +1,4 @@
-import type { BatchContext } from './batch.js'
+import type { BatchContext, StatefulExec } from './batch.js'
 import { readEventTime } from './eventTime.js'
 import type { Step } from './instantiate.js'
 
@@ -18,9 +18,10 @@ export function runSteps(
   steps: readonly Step[],
   input: unknown[],
   ctx: BatchContext,
-): { output: unknown[]; eventTime: EventTimeStats | undefined } {
+): { output: unknown[]; eventTime: EventTimeStats | undefined; operatorTimesMs: Map<StatefulExec, number> } {
   let rows = input
   let eventTime: EventTimeStats | undefined
+  const operatorTimesMs = new Map<StatefulExec, number>()
   for (const step of steps) {
     switch (step.kind) {
       case 'stateless':
@@ -29,12 +30,15 @@ export function runSteps(
       case 'watermark':
         eventTime = eventTimeStats(rows, step.timeOf, step.label)
         break
-      case 'stateful':
+      case 'stateful': {
+        const started = performance.now()
         rows = step.exec.run(rows, ctx)
+        operatorTimesMs.set(step.exec, performance.now() - started)
         break
+      }
     }
   }
-  return { output: rows, eventTime }
+  return { output: rows, eventTime, operatorTimesMs }
 }
 
 function eventTimeStats(rows: unknown[], timeOf: (row: unknown) => unknown, label: string): EventTimeStats | undefined {

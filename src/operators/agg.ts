@@ -15,7 +15,7 @@ type ColumnValue<Op> = Op extends Operator<never, infer R> ? R[Exclude<keyof R, 
  * @throws TypeError when a field is not a single aggregation.
  */
 export function agg<G extends Grouped<unknown, unknown>, Ops extends Record<string, Operator<G, object>>>(
-  columns: Ops,
+  columns: Ops & Record<string, Operator<G, object>>,
   options: { readonly name?: string; readonly version?: number; readonly migrations?: readonly ErasedMigration[] } = {},
 ): Operator<G, AggRow<G, Ops>> {
   const names = Object.keys(columns)

@@ -20,9 +20,9 @@ export interface AggregateSpec<T, S, R, N extends string> extends Omit<Aggregato
  *   result: (s) => s.total / s.n })
  * @throws RangeError when `version` is not a positive integer.
  */
-export function aggregate<G extends Grouped<unknown, unknown>, S, R, N extends string>(
-  spec: AggregateSpec<ValueOf<G>, S, R, N>,
-): Operator<G, ResultRow<G, { [P in N]: R }>> {
+export function aggregate<G extends Grouped<unknown, T>, S, R, N extends string, T = ValueOf<G>>(
+  spec: AggregateSpec<T, S, R, N>,
+): Operator<G & Grouped<unknown, T>, ResultRow<G, { [P in N]: R }>> {
   if (!Number.isInteger(spec.version) || spec.version < 1) {
     throw new RangeError(`aggregate '${spec.name}': version must be a positive integer, got ${spec.version}`)
   }

@@ -9,6 +9,7 @@ export type StateRecipe<S> = (draft: Draft<S>) => S | void | undefined
  * remove it, and set a timeout. Changes take effect when `update` returns; if `update` throws, none do. The state
  * it hands out is deeply frozen: committed state can only change through `update`, never by editing what `get()`
  * returned (that throws a TypeError at the line that tries), so output rows and sinks cannot alter it either.
+ * @example update: (user, clicks, state) => { state.update((state.getOption() ?? 0) + clicks.length); return state.get() }
  */
 export class GroupState<S> {
   private value: S | undefined

@@ -38,25 +38,30 @@ export interface MapGroupsWithStateSpec<K, T, S, R, N extends string> {
  *   } })
  * @throws RangeError when `version` is not a positive integer.
  */
-export function mapGroupsWithState<G extends Grouped<unknown, unknown>, S, R, N extends string>(
-  spec: MapGroupsWithStateSpec<KeyOf<G>, ValueOf<G>, S, R, N>,
-): Operator<G, { key: KeyOf<G> } & { [P in N]: R }> {
+export function mapGroupsWithState<
+  G extends Grouped<K, T>,
+  S,
+  R,
+  N extends string,
+  K = KeyOf<G>,
+  T = ValueOf<G>,
+>(spec: MapGroupsWithStateSpec<K, T, S, R, N>): Operator<G & Grouped<K, T>, { key: K } & { [P in N]: R }> {
   if (!Number.isInteger(spec.version) || spec.version < 1) {
     throw new RangeError(`mapGroupsWithState '${spec.name}': version must be a positive integer, got ${spec.version}`)
   }
   const timeout = spec.timeout ?? 'none'
-  const reference = (source: Observable<G>) =>
-    new Observable<{ key: KeyOf<G> } & { [P in N]: R }>((subscriber) => {
+  const reference = (source: Observable<G & Grouped<K, T>>) =>
+    new Observable<{ key: K } & { [P in N]: R }>((subscriber) => {
       const states = new Map<string, S>()
       /** Calls update for one row; returns its output. */
-      const step = (g: G): R | undefined => {
+      const step = (g: G & Grouped<K, T>): R | undefined => {
         const id = keyIdOfGrouped(g)
         const state = new GroupState<S>(
           { exists: states.has(id), value: states.get(id) },
           false,
           { processingTimeMs: Date.now(), watermarkMs: 0, timeout },
         )
-        const out = spec.update(g.key as KeyOf<G>, [g.value as ValueOf<G>], state)
+        const out = spec.update(g.key as K, [g.value as T], state)
         if (state.exists) states.set(id, state.get())
         else states.delete(id)
         return out
@@ -71,7 +76,7 @@ export function mapGroupsWithState<G extends Grouped<unknown, unknown>, S, R, N 
             subscriber.error(e)
             return
           }
-          if (out !== undefined) subscriber.next({ key: g.key, [spec.name]: out } as { key: KeyOf<G> } & { [P in N]: R })
+          if (out !== undefined) subscriber.next({ key: g.key, [spec.name]: out } as { key: K } & { [P in N]: R })
         },
         error: (e) => subscriber.error(e),
         complete: () => subscriber.complete(),

@@ -6,8 +6,8 @@ import { extremum } from './internal/extremum.js'
  * The smallest `f(row)` of each group: result rows `{ key, min }`.
  * @example stream.pipe(groupBy((r) => r.device, t.string), min((r) => r.x))
  */
-export function min<G extends Grouped<unknown, unknown>>(
-  f: (row: ValueOf<G>) => number,
-): Operator<G, ResultRow<G, { min: number }>> {
+export function min<G extends Grouped<unknown, T>, T = ValueOf<G>>(
+  f: (row: T) => number,
+): Operator<G & Grouped<unknown, T>, ResultRow<G, { min: number }>> {
   return aggregation('min', [['min', extremum('min', f, (a, b) => a < b)]])
 }

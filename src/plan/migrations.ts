@@ -5,6 +5,8 @@ import type { ErasedMigration } from './nodes.js'
  * The migration steps that carry state from version `from` to version `to`: the shortest chain of the given steps
  * (a direct step wins over a chain of smaller ones, which the migration laws require to agree).
  * @returns the steps in order, [] when `from === to`, undefined when no chain exists.
+ * @example migrationPath([m12, m23, m13], 1, 3) // [m13]: the direct step
+ * @throws never.
  */
 export function migrationPath(migrations: readonly ErasedMigration[], from: number, to: number): ErasedMigration[] | undefined {
   if (from === to) return []

@@ -1,7 +1,10 @@
 import type * as t from 'io-ts'
 import type { OperatorFunction } from 'rxjs'
 
-/** Marks the plan node an operator carries beside its RxJS behaviour. */
+/**
+ * Marks the plan node an operator carries beside its RxJS behaviour.
+ * @example const node = count()[PLAN] // { kind: 'aggregate', name: 'count', … }
+ */
 export const PLAN = Symbol.for('structured-rx.plan')
 
 /** An event-time window `[start, end)` in epoch milliseconds. */
@@ -159,11 +162,24 @@ export interface MapGroupsWithStateNode {
   readonly migrations: readonly ErasedMigration[]
 }
 
+/** The plan nodes of stateful operators. */
 export type StatefulNode = AggregateNode | DropDuplicatesNode | MapGroupsWithStateNode
+/**
+ * What an operator contributes to the incremental plan (pure data: functions, codecs, names), read by `Stream.pipe`.
+ * @example stream.pipe(filter((r) => r.ok), count()).planNodes.map((n) => n.kind) // ['filter', 'aggregate']
+ */
 export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode
 
-/** An RxJS operator (the reference semantics) that also carries its plan node (the incremental semantics). */
-export type Operator<A, B> = OperatorFunction<A, B> & { readonly [PLAN]: PlanNode }
+/** What sets a structured-rx operator apart from a plain RxJS one: the plan node it carries. */
+export interface StructuredRxOperator {
+  readonly [PLAN]: PlanNode
+}
+
+/**
+ * An RxJS operator (the reference semantics) that also carries its plan node (the incremental semantics). The
+ * plan-node part comes first so that passing a plain RxJS operator to `pipe` fails on the missing `[PLAN]`.
+ */
+export type Operator<A, B> = StructuredRxOperator & OperatorFunction<A, B>
 
 /** Attaches a plan node to an RxJS operator function. */
 export function withPlan<A, B>(fn: OperatorFunction<A, B>, node: PlanNode): Operator<A, B> {

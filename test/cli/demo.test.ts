@@ -2,9 +2,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { activityRows, ACTIVITIES, Activity } from '../../src/cli/activityData.js'
+import { activityRows } from '../../src/cli/activityData.js'
 import { runCli } from '../../src/cli/cli.js'
 import { inspectCheckpoint } from '../../src/cli/inspect.js'
+import { activityFilesIn, countActivity } from '../../src/cli/liveActivity.js'
 import { captureIo } from './support.js'
 
 let dir: string
@@ -15,24 +16,28 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
+/** The rows of the final table the demo printed, as [activity, count]. */
+function finalTable(out: string): [string, number][] {
+  const table = out.slice(out.indexOf('activity_counts, final:'))
+  return [...table.matchAll(/^\| *(\w+)\| *(\d+)\|$/gm)].filter((m) => m[1] !== 'key').map((m) => [m[1]!, Number(m[2])])
+}
+
 describe('structured-rx demo', () => {
-  it('drains the data in batches of 10 files, prints progress, the table and the plan, then restarts and continues', async () => {
+  it('writes data for --duration, runs both queries, prints the table and checks it against the files', async () => {
     const io = captureIo()
-    expect(await runCli(['demo', '--rows', '2500', '--files', '25', '--dir', dir], io)).toBe(0)
+    expect(await runCli(['demo', '--duration', '3s', '--rate', '400', '--port', '0', '--dir', dir], io)).toBe(0)
     const out = io.stdout()
     expect(io.stderr()).toBe('')
-    const batches = [...out.matchAll(/^batch (\d+): (\d+) rows, \d+ rows\/s in, \d+ rows\/s processed, \d+ ms \(latestOffset \d+, getBatch \d+, addBatch \d+, walCommit \d+, commitOffsets \d+\); state: count \d+ rows/gm)]
-    expect(batches.map((m) => [Number(m[1]), Number(m[2])])).toEqual([[0, 1000], [1, 1000], [2, 500], [3, 900]])
-    expect(out).toContain('|       key|count|')
-    expect(out).toMatch(/\|      bike\| *\d+\|\n\| *sit\|/)
-    expect(out).toContain('== Incremental Plan ==\nWriteToSink MemorySink [outputMode=complete]\n+- StatefulAggregate count [key string] [state number, partitions=8]')
-    expect(out).toContain('(same query id)')
-    expect(out).toContain("counts match the generated data: 3400 rows")
-    expect(out).not.toContain('|      null|')
-
-    const report = await inspectCheckpoint(join(dir, 'checkpoint'))
-    expect(report.batches.lastCommitted).toBe(3)
-    expect(report.operators[0]!.rows).toBe(6)
+    expect(out).toContain('Starting fresh: no checkpoint')
+    expect(out).toMatch(/^dashboard {3}http:\/\/127\.0\.0\.1:\d+\/ \(Prometheus metrics: http:\/\/127\.0\.0\.1:\d+\/metrics\)$/m)
+    const data = await countActivity(join(dir, 'activity-data'))
+    expect(data.rows).toBeGreaterThan(0)
+    const want = [...data.byActivity].filter(([gt]) => gt !== 'null').sort(([a], [b]) => a.localeCompare(b))
+    expect(finalTable(out)).toEqual(want)
+    expect(out).toContain(`counts match the data: ${data.rows} rows`)
+    expect(out).toMatch(/user_windows: \d+ closed windows written to .* \(each user and window once\)/)
+    const report = await inspectCheckpoint(join(dir, 'checkpoints', 'activity_counts'))
+    expect(report.batches.lastCommitted).toBeGreaterThanOrEqual(0)
   })
 
   it('removes its temporary directory unless --dir is given', async () => {
@@ -40,9 +45,9 @@ describe('structured-rx demo', () => {
     process.env.TMPDIR = dir
     try {
       const io = captureIo()
-      expect(await runCli(['demo', '--rows', '20', '--files', '2'], io)).toBe(0)
-      expect(io.stdout()).toContain(`checkpoint  ${dir}/srx-demo-`)
-      expect(io.stdout()).toContain('(temporary, removed at the end; pass --dir D to keep it)')
+      expect(await runCli(['demo', '--duration', '1s', '--rate', '50', '--port', '0'], io)).toBe(0)
+      expect(io.stdout()).toContain(`directory   ${dir}/srx-demo-`)
+      expect(io.stdout()).toContain('(temporary, removed at the end; pass --dir D to keep it and resume)')
     } finally {
       if (savedTmp === undefined) delete process.env.TMPDIR
       else process.env.TMPDIR = savedTmp
@@ -50,20 +55,22 @@ describe('structured-rx demo', () => {
     expect(await readdir(dir)).toEqual([])
   })
 
-  it('refuses a --dir that is not empty', async () => {
+  it('refuses a --dir that holds other files, and bad options', async () => {
     await writeFile(join(dir, 'precious.txt'), 'keep me')
     const io = captureIo()
     expect(await runCli(['demo', '--dir', dir], io)).toBe(2)
-    expect(io.stderr()).toContain(`structured-rx: --dir ${dir} is not empty; give an empty or new directory\n`)
+    expect(io.stderr()).toContain(`structured-rx: --dir ${dir} holds files that are not the demo's`)
+    const bad = captureIo()
+    expect(await runCli(['demo', '--duration', 'soon'], bad)).toBe(2)
+    expect(bad.stderr()).toContain("--duration must be a positive duration such as 15s or '2 minutes', got 'soon'")
   })
-})
 
-describe('generated activity data', () => {
-  it('is deterministic, decodes with the Activity codec and uses every activity label', () => {
-    const rows = activityRows(3, 500, 42)
-    expect(activityRows(3, 500, 42)).toEqual(rows)
-    expect(activityRows(4, 500, 42)).not.toEqual(rows)
-    expect(rows.every((r) => Activity.is(r))).toBe(true)
-    expect(new Set(rows.map((r) => r.gt))).toEqual(new Set(ACTIVITIES))
+  it('live files get consecutive numbers after the ones already there, with rows stamped near now', async () => {
+    await writeFile(join(dir, 'part-00004.json'), '')
+    expect(await activityFilesIn(dir)).toEqual({ files: 1, nextFile: 5 })
+    const now = Date.now()
+    const rows = activityRows(5, 100, 42, now, 5)
+    expect(rows[0]!.Arrival_Time).toBeGreaterThanOrEqual(now)
+    expect(rows[99]!.Arrival_Time).toBeLessThan(now + 500)
   })
 })

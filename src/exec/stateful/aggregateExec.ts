@@ -13,6 +13,7 @@ import { Grouping } from './grouping.js'
 export class AggregateExec implements StatefulExec {
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  removalsTimeMs = 0
   /** The watermark of the last batch, below which no state is left. */
   private evictedThroughMs = -Infinity
   private readonly name: string
@@ -35,6 +36,7 @@ export class AggregateExec implements StatefulExec {
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {
     this.numRowsDroppedByWatermark = 0
+    this.removalsTimeMs = 0
     if (this.grouping.windowed) this.foldWindowed(rows, this.evicts ? ctx.watermarkMs : -Infinity)
     else this.fold(rows)
     return this.emit(ctx)
@@ -115,8 +117,10 @@ export class AggregateExec implements StatefulExec {
         break
     }
     if (this.evicts) {
+      const started = performance.now()
       this.evict(ctx.watermarkMs)
       this.evictedThroughMs = ctx.watermarkMs
+      this.removalsTimeMs = performance.now() - started
     }
     return out
   }

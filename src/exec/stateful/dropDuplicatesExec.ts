@@ -11,6 +11,7 @@ import { Grouping } from './grouping.js'
 export class DropDuplicatesExec implements StatefulExec {
   readonly store: StateStore
   numRowsDroppedByWatermark = 0
+  removalsTimeMs = 0
   /** The watermark of the last batch, below which no state is left. */
   private evictedThroughMs = -Infinity
   private readonly name: string
@@ -30,6 +31,7 @@ export class DropDuplicatesExec implements StatefulExec {
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {
     this.numRowsDroppedByWatermark = 0
+    this.removalsTimeMs = 0
     const out: unknown[] = []
     for (const row of rows) {
       let expiresAt = 0
@@ -48,10 +50,12 @@ export class DropDuplicatesExec implements StatefulExec {
       out.push(row)
     }
     if (this.within !== undefined) {
+      const started = performance.now()
       for (const entry of [...this.store.entries.values()]) {
         if ((entry.value as number) <= ctx.watermarkMs) this.store.remove(entry.id)
       }
       this.evictedThroughMs = ctx.watermarkMs
+      this.removalsTimeMs = performance.now() - started
     }
     return out
   }
