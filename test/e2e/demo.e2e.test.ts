@@ -14,7 +14,9 @@ const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 async function demo(dir: string): Promise<string> {
   const { stdout, stderr } = await run(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'demo', '--dir', dir, '--duration', '4s', '--rate', '500', '--port', '0'],
+    // Event time is the wall clock: two 8 s runs span more than a 10 s window plus the 2 s watermark delay, so at
+    // least one window closes whatever the alignment (two 4 s runs closed one only when a boundary fell early).
+    ['--import', 'tsx', MAIN, 'demo', '--dir', dir, '--duration', '8s', '--rate', '500', '--port', '0'],
     { timeout: 180_000 },
   )
   expect(stderr).toBe('')
