@@ -1,3 +1,4 @@
+import { withTimeout } from './util/timeout.js'
 import type { StreamingQueryProgress } from './exec/progress.js'
 
 /**
@@ -66,10 +67,8 @@ export class ListenerBus {
 
   /** Resolves once every queued event has been delivered, or after `timeoutMs` with a warning naming what is left. */
   async drain(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
     const all = Promise.all([...this.queues.values()].map((q) => q.idle())).then(() => true)
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    const drained = await Promise.race([all, timeout]).finally(() => clearTimeout(timer))
+    const drained = await withTimeout(all, timeoutMs, false)
     if (!drained) {
       const left = [...this.queues.values()].reduce((n, q) => n + q.size, 0)
       this.warn(`structured-rx: listeners still had ${left} event(s) to handle after ${timeoutMs} ms; stopped waiting for them`)

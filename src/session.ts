@@ -1,3 +1,4 @@
+import { withTimeout } from './util/timeout.js'
 import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './durable/fs.js'
 import { InvalidQueryError } from './errors.js'
@@ -101,10 +102,7 @@ export class StreamingQueryManager {
   awaitAnyTermination(timeoutMs?: number): Promise<boolean> {
     if (this.lastTerminated !== undefined) return outcome(this.lastTerminated)
     const terminated = new Promise<StreamingQuery>((resolve) => this.terminatedWaiters.push(resolve)).then(outcome)
-    if (timeoutMs === undefined) return terminated
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    return Promise.race([terminated, timeout]).finally(() => clearTimeout(timer))
+    return withTimeout(terminated, timeoutMs, false)
   }
 
   /** Forgets terminated queries, so `awaitAnyTermination()` waits for a new termination. */

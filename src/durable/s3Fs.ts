@@ -5,8 +5,7 @@
 import { posix } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { InvalidQueryError } from '../errors.js'
-import { type RetryOptions, retryPolicy, withRetry } from './retry.js'
-import { isTransientSocketError } from './transientErrors.js'
+import { isTransientSocketError, type RetryOptions, retryPolicy, withRetry } from './retry.js'
 import { type CheckpointFs, isHiddenName } from './fs.js'
 
 /**
@@ -222,7 +221,5 @@ export function isTransientS3Error(error: unknown): boolean {
   const status = statusOf(error)
   if (status !== undefined && (status >= 500 || status === 429 || status === 409)) return true
   const name = (error as { name?: string } | undefined)?.name
-  if (name !== undefined && TRANSIENT_S3_NAMES.has(name)) return true
-  const message = (error as { message?: string } | undefined)?.message ?? ''
-  return /socket hang up|ECONNREFUSED|ECONNRESET|EPIPE/.test(message)
+  return name !== undefined && TRANSIENT_S3_NAMES.has(name)
 }
