@@ -7,6 +7,7 @@ import { compilePlan } from '../plan/compile.js'
 import { explainPlan } from '../plan/explain.js'
 import { type ClusterNames, clusterNames, type ClusterView, isFenced, memberView, taskKey } from './clusterView.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import { aggregateOf, type ScaleOutStatus, taskStatus } from './scaleOutView.js'
 import type { SessionContext } from './queryRun.js'
 import { startQuery } from './startQuery.js'
 import type { StreamingQuery } from './streamingQuery.js'
@@ -41,6 +42,8 @@ export class ClusterQuery implements StreamingQuery {
   /** Task starts and lease releases in flight, awaited by stop. */
   private readonly inflight = new Set<Promise<void>>()
   private recent: StreamingQueryProgress[] = []
+  /** The last progress of each task this member runs. */
+  private readonly lastOf = new Map<number, StreamingQueryProgress>()
   private failure: StreamingQueryError | undefined
   private stopping: Promise<void> | undefined
   private readonly ended: Promise<void>
@@ -78,6 +81,18 @@ export class ClusterQuery implements StreamingQuery {
   /** The members, the tasks and their owners as of this member's last heartbeat. */
   get clusterView(): ClusterView {
     return this.view
+  }
+
+  /** Every task with its owner and epoch (as of the last heartbeat), the last progress of those run here, and their sum. */
+  get scaleOut(): ScaleOutStatus {
+    const { member, members, tasks } = this.view
+    return {
+      tasks: this.partitions,
+      member,
+      members,
+      taskStatus: tasks.map((t) => taskStatus(t.task, t.owner, t.epoch, this.lastOf.get(t.task))),
+      aggregate: aggregateOf(this.lastOf),
+    }
   }
 
   /** The tasks this member runs now. */
@@ -193,7 +208,7 @@ export class ClusterQuery implements StreamingQuery {
         },
       )
       task.query = query
-      query.progress$.subscribe((progress) => this.progressed(progress))
+      query.progress$.subscribe((progress) => this.progressed(p, progress))
       if (task.lost || task.releasing || this.stopping !== undefined) void query.stop()
     } catch (e) {
       this.held.delete(p)
@@ -206,6 +221,7 @@ export class ClusterQuery implements StreamingQuery {
   private taskEnded(task: HeldTask, q: StreamingQuery): void {
     if (this.held.get(task.p) !== task) return
     this.held.delete(task.p)
+    this.lastOf.delete(task.p)
     if (task.lost || (q.exception !== undefined && isFenced(q.exception))) {
       this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost task ${task.p} (epoch ${task.lease.epoch}); it stopped without committing further`)
       return
@@ -224,7 +240,8 @@ export class ClusterQuery implements StreamingQuery {
     void task.query?.stop()
   }
 
-  private progressed(progress: StreamingQueryProgress): void {
+  private progressed(p: number, progress: StreamingQueryProgress): void {
+    this.lastOf.set(p, progress)
     this.recent.push(progress)
     if (this.recent.length > this.session.numRecentProgressUpdates) this.recent.shift()
     this.progress$.next(progress)

@@ -1,6 +1,7 @@
 import { merge, type Observable } from 'rxjs'
 import type { StreamingQueryError } from '../errors.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import { aggregateOf, type ScaleOutStatus, taskStatus } from './scaleOutView.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
 
@@ -51,6 +52,16 @@ export class TasksQuery implements StreamingQuery {
   /** Every task's recent progress, oldest first. */
   get recentProgress(): readonly StreamingQueryProgress[] {
     return this.tasks.flatMap((t) => t.recentProgress).sort((a, b) => a.timestamp.localeCompare(b.timestamp))
+  }
+
+  /** The tasks of this process, each with its last progress, and their sum. */
+  get scaleOut(): ScaleOutStatus {
+    const last = new Map(this.tasks.flatMap((t, i) => (t.lastProgress === undefined ? [] : [[this.taskIndices[i]!, t.lastProgress] as const])))
+    return {
+      tasks: this.partitions,
+      taskStatus: this.tasks.map((t, i) => taskStatus(this.taskIndices[i]!, 'local', undefined, t.lastProgress)),
+      aggregate: aggregateOf(last),
+    }
   }
 
   get isActive(): boolean {

@@ -33,7 +33,9 @@ interface Member {
 }
 
 const cleanups: (() => Promise<unknown>)[] = []
+const spawned: Member[] = []
 afterEach(async () => {
+  spawned.splice(0)
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined)
 })
 
@@ -44,6 +46,7 @@ function startMember(kind: 'redis' | 'nats', natsUrl: string, redisUrl: string, 
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const member: Member = { child, tasks: [], stderr: '', exited }
+  spawned.push(member)
   let buffered = ''
   child.stdout!.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8')
@@ -65,7 +68,10 @@ function startMember(kind: 'redis' | 'nats', natsUrl: string, redisUrl: string, 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    if (Date.now() > deadline) {
+      const states = spawned.map((m, i) => `member ${i}: tasks [${m.tasks}], exit ${m.child.exitCode ?? m.child.signalCode}; stderr: ${m.stderr.slice(-2000)}`)
+      throw new Error(`timed out waiting until ${what}\n${states.join('\n')}`)
+    }
     await new Promise((r) => setTimeout(r, 50))
   }
 }

@@ -16,6 +16,7 @@ import {
   groupBy,
   jetStream,
   natsCoordinator,
+  partitionedSource,
   redisCoordinator,
   redisStreamSink,
 } from '../../src/index.js'
@@ -31,9 +32,11 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const ttlMs = Number(ttl)
   const coordinator = kind === 'redis' ? redisCoordinator(redisUrl, { ttlMs }) : natsCoordinator(natsUrl, { ttlMs })
+  // Partition p is the subject in.<p>, written with each row's key hashed as partitionBy(key) does.
+  const subjects = Array.from({ length: CLUSTER_PARTITIONS }, (_, p) => `in.${p}`)
   const session = createSession({ warn: (m) => process.stderr.write(`${m}\n`) })
   const query = (await session
-    .readStream(jetStream({ servers: natsUrl, stream: 'IN', subject: 'in', partitions: CLUSTER_PARTITIONS, codec: ClusterRow, maxMessagesPerTrigger: 50 }))
+    .readStream(partitionedSource(subjects.map((subject) => jetStream({ servers: natsUrl, stream: 'IN', subject, codec: ClusterRow, maxMessagesPerTrigger: 50 })), { by: 'stableKeyHash' }))
     .pipe(groupBy((r: ClusterRow) => r.key, t.string), count())
     .writeStream({
       outputMode: 'update',

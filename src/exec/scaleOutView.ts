@@ -1,0 +1,74 @@
+import type { StreamingQueryProgress } from './progress.js'
+import type { StreamingQuery } from './streamingQuery.js'
+
+/** One task of a query that runs as tasks: who runs it and its last batch. */
+export interface TaskStatus {
+  readonly task: number
+  /** The member that runs it (in a cluster; undefined while nobody holds it), or `'local'` for this process's tasks. */
+  readonly owner: string | undefined
+  /** The epoch of its lease, in a cluster. */
+  readonly epoch?: number
+  /** Its last progress as seen here: only for the tasks this process runs. */
+  readonly lastBatchId: number | null
+  readonly inputRowsPerSecond: number | null
+  readonly processedRowsPerSecond: number | null
+}
+
+/** How a query that runs as tasks is spread: its tasks, their owners, and the sum of their last progress. */
+export interface ScaleOutStatus {
+  /** The number of tasks (source partitions). */
+  readonly tasks: number
+  /** In a cluster: this member and the live members. */
+  readonly member?: string
+  readonly members?: readonly string[]
+  readonly taskStatus: readonly TaskStatus[]
+  /** The sum over the tasks this process runs of their last progress: the query's rates here. */
+  readonly aggregate: { readonly numInputRows: number; readonly inputRowsPerSecond: number; readonly processedRowsPerSecond: number }
+}
+
+/** A query handle that can say how it is spread (TasksQuery, ClusterQuery). */
+interface ScaledOut {
+  readonly scaleOut: ScaleOutStatus
+}
+
+/**
+ * How a query is spread over tasks and members, or undefined for a query that does not run as tasks.
+ * @example const s = scaleOutOf(query); if (s) console.log(s.taskStatus.map((t) => `${t.task}@${t.owner}`).join(' '))
+ * @throws never.
+ */
+export function scaleOutOf(query: StreamingQuery): ScaleOutStatus | undefined {
+  return 'scaleOut' in query ? (query as unknown as ScaledOut).scaleOut : undefined
+}
+
+/**
+ * Sums the last progress of each task (the query's aggregate) and fills each task's rates.
+ * @example aggregateOf(new Map([[0, progress0], [1, progress1]]))
+ * @throws never.
+ */
+export function aggregateOf(last: ReadonlyMap<number, StreamingQueryProgress>): ScaleOutStatus['aggregate'] {
+  let numInputRows = 0
+  let inputRowsPerSecond = 0
+  let processedRowsPerSecond = 0
+  for (const p of last.values()) {
+    numInputRows += p.numInputRows
+    inputRowsPerSecond += p.inputRowsPerSecond
+    processedRowsPerSecond += p.processedRowsPerSecond
+  }
+  return { numInputRows, inputRowsPerSecond, processedRowsPerSecond }
+}
+
+/**
+ * A task's status from its owner and its last progress here.
+ * @example taskStatus(3, 'local', undefined, query.lastProgress)
+ * @throws never.
+ */
+export function taskStatus(task: number, owner: string | undefined, epoch: number | undefined, last: StreamingQueryProgress | undefined): TaskStatus {
+  return {
+    task,
+    owner,
+    ...(epoch === undefined ? {} : { epoch }),
+    lastBatchId: last?.batchId ?? null,
+    inputRowsPerSecond: last?.inputRowsPerSecond ?? null,
+    processedRowsPerSecond: last?.processedRowsPerSecond ?? null,
+  }
+}
