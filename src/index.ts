@@ -22,6 +22,8 @@ export { memoryCoordinator, type MemoryCoordinatorOptions } from './durable/memo
 export type { ClusterOptions } from './exec/queryRun.js'
 export type { ClusterQuery } from './exec/clusterQuery.js'
 export type { ClusterTaskView, ClusterView } from './exec/clusterView.js'
+export { scaleOutOf } from './exec/scaleOutView.js'
+export type { ScaleOutStatus, TaskStatus } from './exec/scaleOutView.js'
 export type { PartitionedSource, Partitioning } from './sources/partitioned.js'
 export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'

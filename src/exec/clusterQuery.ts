@@ -1,18 +1,19 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { Subject } from 'rxjs'
 import { checkpointLayout } from '../checkpoint/layout.js'
 import { type Coordinator, fairShares, fencedFs, type Lease, leaseLock } from '../durable/lease.js'
 import { StreamingQueryError } from '../errors.js'
 import { compilePlan } from '../plan/compile.js'
 import { explainPlan } from '../plan/explain.js'
-import { type ClusterNames, clusterNames, type ClusterView, isFenced, memberView, taskKey } from './clusterView.js'
+import { type ClusterNames, clusterNames, clusterQueryId, type ClusterView, isFenced, memberView, taskKey } from './clusterView.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
-import { aggregateOf, type ScaleOutStatus, taskStatus } from './scaleOutView.js'
+import { clusterScaleOut, type ScaleOutStatus } from './scaleOutView.js'
 import type { SessionContext } from './queryRun.js'
 import { startQuery } from './startQuery.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { PartitionedQueryDefinition } from './tasks.js'
 import type { Trigger } from './trigger.js'
+import { settledWithin } from './withTimeout.js'
 
 /** A task this member runs: its lease (renewed in place) and its query once started. */
 interface HeldTask {
@@ -62,9 +63,7 @@ export class ClusterQuery implements StreamingQuery {
     /** This member's id: `<host>-<pid>-<random>`. */
     readonly member: string,
   ) {
-    // Every member of the cluster, and every restart, names the query alike.
-    const hash = createHash('sha1').update(`${cluster.name}\0${def.checkpointLocation}`).digest('hex')
-    this.id = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`
+    this.id = clusterQueryId(cluster.name, def.checkpointLocation!)
     this.ended = new Promise((resolve) => (this.endedNow = resolve))
     this.view = { cluster: cluster.name, member, members: [member], tasks: [] }
     this.names = clusterNames(cluster.name)
@@ -85,14 +84,7 @@ export class ClusterQuery implements StreamingQuery {
 
   /** Every task with its owner and epoch (as of the last heartbeat), the last progress of those run here, and their sum. */
   get scaleOut(): ScaleOutStatus {
-    const { member, members, tasks } = this.view
-    return {
-      tasks: this.partitions,
-      member,
-      members,
-      taskStatus: tasks.map((t) => taskStatus(t.task, t.owner, t.epoch, this.lastOf.get(t.task))),
-      aggregate: aggregateOf(this.lastOf),
-    }
+    return clusterScaleOut(this.view, this.partitions, this.lastOf)
   }
 
   /** The tasks this member runs now. */
@@ -272,15 +264,9 @@ export class ClusterQuery implements StreamingQuery {
   }
 
   async awaitTermination(timeoutMs?: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<boolean>((resolve) => (timer = timeoutMs === undefined ? undefined : setTimeout(() => resolve(false), timeoutMs)))
-    try {
-      const done = await Promise.race([this.ended.then(() => true), timeout])
-      if (done && this.failure !== undefined) throw this.failure
-      return done
-    } finally {
-      clearTimeout(timer)
-    }
+    const done = await settledWithin(this.ended, timeoutMs)
+    if (done && this.failure !== undefined) throw this.failure
+    return done
   }
 
   /** Resolves once every task this member runs now has processed what its partition holds. */
@@ -294,11 +280,9 @@ export class ClusterQuery implements StreamingQuery {
   }
 
   explain(print = true): string {
-    const plan = compilePlan(this.def.nodes, this.def.outputMode)
-    const text =
-      `Runs as ${this.partitions} tasks shared by the members of cluster ${this.cluster.name} ` +
-      `(here: ${this.runningTasks.join(', ') || 'none'}); each task:\n` +
-      explainPlan(plan, this.def.source.partition(0).description, this.def.sink.description, this.session.shufflePartitions)
+    const { def, partitions, cluster } = this
+    const each = explainPlan(compilePlan(def.nodes, def.outputMode), def.source.partition(0).description, def.sink.description, this.session.shufflePartitions)
+    const text = `Runs as ${partitions} tasks shared by the members of cluster ${cluster.name} (here: ${this.runningTasks.join(', ') || 'none'}); each task:\n${each}`
     if (print) console.log(text)
     return text
   }

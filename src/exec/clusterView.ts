@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Lease } from '../durable/lease.js'
 import { FencedError } from '../errors.js'
 
@@ -88,4 +89,15 @@ export function clusterNames(name: string): ClusterNames {
     unprefixed,
     ours: (ids) => ids.flatMap((id) => unprefixed(id) ?? []),
   }
+}
+
+/**
+ * The id of a cluster's query, the same on every member and every restart: a UUID-shaped hash of the cluster's name
+ * and checkpoint location.
+ * @example clusterQueryId('counts', '/shared/ckpt/counts')
+ * @throws never.
+ */
+export function clusterQueryId(name: string, checkpointLocation: string): string {
+  const hash = createHash('sha1').update(`${name}\0${checkpointLocation}`).digest('hex')
+  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`
 }

@@ -1,3 +1,4 @@
+import type { ClusterView } from './clusterView.js'
 import type { StreamingQueryProgress } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
 
@@ -70,5 +71,21 @@ export function taskStatus(task: number, owner: string | undefined, epoch: numbe
     lastBatchId: last?.batchId ?? null,
     inputRowsPerSecond: last?.inputRowsPerSecond ?? null,
     processedRowsPerSecond: last?.processedRowsPerSecond ?? null,
+  }
+}
+
+/**
+ * A cluster member's scale-out status: every task's owner and epoch from its view, the last progress of the tasks
+ * it runs, and their sum.
+ * @example clusterScaleOut(member.clusterView, 8, lastProgressByTask)
+ * @throws never.
+ */
+export function clusterScaleOut(view: ClusterView, partitions: number, last: ReadonlyMap<number, StreamingQueryProgress>): ScaleOutStatus {
+  return {
+    tasks: partitions,
+    member: view.member,
+    members: view.members,
+    taskStatus: view.tasks.map((t) => taskStatus(t.task, t.owner, t.epoch, last.get(t.task))),
+    aggregate: aggregateOf(last),
   }
 }

@@ -4,6 +4,7 @@ import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js
 import { aggregateOf, type ScaleOutStatus, taskStatus } from './scaleOutView.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
+import { settledWithin } from './withTimeout.js'
 
 /**
  * The handle of a query that runs as tasks: one `StreamingQuery` per task, seen as one query. It is active while any
@@ -86,16 +87,8 @@ export class TasksQuery implements StreamingQuery {
   async awaitTermination(timeoutMs?: number): Promise<boolean> {
     const all = Promise.allSettled(this.tasks.map((t) => t.awaitTermination())).then(() => {
       if (this.failure !== undefined) throw this.failure
-      return true
     })
-    if (timeoutMs === undefined) return all
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    try {
-      return await Promise.race([all, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
+    return settledWithin(all, timeoutMs)
   }
 
   async processAllAvailable(): Promise<void> {

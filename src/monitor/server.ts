@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Subscription } from 'rxjs'
+import { scaleOutOf } from '../exec/scaleOutView.js'
 import type { StreamingQuery } from '../exec/streamingQuery.js'
 import type { Session, StreamingQueryEvent } from '../session.js'
 import { type Alert, alertsOf } from './alerting.js'
@@ -169,6 +170,8 @@ function summary(q: StreamingQuery, directory: QueryDirectory) {
     lastBatchId: q.lastProgress?.batchId ?? null,
     lastProgressAt: q.lastProgress?.timestamp ?? null,
     exception: q.exception?.message ?? null,
+    // Tasks, their owners and members, for a query that runs as tasks (on threads or in a cluster).
+    scaleOut: scaleOutOf(q) ?? null,
   }
 }
 

@@ -21,6 +21,8 @@ import {
   type MemorySink,
   type MemorySource,
   partitionedSource,
+  scaleOutOf,
+  serveMonitoring,
 } from '../../src/index.js'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
 
@@ -179,6 +181,46 @@ describe('a cluster of members shares the tasks of one query', () => {
     await until('the counts are complete again', () => JSON.stringify(countsOf(sink)) === JSON.stringify(stream.expected()))
     expect(countsOf(sink)).toEqual(stream.expected())
     expect(b.exception).toBeUndefined()
+  })
+
+  it('session.streams and the monitoring API show the members, every task with its owner and epoch, and the rates of the tasks run here', async () => {
+    const dir = await tempDir()
+    const stream = clickStream()
+    const sink = memorySink<{ key: string; count: number }>()
+    const coordinator = memoryCoordinator({ ttlMs: TTL })
+    const session = createSession({ warn: () => undefined })
+    const start = (s: ReturnType<typeof createSession>) =>
+      s.readStream(stream.source).pipe(groupBy((c: Click) => c.user, t.string), count())
+        .writeStream({ outputMode: 'update', sink, queryName: 'clicks', checkpointLocation: dir, cluster: { name: 'clicks', coordinator, heartbeatMs: HEARTBEAT } })
+        .start() as Promise<ClusterQuery>
+    const a = await start(session)
+    const b = await start(createSession({ warn: () => undefined }))
+    members.push(a, b)
+    stream.add(400)
+    await until('the tasks are shared and their owners seen', () =>
+      spreadEvenly([a, b]) && a.scaleOut.taskStatus.every((task) => (a.runningTasks.includes(task.task) ? a.member : b.member) === task.owner))
+    await a.processAllAvailable()
+    expect(session.streams.active).toEqual([a])
+    const status = scaleOutOf(session.streams.active[0]!)!
+    expect(status.tasks).toBe(P)
+    expect(status.member).toBe(a.member)
+    expect(status.members).toEqual([a.member, b.member].sort())
+    for (const task of status.taskStatus) {
+      expect(task.epoch).toBeGreaterThanOrEqual(1)
+      // Progress is known for the tasks run here only.
+      expect(task.lastBatchId === null).toBe(!a.runningTasks.includes(task.task))
+    }
+    const here = status.taskStatus.filter((task) => task.processedRowsPerSecond !== null)
+    expect(status.aggregate.processedRowsPerSecond).toBeCloseTo(here.reduce((sum, task) => sum + task.processedRowsPerSecond!, 0))
+    const server = await serveMonitoring(session, { port: 0 })
+    try {
+      const [listed] = (await (await fetch(new URL('api/queries', server.url))).json()) as { name: string; scaleOut: typeof status }[]
+      expect(listed!.name).toBe('clicks')
+      expect(listed!.scaleOut.members).toEqual(status.members)
+      expect(listed!.scaleOut.taskStatus.map((task) => task.owner)).toEqual(a.scaleOut.taskStatus.map((task) => task.owner))
+    } finally {
+      await server.close()
+    }
   })
 
   it('refuses a cluster without a checkpoint, with a bad name, or over an unpartitioned source', async () => {

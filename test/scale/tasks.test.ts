@@ -14,6 +14,7 @@ import {
   memorySource,
   partitionedSource,
   PartitioningMismatchError,
+  scaleOutOf,
   type MemorySource,
   type PartitionedSource,
   type Source,
@@ -67,6 +68,16 @@ describe('a query over a partitioned source runs as tasks', () => {
       }),
       { numRuns: 40 },
     )
+  })
+
+  it('reports every task with its last batch and the sum of their rates as the query\'s aggregate', async () => {
+    const clicks = [...'abcdefgh'].map((user, n) => ({ user, n }))
+    const { query } = await countsOf(partitionedClicks(3, clicks))
+    const status = scaleOutOf(query)!
+    expect(status.tasks).toBe(3)
+    expect(status.taskStatus.map((task) => [task.task, task.owner, task.lastBatchId])).toEqual([[0, 'local', 0], [1, 'local', 0], [2, 'local', 0]])
+    expect(status.aggregate.numInputRows).toBe(clicks.length)
+    expect(status.aggregate.processedRowsPerSecond).toBeCloseTo(status.taskStatus.reduce((sum, task) => sum + task.processedRowsPerSecond!, 0))
   })
 
   it('each task checkpoints under tasks/<p> with its own batch ids, and a restart resumes every task', async () => {

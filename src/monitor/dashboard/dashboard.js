@@ -30,13 +30,20 @@
     return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
   }
 
+  /** "8 tasks · 3 members" for a query that runs as tasks, else empty. */
+  function tasksSummary(q) {
+    const s = q.scaleOut
+    if (!s) return ''
+    return s.members ? `${s.tasks} tasks · ${s.members.length} members` : `${s.tasks} tasks`
+  }
+
   function renderQueries() {
     const body = $('queries').querySelector('tbody')
     body.innerHTML = state.queries
       .map(
         (q) => `<tr data-id="${text(q.id)}" class="${q.id === state.selected ? 'selected' : ''}">
           <td>${text(q.name ?? '(unnamed)')}</td><td title="${text(q.id)}">${text(q.id.slice(0, 8))}</td>
-          <td>${text(q.status.message)}</td><td class="num">${q.lastBatchId ?? ''}</td><td>${uptime(q)}</td>
+          <td>${text(q.status.message)}</td><td>${text(tasksSummary(q))}</td><td class="num">${q.lastBatchId ?? ''}</td><td>${uptime(q)}</td>
           <td class="error-cell">${text(q.exception ?? '')}</td></tr>`,
       )
       .join('')
@@ -52,6 +59,13 @@
     $('detail-status').textContent = `${q.status.message} · run ${q.runId}`
     $('detail-error').hidden = !q.exception
     $('detail-error').textContent = q.exception ?? ''
+    const s = q.scaleOut
+    $('detail-tasks').hidden = !s
+    if (s) {
+      const owners = s.taskStatus.map((t) => `${t.task}: ${t.owner ?? 'free'}${t.epoch === undefined ? '' : ` (epoch ${t.epoch})`}`)
+      const members = s.members ? `members ${s.members.join(', ')} · this member ${s.member} · ` : ''
+      $('detail-tasks').textContent = `${members}tasks ${owners.join(' · ')} · here ${Math.round(s.aggregate.processedRowsPerSecond)} rows/s`
+    }
   }
 
   function renderBatches() {
