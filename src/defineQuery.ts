@@ -7,7 +7,10 @@ import { QueryModuleError } from './errors.js'
 import { Session, type SessionOptions } from './session.js'
 import type { DataStreamWriter } from './stream.js'
 
-/** A query defined in a module, so that worker threads can import it: what `defineQuery` returns. */
+/**
+ * A query defined in a module, so that worker threads can import it: what `defineQuery` returns.
+ * @example const query: StreamingQuery = await counts.start({ out: '/data/out' })
+ */
 export interface DefinedQuery<P> extends DefinedQueryHandle {
   /**
    * Starts the query in a new session with `params` (plain data: every worker gets a copy); with `parallelism: n`

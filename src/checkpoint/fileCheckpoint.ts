@@ -30,8 +30,7 @@ export interface OpenedCheckpoint {
 }
 
 /**
- * Opens (or creates) a checkpoint location for a query: takes the lock (the lock file, or what `takeLock` gives,
- * e.g. a task's lease in a cluster), reads or writes `metadata`.
+ * Opens (or creates) a checkpoint location: takes the lock (or `takeLock`'s, a lease in a cluster), reads or writes `metadata`.
  * @throws ConcurrentQueryError when another running query holds the lock; CheckpointCorruptedError /
  * CheckpointVersionError for a bad metadata file.
  */
@@ -41,7 +40,7 @@ export async function openCheckpoint(
   fresh: { id: string; fingerprint: PlanFingerprint },
   owner: { runId: string; queryName?: string },
   retention: RetentionOptions,
-  takeLock: (fs: CheckpointFs, location: string, owner: { runId: string; queryName?: string }) => Promise<CheckpointLock> = acquireCheckpointLock,
+  takeLock: typeof acquireCheckpointLock = acquireCheckpointLock,
 ): Promise<OpenedCheckpoint> {
   const layout = checkpointLayout(location)
   const lock = await takeLock(fs, location, owner)

@@ -8,7 +8,10 @@ import { FencedError } from '../errors.js'
 import type { CheckpointFs } from './fs.js'
 import type { CheckpointLock } from './lock.js'
 
-/** One task's lease as the coordinator stores it. */
+/**
+ * One task's lease as the coordinator stores it.
+ * @example const lease = await coordinator.acquire('task-3', 'm1') // { task, member, epoch, revision, expiresAt } or undefined
+ */
 export interface Lease {
   readonly task: string
   readonly member: string
@@ -23,6 +26,7 @@ export interface Lease {
 /**
  * Where members agree on who runs which task. Implementations keep every operation atomic on the store (a
  * compare-and-set on revisions), so two members can never both hold one task in one epoch.
+ * @example const coordinator: Coordinator = memoryCoordinator({ ttlMs: 5_000 })
  */
 export interface Coordinator {
   /** Records that `member` is alive until now + TTL (its heartbeat). */

@@ -1,6 +1,9 @@
 import type { Coordinator, Lease } from './lease.js'
 
-/** Options of {@link memoryCoordinator}. */
+/**
+ * Options of {@link memoryCoordinator}.
+ * @example memoryCoordinator({ ttlMs: 5_000, now: () => fakeClock })
+ */
 export interface MemoryCoordinatorOptions {
   /** How long a lease and a heartbeat last without renewal, in ms of `now`. */
   readonly ttlMs: number

@@ -28,7 +28,10 @@ interface Stored {
 
 const CLOCK = 'clock'
 
-/** Options of {@link natsCoordinator}. */
+/**
+ * Options of {@link natsCoordinator}.
+ * @example natsCoordinator(['nats://10.0.0.5:4222'], { ttlMs: 10_000, replicas: 3 })
+ */
 export interface NatsCoordinatorOptions extends SharedCoordinatorOptions {
   /** Replicas of each cluster's bucket when this member creates it (default 1; 3 on a NATS cluster in production). */
   readonly replicas?: number

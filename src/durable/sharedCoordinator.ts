@@ -6,7 +6,10 @@
 import type { Coordinator } from './lease.js'
 import { type RetryOptions, retryPolicy } from './retry.js'
 
-/** Options of `redisCoordinator` and `natsCoordinator`. */
+/**
+ * Options of `redisCoordinator` and `natsCoordinator`.
+ * @example redisCoordinator('redis://10.0.0.5:6379', { ttlMs: 10_000, retry: { attempts: 3 } })
+ */
 export interface SharedCoordinatorOptions {
   /**
    * How long a lease and a member's heartbeat last without renewal, in ms of the store's clock (default 10 000).

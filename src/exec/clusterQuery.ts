@@ -60,8 +60,7 @@ export class ClusterQuery implements StreamingQuery {
     private readonly session: SessionContext,
     private readonly def: PartitionedQueryDefinition,
     private readonly cluster: { readonly name: string; readonly coordinator: Coordinator; readonly heartbeatMs: number },
-    /** This member's id: `<host>-<pid>-<random>`. */
-    readonly member: string,
+    readonly member: string, // <host>-<pid>-<random>
   ) {
     this.id = clusterQueryId(cluster.name, def.checkpointLocation!)
     this.ended = new Promise((resolve) => (this.endedNow = resolve))

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto'
 import type { Lease } from '../durable/lease.js'
 import { FencedError } from '../errors.js'
 
-/** One task of a cluster's query and who holds it, as a member last saw the coordinator. */
+/**
+ * One task of a cluster's query and who holds it, as a member last saw the coordinator.
+ * @example member.clusterView.tasks.filter((t) => !t.ownerLive) // tasks about to be taken over
+ */
 export interface ClusterTaskView {
   readonly task: number
   /** The member holding its lease, if any member ever took it. */
@@ -12,7 +15,10 @@ export interface ClusterTaskView {
   readonly ownerLive: boolean
 }
 
-/** What one member of a cluster sees: the live members and every task's owner. */
+/**
+ * What one member of a cluster sees: the live members and every task's owner.
+ * @example console.log(member.clusterView.members.length, 'members')
+ */
 export interface ClusterView {
   readonly cluster: string
   /** This member's id. */

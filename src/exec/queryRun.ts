@@ -39,7 +39,10 @@ export interface WriteStreamOptions<T> {
   readonly cluster?: ClusterOptions
 }
 
-/** A cluster of processes sharing the tasks of one query (`writeStream({ cluster })`). */
+/**
+ * A cluster of processes sharing the tasks of one query (`writeStream({ cluster })`).
+ * @example writeStream({ outputMode: 'update', sink, checkpointLocation, cluster: { name: 'counts', coordinator: redisCoordinator(url) } })
+ */
 export interface ClusterOptions {
   /** The cluster's name: letters, digits, `_` and `-`; members of one query use the same name. */
   readonly name: string

@@ -2,7 +2,10 @@ import type { ClusterView } from './clusterView.js'
 import type { StreamingQueryProgress } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
 
-/** One task of a query that runs as tasks: who runs it and its last batch. */
+/**
+ * One task of a query that runs as tasks: who runs it and its last batch.
+ * @example scaleOutOf(query)?.taskStatus.map((t) => `${t.task}@${t.owner}`)
+ */
 export interface TaskStatus {
   readonly task: number
   /** The member that runs it (in a cluster; undefined while nobody holds it), or `'local'` for this process's tasks. */
@@ -15,7 +18,10 @@ export interface TaskStatus {
   readonly processedRowsPerSecond: number | null
 }
 
-/** How a query that runs as tasks is spread: its tasks, their owners, and the sum of their last progress. */
+/**
+ * How a query that runs as tasks is spread: its tasks, their owners, and the sum of their last progress.
+ * @example console.log(scaleOutOf(query)?.aggregate.processedRowsPerSecond)
+ */
 export interface ScaleOutStatus {
   /** The number of tasks (source partitions). */
   readonly tasks: number

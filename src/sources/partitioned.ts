@@ -4,6 +4,7 @@ import type { Source } from './source.js'
  * How a partitioned source was split: into `partitions` parts, either by the engine's stable key hash of a key
  * (`stableKeyHash`: a row with key k is in partition `partitionOf(keyIdOf(codec.encode(k)), partitions)`, what
  * `partitionBy` of the partitioned sinks writes) or in some other way (`unknown`: round robin, by producer, …).
+ * @example const { partitions, by }: Partitioning = source.partitioning
  */
 export interface Partitioning {
   readonly partitions: number
