@@ -1,6 +1,12 @@
 import type { Offset, Source, SourceReader } from './source.js'
 
-/** A source fed by the application, and its handle (Spark's MemoryStream). */
+/**
+ * A source fed by the application, and its handle (Spark's MemoryStream).
+ * @example
+ * const input = memorySource<{ user: string }>()
+ * const query = await session.readStream(input.source).pipe(groupBy((r) => r.user, t.string), count()).writeStream(opts).start()
+ * input.addData([{ user: 'a' }, { user: 'b' }])
+ */
 export interface MemorySource<T> {
   readonly source: Source<T>
   /**

@@ -1,7 +1,9 @@
+import { identity } from 'io-ts'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
+import { safeJson } from '../util/text.js'
 import { PatchedKey, readStateEntry, RemovedKey, resolvePatch } from './stateEntries.js'
 import type { EntryVisitor, ReplayedFile, StateFileName } from './stateFileList.js'
 import type { EncodedEntry, PartitionDelta, StateStore } from './stateStore.js'
@@ -109,7 +111,8 @@ function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateD
     }
     // An encoded key that already is a valid key (plain codecs) skips io-ts's allocating decode.
     let key: unknown = change.k
-    if (!keyCodec.is(key)) {
+    const isKey = keyCodec.is(key)
+    if (!isKey) {
       const decoded = keyCodec.decode(change.k)
       if (decoded._tag === 'Left') {
         const { path: at, message } = describeIoTsErrors(decoded.left)
@@ -120,6 +123,13 @@ function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateD
         ])
       }
       key = decoded.right
+    }
+    // New rows find their state by the id of `encode(key)`. A codec that kept its name but changed its encoding
+    // passes the fingerprint check, so the stored keys must show it: each must encode back to what was written, or
+    // the key's new rows would start a second, empty state beside the restored one.
+    if (!isKey || keyCodec.encode !== identity) {
+      const reencoded = keyCodec.encode(key)
+      if (keyIdOf(reencoded) !== keyId) throw keyEncodingChanged(store.operator, keyCodec.name, path, lineNo, change.k, reencoded)
     }
     let encoded: unknown
     if (change instanceof PatchedKey) {
@@ -142,4 +152,13 @@ function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateD
     }
     store.restore(id, key, window, state, change.t, partition, encoded)
   }
+}
+
+/** The refusal of a key codec that encodes a stored key differently from how it was written. */
+function keyEncodingChanged(operator: string, codec: string, path: string, lineNo: number, stored: unknown, reencoded: unknown): IncompatibleCheckpointError {
+  return new IncompatibleCheckpointError(path, [
+    `operator '${operator}': stored key ${safeJson(stored)} in ${path} (line ${lineNo}) decodes, but key codec ${codec} now ` +
+      `encodes it as ${safeJson(reencoded)}: the codec's encoding changed under the same name, so the key's new rows ` +
+      'would not find its state; keys cannot evolve; start the changed query on a new checkpoint location',
+  ])
 }

@@ -43,7 +43,9 @@ function nextState(previous: unknown, fresh: unknown, how: number): unknown {
   return produce(previous, (draft: Record<string, unknown>) => {
     const keys = Object.keys(fresh)
     for (let i = 0; i < keys.length; i++) {
-      if ((i + how) % 2 === 0) draft[keys[i]!] = (fresh as Record<string, unknown>)[keys[i]!]
+      // A dictionary may hold a key named `__proto__`; assigning it on a draft would set the prototype, which immer
+      // refuses (user code cannot write that key through a draft either), so it keeps its previous value.
+      if ((i + how) % 2 === 0 && keys[i] !== '__proto__') draft[keys[i]!] = (fresh as Record<string, unknown>)[keys[i]!]
     }
     // Keys the fresh value lacks are optional (partial) or dictionary keys: dropping one keeps the value valid.
     for (const key of Object.keys(draft)) if (how === 2 && !(key in fresh)) delete draft[key]
