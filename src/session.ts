@@ -28,8 +28,8 @@ export interface SessionOptions {
   readonly minBatchesToRetain?: number
   /**
    * How a changed object state of `mapGroupsWithState` and `aggregate` goes into a delta: `'patches'` (default) as
-   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (deltas that
-   * a library from before patch deltas can still read).
+   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (larger deltas,
+   * no patch to apply on restore; the files are checkpoint format v2 either way).
    */
   readonly stateDeltas?: 'patches' | 'whole'
   /** The file system checkpoint I/O goes through (default: Node's fs with fsync and atomic rename). */
