@@ -10,7 +10,12 @@ import type { StreamingQueryProgress } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
 
-/** Options of `writeStream`, as Spark's DataStreamWriter. */
+/**
+ * Options of `writeStream`, as Spark's DataStreamWriter.
+ * @example
+ * stream.writeStream({ outputMode: 'append', sink: jsonFilesSink('/out/events'), queryName: 'events',
+ *   trigger: trigger.processingTime('10 seconds'), checkpointLocation: '/ckpt/events' })
+ */
 export interface WriteStreamOptions<T> {
   readonly outputMode: OutputMode
   readonly sink: Sink<T>

@@ -4,7 +4,10 @@ import { InvalidQueryError } from '../errors.js'
 import type { Sink } from './sink.js'
 import { ownerOf, readManifest, WriterManifest } from './sinkManifest.js'
 
-/** Options of `jsonFilesSink`. */
+/**
+ * Options of `jsonFilesSink`.
+ * @example jsonFilesSink('/out/events', { appendAsNewWriter: true, retentionMs: 7 * 24 * 3600_000 })
+ */
 export interface JsonFilesSinkOptions {
   /**
    * Write into a directory that another query wrote, keeping this query's batches apart from its (default false: such
