@@ -76,6 +76,13 @@ describe('a restart checks the needed state files against the disk', () => {
     expect((error as Error).message).toContain(`needs ${join(dir, '3.snapshot')}, ${join(dir, '4.delta')}, which do not exist`)
   })
 
+  it('refuses a lost delta of the first batches when the partition never had a snapshot', () => {
+    const early = StateManifest.of([{ snapshot: null, deltas: [0, 1] }], 1)
+    expect(() => early.check(0, dir, [{ batchId: 0, kind: 'delta' }, { batchId: 1, kind: 'delta' }])).not.toThrow()
+    expect((thrownBy(() => early.check(0, dir, [{ batchId: 0, kind: 'delta' }])) as CheckpointCorruptedError).path).toBe(join(dir, '1.delta'))
+    expect((thrownBy(() => early.check(0, dir, [{ batchId: 1, kind: 'delta' }])) as CheckpointCorruptedError).path).toBe(join(dir, '0.delta'))
+  })
+
   it('does not take an older snapshot for the needed one', () => {
     const older = thrownBy(() => needs().check(0, dir, [{ batchId: 2, kind: 'snapshot' }, { batchId: 4, kind: 'delta' }, { batchId: 6, kind: 'delta' }]))
     expect((older as CheckpointCorruptedError).path).toBe(join(dir, '3.snapshot'))
