@@ -184,6 +184,7 @@ export class ConnectorUnavailableError extends StructuredRxError {
  * row's key hashes to another partition than the one it was read from), so no task could own its keys' state alone.
  * The message names the source and what to do: write the source with the engine's stable key hash of the grouping
  * key, or read it unpartitioned.
+ * @example catch (e) { if (e instanceof PartitioningMismatchError) console.error(e.message) } // says how to write the source
  */
 export class PartitioningMismatchError extends StructuredRxError {
   readonly code = 'SRX_PARTITIONING_MISMATCH'
@@ -192,6 +193,7 @@ export class PartitioningMismatchError extends StructuredRxError {
 /**
  * A parallel or clustered query is not defined in a module its workers can import: the module cannot be loaded, the
  * export is missing, or it was not made with `defineQuery`. Names the module and the export.
+ * @example catch (e) { if (e instanceof QueryModuleError) console.error(e.message) } // names module and export
  */
 export class QueryModuleError extends StructuredRxError {
   readonly code = 'SRX_QUERY_MODULE'
@@ -201,6 +203,7 @@ export class QueryModuleError extends StructuredRxError {
  * A commit was refused because the member no longer holds the task's lease at the epoch it carries (it was paused
  * or cut off past the lease TTL and another member took the task over). The member must stop the task; the new
  * owner replays the batch from the checkpoint.
+ * @example if (e instanceof StreamingQueryError && e.cause instanceof FencedError) console.log(`lost task ${e.cause.task}`)
  */
 export class FencedError extends StructuredRxError {
   readonly code = 'SRX_FENCED'

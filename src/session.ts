@@ -2,6 +2,7 @@ import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './durable/fs.js'
 import { InvalidQueryError } from './errors.js'
 import { parseDuration } from './util/duration.js'
+import { positiveInteger } from './util/options.js'
 import { startQuery } from './exec/startQuery.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
 import type { PlanNode } from './plan/nodes.js'
@@ -230,11 +231,7 @@ export class Session {
       let query: StreamingQuery
       if (isPartitioned(source)) {
         // Tasks are parts of one query: the session sees the query they form, announced once they all started.
-        const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas, fs } = this.options
-        query = await startScaledOut(this.context(() => undefined), { source, nodes, ...options }, this.scaling, {
-          settings: { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas },
-          customFs: fs !== undefined,
-        })
+        query = await startScaledOut(this.context(() => undefined), { source, nodes, ...options }, this.scaling, this.options)
         announce(query)
       } else query = await startQuery(this.context(announce), { source, nodes, ...options })
       // As in Spark, start() returns after listeners have handled onQueryStarted.
@@ -278,14 +275,6 @@ export class Session {
   private get warn(): (message: string) => void {
     return this.options.warn ?? ((m) => console.warn(m))
   }
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`createSession: ${name} must be a positive integer, got ${value}`)
-  }
-  return value
 }
 
 /**

@@ -29,7 +29,8 @@ export interface OpenedCheckpoint {
 }
 
 /**
- * Opens (or creates) a checkpoint location for a query: takes the lock, reads or writes `metadata`.
+ * Opens (or creates) a checkpoint location for a query: takes the lock (the lock file, or what `takeLock` gives,
+ * e.g. a task's lease in a cluster), reads or writes `metadata`.
  * @throws ConcurrentQueryError when another running query holds the lock; CheckpointCorruptedError /
  * CheckpointVersionError for a bad metadata file.
  */
@@ -39,9 +40,10 @@ export async function openCheckpoint(
   fresh: { id: string; fingerprint: PlanFingerprint },
   owner: { runId: string; queryName?: string },
   retention: RetentionOptions,
+  takeLock: (fs: CheckpointFs, location: string, owner: { runId: string; queryName?: string }) => Promise<CheckpointLock> = acquireCheckpointLock,
 ): Promise<OpenedCheckpoint> {
   const layout = checkpointLayout(location)
-  const lock = await acquireCheckpointLock(fs, location, owner)
+  const lock = await takeLock(fs, location, owner)
   try {
     // Litter of atomic writes that a crash interrupted: invisible to readers, but it would pile up over the years.
     await fs.sweepTempFiles?.(location)
@@ -229,7 +231,7 @@ export class FileCheckpoint implements QueryCheckpoint {
     await this.lock.assertHeld()
     const state: Record<string, ReturnType<StateManifest['toRecord']>> = {}
     for (const op of this.operators) state[op.spec.name] = this.manifestOf(op).toRecord()
-    await this.commits.add(batchId, { nextWatermarkMs, state })
+    await this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch })
     if (this.fingerprintChanged && this.planFingerprint !== undefined) {
       await this.recordFingerprint(this.planFingerprint)
       this.fingerprintChanged = false

@@ -47,6 +47,8 @@ export const CommitLogEntry = t.intersection([
      * tell a file that is missing from one that was never written (commits of older versions lack it).
      */
     state: t.record(t.string, t.array(PartitionStateFiles)),
+    /** The epoch of the lock (or, in a cluster, the task's lease) the batch was committed under. */
+    epoch: t.number,
   }),
 ])
 export type CommitLogEntry = t.TypeOf<typeof CommitLogEntry>

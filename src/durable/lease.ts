@@ -6,6 +6,7 @@
  */
 import { FencedError } from '../errors.js'
 import type { CheckpointFs } from './fs.js'
+import type { CheckpointLock } from './lock.js'
 
 /** One task's lease as the coordinator stores it. */
 export interface Lease {
@@ -55,19 +56,23 @@ export function fairShares(members: readonly string[], tasks: number): Map<strin
   return new Map(sorted.map((m, i) => [m, base + (i < extra ? 1 : 0)]))
 }
 
-/** Whether a path is a commit-log entry (`…/commits/<batchId>`), the write that fencing guards. */
-const isCommit = (path: string): boolean => /[\\/]commits[\\/]\d+$/.test(path)
+/**
+ * Whether a path is a write-ahead-log entry (`…/offsets/<batchId>` or `…/commits/<batchId>`), the writes fencing
+ * guards: a fenced member can neither commit nor log a batch range over the one its successor runs.
+ */
+const isLogEntry = (path: string): boolean => /[\\/](commits|offsets)[\\/]\d+$/.test(path)
 
 /**
- * A file system for one task's checkpoint that refuses to write a commit-log entry unless the coordinator confirms,
- * just before the write, that `member` still holds the task at `epoch`. Other writes pass: without a commit they
- * are invisible to recovery, so a fenced member's stray offsets or state files are replayed over by the new owner.
+ * A file system for one task's checkpoint that refuses to write an offsets or commit-log entry unless the
+ * coordinator confirms, just before the write, that `member` still holds the task at `epoch`. Other writes pass:
+ * without a commit they are invisible to recovery, so a fenced member's stray state files are written over by the
+ * new owner. The check and the write are two steps: a member paused exactly between them writes once more.
  * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch })
- * @throws FencedError from the commit write when the lease was lost.
+ * @throws FencedError from an offsets or commit write when the lease was lost.
  */
 export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointFs {
   const guard = async (path: string): Promise<void> => {
-    if (isCommit(path) && !(await coordinator.holds(fence.task, fence.member, fence.epoch))) {
+    if (isLogEntry(path) && !(await coordinator.holds(fence.task, fence.member, fence.epoch))) {
       throw new FencedError(fence.task, fence.member, fence.epoch)
     }
   }
@@ -89,5 +94,23 @@ export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'ho
       await guard(path)
       return inner.createExclusive(path, data)
     },
+  }
+}
+
+/**
+ * The checkpoint lock of a task run under a lease: held as long as the coordinator says `member` holds the task at
+ * `epoch`. It stands in for the lock file in a cluster, where a paused member's process is alive (so its lock file
+ * would look fresh) but its lease has gone to another member. Releasing does nothing: the member gives the lease
+ * back itself, after the task stopped.
+ * @example openCheckpoint(fs, location, fresh, owner, retention, () => Promise.resolve(leaseLock(coordinator, fence)))
+ * @throws FencedError from `assertHeld` once the lease was lost.
+ */
+export function leaseLock(coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointLock {
+  return {
+    epoch: fence.epoch,
+    async assertHeld() {
+      if (!(await coordinator.holds(fence.task, fence.member, fence.epoch))) throw new FencedError(fence.task, fence.member, fence.epoch)
+    },
+    async release() {},
   }
 }

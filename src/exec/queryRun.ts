@@ -1,6 +1,8 @@
 import type { QueryCheckpoint } from '../checkpoint/queryCheckpoint.js'
 import type { RetentionOptions } from '../checkpoint/fileCheckpoint.js'
 import type { CheckpointFs } from '../durable/fs.js'
+import type { Coordinator } from '../durable/lease.js'
+import type { CheckpointLock } from '../durable/lock.js'
 import type { PlanNode } from '../plan/nodes.js'
 import type { OutputMode } from '../plan/plan.js'
 import type { Sink, SinkWriter } from '../sinks/sink.js'
@@ -24,6 +26,21 @@ export interface WriteStreamOptions<T> {
    * on the calling thread). Above 1, the query must be defined in a module with `defineQuery`, which each worker imports.
    */
   readonly parallelism?: number
+  /**
+   * Runs the tasks of a query over a partitioned source in a cluster: every process that starts the same query with
+   * the same cluster name shares its tasks through `coordinator` (leases, fair shares, takeover, fencing).
+   */
+  readonly cluster?: ClusterOptions
+}
+
+/** A cluster of processes sharing the tasks of one query (`writeStream({ cluster })`). */
+export interface ClusterOptions {
+  /** The cluster's name: letters, digits, `_` and `-`; members of one query use the same name. */
+  readonly name: string
+  /** Where members agree on who runs which task: `redisCoordinator(url)`, `natsCoordinator(servers)`, `memoryCoordinator`. */
+  readonly coordinator: Coordinator
+  /** How often the member heartbeats, renews its leases and rebalances, in ms (default 1000); keep it well below the coordinator's TTL. */
+  readonly heartbeatMs?: number
 }
 
 /** A query as `writeStream` describes it: its source, the plan nodes piped after it, and the writer's options. */
@@ -54,6 +71,8 @@ export interface SessionContext extends QueryListeners {
   /** An idle query records a progress and posts onQueryIdle at most this often (ms). */
   readonly noDataProgressEventIntervalMs: number
   readonly warn: (message: string) => void
+  /** How a query takes its checkpoint's lock (default: the lock file); a cluster task holds a lease instead. */
+  readonly takeLock?: (fs: CheckpointFs, location: string, owner: { runId: string; queryName?: string }) => Promise<CheckpointLock>
 }
 
 /** A started query's parts: what it is, what it runs, and where it reads, writes and checkpoints. */

@@ -1,4 +1,5 @@
 import { InvalidQueryError, QueryModuleError } from '../errors.js'
+import { startCluster } from './cluster.js'
 import type { SessionContext } from './queryRun.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import { type PartitionedQueryDefinition, startTasks } from './tasks.js'
@@ -6,18 +7,21 @@ import { startOnWorkers } from './workers.js'
 import type { QueryModuleRef, WorkerSessionOptions } from './workerProtocol.js'
 
 /**
- * Starts a query over a partitioned source as tasks: on this thread (parallelism 1, or the share of a worker), or on
- * `parallelism` worker threads that import the query from the module `defineQuery` recorded.
- * @example const query = await startScaledOut(context, def, session.scaling, { settings, customFs: false })
+ * Starts a query over a partitioned source as tasks: on this thread (parallelism 1, or the share of a worker), on
+ * `parallelism` worker threads that import the query from the module `defineQuery` recorded, or as one member of
+ * a cluster (`cluster`) that shares the tasks with every process starting the same query.
+ * @example const query = await startScaledOut(context, def, session.scaling, session.options)
  * @throws RangeError for a parallelism that is not a positive integer; QueryModuleError when parallelism is above 1
- * and the query was not started through `defineQuery`; InvalidQueryError with a custom fs; every error of startTasks.
+ * and the query was not started through `defineQuery`; InvalidQueryError with a custom fs; every error of startTasks
+ * and startCluster.
  */
 export async function startScaledOut(
   context: SessionContext,
   def: PartitionedQueryDefinition,
   scaling: { readonly definedIn?: QueryModuleRef; readonly tasks?: readonly number[] },
-  session: { readonly settings: WorkerSessionOptions; readonly customFs: boolean },
+  session: WorkerSessionOptions & { readonly fs?: unknown },
 ): Promise<StreamingQuery> {
+  if (def.cluster !== undefined) return startCluster(context, def, def.cluster)
   const parallelism = def.parallelism ?? 1
   if (!Number.isInteger(parallelism) || parallelism < 1) {
     throw new RangeError(`writeStream: parallelism must be a positive integer, got ${parallelism}`)
@@ -29,8 +33,10 @@ export async function startScaledOut(
         `define it with defineQuery(import.meta.url, '<export name>', (session) => …) and start it with .start()`,
     )
   }
-  if (session.customFs) {
+  if (session.fs !== undefined) {
     throw new InvalidQueryError('writeStream: parallelism above 1 uses the default file system in every worker; a custom session fs cannot cross threads')
   }
-  return startOnWorkers(context, scaling.definedIn, def.source.partitioning.partitions, parallelism, session.settings)
+  const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas } = session
+  const settings = { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas }
+  return startOnWorkers(context, scaling.definedIn, def.source.partitioning.partitions, parallelism, settings)
 }

@@ -29,6 +29,12 @@ export async function startQuery(session: SessionContext, def: QueryDefinition):
   if (def.sink === undefined || typeof def.sink.open !== 'function') {
     throw new InvalidQueryError('writeStream: `sink` must be a sink such as memorySink(), foreachBatch(fn) or jsonFilesSink(dir)')
   }
+  if (def.cluster !== undefined && def.task === undefined) {
+    throw new InvalidQueryError(
+      `writeStream: cluster '${def.cluster.name}' shares a query's tasks, which need a partitioned source ` +
+        '(a jetStream or redisStream with partitions, partitionedSource(...)); repartition the input first',
+    )
+  }
   const plan = compilePlan(def.nodes, def.outputMode)
   const runId = randomUUID()
   let opened: OpenedCheckpoint | undefined
@@ -39,6 +45,7 @@ export async function startQuery(session: SessionContext, def: QueryDefinition):
       { id: randomUUID(), fingerprint: fingerprintOf(plan, def.source, session.shufflePartitions, CURRENT_FORMAT_VERSION) },
       { runId, queryName: def.queryName },
       session.retention,
+      session.takeLock,
     )
   }
   try {

@@ -14,6 +14,24 @@ export interface PartitionedQueryDefinition extends Omit<QueryDefinition, 'sourc
 }
 
 /**
+ * Checks that a query over a partitioned source can run as tasks: a query that keeps state by key needs a source
+ * partitioned by the engine's stable key hash, so that each task sees every row of its keys.
+ * @example checkPartitioning({ source: partitioned, nodes, outputMode: 'update', sink })
+ * @throws PartitioningMismatchError saying how to write the source instead; InvalidQueryError for an invalid plan.
+ */
+export function checkPartitioning(def: PartitionedQueryDefinition): void {
+  const { by } = def.source.partitioning
+  const plan = compilePlan(def.nodes, def.outputMode)
+  if (plan.operators.length > 0 && by !== 'stableKeyHash') {
+    throw new PartitioningMismatchError(
+      `${def.source.description} is partitioned by '${by}', but the query keeps state by key ` +
+        `(${plan.operators.map((op) => op.name).join(', ')}), so no partition holds all rows of a key. Write the ` +
+        `source with partitionBy of the grouping key (the engine's stable key hash), or read it as one unpartitioned source.`,
+    )
+  }
+}
+
+/**
  * Starts a query over a partitioned source as P tasks, one per source partition (or only the tasks in `only`, the
  * share of one worker or member). Task p is an ordinary query of its own: it reads partition p, owns the state of the
  * keys that hash to p, checkpoints under `<checkpoint>/tasks/<p>` with its own batch ids, and never waits for another.
@@ -26,15 +44,8 @@ export async function startTasks(
   def: PartitionedQueryDefinition,
   only?: readonly number[],
 ): Promise<StreamingQuery> {
-  const { partitions, by } = def.source.partitioning
-  const plan = compilePlan(def.nodes, def.outputMode)
-  if (plan.operators.length > 0 && by !== 'stableKeyHash') {
-    throw new PartitioningMismatchError(
-      `${def.source.description} is partitioned by '${by}', but the query keeps state by key ` +
-        `(${plan.operators.map((op) => op.name).join(', ')}), so no partition holds all rows of a key. Write the ` +
-        `source with partitionBy of the grouping key (the engine's stable key hash), or read it as one unpartitioned source.`,
-    )
-  }
+  const { partitions } = def.source.partitioning
+  checkPartitioning(def)
   const indices = only ?? Array.from({ length: partitions }, (_, p) => p)
   for (const p of indices) {
     if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new RangeError(`no task ${p}: the source has ${partitions} partitions`)

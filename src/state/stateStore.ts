@@ -5,11 +5,13 @@
  */
 import { freeze } from 'immer'
 import type { ErasedCodec, Window } from '../plan/nodes.js'
-import { PartitioningMismatchError } from '../errors.js'
-import { keyIdOf, partitionOf } from '../util/keys.js'
+import { partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'
 import type { PatchedEntry } from './deltaEntries.js'
+import { checkOwned, type TaskOwnership } from './taskOwnership.js'
 import { diffJson } from './patches.js'
+
+export type { TaskOwnership } from './taskOwnership.js'
 
 /** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
 export interface StateEntry {
@@ -49,13 +51,6 @@ export interface PartitionDelta {
 /** At most this many patches per key and batch; a change needing more is recorded as the whole value. */
 const MAX_PATCHES = 64
 
-/** The task a store belongs to: task `task` of `tasks`, reading its partition of `source`. */
-export interface TaskOwnership {
-  readonly task: number
-  readonly tasks: number
-  readonly source: string
-}
-
 /**
  * The keyed state of one stateful operator, split into `partitions` by a stable hash of the encoded key. Lookups go
  * through one map of all keys (a key's partition is computed once, when it is created); each batch records which
@@ -94,7 +89,7 @@ export class StateStore {
   put(id: string, key: unknown, window: Window | undefined, value: unknown): StateEntry {
     let entry = this.entries.get(id)
     if (entry === undefined) {
-      if (this.owner !== undefined) this.checkOwned(key)
+      if (this.owner !== undefined) checkOwned(this.owner, this.operator, this.keyCodec, key)
       entry = { id, key, window, partition: partitionOf(id, this.partitions), value, changedIn: 0 }
       this.entries.set(id, entry)
     } else {
@@ -102,20 +97,6 @@ export class StateStore {
     }
     this.markChanged(entry)
     return entry
-  }
-
-  /** A new key must belong to the owning task's partition of the source; any other key means the source is not partitioned by it. */
-  private checkOwned(key: unknown): void {
-    const { task, tasks, source } = this.owner!
-    const home = partitionOf(keyIdOf(this.keyCodec.encode(key)), tasks)
-    if (home !== task) {
-      throw new PartitioningMismatchError(
-        `task ${task} of ${tasks} read key ${JSON.stringify(this.keyCodec.encode(key))} of operator ${this.operator} from ` +
-          `partition ${task} of ${source}, but the key's stable hash puts it in partition ${home}: the source is not ` +
-          `partitioned by this operator's key. Write it with partitionBy of the same key (the engine's stable key ` +
-          `hash), or read it as one unpartitioned source.`,
-      )
-    }
   }
 
   /** Records that an entry's value (mutated in place by the hot loop) changed in this batch. */

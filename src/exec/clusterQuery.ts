@@ -1,0 +1,299 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { Subject } from 'rxjs'
+import { checkpointLayout } from '../checkpoint/layout.js'
+import { type Coordinator, fairShares, fencedFs, type Lease, leaseLock } from '../durable/lease.js'
+import { StreamingQueryError } from '../errors.js'
+import { compilePlan } from '../plan/compile.js'
+import { explainPlan } from '../plan/explain.js'
+import { type ClusterNames, clusterNames, type ClusterView, isFenced, memberView, taskKey } from './clusterView.js'
+import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
+import type { SessionContext } from './queryRun.js'
+import { startQuery } from './startQuery.js'
+import type { StreamingQuery } from './streamingQuery.js'
+import type { PartitionedQueryDefinition } from './tasks.js'
+import type { Trigger } from './trigger.js'
+
+/** A task this member runs: its lease (renewed in place) and its query once started. */
+interface HeldTask {
+  readonly p: number
+  lease: Lease
+  query: StreamingQuery | undefined
+  /** Settles once the task's query started (or failed to). */
+  started: Promise<void>
+  /** Above this member's share: stopping after its current batch, then its lease is given back. */
+  releasing: boolean
+  /** Its lease was lost (expired while paused, or taken over): stopping; its commits are fenced. */
+  lost: boolean
+}
+
+/**
+ * The handle of one member of a cluster: one query whose tasks come and go as leases move. `processAllAvailable`
+ * and progress cover the tasks this member runs now; `clusterView` shows every member and every task's owner.
+ * @example
+ * const member = (await stream.writeStream({ outputMode: 'update', sink, checkpointLocation, cluster }).start()) as ClusterQuery
+ * console.log(member.runningTasks, member.clusterView.members)
+ */
+export class ClusterQuery implements StreamingQuery {
+  readonly runId = randomUUID()
+  readonly id: string
+  readonly progress$ = new Subject<StreamingQueryProgress>()
+  private readonly held = new Map<number, HeldTask>()
+  /** Task starts and lease releases in flight, awaited by stop. */
+  private readonly inflight = new Set<Promise<void>>()
+  private recent: StreamingQueryProgress[] = []
+  private failure: StreamingQueryError | undefined
+  private stopping: Promise<void> | undefined
+  private readonly ended: Promise<void>
+  private endedNow: () => void = () => undefined
+  private wake: () => void = () => undefined
+  private loopDone: Promise<void> = Promise.resolve()
+  /** Coordinator calls run one at a time, so a release always carries the latest renewed revision. */
+  private lane: Promise<unknown> = Promise.resolve()
+  private view: ClusterView
+  private readonly names: ClusterNames
+
+  constructor(
+    private readonly session: SessionContext,
+    private readonly def: PartitionedQueryDefinition,
+    private readonly cluster: { readonly name: string; readonly coordinator: Coordinator; readonly heartbeatMs: number },
+    /** This member's id: `<host>-<pid>-<random>`. */
+    readonly member: string,
+  ) {
+    // Every member of the cluster, and every restart, names the query alike.
+    const hash = createHash('sha1').update(`${cluster.name}\0${def.checkpointLocation}`).digest('hex')
+    this.id = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`
+    this.ended = new Promise((resolve) => (this.endedNow = resolve))
+    this.view = { cluster: cluster.name, member, members: [member], tasks: [] }
+    this.names = clusterNames(cluster.name)
+  }
+
+  get name(): string | undefined {
+    return this.def.queryName
+  }
+
+  get trigger(): Trigger {
+    return this.def.trigger ?? { kind: 'processingTime', intervalMs: 0 }
+  }
+
+  /** The members, the tasks and their owners as of this member's last heartbeat. */
+  get clusterView(): ClusterView {
+    return this.view
+  }
+
+  /** The tasks this member runs now. */
+  get runningTasks(): number[] {
+    return [...this.held.values()].filter((t) => !t.lost && !t.releasing).map((t) => t.p).sort((a, b) => a - b)
+  }
+
+  get status(): StreamingQueryStatus {
+    const running = [...this.held.values()].flatMap((t) => (t.query === undefined ? [] : [t.query]))
+    return {
+      message: `member ${this.member} of cluster ${this.cluster.name}: tasks [${this.runningTasks.join(', ')}] of ${this.partitions}`,
+      isDataAvailable: running.some((q) => q.status.isDataAvailable),
+      isTriggerActive: running.some((q) => q.status.isTriggerActive),
+    }
+  }
+
+  get lastProgress(): StreamingQueryProgress | undefined {
+    return this.recent.at(-1)
+  }
+
+  get recentProgress(): readonly StreamingQueryProgress[] {
+    return this.recent
+  }
+
+  get isActive(): boolean {
+    return this.stopping === undefined
+  }
+
+  get exception(): StreamingQueryError | undefined {
+    return this.failure
+  }
+
+  private get partitions(): number {
+    return this.def.source.partitioning.partitions
+  }
+
+  /** Joins the cluster: the first heartbeat, then the member's loop in the background. */
+  async join(): Promise<void> {
+    await this.exclusive(() => this.cluster.coordinator.heartbeat(this.names.prefixed(this.member)))
+    this.loopDone = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    while (this.stopping === undefined) {
+      try {
+        await this.exclusive(() => this.tick())
+      } catch (e) {
+        // The coordinator is unreachable for now: leases held run out on their own, and commits are fenced then.
+        this.session.warn(`structured-rx: cluster ${this.cluster.name}, member ${this.member}: ${(e as Error).message}; retrying`)
+      }
+      if (this.stopping !== undefined) break
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.cluster.heartbeatMs)
+        this.wake = () => (clearTimeout(timer), resolve())
+      })
+    }
+  }
+
+  /** One heartbeat: renew every lease, then give back tasks above the fair share or take free ones up to it. */
+  private async tick(): Promise<void> {
+    const { coordinator } = this.cluster
+    await coordinator.heartbeat(this.names.prefixed(this.member))
+    for (const task of this.held.values()) {
+      if (task.lost) continue
+      const renewed = await coordinator.renew(task.lease)
+      if (renewed !== undefined) task.lease = renewed
+      else this.lose(task)
+    }
+    const live = this.names.ours(await coordinator.members())
+    if (!live.includes(this.member)) live.push(this.member)
+    const share = fairShares(live, this.partitions).get(this.member) ?? 0
+    const kept = [...this.held.values()].filter((t) => !t.lost && !t.releasing).sort((a, b) => b.p - a.p)
+    for (const task of kept.slice(0, Math.max(0, kept.length - share))) this.handOver(task)
+    if (kept.length < share && this.stopping === undefined) await this.takeFree(share - kept.length, live.sort())
+    this.view = memberView(this.cluster.name, this.member, live, this.partitions, await coordinator.leases(), this.names.unprefixed)
+  }
+
+  /** Tries free tasks, starting at a place that differs per member so that members joining together rarely collide. */
+  private async takeFree(wanted: number, live: readonly string[]): Promise<void> {
+    const start = Math.max(0, live.indexOf(this.member)) * Math.floor(this.partitions / live.length)
+    for (let i = 0; i < this.partitions && wanted > 0; i++) {
+      const p = (start + i) % this.partitions
+      if (this.held.has(p)) continue // also while a task that was lost here is still stopping
+      const lease = await this.cluster.coordinator.acquire(this.names.prefixed(taskKey(p)), this.names.prefixed(this.member))
+      if (lease === undefined) continue
+      wanted--
+      const task: HeldTask = { p, lease, query: undefined, started: Promise.resolve(), releasing: false, lost: false }
+      this.held.set(p, task)
+      task.started = this.startTask(task)
+      this.track(task.started)
+    }
+  }
+
+  private async startTask(task: HeldTask): Promise<void> {
+    const { p, lease } = task
+    const fence = { task: lease.task, member: lease.member, epoch: lease.epoch }
+    const { coordinator } = this.cluster
+    try {
+      const query = await startQuery(
+        {
+          ...this.session,
+          fs: fencedFs(this.session.fs, coordinator, fence),
+          takeLock: async () => leaseLock(coordinator, fence),
+          onStarted: () => undefined,
+          onTerminated: (q) => this.taskEnded(task, q),
+        },
+        {
+          ...this.def,
+          source: this.def.source.partition(p),
+          queryName: this.def.queryName === undefined ? undefined : `${this.def.queryName}[task ${p}]`,
+          checkpointLocation: checkpointLayout(this.def.checkpointLocation!).task(p),
+          task: { task: p, tasks: this.partitions, source: this.def.source.description },
+        },
+      )
+      task.query = query
+      query.progress$.subscribe((progress) => this.progressed(progress))
+      if (task.lost || task.releasing || this.stopping !== undefined) void query.stop()
+    } catch (e) {
+      this.held.delete(p)
+      await this.exclusive(() => coordinator.release(task.lease)).catch(() => false)
+      if (!isFenced(e)) this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: task ${p} could not start: ${(e as Error).message}`, e, undefined, undefined))
+    }
+  }
+
+  /** A task's query ended: give its lease back, unless it was lost; a task that failed fails the member. */
+  private taskEnded(task: HeldTask, q: StreamingQuery): void {
+    if (this.held.get(task.p) !== task) return
+    this.held.delete(task.p)
+    if (task.lost || (q.exception !== undefined && isFenced(q.exception))) {
+      this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost task ${task.p} (epoch ${task.lease.epoch}); it stopped without committing further`)
+      return
+    }
+    this.track(this.exclusive(() => this.cluster.coordinator.release(task.lease)).then(() => undefined, () => undefined))
+    if (q.exception !== undefined) this.fail(q.exception)
+  }
+
+  private handOver(task: HeldTask): void {
+    task.releasing = true
+    void task.query?.stop()
+  }
+
+  private lose(task: HeldTask): void {
+    task.lost = true
+    void task.query?.stop()
+  }
+
+  private progressed(progress: StreamingQueryProgress): void {
+    this.recent.push(progress)
+    if (this.recent.length > this.session.numRecentProgressUpdates) this.recent.shift()
+    this.progress$.next(progress)
+  }
+
+  private fail(error: StreamingQueryError): void {
+    if (this.failure !== undefined) return
+    this.failure = error
+    void this.stop()
+  }
+
+  /** Stops every task after its running batch, gives their leases back and leaves the cluster. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.wake()
+      await this.loopDone
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+      await Promise.allSettled([...this.held.values()].map((t) => t.query?.stop()))
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+      await this.exclusive(() => this.cluster.coordinator.leave(this.names.prefixed(this.member))).catch((e: unknown) =>
+        this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} could not leave: ${(e as Error).message}`),
+      )
+      this.progress$.complete()
+      this.endedNow()
+      this.session.onTerminated(this)
+    })()
+    return this.stopping
+  }
+
+  async awaitTermination(timeoutMs?: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<boolean>((resolve) => (timer = timeoutMs === undefined ? undefined : setTimeout(() => resolve(false), timeoutMs)))
+    try {
+      const done = await Promise.race([this.ended.then(() => true), timeout])
+      if (done && this.failure !== undefined) throw this.failure
+      return done
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Resolves once every task this member runs now has processed what its partition holds. */
+  async processAllAvailable(): Promise<void> {
+    const held = [...this.held.values()].filter((t) => !t.lost)
+    await Promise.all(held.map((t) => t.started))
+    const running = held.flatMap((t) => (t.query === undefined ? [] : [t.query]))
+    // A task handed over or lost meanwhile ends its wait; only a failure of the member counts.
+    await Promise.all(running.map((q) => q.processAllAvailable().catch(() => undefined)))
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  explain(print = true): string {
+    const plan = compilePlan(this.def.nodes, this.def.outputMode)
+    const text =
+      `Runs as ${this.partitions} tasks shared by the members of cluster ${this.cluster.name} ` +
+      `(here: ${this.runningTasks.join(', ') || 'none'}); each task:\n` +
+      explainPlan(plan, this.def.source.partition(0).description, this.def.sink.description, this.session.shufflePartitions)
+    if (print) console.log(text)
+    return text
+  }
+
+  private exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.lane.then(op, op)
+    this.lane = next.catch(() => undefined)
+    return next
+  }
+
+  private track(work: Promise<void>): void {
+    this.inflight.add(work)
+    void work.finally(() => this.inflight.delete(work))
+  }
+}

@@ -1,0 +1,91 @@
+import type { Lease } from '../durable/lease.js'
+import { FencedError } from '../errors.js'
+
+/** One task of a cluster's query and who holds it, as a member last saw the coordinator. */
+export interface ClusterTaskView {
+  readonly task: number
+  /** The member holding its lease, if any member ever took it. */
+  readonly owner: string | undefined
+  readonly epoch: number | undefined
+  /** Whether the owner is a live member (its heartbeat is fresh); a task whose owner is not live is taken over soon. */
+  readonly ownerLive: boolean
+}
+
+/** What one member of a cluster sees: the live members and every task's owner. */
+export interface ClusterView {
+  readonly cluster: string
+  /** This member's id. */
+  readonly member: string
+  /** The live members, sorted. */
+  readonly members: readonly string[]
+  readonly tasks: readonly ClusterTaskView[]
+}
+
+/**
+ * The coordinator's name of task p (before the cluster prefix).
+ * @example taskKey(3) // 'task-3'
+ * @throws never.
+ */
+export const taskKey = (p: number): string => `task-${p}`
+
+/**
+ * Builds a member's view from the live members and the coordinator's leases, keeping only this cluster's.
+ * @example memberView('counts', 'm1', ['m1'], 2, leases, (id) => id.replace(/^counts\//, ''))
+ * @throws never.
+ */
+export function memberView(
+  cluster: string,
+  member: string,
+  live: readonly string[],
+  partitions: number,
+  leases: readonly Lease[],
+  unprefixed: (id: string) => string | undefined,
+): ClusterView {
+  const byTask = new Map(leases.flatMap((l) => {
+    const task = unprefixed(l.task)
+    return task === undefined ? [] : [[task, l] as const]
+  }))
+  const tasks = Array.from({ length: partitions }, (_, p): ClusterTaskView => {
+    const lease = byTask.get(taskKey(p))
+    const owner = lease === undefined ? undefined : unprefixed(lease.member)
+    return { task: p, owner, epoch: lease?.epoch, ownerLive: owner !== undefined && live.includes(owner) }
+  })
+  return { cluster, member, members: [...live].sort(), tasks }
+}
+
+/**
+ * Whether an error (or one it was caused by) is a refused commit of a member that lost its lease.
+ * @example if (isFenced(query.exception)) console.log('lease lost')
+ * @throws never.
+ */
+export function isFenced(e: unknown): boolean {
+  for (let cause = e, depth = 0; cause !== undefined && cause !== null && depth < 10; depth++) {
+    if (cause instanceof FencedError) return true
+    cause = (cause as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/** How a cluster's members and tasks are named in a coordinator that several clusters may share: `<cluster>/<id>`. */
+export interface ClusterNames {
+  prefixed(id: string): string
+  /** The id without the prefix, or undefined for another cluster's. */
+  unprefixed(id: string): string | undefined
+  /** This cluster's ids among `ids`, without the prefix. */
+  ours(ids: readonly string[]): string[]
+}
+
+/**
+ * The names of cluster `name` in its coordinator.
+ * @example clusterNames('counts').prefixed('task-3') // 'counts/task-3'
+ * @throws never.
+ */
+export function clusterNames(name: string): ClusterNames {
+  const prefix = `${name}/`
+  const unprefixed = (id: string): string | undefined => (id.startsWith(prefix) ? id.slice(prefix.length) : undefined)
+  return {
+    prefixed: (id) => `${prefix}${id}`,
+    unprefixed,
+    ours: (ids) => ids.flatMap((id) => unprefixed(id) ?? []),
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Clusters of real processes on loopback: members (`clusterMember.ts`) read a partitioned JetStream on a real
+ * nats-server, count per key into a Redis stream on a real redis-server, and share the 4 tasks through a coordinator
+ * on Redis or on NATS JetStream KV. One member is killed with SIGKILL, or stopped with SIGSTOP past its lease TTL and
+ * resumed; a fourth joins. The output must hold every key's exact count, each (key, count) once. Times are printed,
+ * never asserted tightly: the machine is shared.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { keyIdOf, partitionOf } from '../../src/util/keys.js'
+import { natsTestClient, type NatsTestClient } from '../connectors/natsHelpers.js'
+import { startNats } from '../support/servers/nats.js'
+import { startRedis } from '../support/servers/redis.js'
+import { CLUSTER_PARTITIONS as P, type ClusterRow } from './clusterMember.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repoRoot = join(here, '..', '..')
+const script = join(here, 'clusterMember.ts')
+const TTL = 3_000
+const KEYS = 9
+
+interface Member {
+  readonly child: ChildProcess
+  /** The tasks it last said it runs. */
+  tasks: number[]
+  stderr: string
+  readonly exited: Promise<number | null>
+}
+
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined)
+})
+
+function startMember(kind: 'redis' | 'nats', natsUrl: string, redisUrl: string, checkpoint: string): Member {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, kind, natsUrl, redisUrl, checkpoint, String(TTL)], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const member: Member = { child, tasks: [], stderr: '', exited }
+  let buffered = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8')
+    const lines = buffered.split('\n')
+    buffered = lines.pop()!
+    for (const line of lines) if (line.startsWith('tasks ')) member.tasks = line.slice(6).split(',').filter((s) => s !== '').map(Number)
+  })
+  child.stderr!.on('data', (chunk: Buffer) => (member.stderr += chunk.toString('utf8')))
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT')
+      child.kill('SIGKILL')
+    }
+    await exited
+  })
+  return member
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Every task run by exactly one of `members`. */
+const covered = (members: readonly Member[]) => {
+  const all = members.flatMap((m) => m.tasks).sort((a, b) => a - b)
+  return all.length === P && new Set(all).size === P
+}
+
+async function setUp(kind: 'redis' | 'nats') {
+  const nats = await startNats()
+  cleanups.push(() => nats.close())
+  const redisServer = await startRedis()
+  cleanups.push(() => redisServer.close())
+  const client = await natsTestClient(nats.url)
+  cleanups.push(() => client.close())
+  await client.addStream('IN', ['in.*'])
+  const redis = new Redis(redisServer.url)
+  cleanups.push(() => redis.quit())
+  const root = await mkdtemp(join(tmpdir(), 'srx-cluster-e2e-'))
+  cleanups.push(() => rm(root, { recursive: true, force: true }))
+  const checkpoint = join(root, 'checkpoint')
+  const expected = new Map<string, number>()
+  let next = 0
+  return {
+    checkpoint,
+    member: () => startMember(kind, nats.url, redisServer.url, checkpoint),
+    /** Publishes n rows, each to its key's partition (as partitionBy(key) writes them). */
+    async publish(n: number) {
+      await publishRows(client, n, next, expected)
+      next += n
+    },
+    expected: () => Object.fromEntries([...expected].sort()),
+    /** The last count per key in the output, and whether any (key, count) was written twice. */
+    async output() {
+      const entries = await redis.xrange('counts', '-', '+')
+      const rows = entries.map(([, fields]) => JSON.parse(fields[1]!) as { key: string; count: number })
+      const last = new Map<string, number>()
+      for (const r of rows) last.set(r.key, Math.max(last.get(r.key) ?? 0, r.count))
+      const pairs = rows.map((r) => `${r.key}:${r.count}`)
+      return { counts: Object.fromEntries([...last].sort()), duplicates: pairs.length - new Set(pairs).size }
+    },
+  }
+}
+
+async function publishRows(client: NatsTestClient, n: number, from: number, expected: Map<string, number>): Promise<void> {
+  const rows: ClusterRow[] = Array.from({ length: n }, (_, i) => ({ id: from + i, key: `k${(from + i) % KEYS}` }))
+  for (const r of rows) expected.set(r.key, (expected.get(r.key) ?? 0) + 1)
+  for (let p = 0; p < P; p++) {
+    const mine = rows.filter((r) => partitionOf(keyIdOf(r.key), P) === p)
+    if (mine.length > 0) await client.publish(`in.${p}`, mine)
+  }
+}
+
+/** The lease epoch of each commit of task p, in batch order. */
+async function commitEpochs(checkpoint: string, p: number): Promise<number[]> {
+  const dir = join(checkpoint, 'tasks', String(p), 'commits')
+  const batches = (await readdir(dir)).filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b)
+  return Promise.all(batches.map(async (b) => {
+    const text = await readFile(join(dir, String(b)), 'utf8')
+    return (JSON.parse(text.slice(text.indexOf('{'))) as { epoch: number }).epoch
+  }))
+}
+
+describe('a cluster of processes on loopback shares a query over a partitioned JetStream', () => {
+  it('(Redis coordinator) a member killed with SIGKILL loses its tasks to the others; a fourth member that joins is handed some; every count is exact', async () => {
+    const c = await setUp('redis')
+    await c.publish(900)
+    const members = [c.member(), c.member(), c.member()]
+    await until('the three members run all tasks', () => covered(members) && members.every((m) => m.tasks.length > 0))
+    await c.publish(900)
+    const victim = members.find((m) => m.tasks.length > 0)!
+    const itsTasks = victim.tasks
+    victim.child.kill('SIGKILL')
+    const killedAt = Date.now()
+    const rest = members.filter((m) => m !== victim)
+    await until('the others took the killed member’s tasks', () => covered(rest))
+    console.log(`cluster e2e: tasks ${itsTasks} of the killed member moved after ${Date.now() - killedAt} ms (lease TTL ${TTL} ms)`)
+    await c.publish(900)
+    const joiner = c.member()
+    await until('the joining member runs a task', () => joiner.tasks.length > 0 && covered([...rest, joiner]))
+    await c.publish(900)
+    await until('the counts are complete', async () => JSON.stringify((await c.output()).counts) === JSON.stringify(c.expected()))
+    const out = await c.output()
+    expect(out.counts).toEqual(c.expected())
+    expect(out.duplicates).toBe(0)
+    for (const m of [...rest, joiner]) m.child.kill('SIGTERM')
+    expect(await Promise.all([...rest, joiner].map((m) => m.exited))).toEqual([0, 0, 0])
+  }, 300_000)
+
+  it('(NATS coordinator) a member stopped with SIGSTOP past its TTL is fenced when it resumes and cannot commit', async () => {
+    const c = await setUp('nats')
+    await c.publish(900)
+    const members = [c.member(), c.member(), c.member()]
+    await until('the three members run all tasks', () => covered(members) && members.every((m) => m.tasks.length > 0))
+    const paused = members.find((m) => m.tasks.length > 0)!
+    const itsTasks = paused.tasks
+    const epochsBefore = await Promise.all(itsTasks.map((p) => commitEpochs(c.checkpoint, p)))
+    await c.publish(900)
+    paused.child.kill('SIGSTOP')
+    const rest = members.filter((m) => m !== paused)
+    await until('the others took the paused member’s tasks', () => covered(rest))
+    await c.publish(900)
+    await until('the counts are complete', async () => JSON.stringify((await c.output()).counts) === JSON.stringify(c.expected()))
+    paused.child.kill('SIGCONT')
+    // Resumed, it finds its leases gone: it stops those tasks without committing, and is handed a share again.
+    await until('the resumed member reports its lost tasks', () => /lost task \d+/.test(paused.stderr))
+    await until('the tasks are shared by all three again', () => covered(members) && members.every((m) => m.tasks.length > 0))
+    await c.publish(900)
+    await until('the counts are complete again', async () => JSON.stringify((await c.output()).counts) === JSON.stringify(c.expected()))
+    const out = await c.output()
+    expect(out.counts).toEqual(c.expected())
+    expect(out.duplicates).toBe(0)
+    // On disk: each moved task's commits carry epochs that never go back, past the paused member's.
+    for (const [i, p] of itsTasks.entries()) {
+      const epochs = await commitEpochs(c.checkpoint, p)
+      expect(epochs).toEqual([...epochs].sort((a, b) => a - b))
+      expect(Math.max(...epochs)).toBeGreaterThan(Math.max(0, ...epochsBefore[i]!))
+    }
+    for (const m of members) m.child.kill('SIGTERM')
+    expect(await Promise.all(members.map((m) => m.exited))).toEqual([0, 0, 0])
+  }, 300_000)
+})
