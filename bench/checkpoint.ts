@@ -17,8 +17,8 @@ import {
   type StreamingQuery,
   trigger,
 } from '../src/index.js'
-import { readCheckpointFile } from '../src/durable/format.js'
-import { parseStateFile } from '../src/state/stateFiles.js'
+import { CURRENT_FORMAT_VERSION, readCheckpointFile } from '../src/durable/format.js'
+import { readStateLines } from '../src/state/stateFiles.js'
 import { generateRows, mulberry32, type Row } from './data.js'
 import { type BenchGroup, phasedCase, simpleCase } from './harness.js'
 
@@ -72,7 +72,7 @@ export const checkpointOverheadGroup: BenchGroup = {
   name: 'checkpoint-overhead',
   description:
     'group-by-count draining 1,000,000 rows over 1,000 keys in back-to-back 100,000-row batches, 8 partitions, ' +
-    'checkpointed every batch (offsets, 8 state deltas, commit: each fsync + atomic rename) vs in memory',
+    `checkpointed every batch (format v${CURRENT_FORMAT_VERSION}: offsets, state, commit — each fsync + atomic rename) vs in memory`,
   prepare() {
     const rows = generateRows({ count: 1_000_000, keys: 1_000, seed: 7 })
     return {
@@ -213,14 +213,16 @@ export const restartGroup: BenchGroup = {
           setup: () => undefined,
           async run() {
             let n = 0
-            for (const partition of readdirSync(stateDir)) {
-              const dir = join(stateDir, partition)
-              const snapshot = readdirSync(dir).filter((f) => f.endsWith('.snapshot')).sort((a, b) => parseInt(b, 10) - parseInt(a, 10))[0]!
+            // The latest snapshot: in format v2 one file for all partitions, in v1 one per partition directory.
+            const dirs = [stateDir, ...readdirSync(stateDir).filter((d) => /^\d+$/.test(d)).map((d) => join(stateDir, d))]
+            for (const dir of dirs) {
+              const snapshot = readdirSync(dir).filter((f) => f.endsWith('.snapshot')).sort((a, b) => parseInt(b, 10) - parseInt(a, 10))[0]
+              if (snapshot === undefined) continue
               const path = join(dir, snapshot)
-              for (const entry of parseStateFile(path, await readCheckpointFile(nodeFs, path)).lines) {
-                const e = entry as { k: unknown; s: unknown }
-                if (t.string.decode(e.k)._tag === 'Right' && t.number.decode(e.s)._tag === 'Right') n++
-              }
+              readStateLines(path, await readCheckpointFile(nodeFs, path), () => (line) => {
+                const e = line as { k?: unknown; s?: unknown }
+                if (e.k !== undefined && t.string.decode(e.k)._tag === 'Right' && t.number.decode(e.s)._tag === 'Right') n++
+              })
             }
             return n
           },

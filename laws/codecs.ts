@@ -12,7 +12,10 @@ import { canonical } from './rows.js'
  * codecRoundTrip
  * ---------------------------------------------------------------------------------------------------------------- */
 
-/** The verdict of a codec or migration law on one value. */
+/**
+ * The verdict of a codec or migration law on one value.
+ * @example const verdict: ValueLawResult = codecRoundTripHolds(t.type({ n: t.number }), { n: 1 }) // { holds: true }
+ */
 export interface ValueLawResult {
   readonly holds: boolean
   readonly message?: string
@@ -66,7 +69,10 @@ export function codecRoundTrip<A>(codec: Codec<A>, arbitrary: fc.Arbitrary<A>): 
  * arbitraryFromCodec
  * ---------------------------------------------------------------------------------------------------------------- */
 
-/** Options of `arbitraryFromCodec`. */
+/**
+ * Options of `arbitraryFromCodec`.
+ * @example arbitraryFromCodec(t.type({ total: t.number, user: t.string }), { number: fc.integer({ min: 0, max: 1000 }), string: fc.constantFrom('a', 'b') })
+ */
 export interface ArbitraryFromCodecOptions {
   /**
    * Numbers for `t.number` (default: finite doubles, -0 included). NaN and ±Infinity satisfy `t.number` but have no

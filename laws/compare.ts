@@ -7,7 +7,12 @@
 import type { OutputMode } from '../src/index.js'
 import { canonical, identityOf } from './rows.js'
 
-/** How two results are compared: every row in any order, or one row per `(key, window)`. */
+/**
+ * How two results are compared: every row in any order, or one row per `(key, window)`.
+ * @example
+ * const how: Comparison = comparisonFor('append') // 'multiset'
+ * resultDifference(expected, actual, how) // undefined when they agree
+ */
 export type Comparison = 'multiset' | 'table'
 
 /** At most this many differences are listed; the rest are counted. */

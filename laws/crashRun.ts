@@ -25,12 +25,18 @@ import { countingFs, type CountingFs, type FaultKind, faultyFs } from '../src/te
 import type { QueryUnderTest } from './query.js'
 import { upsertByIdentity } from './rows.js'
 
-/** The sinks the crash law can check: each is idempotent by batchId in its own way. */
+/**
+ * The sinks the crash law can check: each is idempotent by batchId in its own way.
+ * @example
+ * const sink: CrashLawSink = 'foreachBatch'
+ * await fc.assert(exactlyOnceUnderCrashes({ query, input, sink }))
+ */
 export type CrashLawSink = 'memory' | 'jsonFiles' | 'foreachBatch'
 
 /**
  * One injected failure. `at` picks the mutating file operation of its run that fails: an index into the operations
  * a fault-free dry run of that run performs, taken modulo their number (so any non-negative integer is a position).
+ * @example const fault: InjectedFault = { at: 4, kind: 'crashBefore' } // the 5th mutating file operation (mod the run's count) never happens
  */
 export interface InjectedFault {
   readonly at: number
@@ -41,6 +47,12 @@ export interface InjectedFault {
  * A sink whose output outlives the simulated process, as a real external system's would: `sink()` is called once
  * per (re)start, `output()` reads what the external system holds at the end — every row (append) or its result
  * table (update, complete).
+ * @example
+ * const table = new Map<number, Out[]>() // outlives the simulated process
+ * const durable: DurableSink<Out> = {
+ *   sink: () => foreachBatch(async (rows, batchId) => { table.set(batchId, rows) }),
+ *   output: async () => [...table.values()].flat(),
+ * }
  */
 export interface DurableSink<R> {
   sink(): Sink<R>

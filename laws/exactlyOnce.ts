@@ -17,7 +17,12 @@ import { splitSeeds, splitsOf } from './splits.js'
 
 export type { CrashLawSink, DurableSink, InjectedFault } from './crashRun.js'
 
-/** The verdict of the crash law on one input. */
+/**
+ * The verdict of the crash law on one input.
+ * @example
+ * const result = await exactlyOnceUnderCrashesHolds(query, rows, { batchSize: 2, faults: [{ at: 5, kind: 'tornWrite' }] })
+ * if (!result.holds) console.log(result.message, result.trace.join('\n'))
+ */
 export interface CrashLawResult<R> {
   readonly holds: boolean
   readonly expected: readonly R[]
@@ -27,7 +32,12 @@ export interface CrashLawResult<R> {
   readonly message?: string
 }
 
-/** Options of `exactlyOnceUnderCrashesHolds`. */
+/**
+ * Options of `exactlyOnceUnderCrashesHolds`.
+ * @example
+ * const options: CrashLawOptions<Row, Out> = { batchSize: 2, faults: [{ at: 3, kind: 'crashAfter' }, { at: 0, kind: 'ENOSPC' }], sink: 'jsonFiles' }
+ * await exactlyOnceUnderCrashesHolds(query, rows, options)
+ */
 export interface CrashLawOptions<T, R> {
   /** Rows per micro-batch (the source's maxRowsPerTrigger). */
   readonly batchSize: number
@@ -101,7 +111,10 @@ export async function exactlyOnceUnderCrashesHolds<T, R>(
   }
 }
 
-/** Options of the property `exactlyOnceUnderCrashes`. */
+/**
+ * Options of the property `exactlyOnceUnderCrashes`.
+ * @example await fc.assert(exactlyOnceUnderCrashes({ query, input: fc.array(fc.record({ k: fc.constantFrom('a', 'b') })), maxFaults: 2, maxBatchSize: 3 }), { numRuns: 50 })
+ */
 export interface ExactlyOnceUnderCrashesOptions<T, R> {
   readonly query: QueryUnderTest<T, R>
   /** Inputs to try; each is split into what is there at the start and what arrives between restarts. */

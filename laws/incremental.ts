@@ -15,6 +15,7 @@ import { canonical, sortByIdentity, upsertByIdentity } from './rows.js'
  * - `'stream'`: append without an aggregation: every emitted row, in order;
  * - `'table'`: update or complete: the last row of each `(key, window)`;
  * - `'closedWindows'`: append after a windowed aggregation: the last row of each window the watermark closed.
+ * @example resultShape('update', planOf(query).nodes) // 'table'
  */
 export type ResultShape = 'stream' | 'table' | 'closedWindows'
 

@@ -3,7 +3,16 @@ import { incrementalMatchesReferenceHolds } from './incremental.js'
 import { assertLaw, type QueryUnderTest } from './query.js'
 import { splitSeeds, splitsOf } from './splits.js'
 
-/** Options of `incrementalMatchesReference`. */
+/**
+ * Options of `incrementalMatchesReference`.
+ * @example
+ * const options: IncrementalMatchesReferenceOptions<{ k: string }, { key: string; count: number }> = {
+ *   query: { build: (s) => s.pipe(groupBy((r) => r.k, t.string), count()), outputMode: 'update' },
+ *   input: fc.array(fc.record({ k: fc.constantFrom('a', 'b') })),
+ *   maxBatches: 5,
+ * }
+ * await fc.assert(incrementalMatchesReference(options))
+ */
 export interface IncrementalMatchesReferenceOptions<T, R> {
   /** The query: the production `build` function and its output mode. */
   readonly query: QueryUnderTest<T, R>

@@ -15,10 +15,18 @@ import { canonical } from './rows.js'
  * migrationLaws
  * ---------------------------------------------------------------------------------------------------------------- */
 
-/** A migration step of any state types, as operators take them in `migrations`. */
+/**
+ * A migration step of any state types, as operators take them in `migrations`.
+ * @example
+ * const steps: AnyMigration[] = [migration({ from: 1, to: 2, codec: t.number, migrate: (total) => ({ total, n: 0 }) })]
+ * await fc.assert(migrationLaws(steps, arbitraryFromCodec(t.number)))
+ */
 export type AnyMigration = ErasedMigration
 
-/** What the migration laws need besides the steps. */
+/**
+ * What the migration laws need besides the steps.
+ * @example migrationLawsHold(steps, 5, { fromVersion: 1, toVersion: 2, current: t.type({ total: t.number, n: t.number }) }) // { holds: true }
+ */
 export interface MigrationLawOptions<S = unknown> {
   /** The version the generated old states are at (default: the lowest `from` of the steps). */
   readonly fromVersion?: number

@@ -27,7 +27,12 @@ import { errorText } from './codecs.js'
  * checkpointUpgradeCompatible
  * ---------------------------------------------------------------------------------------------------------------- */
 
-/** How an upgrade run cut the input: the micro-batches, and how many of them `before` ran. */
+/**
+ * How an upgrade run cut the input: the micro-batches, and how many of them `before` ran.
+ * @example
+ * const { cut } = await checkpointUpgradeCompatibleHolds(before, after, rows, { splits: [1, 2], cut: 2 })
+ * cut.beforeRows // the rows `before` read; cut.afterRows: those `after` read
+ */
 export interface UpgradeCut<T> {
   readonly batches: readonly (readonly T[])[]
   /** `batches.slice(0, cut)` ran on `before`, `batches.slice(cut)` on `after`. */
@@ -44,7 +49,10 @@ export interface UpgradeCut<T> {
  */
 export type ExpectedAfterUpgrade<T, R> = (input: readonly T[], cut: UpgradeCut<T>) => readonly R[]
 
-/** Where and how the upgrade law runs its queries. */
+/**
+ * Where and how the upgrade law runs its queries.
+ * @example const env: UpgradeLawEnvironment = { directory: '/dev/shm', session: { shufflePartitions: 2, snapshotInterval: 1 } }
+ */
 export interface UpgradeLawEnvironment {
   /** Parent directory of the temporary checkpoints (default `os.tmpdir()`); a tmpfs such as /dev/shm is fastest. */
   readonly directory?: string
@@ -55,7 +63,12 @@ export interface UpgradeLawEnvironment {
   readonly session?: SessionOptions
 }
 
-/** The verdict of the upgrade law on one input, cut and split. */
+/**
+ * The verdict of the upgrade law on one input, cut and split.
+ * @example
+ * const result = await checkpointUpgradeCompatibleHolds(before, after, rows, { splits: [2], cut: 1 })
+ * if (!result.holds) console.log(result.message, result.cut.batches)
+ */
 export interface UpgradeLawResult<T, R> {
   readonly holds: boolean
   readonly expected: readonly R[]
@@ -194,7 +207,14 @@ async function freshRunAfterCut<T, R>(after: QueryUnderTest<T, R>, cut: UpgradeC
   }
 }
 
-/** Options of the property `checkpointUpgradeCompatible`. */
+/**
+ * Options of the property `checkpointUpgradeCompatible`.
+ * @example
+ * await fc.assert(checkpointUpgradeCompatible({
+ *   before: counts, after: { ...counts, outputMode: 'complete' },
+ *   input: fc.array(fc.record({ k: fc.constantFrom('a', 'b') })), directory: '/dev/shm',
+ * }), { numRuns: 30 })
+ */
 export interface CheckpointUpgradeCompatibleOptions<T, R0, R> extends UpgradeLawEnvironment {
   /** The query that wrote the checkpoint. */
   readonly before: QueryUnderTest<T, R0>

@@ -96,11 +96,11 @@ export type { CheckpointFs } from './durable/fs.js'
 
 // Connectors: PostgreSQL and S3
 export { postgresSink } from './sinks/postgresSink.js'
-export type { PostgresSinkOptions, PostgresConnection } from './sinks/postgresSink.js'
+export type { PostgresSinkOptions, PostgresConnection, PostgresPoolLike } from './sinks/postgresSink.js'
 export { createPostgresTable, postgresTableDdl } from './sinks/postgresTable.js'
 export type { PostgresTableOptions } from './sinks/postgresTable.js'
 export { s3CheckpointFs, isTransientS3Error } from './durable/s3Fs.js'
-export type { S3CheckpointFs, S3CheckpointFsOptions } from './durable/s3Fs.js'
+export type { S3CheckpointFs, S3CheckpointFsOptions, S3ClientLike } from './durable/s3Fs.js'
 
 // Cluster coordinators: leases, heartbeats and epochs in Redis or NATS JetStream KV, timed by the server's clock
 export { redisCoordinator } from './durable/redisCoordinator.js'

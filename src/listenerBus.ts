@@ -1,6 +1,14 @@
+import { withTimeout } from './util/timeout.js'
 import type { StreamingQueryProgress } from './exec/progress.js'
 
-/** A listener of query life-cycle events, called asynchronously and in order; what it throws is logged, not raised. */
+/**
+ * A listener of query life-cycle events, called asynchronously and in order; what it throws is logged, not raised.
+ * @example
+ * session.streams.addListener({
+ *   onQueryProgress: ({ progress }) => console.log(progress.batchId, progress.numInputRows),
+ *   onQueryTerminated: ({ id, exception }) => { if (exception) console.error(`query ${id} failed: ${exception}`) },
+ * })
+ */
 export interface StreamingQueryListener {
   onQueryStarted?(event: { id: string; runId: string; name: string | undefined; timestamp: string }): void | Promise<void>
   onQueryProgress?(event: { progress: StreamingQueryProgress }): void | Promise<void>
@@ -8,7 +16,10 @@ export interface StreamingQueryListener {
   onQueryTerminated?(event: { id: string; runId: string; exception: string | undefined }): void | Promise<void>
 }
 
-/** Query life-cycle events as one stream. */
+/**
+ * Query life-cycle events as one stream.
+ * @example session.streams.events$.subscribe((e) => { if (e.type === 'terminated' && e.exception) console.error(e.exception) })
+ */
 export type StreamingQueryEvent =
   | { readonly type: 'started'; readonly id: string; readonly runId: string; readonly name: string | undefined; readonly timestamp: string }
   | { readonly type: 'progress'; readonly progress: StreamingQueryProgress }
@@ -56,10 +67,8 @@ export class ListenerBus {
 
   /** Resolves once every queued event has been delivered, or after `timeoutMs` with a warning naming what is left. */
   async drain(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
     const all = Promise.all([...this.queues.values()].map((q) => q.idle())).then(() => true)
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    const drained = await Promise.race([all, timeout]).finally(() => clearTimeout(timer))
+    const drained = await withTimeout(all, timeoutMs, false)
     if (!drained) {
       const left = [...this.queues.values()].reduce((n, q) => n + q.size, 0)
       this.warn(`structured-rx: listeners still had ${left} event(s) to handle after ${timeoutMs} ms; stopped waiting for them`)

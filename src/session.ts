@@ -1,3 +1,4 @@
+import { withTimeout } from './util/timeout.js'
 import { Subject, type Observable } from 'rxjs'
 import { type CheckpointFs, nodeFs } from './durable/fs.js'
 import { InvalidQueryError } from './errors.js'
@@ -17,7 +18,10 @@ import { isPartitioned, type PartitionedSource } from './sources/partitioned.js'
 
 export type { StreamingQueryEvent, StreamingQueryListener } from './listenerBus.js'
 
-/** Session settings (Spark's `spark.sql.shuffle.partitions` and friends). */
+/**
+ * Session settings (Spark's `spark.sql.shuffle.partitions` and friends).
+ * @example const session = createSession({ shufflePartitions: 4, snapshotInterval: 20, noDataProgressEventInterval: '30 seconds' })
+ */
 export interface SessionOptions {
   /** Number of state partitions of new checkpoints (default 8); an existing checkpoint keeps its own. */
   readonly shufflePartitions?: number
@@ -29,8 +33,8 @@ export interface SessionOptions {
   readonly minBatchesToRetain?: number
   /**
    * How a changed object state of `mapGroupsWithState` and `aggregate` goes into a delta: `'patches'` (default) as
-   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (deltas that
-   * a library from before patch deltas can still read).
+   * immer patches against its previous value when they are smaller, `'whole'` always as the whole value (larger deltas,
+   * no patch to apply on restore; the files are checkpoint format v2 either way).
    */
   readonly stateDeltas?: 'patches' | 'whole'
   /** The file system checkpoint I/O goes through (default: Node's fs with fsync and atomic rename). */
@@ -103,10 +107,7 @@ export class StreamingQueryManager {
   awaitAnyTermination(timeoutMs?: number): Promise<boolean> {
     if (this.lastTerminated !== undefined) return outcome(this.lastTerminated)
     const terminated = new Promise<StreamingQuery>((resolve) => this.terminatedWaiters.push(resolve)).then(outcome)
-    if (timeoutMs === undefined) return terminated
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))
-    return Promise.race([terminated, timeout]).finally(() => clearTimeout(timer))
+    return withTimeout(terminated, timeoutMs, false)
   }
 
   /** Forgets terminated queries, so `awaitAnyTermination()` waits for a new termination. */

@@ -7,7 +7,12 @@ import type { Source } from './sources/source.js'
 
 export type { WriteStreamOptions }
 
-/** Starts a configured streaming query. */
+/**
+ * Starts a configured streaming query.
+ * @example
+ * const writer: DataStreamWriter = stream.writeStream({ outputMode: 'update', sink: memorySink() })
+ * const query = await writer.start()
+ */
 export interface DataStreamWriter {
   /**
    * Compiles the plan, checks it against the output mode and the checkpoint, and starts the query.

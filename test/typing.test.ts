@@ -1,4 +1,6 @@
+import type { S3Client } from '@aws-sdk/client-s3'
 import * as t from 'io-ts'
+import type { Pool } from 'pg'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   agg,
@@ -15,6 +17,8 @@ import {
   max,
   memorySource,
   min,
+  type PostgresPoolLike,
+  type S3ClientLike,
   type Stream,
   sum,
   type Window,
@@ -156,5 +160,14 @@ describe('result row types', () => {
   it('rejects an aggregation function reading a field the rows do not have', () => {
     // @ts-expect-error: Activity has no field 'y'
     activity().pipe(groupBy((r) => r.user, t.string), sum((r) => r.y))
+  })
+})
+
+describe('connector signatures: structural types that the real client objects satisfy', () => {
+  it("a pg Pool is a PostgresPoolLike and an S3Client an S3ClientLike; objects without their methods are neither", () => {
+    expectTypeOf<Pool>().toExtend<PostgresPoolLike>()
+    expectTypeOf<S3Client>().toExtend<S3ClientLike>()
+    expectTypeOf<{ query(text: string): Promise<unknown> }>().not.toExtend<PostgresPoolLike>()
+    expectTypeOf<{ region: string }>().not.toExtend<S3ClientLike>()
   })
 })

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { BatchLog } from '../durable/batchLog.js'
 import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 import type { CheckpointFs } from '../durable/fs.js'
@@ -5,7 +6,7 @@ import { acquireCheckpointLock, type CheckpointLock } from '../durable/lock.js'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { stateDecoders } from '../state/migrations.js'
-import { StateFiles } from '../state/stateFiles.js'
+import { loadState, type OperatorStateFiles, operatorStateFiles } from '../state/stateFiles.js'
 import { StateManifest } from '../state/stateManifest.js'
 import type { Offset } from '../util/json.js'
 import { stableStringify } from '../util/keys.js'
@@ -110,8 +111,12 @@ export class FileCheckpoint implements QueryCheckpoint {
     this.commits = new BatchLog(fs, this.layout.commits, CommitLogEntry)
   }
 
-  private stateFiles(op: OperatorState): StateFiles {
-    return new StateFiles(this.fs, this.layout.state(op.spec.name), op.spec.version)
+  private stateFiles(op: OperatorState, formatVersion: number = this.metadata.formatVersion): OperatorStateFiles {
+    return operatorStateFiles(this.fs, this.layout.state(op.spec.name), {
+      formatVersion,
+      partitions: this.metadata.shufflePartitions,
+      stateVersion: op.spec.version,
+    })
   }
 
   /**
@@ -181,19 +186,36 @@ export class FileCheckpoint implements QueryCheckpoint {
     for (const op of operators) {
       const before = recorded.find((r) => r.name === op.spec.name)
       const files = this.stateFiles(op)
-      await files.removeAfter(stateVersion, partitions)
+      await files.removeAfter(stateVersion)
       const manifest = StateManifest.of(lastCommit?.value.state?.[op.spec.name], partitions)
-      for (let p = 0; p < partitions; p++) manifest.check(p, files.partitionDir(p), await files.list(p))
+      for (let p = 0; p < partitions; p++) {
+        const { dir, files: present } = await files.filesOf(p)
+        manifest.check(p, dir, present)
+      }
       this.manifests.set(op.spec.name, manifest)
-      await files.load(
-        op.store,
-        stateVersion,
-        this.metadata.shufflePartitions,
-        stateDecoders(op.spec, this.location),
-        (before?.window ?? null) !== null,
-      )
+      await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null)
     }
+    if (this.metadata.formatVersion < CURRENT_FORMAT_VERSION) await this.upgradeFormat(operators, stateVersion)
+    else await removeOlderLayouts(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
     return position
+  }
+
+  /**
+   * Rewrites a checkpoint of an older format in the current one, in place, from the state just loaded: first a
+   * snapshot of every operator as of the committed batch in the current layout, then `metadata` with the new format
+   * version (the switch: before it, restarts read the old layout and ignore the new files; after it, the new
+   * layout), then the old layout's files go. A crash at any step leaves a checkpoint that restores.
+   */
+  private async upgradeFormat(operators: readonly OperatorState[], committedId: number): Promise<void> {
+    if (committedId >= 0) {
+      for (const op of operators) {
+        await this.stateFiles(op, CURRENT_FORMAT_VERSION).writeSnapshot(committedId, op.store.encodeAll())
+        this.manifestOf(op).wrote(committedId, true, [])
+      }
+    }
+    this.metadata = { ...this.metadata, formatVersion: CURRENT_FORMAT_VERSION }
+    await writeCheckpointJson(this.fs, this.layout.metadata, CheckpointMetadata.encode(this.metadata))
+    await removeOlderLayouts(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
   }
 
   async writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number, batchTimestampMs: number): Promise<void> {
@@ -217,11 +239,7 @@ export class FileCheckpoint implements QueryCheckpoint {
     for (const { operator, deltas: parts } of deltas) {
       const files = this.stateFiles(operator)
       this.manifestOf(operator).wrote(batchId, snapshot, parts)
-      if (snapshot) {
-        operator.store.encodeAll().forEach((entries, p) => writes.push(files.writeSnapshot(batchId, p, entries)))
-      } else {
-        for (const delta of parts) writes.push(files.writeDelta(batchId, delta))
-      }
+      writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
     }
     await settleAll(writes)
   }
@@ -243,7 +261,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   private async purge(batchId: number): Promise<void> {
     const minVersion = batchId - this.retention.minBatchesToRetain + 1
     if (minVersion <= 0) return
-    for (const op of this.operators) await this.stateFiles(op).purge(minVersion, this.metadata.shufflePartitions)
+    for (const op of this.operators) await this.stateFiles(op).purge(minVersion)
     await this.offsets.purgeBefore(minVersion)
     await this.commits.purgeBefore(minVersion)
   }
@@ -259,6 +277,18 @@ export class FileCheckpoint implements QueryCheckpoint {
 
   async close(): Promise<void> {
     await this.lock.release()
+  }
+}
+
+/**
+ * Removes the per-partition directories of the v1 layout (`state/<op>/<partition>/`) left in operator directories
+ * of a checkpoint already in a later format: an upgrade that crashed after switching `metadata` leaves them.
+ */
+async function removeOlderLayouts(fs: CheckpointFs, operatorDirs: readonly string[]): Promise<void> {
+  for (const dir of operatorDirs) {
+    for (const name of await fs.readdir(dir)) {
+      if (/^\d+$/.test(name)) await fs.remove(join(dir, name))
+    }
   }
 }
 

@@ -7,10 +7,10 @@ import { BatchLog } from '../durable/batchLog.js'
 import { readCheckpointJson } from '../durable/format.js'
 import { type CheckpointFs, errorCode } from '../durable/fs.js'
 import { CheckpointMetadata, CommitLogEntry, OffsetLogEntry } from './logs.js'
-import { CliError } from '../errors.js'
+import { CheckpointCorruptedError, CliError } from '../errors.js'
 import type { OperatorFingerprint } from '../plan/fingerprint.js'
-import { decodeStateLine, resolvePatch } from '../state/deltaEntries.js'
-import { StateFiles } from '../state/stateFiles.js'
+import { PatchedKey, readStateEntry, RemovedKey, resolvePatch } from '../state/stateEntries.js'
+import { operatorStateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { keyIdOf, windowedId } from '../util/keys.js'
 import { checkpointLayout } from './layout.js'
@@ -74,17 +74,23 @@ export async function requireCheckpoint(fs: CheckpointFs, location: string): Pro
   }
 }
 
-/** One state file read while loading a partition. */
+/** One state file read while loading an operator's state. */
 export interface StateFileRead {
   readonly name: string
   readonly bytes: number
   readonly stateVersion: number
 }
 
-/** A partition's state at one batch: encoded entries by key id, and the files they came from. */
+/** A partition's state at one batch: encoded entries by key id, and how many files held entries of it. */
 export interface PartitionState {
   readonly partition: number
   readonly entries: Map<string, EncodedEntry>
+  readonly files: number
+}
+
+/** An operator's state at one batch: its partitions, and the files read (each file once). */
+export interface EncodedOperatorState {
+  readonly partitions: readonly PartitionState[]
   readonly files: readonly StateFileRead[]
   /** Total size of `files`. */
   readonly bytes: number
@@ -103,8 +109,9 @@ export function entryId(entry: Pick<EncodedEntry, 'k' | 'w'>): string {
 
 /**
  * Loads one operator's encoded state as of batch `version` in each of `partitions` partitions, the way a restart
- * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states.
- * @example const parts = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8)
+ * does (the latest snapshot ≤ version, then the deltas after it), without decoding keys or states; `formatVersion`
+ * (the checkpoint's, from `metadata`) says which layout the state files follow.
+ * @example const { partitions } = await loadEncodedState(nodeFs, '/ckpt', 'count', 7, 8, 2)
  * Patch lines are applied, so every entry holds its whole encoded state.
  * @throws CheckpointCorruptedError naming the file when a file fails its checksum, a line is not a state entry or a
  * patch does not apply.
@@ -115,42 +122,40 @@ export async function loadEncodedState(
   operator: string,
   version: number | undefined,
   partitions: number,
-): Promise<PartitionState[]> {
-  const files = new StateFiles(fs, checkpointLayout(location).state(operator), 0)
-  const result: PartitionState[] = []
-  for (let p = 0; p < partitions; p++) {
-    const entries = new Map<string, EncodedEntry>()
-    const read: StateFileRead[] = []
-    if (version !== undefined) {
-      await files.replay(p, version, (file) => {
-        read.push({ name: file.name, bytes: file.bytes, stateVersion: file.stateVersion })
-        return (line, i) => applyLine(entries, file.path, i + 2, file.kind, line)
-      })
-    }
-    result.push({ partition: p, entries, files: read, bytes: read.reduce((sum, f) => sum + f.bytes, 0) })
+  formatVersion: number,
+): Promise<EncodedOperatorState> {
+  const stateFiles = operatorStateFiles(fs, checkpointLayout(location).state(operator), { formatVersion, partitions, stateVersion: 0 })
+  const entries = Array.from({ length: partitions }, () => new Map<string, EncodedEntry>())
+  const fileSets = Array.from({ length: partitions }, () => new Set<string>())
+  const read: StateFileRead[] = []
+  if (version !== undefined) {
+    await stateFiles.replay(version, (file) => {
+      read.push({ name: file.name, bytes: file.bytes, stateVersion: file.stateVersion })
+      const inSnapshot = file.kind === 'snapshot'
+      const patchLines = !inSnapshot && file.formatVersion >= 2
+      return (line, lineNo, p) => {
+        fileSets[p]!.add(file.path)
+        const change = readStateEntry(line, inSnapshot, patchLines)
+        if (change === undefined) throw new CheckpointCorruptedError(file.path, `line ${lineNo} is not a state entry`)
+        const id = entryId(change)
+        if (change instanceof RemovedKey) {
+          entries[p]!.delete(id)
+        } else if (change instanceof PatchedKey) {
+          // Patches resolve to the whole value here, so inspect, state and rescale only ever see whole values.
+          const previous = entries[p]!.get(id)
+          const s = resolvePatch(file.path, lineNo, previous?.s, previous !== undefined, change)
+          const { k, w, t } = change
+          entries[p]!.set(id, { k, ...(w ? { w } : {}), s, ...(t !== undefined ? { t } : {}) })
+        } else {
+          entries[p]!.set(id, change)
+        }
+      }
+    })
   }
-  return result
-}
-
-function applyLine(
-  entries: Map<string, EncodedEntry>,
-  path: string,
-  lineNo: number,
-  kind: 'delta' | 'snapshot',
-  item: unknown,
-): void {
-  const line = decodeStateLine(path, lineNo, kind, item)
-  const id = entryId(line.entry)
-  if (line.kind === 'remove') {
-    entries.delete(id)
-  } else if (line.kind === 'upsert') {
-    entries.set(id, line.entry)
-  } else {
-    // Patches resolve to the whole value here, so inspect, state and rescale only ever see whole values.
-    const previous = entries.get(id)
-    const s = resolvePatch(path, lineNo, previous?.s, previous !== undefined, line.entry)
-    const { k, w, t } = line.entry
-    entries.set(id, { k, ...(w ? { w } : {}), s, ...(t !== undefined ? { t } : {}) })
+  return {
+    partitions: entries.map((e, partition) => ({ partition, entries: e, files: fileSets[partition]!.size })),
+    files: read,
+    bytes: read.reduce((sum, f) => sum + f.bytes, 0),
   }
 }
 

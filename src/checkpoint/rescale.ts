@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
+import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 import { type CheckpointFs, errorCode, nodeFs } from '../durable/fs.js'
 import { acquireCheckpointLock } from '../durable/lock.js'
 import { CliError } from '../errors.js'
-import { StateFiles } from '../state/stateFiles.js'
+import { operatorStateFiles } from '../state/stateFiles.js'
 import type { EncodedEntry } from '../state/stateStore.js'
 import { partitionOf } from '../util/keys.js'
 import { checkpointLayout, RESCALE_WORK_DIR } from './layout.js'
@@ -102,8 +102,8 @@ export async function prepareRescale(
   // Everything is loaded and checked before anything is written, so a refusal leaves no trace.
   const loaded: { name: string; stateVersion: number; buckets: EncodedEntry[][] }[] = []
   for (const op of summary.metadata.fingerprint.statefulOperators) {
-    const parts = await loadEncodedState(fs, location, op.name, batchId, from)
-    const versions = [...new Set(parts.flatMap((p) => p.files.map((f) => f.stateVersion)))].sort((a, b) => a - b)
+    const state = await loadEncodedState(fs, location, op.name, batchId, from, summary.metadata.formatVersion)
+    const versions = [...new Set(state.files.map((f) => f.stateVersion))].sort((a, b) => a - b)
     if (versions.length > 1) {
       throw new CliError(
         `operator '${op.name}': its state files carry state versions ${versions.join(' and ')}; ` +
@@ -111,7 +111,7 @@ export async function prepareRescale(
       )
     }
     const buckets: EncodedEntry[][] = Array.from({ length: to }, () => [])
-    const all = parts.flatMap((p) => [...p.entries])
+    const all = state.partitions.flatMap((p) => [...p.entries])
     all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     for (const [id, entry] of all) buckets[partitionOf(id, to)]!.push(entry)
     loaded.push({ name: op.name, stateVersion: versions[0] ?? op.version, buckets })
@@ -122,8 +122,9 @@ export async function prepareRescale(
     const dir = checkpointLayout(location).rescaledState(name, to)
     await fs.mkdirp(dir)
     if (batchId !== undefined) {
-      const files = new StateFiles(fs, dir, stateVersion)
-      for (let p = 0; p < to; p++) await files.writeSnapshot(batchId, p, buckets[p]!)
+      // Written in the current format whatever the checkpoint's: finishing the rescale records it in `metadata`.
+      const files = operatorStateFiles(fs, dir, { formatVersion: CURRENT_FORMAT_VERSION, partitions: to, stateVersion })
+      await files.writeSnapshot(batchId, buckets)
     }
     const rowsPerPartition = buckets.map((b) => b.length)
     const rows = rowsPerPartition.reduce((a, b) => a + b, 0)
@@ -166,9 +167,14 @@ export async function finishRescale(
   }
   const metadataPath = layout.metadata
   const metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
-  if (metadata.shufflePartitions !== marker.to || metadata.fingerprint.shufflePartitions !== marker.to) {
+  if (
+    metadata.shufflePartitions !== marker.to ||
+    metadata.fingerprint.shufflePartitions !== marker.to ||
+    metadata.formatVersion !== CURRENT_FORMAT_VERSION
+  ) {
     const updated: CheckpointMetadata = {
       ...metadata,
+      formatVersion: CURRENT_FORMAT_VERSION,
       shufflePartitions: marker.to,
       fingerprint: { ...metadata.fingerprint, shufflePartitions: marker.to },
     }

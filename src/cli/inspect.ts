@@ -2,19 +2,20 @@
  * `structured-rx inspect <checkpoint> [--json]`: what a checkpoint holds — the query's identity, how far its batches
  * got, the last write-ahead-log entry, the size of each operator's state per partition, and the plan fingerprint.
  */
+import { CURRENT_FORMAT_VERSION } from '../durable/format.js'
 import { type CheckpointFs, nodeFs } from '../durable/fs.js'
 import { readLockHolder } from '../durable/lock.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { loadEncodedState, readCheckpointSummary } from '../checkpoint/reader.js'
 import { checkpointArgument, type CliIo, parseCommandArgs } from './io.js'
 import { readRescaleMarker, type RescaleMarker } from '../checkpoint/rescale.js'
+import { checkpointLayout } from '../checkpoint/layout.js'
 
 /** State of one partition of an operator at the inspected batch. */
 export interface PartitionReport {
   readonly partition: number
   readonly rows: number
-  /** Bytes of the state files a restart reads for this partition (latest snapshot and the deltas after it). */
-  readonly bytes: number
+  /** How many of the files a restart reads hold entries of this partition (from format v2 on a file holds many). */
   readonly files: number
 }
 
@@ -30,7 +31,10 @@ export interface OperatorReport {
   /** State versions in the headers of the files read (one, unless a migration is not yet snapshotted). */
   readonly stateVersions: readonly number[]
   readonly rows: number
+  /** Bytes of the state files a restart reads (the latest snapshot and the deltas after it). */
   readonly bytes: number
+  /** How many state files a restart reads. */
+  readonly files: number
   readonly partitions: readonly PartitionReport[]
 }
 
@@ -66,7 +70,7 @@ export interface InspectReport {
 export const INSPECT_USAGE = `Usage: structured-rx inspect <checkpoint> [--json]
 
 Shows a checkpoint: query id, format, shuffle partitions, committed and pending batches, the last offsets,
-the state rows and bytes of each stateful operator per partition, and the plan fingerprint.
+the state rows of each stateful operator per partition and the files and bytes a restart reads, and the plan fingerprint.
   --json   print one JSON object instead of the report
 `
 
@@ -91,15 +95,22 @@ export async function runInspect(argv: readonly string[], io: CliIo): Promise<vo
 export async function inspectCheckpoint(location: string, fs: CheckpointFs = nodeFs): Promise<InspectReport> {
   const summary = await readCheckpointSummary(fs, location)
   const { metadata, lastCommitted, lastOffsets } = summary
+  const marker = (await readRescaleMarker(fs, location)) ?? null
   const operators: OperatorReport[] = []
   for (const op of metadata.fingerprint.statefulOperators) {
-    const parts = await loadEncodedState(fs, location, op.name, lastCommitted, metadata.shufflePartitions)
-    const partitions = parts.map((p) => ({ partition: p.partition, rows: p.entries.size, bytes: p.bytes, files: p.files.length }))
+    // During an interrupted rescale an operator whose new directory is already swapped in has the new layout.
+    const swapped =
+      marker !== null && marker.operators.includes(op.name) && !(await fs.exists(checkpointLayout(location).rescaledState(op.name, marker.to)))
+    const state = swapped
+      ? await loadEncodedState(fs, location, op.name, lastCommitted, marker.to, CURRENT_FORMAT_VERSION)
+      : await loadEncodedState(fs, location, op.name, lastCommitted, metadata.shufflePartitions, metadata.formatVersion)
+    const partitions = state.partitions.map((p) => ({ partition: p.partition, rows: p.entries.size, files: p.files }))
     operators.push({
       ...op,
-      stateVersions: [...new Set(parts.flatMap((p) => p.files.map((f) => f.stateVersion)))].sort((a, b) => a - b),
+      stateVersions: [...new Set(state.files.map((f) => f.stateVersion))].sort((a, b) => a - b),
       rows: partitions.reduce((sum, p) => sum + p.rows, 0),
-      bytes: partitions.reduce((sum, p) => sum + p.bytes, 0),
+      bytes: state.bytes,
+      files: state.files.length,
       partitions,
     })
   }
@@ -128,7 +139,7 @@ export async function inspectCheckpoint(location: string, fs: CheckpointFs = nod
           },
     stateAtBatch: lastCommitted ?? null,
     operators,
-    rescaleInProgress: (await readRescaleMarker(fs, location)) ?? null,
+    rescaleInProgress: marker,
     fingerprint: metadata.fingerprint,
   }
 }
@@ -150,7 +161,7 @@ export function formatInspectReport(r: InspectReport): string {
   const field = (name: string, value: string) => out.push(`  ${name.padEnd(20)}${value}`)
   out.push(`Checkpoint ${r.location}`)
   field('query id', r.id)
-  field('format version', `v${r.formatVersion}`)
+  field('format version', `v${r.formatVersion}${r.formatVersion < CURRENT_FORMAT_VERSION ? ` (upgraded to v${CURRENT_FORMAT_VERSION} when a query next runs on it)` : ''}`)
   field('shuffle partitions', String(r.shufflePartitions))
   field('created at', r.createdAt)
   field('lock', describeLock(r.lock))
@@ -199,9 +210,9 @@ function describeLock(lock: InspectReport['lock']): string {
 
 function stateTable(op: OperatorReport): string[] {
   const rows = [
-    ['partition', 'rows', 'bytes', 'files'],
-    ...op.partitions.map((p) => [String(p.partition), String(p.rows), String(p.bytes), String(p.files)]),
-    ['total', String(op.rows), String(op.bytes), String(op.partitions.reduce((n, p) => n + p.files, 0))],
+    ['partition', 'rows', 'files', 'bytes'],
+    ...op.partitions.map((p) => [String(p.partition), String(p.rows), String(p.files), '']),
+    ['total', String(op.rows), String(op.files), String(op.bytes)],
   ]
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
   return rows.map((row) => `    ${row.map((cell, i) => cell.padStart(widths[i]!)).join('  ')}`)

@@ -52,8 +52,9 @@ export async function runState(argv: readonly string[], io: CliIo, fs: Checkpoin
   if (only !== undefined && only >= partitions) {
     throw new UsageError(`--partition must be below the checkpoint's ${partitions} shuffle partitions, got ${only}`)
   }
-  const parts = await loadEncodedState(fs, location, op.name, lastCommitted, partitions)
-  const fileVersions = [...new Set(parts.flatMap((p) => p.files.map((f) => f.stateVersion)))].filter((v) => v !== op.version)
+  const state = await loadEncodedState(fs, location, op.name, lastCommitted, partitions, metadata.formatVersion)
+  const parts = state.partitions
+  const fileVersions = [...new Set(state.files.map((f) => f.stateVersion))].filter((v) => v !== op.version)
   io.err(
     `# operator ${op.name} (${op.kind}): key codec ${op.keyCodec}, state codec ${op.stateCodec}, state version ` +
       `${op.version}${fileVersions.length > 0 ? ` (some files at version ${fileVersions.join(', ')}, not yet migrated)` : ''}; ` +

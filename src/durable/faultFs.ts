@@ -6,16 +6,25 @@
 import { dirname, relative } from 'node:path'
 import { type CheckpointFs, tempPathFor } from './fs.js'
 
-/** How the chosen operation fails. */
+/**
+ * How the chosen operation fails.
+ * @example const kinds: FaultKind[] = ['crashBefore', 'crashAfter', 'tornWrite', 'ENOSPC', 'EIO']
+ */
 export type FaultKind = 'crashBefore' | 'crashAfter' | 'tornWrite' | 'ENOSPC' | 'EIO'
 
 /**
  * Which mutating operation fails (0-based, counted over `writeFileAtomic`, `appendFileDurable`, `mkdirp`, `remove`,
  * `renameDurable`, `createExclusive`) and how. `{ at: Infinity }` injects nothing.
+ * @example
+ * const fault: Fault = { at: 7, kind: 'tornWrite' } // { at: Infinity } injects nothing
+ * const fs = faultyFs(nodeFs, fault, { root: checkpointLocation })
  */
 export type Fault = { readonly at: number; readonly kind: FaultKind } | { readonly at: number; readonly kind?: undefined }
 
-/** Options of {@link faultyFs} and {@link countingFs}. */
+/**
+ * Options of {@link faultyFs} and {@link countingFs}.
+ * @example countingFs(nodeFs, { root: '/ckpt/q1' }).ops // paths shown as 'offsets/0', not '/ckpt/q1/offsets/0'
+ */
 export interface FaultFsOptions {
   /** Paths in `ops` are shown relative to this directory (usually the checkpoint location), e.g. `offsets/3`. */
   readonly root?: string
@@ -34,7 +43,13 @@ export class SimulatedCrash extends Error {
   }
 }
 
-/** A {@link CheckpointFs} that records the mutating operations it sees. */
+/**
+ * A {@link CheckpointFs} that records the mutating operations it sees.
+ * @example
+ * const fs = countingFs(nodeFs, { root: checkpointLocation })
+ * createSession({ fs }) // run a query on it …
+ * console.log(fs.opCount, fs.ops) // e.g. 6, ['mkdirp offsets', 'writeFileAtomic offsets/0', …]
+ */
 export interface CountingFs extends CheckpointFs {
   /** Mutating operations attempted so far, including the faulted one. */
   readonly opCount: number
@@ -42,7 +57,13 @@ export interface CountingFs extends CheckpointFs {
   readonly ops: readonly string[]
 }
 
-/** A {@link CountingFs} with an injected fault. */
+/**
+ * A {@link CountingFs} with an injected fault.
+ * @example
+ * const fs = faultyFs(nodeFs, { at: 2, kind: 'crashAfter' })
+ * createSession({ fs }) // run a query on it …
+ * fs.crashed // true once the simulated crash happened
+ */
 export interface FaultyFs extends CountingFs {
   /** True once a simulated crash happened: every later call rejects with {@link SimulatedCrash}. */
   readonly crashed: boolean

@@ -1,12 +1,13 @@
 /**
  * The envelope of every checkpoint file:
  * ```
- * v1
+ * v2
  * crc32=1c291ca3 length=17
  * {"batchId":3,...}
  * ```
  * The version line comes first and alone, so a newer library can change everything after it and an older one still
- * says "too new" rather than "corrupted". The checksum and length cover the body bytes exactly.
+ * says "too new" rather than "corrupted". The length is the body's in bytes; the checksum covers the body bytes
+ * (v1) or the version line and the body bytes (v2).
  */
 import { crc32 } from 'node:zlib'
 import type * as t from 'io-ts'
@@ -15,19 +16,20 @@ import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { errorText } from '../util/text.js'
 import type { CheckpointFs } from './fs.js'
 
-/** The format version this library writes by default (and records in `metadata`). */
-export const CURRENT_FORMAT_VERSION = 1
+/** The format version this library writes, and the newest it reads. */
+export const CURRENT_FORMAT_VERSION = 2
 
 /** Upgrades the body of one older format version to the body of the current one. */
 export type FormatReader = (body: string) => string
 
 /**
- * One reader per format version this library reads, keyed by version. When the format changes to v2, v1's entry
- * becomes the upgrade from a v1 body to a v2 body, and golden v1 checkpoints under test/ keep it honest.
+ * One reader per format version this library reads, keyed by version. v1 and v2 share every file body: v2 changed
+ * where state files live and what one holds (one file per operator per batch instead of one per partition) and lets
+ * a delta hold patch lines, which the state layer reads by the checkpoint's format version; a v1-only library refuses
+ * a v2 file as too new instead of misreading it. Golden v1 and v2 checkpoints under test/ keep both read.
  */
 export const formatReaders: Readonly<Record<number, FormatReader>> = {
   1: (body) => body,
-  // v2: a state delta that may hold patch lines (an older library must refuse it, not skip the lines).
   2: (body) => body,
 }
 
@@ -63,7 +65,15 @@ function shown(line: string): string {
 export function encodeCheckpointFile(body: string, version: number = CURRENT_FORMAT_VERSION): string {
   if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`invalid format version ${version}`)
   const bytes = Buffer.from(body, 'utf8')
-  return `v${version}\ncrc32=${hex8(crc32(bytes))} length=${bytes.length}\n${body}`
+  return `v${version}\ncrc32=${hex8(checksumOf(version, bytes))} length=${bytes.length}\n${body}`
+}
+
+/**
+ * The checksum of a file of `version`: from v2 on it covers the version line too, so a damaged version digit that
+ * still reads as another known version is caught (v1's covers the body only).
+ */
+function checksumOf(version: number, body: Uint8Array): number {
+  return version >= 2 ? crc32(body, crc32(`v${version}\n`)) : crc32(body)
 }
 
 /**
@@ -108,7 +118,7 @@ export function decodeCheckpointFile(
   if (body.length > expectedLength) {
     throw corrupted(`length mismatch: body has ${body.length} bytes, header declares ${expectedLength}`)
   }
-  const actualCrc = hex8(crc32(body))
+  const actualCrc = hex8(checksumOf(version, body))
   if (actualCrc !== expectedCrc) {
     throw corrupted(`checksum mismatch: header says crc32=${expectedCrc}, body has crc32=${actualCrc}`)
   }

@@ -3,7 +3,7 @@
  * retry bound decides when the query gives up. The client library is loaded on first use.
  */
 import type { Redis } from 'ioredis'
-import { isTransientSocketError } from './transientErrors.js'
+import { isTransientSocketError } from './retry.js'
 
 /**
  * Opens a client for `url` (`redis://host:port[/db]`). Commands sent while the server is away wait for one

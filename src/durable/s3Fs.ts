@@ -5,14 +5,26 @@
 import { posix } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { InvalidQueryError } from '../errors.js'
-import { type RetryOptions, retryPolicy, withRetry } from './retry.js'
-import { isTransientSocketError } from './transientErrors.js'
+import { isTransientSocketError, type RetryOptions, retryPolicy, withRetry } from './retry.js'
 import { type CheckpointFs, isHiddenName } from './fs.js'
 
-/** Options of {@link s3CheckpointFs}. */
+/**
+ * What the S3 checkpoint file system needs of its client: an `S3Client` of `@aws-sdk/client-s3` (it sends its commands
+ * through it). It is written out here, not imported from the SDK, so an app that never uses S3 type-checks without
+ * the SDK's types.
+ * @example const client: S3ClientLike = new S3Client({ region: 'eu-west-1' })
+ */
+export interface S3ClientLike {
+  send(command: never, options?: never): Promise<unknown>
+}
+
+/**
+ * Options of {@link s3CheckpointFs}.
+ * @example createSession({ fs: s3CheckpointFs({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'ckpt', prefix: 'prod', retry: { attempts: 5 } }) })
+ */
 export interface S3CheckpointFsOptions {
   /** A client of @aws-sdk/client-s3; for a local S3-compatible server set `forcePathStyle: true` and its `endpoint`. */
-  readonly client: S3Client
+  readonly client: S3ClientLike
   readonly bucket: string
   /** Prepended to every path: the object of path `q1/offsets/3` is `<prefix>/q1/offsets/3`. Default: none. */
   readonly prefix?: string
@@ -22,7 +34,12 @@ export interface S3CheckpointFsOptions {
 
 type S3Module = typeof import('@aws-sdk/client-s3')
 
-/** A `CheckpointFs` on S3 that also says where a path lives, so errors name the object. */
+/**
+ * A `CheckpointFs` on S3 that also says where a path lives, so errors name the object.
+ * @example
+ * const fs = s3CheckpointFs({ client: new S3Client({ region: 'eu-west-1' }), bucket: 'ckpt' })
+ * fs.describe('q1/offsets/3') // 's3://ckpt/q1/offsets/3'
+ */
 export interface S3CheckpointFs extends CheckpointFs {
   /** `s3://<bucket>/<key>` of a path. */
   describe(path: string): string
@@ -46,7 +63,9 @@ export interface S3CheckpointFs extends CheckpointFs {
  * with `code` 'ENOENT' for a missing object, ConnectorUnavailableError after the retries, or the SDK's error.
  */
 export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
-  const { client, bucket } = options
+  const { bucket } = options
+  // The public type is the SDK's client written out structurally; the client passed is one.
+  const client = options.client as S3Client
   if (typeof bucket !== 'string' || bucket.length === 0) throw new InvalidQueryError('s3CheckpointFs: `bucket` must be a bucket name')
   const prefix = normalizePrefix(options.prefix ?? '')
   const policy = retryPolicy(options.retry, 's3CheckpointFs')
@@ -202,7 +221,5 @@ export function isTransientS3Error(error: unknown): boolean {
   const status = statusOf(error)
   if (status !== undefined && (status >= 500 || status === 429 || status === 409)) return true
   const name = (error as { name?: string } | undefined)?.name
-  if (name !== undefined && TRANSIENT_S3_NAMES.has(name)) return true
-  const message = (error as { message?: string } | undefined)?.message ?? ''
-  return /socket hang up|ECONNREFUSED|ECONNRESET|EPIPE/.test(message)
+  return name !== undefined && TRANSIENT_S3_NAMES.has(name)
 }

@@ -4,12 +4,13 @@
  */
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'
 import type { ClusterOptions, SessionContext } from './queryRun.js'
 import { checkPartitioning, type PartitionedQueryDefinition } from './tasks.js'
 
-const NAME = /^[A-Za-z0-9_-]+$/
+const NAME = /^[A-Za-z0-9_-]{1,64}$/
 
 /**
  * Starts this process as a member of a cluster that runs a query's tasks: it heartbeats, takes free tasks up to its
@@ -22,9 +23,9 @@ const NAME = /^[A-Za-z0-9_-]+$/
  */
 export async function startCluster(session: SessionContext, def: PartitionedQueryDefinition, cluster: ClusterOptions): Promise<ClusterQuery> {
   if (typeof cluster.name !== 'string' || !NAME.test(cluster.name)) {
-    throw new InvalidQueryError(`writeStream: cluster.name must be letters, digits, '_' or '-', got ${JSON.stringify(cluster.name)}`)
+    throw new InvalidQueryError(`writeStream: cluster.name must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(cluster.name)}`)
   }
-  const heartbeatMs = cluster.heartbeatMs ?? 1_000
+  const heartbeatMs = cluster.heartbeatMs ?? ('ttlMs' in cluster.coordinator ? Math.max(1, Math.floor(cluster.coordinator.ttlMs / 4)) : 1_000)
   if (!(heartbeatMs > 0)) throw new InvalidQueryError(`writeStream: cluster.heartbeatMs must be a positive number, got ${heartbeatMs}`)
   if (def.checkpointLocation === undefined) {
     throw new InvalidQueryError(
@@ -37,7 +38,8 @@ export async function startCluster(session: SessionContext, def: PartitionedQuer
   }
   checkPartitioning(def)
   const member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
-  const query = new ClusterQuery(session, def, { name: cluster.name, coordinator: cluster.coordinator, heartbeatMs }, member)
+  const coordinator = coordinatorFor(cluster.coordinator, cluster.name)
+  const query = new ClusterQuery(session, def, { name: cluster.name, coordinator, heartbeatMs }, member)
   await query.join()
   return query
 }

@@ -1,11 +1,17 @@
-/** The status of a query right now (Spark's StreamingQueryStatus). */
+/**
+ * The status of a query right now (Spark's StreamingQueryStatus).
+ * @example query.status // { message: 'Waiting for data to arrive', isDataAvailable: false, isTriggerActive: false }
+ */
 export interface StreamingQueryStatus {
   readonly message: string
   readonly isDataAvailable: boolean
   readonly isTriggerActive: boolean
 }
 
-/** Progress of one state operator in a batch. */
+/**
+ * Progress of one state operator in a batch.
+ * @example const stateRows = query.lastProgress?.stateOperators.reduce((n, op) => n + op.numRowsTotal, 0)
+ */
 export interface StateOperatorProgress {
   readonly operatorName: string
   readonly numRowsTotal: number
@@ -24,7 +30,12 @@ export interface StateOperatorProgress {
   readonly allRemovalsTimeMs: number
 }
 
-/** Progress of the source in a batch. */
+/**
+ * Progress of the source in a batch.
+ * @example
+ * const [source] = query.lastProgress!.sources
+ * console.log(source.description, source.startOffset, '→', source.endOffset, source.numInputRows)
+ */
 export interface SourceProgress {
   readonly description: string
   /** Where the batch started reading: null for a first batch (the source had nothing committed yet). */
@@ -36,7 +47,10 @@ export interface SourceProgress {
   readonly metrics: Readonly<Record<string, number>>
 }
 
-/** The progress of one micro-batch, in the shape of Spark's StreamingQueryProgress. */
+/**
+ * The progress of one micro-batch, in the shape of Spark's StreamingQueryProgress.
+ * @example query.progress$.subscribe((p) => console.log(`batch ${p.batchId}: ${p.numInputRows} rows, ${p.processedRowsPerSecond.toFixed(0)} rows/s`))
+ */
 export interface StreamingQueryProgress {
   readonly id: string
   readonly runId: string

@@ -2,6 +2,7 @@ import type { QueryCheckpoint } from '../checkpoint/queryCheckpoint.js'
 import type { RetentionOptions } from '../checkpoint/fileCheckpoint.js'
 import type { CheckpointFs } from '../durable/fs.js'
 import type { Coordinator } from '../durable/lease.js'
+import type { SharedCoordinator } from '../durable/sharedCoordinator.js'
 import type { CheckpointLock } from '../durable/lock.js'
 import type { PlanNode } from '../plan/nodes.js'
 import type { OutputMode } from '../plan/plan.js'
@@ -13,7 +14,12 @@ import type { StreamingQueryProgress } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
 
-/** Options of `writeStream`, as Spark's DataStreamWriter. */
+/**
+ * Options of `writeStream`, as Spark's DataStreamWriter.
+ * @example
+ * stream.writeStream({ outputMode: 'append', sink: jsonFilesSink('/out/events'), queryName: 'events',
+ *   trigger: trigger.processingTime('10 seconds'), checkpointLocation: '/ckpt/events' })
+ */
 export interface WriteStreamOptions<T> {
   readonly outputMode: OutputMode
   readonly sink: Sink<T>
@@ -38,8 +44,11 @@ export interface ClusterOptions {
   /** The cluster's name: letters, digits, `_` and `-`; members of one query use the same name. */
   readonly name: string
   /** Where members agree on who runs which task: `redisCoordinator(url)`, `natsCoordinator(servers)`, `memoryCoordinator`. */
-  readonly coordinator: Coordinator
-  /** How often the member heartbeats, renews its leases and rebalances, in ms (default 1000); keep it well below the coordinator's TTL. */
+  readonly coordinator: Coordinator | SharedCoordinator
+  /**
+   * How often the member heartbeats, renews its leases and rebalances, in ms (default: a quarter of a Redis or NATS
+   * coordinator's TTL, else 1000); keep it well below the coordinator's TTL.
+   */
   readonly heartbeatMs?: number
 }
 

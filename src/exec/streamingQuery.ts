@@ -1,3 +1,4 @@
+import { withTimeout } from '../util/timeout.js'
 import type { Observable } from 'rxjs'
 import type { StreamingQueryError } from '../errors.js'
 import { explainPlan } from '../plan/explain.js'
@@ -11,7 +12,14 @@ import { TriggerLoop } from './triggerLoop.js'
 
 const DEFAULT_STOP_TIMEOUT_MS = 120_000
 
-/** A running streaming query (Spark's StreamingQuery). */
+/**
+ * A running streaming query (Spark's StreamingQuery).
+ * @example
+ * const query = await stream.writeStream({ outputMode: 'complete', sink: consoleSink() }).start()
+ * await query.processAllAvailable()
+ * console.log(query.lastProgress?.batchId, query.status.message)
+ * await query.stop()
+ */
 export interface StreamingQuery {
   /** Stable id, kept in the checkpoint across restarts. */
   readonly id: string
@@ -128,12 +136,7 @@ export class MicroBatchQuery implements StreamingQuery {
 
   async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
     this.loop?.stop()
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs)
-    })
-    const outcome = await Promise.race([this.terminated.then(() => 'stopped' as const), timedOut])
-    clearTimeout(timer)
+    const outcome = await withTimeout(this.terminated.then(() => 'stopped' as const), timeoutMs, 'timeout' as const)
     if (outcome === 'timeout' && !this.finished) {
       // The batch may still finish in the background; abandoned, it commits nothing.
       this.batches?.abandon()
@@ -147,16 +150,7 @@ export class MicroBatchQuery implements StreamingQuery {
       if (this.exception) throw this.exception
       return true
     })
-    if (timeoutMs === undefined) return done
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs)
-    })
-    try {
-      return await Promise.race([done, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
+    return withTimeout(done, timeoutMs, false)
   }
 
   processAllAvailable(): Promise<void> {

@@ -1,6 +1,9 @@
 import { parseDuration } from '../util/duration.js'
 
-/** When micro-batches run. */
+/**
+ * When micro-batches run.
+ * @example const every10s: Trigger = trigger.processingTime('10 seconds') // { kind: 'processingTime', intervalMs: 10000 }
+ */
 export type Trigger =
   | { readonly kind: 'processingTime'; readonly intervalMs: number }
   | { readonly kind: 'once' }

@@ -2,13 +2,19 @@ import type { StreamingQueryProgress } from '../exec/progress.js'
 import type { StreamingQuery } from '../exec/streamingQuery.js'
 import { parseDuration } from '../util/duration.js'
 
-/** What a rule concludes about one query after an event: firing (with why), clear, or no change (`undefined`). */
+/**
+ * What a rule concludes about one query after an event: firing (with why), clear, or no change (`undefined`).
+ * @example const verdict: RuleVerdict = progress.numInputRows === 0 ? { firing: true, message: 'no input', details: { batchId: progress.batchId } } : { firing: false }
+ */
 export type RuleVerdict =
   | { readonly firing: true; readonly message: string; readonly details: Readonly<Record<string, unknown>> }
   | { readonly firing: false }
   | undefined
 
-/** One rule's view of one run of one query; every method is optional and must be cheap. */
+/**
+ * One rule's view of one run of one query; every method is optional and must be cheap.
+ * @example const watcher: RuleWatcher = { terminated: (exception) => (exception ? { firing: true, message: exception, details: {} } : { firing: false }) }
+ */
 export interface RuleWatcher {
   /** A completed micro-batch (idle progress updates are reported as `idle`). */
   batch?(progress: StreamingQueryProgress): RuleVerdict

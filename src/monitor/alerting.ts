@@ -6,7 +6,10 @@ import type { AlertRule, RuleVerdict, RuleWatcher } from './alertRules.js'
 import { observeEvents } from './queryDirectory.js'
 import { WebhookDelivery, type WebhookOptions } from './webhook.js'
 
-/** An alert: one rule about one query, `firing` when its episode starts and `resolved` when it ends. */
+/**
+ * An alert: one rule about one query, `firing` when its episode starts and `resolved` when it ends.
+ * @example alertsOf(session).subscribe((a: Alert) => console.log(`${a.state} ${a.rule} on ${a.queryName ?? a.queryId}: ${a.message}`))
+ */
 export interface Alert {
   readonly rule: string
   readonly queryId: string
@@ -20,7 +23,10 @@ export interface Alert {
   readonly details: Readonly<Record<string, unknown>>
 }
 
-/** Options of `alerting`. */
+/**
+ * Options of `alerting`.
+ * @example alerting(session, { rules: [fallingBehind(), slowBatch({ over: '30 seconds' })], webhook: { url: 'https://hooks.example.com/alerts' } })
+ */
 export interface AlertingOptions {
   readonly rules: readonly AlertRule[]
   /** Also POST every alert as JSON to this URL (retried with back-off, never on the query's path). */
@@ -29,7 +35,13 @@ export interface AlertingOptions {
   readonly warn?: (message: string) => void
 }
 
-/** Running alert rules over a session's queries. */
+/**
+ * Running alert rules over a session's queries.
+ * @example
+ * const alerts = alerting(session, { rules: [stalled({ after: '5 minutes' }), queryFailed()] })
+ * alerts.active() // the alerts firing now
+ * await alerts.close()
+ */
 export interface Alerting {
   /** Every alert as it fires or resolves. */
   readonly alerts$: Observable<Alert>

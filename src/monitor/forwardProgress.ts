@@ -5,7 +5,13 @@ import type { Session, StreamingQueryEvent } from '../session.js'
 import type { Sink, SinkWriter } from '../sinks/sink.js'
 import { observeEvents } from './queryDirectory.js'
 
-/** One life-cycle event as `forwardProgress` writes it: a flat record a second query can read back. */
+/**
+ * One life-cycle event as `forwardProgress` writes it: a flat record a second query can read back.
+ * @example
+ * const events = memorySink<ForwardedEvent>()
+ * await forwardProgress(session, events)
+ * events.rows().filter((e) => e.type === 'progress').map((e) => e.progress!.numInputRows)
+ */
 export interface ForwardedEvent {
   readonly type: StreamingQueryEvent['type']
   readonly id: string
@@ -19,7 +25,10 @@ export interface ForwardedEvent {
   readonly exception?: string
 }
 
-/** Options of `forwardProgress`. */
+/**
+ * Options of `forwardProgress`.
+ * @example await forwardProgress(session, jsonFilesSink('/var/log/srx-progress'), { intervalMs: 5000, id: 'progress-to-files' })
+ */
 export interface ForwardProgressOptions {
   /** Events are written in one sink batch at most this often (default 1000 ms). */
   readonly intervalMs?: number
@@ -31,7 +40,13 @@ export interface ForwardProgressOptions {
   readonly warn?: (message: string) => void
 }
 
-/** A running forwarder. */
+/**
+ * A running forwarder.
+ * @example
+ * const forwarder = await forwardProgress(session, jsonFilesSink('/var/log/srx-progress'))
+ * await forwarder.flush()
+ * await forwarder.close()
+ */
 export interface ProgressForwarder {
   /** Writes every event seen so far; rejects with the sink's error if it fails (the events stay queued). */
   flush(): Promise<void>

@@ -4,7 +4,10 @@ import { isIdleProgress, type StreamingQueryProgress } from '../exec/progress.js
 import type { Session, StreamingQueryEvent } from '../session.js'
 import { observeEvents } from './queryDirectory.js'
 
-/** Options of `sessionMetrics`. */
+/**
+ * Options of `sessionMetrics`.
+ * @example sessionMetrics(session, { registry: promClient.register, retainTerminated: 5 })
+ */
 export interface SessionMetricsOptions {
   /** The registry to register the series in (default: a new one for this session). */
   readonly registry?: Registry
@@ -14,7 +17,13 @@ export interface SessionMetricsOptions {
   readonly warn?: (message: string) => void
 }
 
-/** The Prometheus series of one session's queries. */
+/**
+ * The Prometheus series of one session's queries.
+ * @example
+ * const metrics = sessionMetrics(session)
+ * console.log(await metrics.text()) // structured_rx_query_input_rows_total{…} 42 …
+ * metrics.close()
+ */
 export interface SessionMetrics {
   readonly registry: Registry
   /** The registry in Prometheus text format, as `GET /metrics` serves it. */

@@ -16,7 +16,10 @@ import { EventStreams } from './eventStream.js'
 import { type SessionMetrics, sessionMetrics } from './metrics.js'
 import { observeEvents, QueryDirectory } from './queryDirectory.js'
 
-/** Options of `serveMonitoring`. */
+/**
+ * Options of `serveMonitoring`.
+ * @example await serveMonitoring(session, { port: 0, host: '127.0.0.1', token: process.env.MONITOR_TOKEN })
+ */
 export interface MonitoringOptions {
   /** TCP port (default 4040, as Spark's UI; 0 picks a free one). */
   readonly port?: number
@@ -34,7 +37,13 @@ export interface MonitoringOptions {
   readonly warn?: (message: string) => void
 }
 
-/** A running monitoring server. */
+/**
+ * A running monitoring server.
+ * @example
+ * const server = await serveMonitoring(session, { port: 4040 })
+ * console.log(`dashboard at ${server.url}`) // http://127.0.0.1:4040/
+ * await server.close()
+ */
 export interface MonitoringServer {
   /** e.g. `http://127.0.0.1:4040/`. */
   readonly url: string

@@ -1,4 +1,7 @@
-/** Where alerts are POSTed, and how hard to try. */
+/**
+ * Where alerts are POSTed, and how hard to try.
+ * @example alerting(session, { rules: [queryFailed()], webhook: { url: 'https://hooks.example.com/alerts', headers: { authorization: 'Bearer s3cret' }, attempts: 3 } })
+ */
 export interface WebhookOptions {
   readonly url: string
   /** Extra request headers, e.g. `{ authorization: 'Bearer …' }`. */

@@ -5,6 +5,12 @@ import { aggregation } from './internal/aggregateInternals.js'
  * The definition of a custom typed aggregation: an `Aggregator` whose `name` is the result column and the state
  * operator's name in the checkpoint. Raise `version` when `state` changes shape, and give `migrations` from older
  * versions; `add` must return a new state rather than mutate its input.
+ * @example
+ * const stats: AggregateSpec<Sale, { n: number; total: number }, number, 'mean'> = {
+ *   name: 'mean', version: 1, state: t.type({ n: t.number, total: t.number }),
+ *   zero: () => ({ n: 0, total: 0 }), add: (s, r) => ({ n: s.n + 1, total: s.total + r.amount }), result: (s) => s.total / s.n,
+ * }
+ * stream.pipe(groupBy((r: Sale) => r.user, t.string), aggregate(stats))
  */
 export interface AggregateSpec<T, S, R, N extends string> extends Omit<Aggregator<T, S, R>, 'name' | 'migrations'> {
   readonly name: N

@@ -1,7 +1,12 @@
 import { freeze, produce, type Draft } from 'immer'
 import { parseDuration } from '../util/duration.js'
 
-/** A recipe for {@link GroupState.update}: edit the draft in place, or return a whole new state. */
+/**
+ * A recipe for {@link GroupState.update}: edit the draft in place, or return a whole new state.
+ * @example
+ * const addClicks: StateRecipe<{ clicks: number }> = (draft) => { draft.clicks += 1 }
+ * state.update(addClicks)
+ */
 export type StateRecipe<S> = (draft: Draft<S>) => S | void | undefined
 
 /**

@@ -6,7 +6,17 @@ import { GroupState } from './groupState.js'
 
 export { GroupState }
 
-/** The definition of `mapGroupsWithState`. */
+/**
+ * The definition of `mapGroupsWithState`.
+ * @example
+ * const sessions: MapGroupsWithStateSpec<string, Click, { clicks: number }, number, 'clicks'> = {
+ *   name: 'clicks', version: 1, state: t.type({ clicks: t.number }),
+ *   update: (user, rows, state) => {
+ *     state.update((s) => ({ clicks: (s?.clicks ?? 0) + rows.length }))
+ *     return state.get().clicks
+ *   },
+ * }
+ */
 export interface MapGroupsWithStateSpec<K, T, S, R, N extends string> {
   /** Stable name: the result column and the state operator's name in the checkpoint. */
   readonly name: N

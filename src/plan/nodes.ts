@@ -7,31 +7,48 @@ import type { OperatorFunction } from 'rxjs'
  */
 export const PLAN = Symbol.for('structured-rx.plan')
 
-/** An event-time window `[start, end)` in epoch milliseconds. */
+/**
+ * An event-time window `[start, end)` in epoch milliseconds.
+ * @example const w: Window = { start: Date.parse('2024-01-01T00:00:00Z'), end: Date.parse('2024-01-01T00:00:10Z') } // [start, end)
+ */
 export interface Window {
   readonly start: number
   readonly end: number
 }
 
-/** Window options of `groupBy`: event time of a row, window size and optional slide (ms or `'10 minutes'`). */
+/**
+ * Window options of `groupBy`: event time of a row, window size and optional slide (ms or `'10 minutes'`).
+ * @example groupBy((r: PageView) => r.user, t.string, { window: { time: (r) => r.ts, size: '10 minutes', slide: '5 minutes' } })
+ */
 export interface WindowSpec<T> {
   readonly time: (row: T) => number
   readonly size: number | string
   readonly slide?: number | string
 }
 
-/** An input row tagged with its grouping key (and window), as `groupBy` emits it to the aggregation after it. */
+/**
+ * An input row tagged with its grouping key (and window), as `groupBy` emits it to the aggregation after it.
+ * @example const row: Grouped<string, PageView> = { key: 'alice', value: { user: 'alice', page: '/home', ts: 1000 } }
+ */
 export interface Grouped<K, T> {
   readonly key: K
   readonly value: T
 }
 
-/** A row grouped by key and event-time window. */
+/**
+ * A row grouped by key and event-time window.
+ * @example const row: WindowGrouped<string, PageView> = { key: 'alice', window: { start: 0, end: 10_000 }, value: view }
+ */
 export interface WindowGrouped<K, T> extends Grouped<K, T> {
   readonly window: Window
 }
 
-/** The result row of an aggregation over `G`: `key`, `window` when grouped by window, plus its columns `C`. */
+/**
+ * The result row of an aggregation over `G`: `key`, `window` when grouped by window, plus its columns `C`.
+ * @example
+ * type Counts = ResultRow<Grouped<string, PageView>, { count: number }> // { key: string } & { count: number }
+ * type Windowed = ResultRow<WindowGrouped<string, PageView>, { count: number }> // adds window: Window
+ */
 export type ResultRow<G, C> = G extends WindowGrouped<infer K, unknown>
   ? { key: K; window: Window } & C
   : G extends Grouped<infer K, unknown>
@@ -43,12 +60,21 @@ export type ValueOf<G> = G extends Grouped<unknown, infer T> ? T : never
 /** The key type of a `Grouped` stream. */
 export type KeyOf<G> = G extends Grouped<infer K, unknown> ? K : never
 
-/** An io-ts codec whose encoded form is JSON; state and keys are persisted through it. */
+/**
+ * An io-ts codec whose encoded form is JSON; state and keys are persisted through it.
+ * @example
+ * const userKey: Codec<string> = t.string
+ * const stats: Codec<{ n: number; total: number }> = t.type({ n: t.number, total: t.number })
+ */
 export type Codec<A> = t.Type<A, unknown, unknown>
 
 /**
  * A typed, mergeable aggregation: the building block of `count`, `sum`, `avg`, `min`, `max`, `agg` and `aggregate`.
  * `add` must not mutate its input state (return a new value) so a failed batch never leaves state half-updated.
+ * @example
+ * const total: Aggregator<Sale, number, number> = {
+ *   name: 'total', version: 1, state: t.number, zero: () => 0, add: (s, r) => s + r.amount, merge: (a, b) => a + b, result: (s) => s,
+ * }
  */
 export interface Aggregator<T, S, R> {
   readonly name: string
@@ -61,7 +87,10 @@ export interface Aggregator<T, S, R> {
   readonly migrations?: readonly Migration<unknown, S>[]
 }
 
-/** One step of a typed state migration: state written at `from` (decoded by `codec`) becomes state of `to`. */
+/**
+ * One step of a typed state migration: state written at `from` (decoded by `codec`) becomes state of `to`.
+ * @example const toV2: Migration<number, { total: number; n: number }> = { from: 1, to: 2, codec: t.number, migrate: (total) => ({ total, n: 0 }) }
+ */
 export interface Migration<Old, New> {
   readonly from: number
   readonly to: number
@@ -94,7 +123,10 @@ export interface ErasedAggregator {
   readonly migrations?: readonly ErasedMigration[]
 }
 
-/** A migration step with its types erased. */
+/**
+ * A migration step with its types erased.
+ * @example const steps: readonly ErasedMigration[] = [migration({ from: 1, to: 2, codec: t.number, migrate: (total) => ({ total, n: 0 }) })]
+ */
 export interface ErasedMigration {
   readonly from: number
   readonly to: number
@@ -170,7 +202,10 @@ export type StatefulNode = AggregateNode | DropDuplicatesNode | MapGroupsWithSta
  */
 export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode
 
-/** What sets a structured-rx operator apart from a plain RxJS one: the plan node it carries. */
+/**
+ * What sets a structured-rx operator apart from a plain RxJS one: the plan node it carries.
+ * @example const isOperator = (f: unknown): f is StructuredRxOperator => typeof f === 'function' && PLAN in f
+ */
 export interface StructuredRxOperator {
   readonly [PLAN]: PlanNode
 }
@@ -178,6 +213,7 @@ export interface StructuredRxOperator {
 /**
  * An RxJS operator (the reference semantics) that also carries its plan node (the incremental semantics). The
  * plan-node part comes first so that passing a plain RxJS operator to `pipe` fails on the missing `[PLAN]`.
+ * @example const pages: Operator<PageView, string> = map((r: PageView) => r.page) // an RxJS operator with a plan node
  */
 export type Operator<A, B> = StructuredRxOperator & OperatorFunction<A, B>
 

@@ -14,7 +14,10 @@ import type {
   TimeoutKind,
 } from './nodes.js'
 
-/** Spark's output modes: what the sink receives after each micro-batch. */
+/**
+ * Spark's output modes: what the sink receives after each micro-batch.
+ * @example const mode: OutputMode = 'update' // append: new rows only; update: changed rows; complete: the whole table
+ */
 export type OutputMode = 'append' | 'update' | 'complete'
 
 /** The size and slide (ms) of a windowed groupBy. */

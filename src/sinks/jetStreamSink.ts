@@ -8,7 +8,10 @@ import { keyIdOf, partitionOf, stableHash } from '../util/keys.js'
 import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import type { Sink } from './sink.js'
 
-/** Options of `jetStreamSink`. */
+/**
+ * Options of `jetStreamSink`.
+ * @example jetStreamSink({ servers: 'nats://127.0.0.1:4222', subject: 'counts', partitions: 4, partitionBy: [(r: { key: string }) => r.key, t.string] })
+ */
 export interface JetStreamSinkOptions<R, K = unknown> {
   /** One server URL or several, e.g. `nats://127.0.0.1:4222`. */
   readonly servers: string | readonly string[]

@@ -6,7 +6,10 @@ import { ownerOf, readManifest, WriterManifest } from './sinkManifest.js'
 
 const TASK_PREFIX = 'task-'
 
-/** Options of `jsonFilesSink`. */
+/**
+ * Options of `jsonFilesSink`.
+ * @example jsonFilesSink('/out/events', { appendAsNewWriter: true, retentionMs: 7 * 24 * 3600_000 })
+ */
 export interface JsonFilesSinkOptions {
   /**
    * Write into a directory that another query wrote, keeping this query's batches apart from its (default false: such

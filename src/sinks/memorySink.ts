@@ -2,7 +2,13 @@ import type { OutputMode } from '../plan/plan.js'
 import { stableStringify } from '../util/keys.js'
 import type { Sink, SinkWriter } from './sink.js'
 
-/** An in-memory sink and its result table. */
+/**
+ * An in-memory sink and its result table.
+ * @example
+ * const sink = memorySink<{ key: string; count: number }>()
+ * await query.processAllAvailable()
+ * sink.rows() // [{ key: 'a', count: 2 }, …]; sink.lastBatchId // e.g. 3
+ */
 export interface MemorySink<R> extends Sink<R> {
   /**
    * The result table: append → every row in order; update → rows upserted by `key` and `window`; complete → the

@@ -19,10 +19,30 @@ import {
 } from './postgresSql.js'
 import type { Sink, SinkWriter } from './sink.js'
 
-/** Where the sink connects: a connection string (the sink owns a small pool) or your own `pg` Pool. */
-export type PostgresConnection = { readonly connectionString: string; readonly pool?: undefined } | { readonly pool: Pool; readonly connectionString?: undefined }
+/**
+ * The part of a `pg` Pool the PostgreSQL connectors call: pass your `new pg.Pool(…)`. It is written out here, not
+ * imported from `pg`, so an app that never uses these connectors type-checks without `pg`'s types (`@types/pg`).
+ * @example const pool: PostgresPoolLike = new pg.Pool({ connectionString: 'postgres://app@db/analytics', max: 4 })
+ */
+export interface PostgresPoolLike {
+  /** Checks out a client for one transaction. */
+  connect(): Promise<{ release(error?: Error | boolean): void }>
+  /** Runs one statement on any client of the pool. */
+  query(text: string, values?: unknown[]): Promise<{ readonly rows: unknown[] }>
+}
 
-/** Options of {@link postgresSink}. */
+/**
+ * Where the sink connects: a connection string (the sink owns a small pool) or your own `pg` Pool.
+ * @example postgresSink({ pool: new pg.Pool({ max: 4 }), table: 'counts' }) // or { connectionString: 'postgres://…' }
+ */
+export type PostgresConnection =
+  | { readonly connectionString: string; readonly pool?: undefined }
+  | { readonly pool: PostgresPoolLike; readonly connectionString?: undefined }
+
+/**
+ * Options of {@link postgresSink}.
+ * @example postgresSink({ connectionString: 'postgres://app@127.0.0.1/analytics', table: 'analytics.counts', key: ['key'] })
+ */
 export type PostgresSinkOptions = PostgresConnection & {
   /** The table written: `table` or `schema.table`. It must exist (see `createPostgresTable`). */
   readonly table: string
@@ -69,7 +89,8 @@ export function postgresSink<R extends object = Record<string, unknown>>(options
   return {
     description: `PostgresSink[${options.table}]`,
     async open(ctx) {
-      const pool = options.pool ?? (await ownPool(options.connectionString!))
+      // The public type is pg's Pool written out structurally; the pool passed is one.
+      const pool = (options.pool as Pool | undefined) ?? (await ownPool(options.connectionString!))
       try {
         const info = await withRetry(`${target} (opening)`, policy, isTransientPgError, () =>
           prepare(pool, table, ctx.outputMode, options),

@@ -3,7 +3,7 @@
  * parameters, the upsert for update mode and the batch marker. Pure functions, no connection.
  */
 import { InvalidQueryError } from '../errors.js'
-import { isTransientSocketError } from '../durable/transientErrors.js'
+import { isTransientSocketError } from '../durable/retry.js'
 
 /** The most bind parameters one PostgreSQL statement may carry (the protocol counts them in 16 bits). */
 const MAX_PARAMETERS = 65_535

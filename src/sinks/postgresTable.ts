@@ -3,7 +3,10 @@ import { InvalidQueryError } from '../errors.js'
 import type { PostgresConnection } from './postgresSink.js'
 import { parseTableName, quoteIdent } from './postgresSql.js'
 
-/** Options of {@link postgresTableDdl} and {@link createPostgresTable}. */
+/**
+ * Options of {@link postgresTableDdl} and {@link createPostgresTable}.
+ * @example await createPostgresTable({ pool, table: 'counts', codec: t.type({ key: t.string, count: t.number }), key: ['key'] })
+ */
 export interface PostgresTableOptions {
   /** `table` or `schema.table`. */
   readonly table: string

@@ -2,7 +2,10 @@ import { closeRedis, connectRedis, isTransientRedisError, REDIS_VALUE_FIELD, red
 import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import type { Sink } from './sink.js'
 
-/** Options of `redisStreamSink`. */
+/**
+ * Options of `redisStreamSink`.
+ * @example redisStreamSink({ url: 'redis://127.0.0.1:6379', key: 'counts', retry: { attempts: 20, maxDelayMs: 5000 } })
+ */
 export interface RedisStreamSinkOptions {
   /** `redis://host:port[/db]`. */
   readonly url: string

@@ -5,7 +5,10 @@
 import type { CheckpointFs } from '../durable/fs.js'
 import type { OutputMode } from '../plan/plan.js'
 
-/** What the query gives a sink when it opens it. */
+/**
+ * What the query gives a sink when it opens it.
+ * @example const sink: Sink<Row> = { description: 'Files', open: async (ctx: SinkContext) => writerFor(`${ctx.queryId}-${ctx.outputMode}`) }
+ */
 export interface SinkContext {
   /**
    * The query's id: stable across restarts of a checkpointed query (it is stored in the checkpoint), random for a
@@ -32,6 +35,11 @@ export interface SinkContext {
 /**
  * A streaming sink (Spark's Sink): it must be idempotent by `batchId`, so that a batch re-run after a crash never
  * duplicates output. A sink commits a batch when `addBatch` resolves.
+ * @example
+ * const printer: Sink<{ key: string }> = {
+ *   description: 'Printer',
+ *   open: async () => ({ addBatch: async (batchId, rows) => console.log(batchId, rows) }),
+ * }
  */
 export interface Sink<R> {
   /** Shown in progress and `explain()`. */
@@ -39,7 +47,14 @@ export interface Sink<R> {
   open(ctx: SinkContext): Promise<SinkWriter<R>>
 }
 
-/** An opened sink. */
+/**
+ * An opened sink.
+ * @example
+ * const writer: SinkWriter<Row> = {
+ *   addBatch: async (batchId, rows) => { await db.upsertBatch(batchId, rows) }, // idempotent by batchId
+ *   stop: async () => db.close(),
+ * }
+ */
 export interface SinkWriter<R> {
   addBatch(batchId: number, rows: R[]): Promise<void>
   stop?(): Promise<void>

@@ -4,7 +4,10 @@ import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../du
 import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
 import type { Source } from './source.js'
 
-/** Options of `jetStream`. */
+/**
+ * Options of `jetStream`.
+ * @example jetStream({ servers: 'nats://127.0.0.1:4222', stream: 'EVENTS', subject: 'events', codec: Event, partitions: 4, maxMessagesPerTrigger: 10_000 })
+ */
 export interface JetStreamOptions<T> extends LogSourceOptions<T> {
   /** One server URL or several, e.g. `nats://127.0.0.1:4222`. */
   readonly servers: string | readonly string[]

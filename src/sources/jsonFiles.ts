@@ -11,7 +11,10 @@ import { FileLog, type LoggedFile } from './fileLog.js'
 import { type BadRow, readJsonLines } from './jsonLines.js'
 import type { Offset, Source, SourceReader } from './source.js'
 
-/** Options of `jsonFiles`. */
+/**
+ * Options of `jsonFiles`.
+ * @example jsonFiles('/data/in', { codec: t.type({ user: t.string, ts: t.number }), maxFilesPerTrigger: 100, badRecords: { path: '/data/bad' } })
+ */
 export interface JsonFilesOptions<T> {
   /** io-ts codec every row must satisfy. */
   readonly codec: Codec<T>

@@ -37,7 +37,12 @@ export interface PartitionedLog {
   close(): Promise<void>
 }
 
-/** The options every log source takes. */
+/**
+ * The options every log source takes.
+ * @example
+ * const common: LogSourceOptions<Event> = { codec: Event, badRecords: { path: '/data/bad' }, retry: { attempts: 5 } }
+ * jetStream({ ...common, servers: 'nats://127.0.0.1:4222', stream: 'EVENTS', subject: 'events' })
+ */
 export interface LogSourceOptions<T> {
   /** io-ts codec every message must satisfy. */
   readonly codec: Codec<T>

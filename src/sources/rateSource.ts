@@ -1,6 +1,9 @@
 import type { Offset, Source, SourceReader } from './source.js'
 
-/** A row of the rate source: its event timestamp (epoch ms) and a sequence number from 0. */
+/**
+ * A row of the rate source: its event timestamp (epoch ms) and a sequence number from 0.
+ * @example session.readStream(rateSource({ rowsPerSecond: 10 })).pipe(filter((r: RateRow) => r.value % 2 === 0))
+ */
 export interface RateRow {
   readonly timestamp: number
   readonly value: number

@@ -5,7 +5,10 @@ import { checkPartitions } from '../util/partitions.js'
 import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
 import type { Source } from './source.js'
 
-/** Options of `redisStream`. */
+/**
+ * Options of `redisStream`.
+ * @example redisStream({ url: 'redis://127.0.0.1:6379', key: 'events', codec: Event, partitions: 4, maxEntriesPerTrigger: 10_000 })
+ */
 export interface RedisStreamOptions<T> extends LogSourceOptions<T> {
   /** `redis://host:port[/db]`. */
   readonly url: string

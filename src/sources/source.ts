@@ -7,7 +7,10 @@ import type { Offset } from '../util/json.js'
 
 export type { Offset }
 
-/** What the query gives a source when it opens it. */
+/**
+ * What the query gives a source when it opens it.
+ * @example const ctx: SourceContext = { fs: nodeFs, logDir: '/ckpt/q1/sources/0', restarting: true }
+ */
 export interface SourceContext {
   /** The file system that checkpoint I/O goes through (fault-injectable in tests). */
   readonly fs: CheckpointFs
@@ -20,6 +23,9 @@ export interface SourceContext {
 /**
  * A replayable streaming source (Spark's Source / MicroBatchStream): offsets are JSON, and `getBatch(start, end)`
  * returns the same rows every time it is asked for the same range.
+ * @example
+ * const numbers: Source<{ n: number }> = memorySource<{ n: number }>().source
+ * session.readStream(numbers)
  */
 export interface Source<T> {
   /** Shown in progress and `explain()`, e.g. `MemorySource[3 rows]`. */
@@ -30,7 +36,13 @@ export interface Source<T> {
   open(ctx: SourceContext): Promise<SourceReader<T>>
 }
 
-/** An opened source. */
+/**
+ * An opened source.
+ * @example
+ * const reader = await source.open({ fs: nodeFs, logDir: undefined, restarting: false })
+ * const end = await reader.latestOffset(reader.initialOffset(), 'all')
+ * const rows = await reader.getBatch(reader.initialOffset(), end)
+ */
 export interface SourceReader<T> {
   /** The offset before any data. */
   initialOffset(): Offset

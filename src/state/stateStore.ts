@@ -1,13 +1,14 @@
 /**
  * state/ — keyed operator state: the in-memory partitioned store with its change tracking (`StateStore`), the state
- * files of one operator and their single replay (`StateFiles`), and decoding through migrations. It knows plan specs
+ * files of one operator in each format's layout and their single replay (`OperatorStateFiles`), the encoding of one
+ * entry (`stateEntries.ts`), and decoding through migrations. It knows plan specs
  * and codecs, and writes through the durable layer; it knows no executor and no checkpoint layout.
  */
 import { freeze } from 'immer'
 import type { ErasedCodec, Window } from '../plan/nodes.js'
 import { partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'
-import type { PatchedEntry } from './deltaEntries.js'
+import { PatchedKey } from './stateEntries.js'
 import { checkOwned, type TaskOwnership } from './taskOwnership.js'
 import { diffJson } from './patches.js'
 
@@ -43,7 +44,7 @@ export interface PartitionDelta {
   readonly partition: number
   readonly upserts: EncodedEntry[]
   /** Keys whose state is recorded as patches against its value after the previous batch. */
-  readonly patches: PatchedEntry[]
+  readonly patches: PatchedKey[]
   readonly removes: EncodedEntry['k'][]
   readonly removedWindows: ([number, number] | null)[]
 }
@@ -242,7 +243,7 @@ export class StateStore {
  * the key is new, or its state is not an object). The value's size is measured once and then estimated (grown by
  * each patch written); it is measured again whenever a patch comes close to it.
  */
-function asPatches(entry: StateEntry, encoded: EncodedEntry): PatchedEntry | undefined {
+function asPatches(entry: StateEntry, encoded: EncodedEntry): PatchedKey | undefined {
   const before = entry.durable
   if (before === undefined || typeof encoded.s !== 'object' || encoded.s === null || typeof before !== 'object') return undefined
   const d = diffJson(before, encoded.s, MAX_PATCHES)
@@ -252,10 +253,7 @@ function asPatches(entry: StateEntry, encoded: EncodedEntry): PatchedEntry | und
   if (bytes * 2 >= whole) whole = JSON.stringify(encoded.s).length
   if (bytes >= whole) return undefined
   entry.durableBytes = whole + bytes
-  const patched: PatchedEntry = { k: encoded.k, d }
-  if (encoded.w) patched.w = encoded.w
-  if (encoded.t !== undefined) patched.t = encoded.t
-  return patched
+  return new PatchedKey(encoded.k, d, encoded.w, encoded.t)
 }
 
 function prefixed(what: string, problem: string | undefined): string | undefined {

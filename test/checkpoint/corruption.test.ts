@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
-import { NEWEST_READABLE_FORMAT_VERSION } from '../../src/durable/format.js'
+import { CURRENT_FORMAT_VERSION, NEWEST_READABLE_FORMAT_VERSION } from '../../src/durable/format.js'
 import {
   CheckpointCorruptedError,
   CheckpointVersionError,
@@ -58,7 +58,8 @@ async function damage(path: string, how: Damage): Promise<void> {
 async function stateFile(checkpoint: string, name: string): Promise<string> {
   const dir = join(checkpoint, 'state', 'count')
   const candidates: { path: string; size: number }[] = []
-  for (const partition of await readdir(dir)) {
+  for (const entry of ['.', ...(await readdir(dir))]) {
+    const partition = entry
     const path = join(dir, partition, name)
     const size = await stat(path).then((s) => s.size, () => -1)
     if (size >= 0) candidates.push({ path, size })

@@ -107,13 +107,28 @@ describe.each(formatVersions)('golden checkpoints of format v%i', (formatVersion
     // Batch 3 changed only 'b': partition 1 (where 'b' lives) has 3.delta with 'b', partition 0 has nothing after 2.
     const dir = join(root, aggregateUpdate.name, 'state', 'agg')
     const afterSnapshot: Record<string, string[]> = {}
-    for (const partition of await readdir(dir)) {
-      for (const name of await readdir(join(dir, partition))) {
-        const m = /^(\d+)\.delta$/.exec(name)
-        if (m === null || Number(m[1]) <= 2) continue
-        const { body } = decodeCheckpointFile(name, await readFile(join(dir, partition, name)))
-        const keys = body.split('\n').slice(1).map((line) => (JSON.parse(line) as { u?: { k: unknown }; r?: { k: unknown } }))
-        afterSnapshot[`${partition}/${name}`] = keys.map((e) => `${e.u ? 'upsert' : 'remove'} ${String((e.u ?? e.r)!.k)}`)
+    /** v1: a directory per partition; v2: one file per batch whose `{"partition":i}` lines start each section. */
+    const record = (where: string, lines: readonly string[]) => {
+      let partition = where
+      for (const line of lines) {
+        const e = JSON.parse(line) as { partition?: number; u?: { k: unknown }; r?: { k: unknown } }
+        if (e.partition !== undefined) partition = String(e.partition)
+        else (afterSnapshot[partition] ??= []).push(`${e.u ? 'upsert' : 'remove'} ${String((e.u ?? e.r)!.k)}`)
+      }
+    }
+    const deltasAfter2 = (names: readonly string[]) => names.filter((n) => Number(/^(\d+)\.delta$/.exec(n)?.[1] ?? -1) > 2)
+    if (formatVersion === 1) {
+      for (const partition of await readdir(dir)) {
+        for (const name of deltasAfter2(await readdir(join(dir, partition)))) {
+          record(`${partition}/${name}`, decodeCheckpointFile(name, await readFile(join(dir, partition, name))).body.split('\n').slice(1))
+        }
+      }
+    } else {
+      for (const name of deltasAfter2(await readdir(dir))) {
+        const lines = decodeCheckpointFile(name, await readFile(join(dir, name))).body.split('\n').slice(1)
+        record(name, lines)
+        for (const key of Object.keys(afterSnapshot)) if (!key.includes('/')) afterSnapshot[`${key}/${name}`] = afterSnapshot[key]!
+        for (const key of Object.keys(afterSnapshot)) if (!key.includes('/')) delete afterSnapshot[key]
       }
     }
     expect(afterSnapshot).toEqual({ '1/3.delta': ['upsert b'] })

@@ -10,10 +10,10 @@ import { CheckpointCorruptedError, StreamingQueryError } from '../../src/index.j
 import { fixture } from './clickQuery.js'
 import { useTempDir } from './tempDir.js'
 
-/** The partition directory of the count operator holding `name`. */
+/** The state file `name` of the count operator (format v2: in the operator's directory). */
 async function stateFile(checkpoint: string, name: string): Promise<string> {
   const dir = join(checkpoint, 'state', 'count')
-  for (const partition of await readdir(dir)) {
+  for (const partition of ['.', ...(await readdir(dir))]) {
     const path = join(dir, partition, name)
     if (await stat(path).then(() => true, () => false)) return path
   }

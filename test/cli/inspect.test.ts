@@ -43,7 +43,7 @@ describe('structured-rx inspect --json', () => {
     expect(report).toMatchObject({
       location: dir,
       id: q.id,
-      formatVersion: 1,
+      formatVersion: 2,
       shufflePartitions: 3,
       lock: null,
       batches: { lastCommitted: 3, commitsRetained: 4, offsetsRetained: 4, pending: [] },
@@ -60,11 +60,9 @@ describe('structured-rx inspect --json', () => {
     const [op] = (await inspectJson()).operators
     expect(op).toMatchObject({ name: 'count', kind: 'aggregate', keyCodec: 'string', stateCodec: 'number', version: 1, stateVersions: [1], rows: 9 })
     expect(op!.partitions.map((p) => p.partition)).toEqual([0, 1, 2])
-    for (const p of op!.partitions) {
-      const snapshot = join(dir, 'state', 'count', String(p.partition), '3.snapshot')
-      expect(p).toMatchObject({ files: 1, bytes: (await stat(snapshot)).size })
-    }
-    expect(op!.bytes).toBe(op!.partitions.reduce((n, p) => n + p.bytes, 0))
+    // Format v2: one snapshot file of batch 3 holds every partition.
+    for (const p of op!.partitions) expect(p).toMatchObject({ files: 1 })
+    expect(op).toMatchObject({ files: 1, bytes: (await stat(join(dir, 'state', 'count', '3.snapshot'))).size })
   })
 
   it('applies the deltas after the last snapshot, removals included', async () => {
@@ -86,7 +84,7 @@ describe('structured-rx inspect --json', () => {
     const [op] = (await inspectJson()).operators
     expect(op!.window).toBe('1000/1000')
     expect(op!.rows).toBe(1)
-    expect(op!.partitions.reduce((n, p) => n + p.files, 0)).toBeGreaterThan(1)
+    expect(op!.files).toBeGreaterThan(1)
   })
 
   it('lists a batch whose offsets were logged but never committed as pending, and reports state before it', async () => {
@@ -125,14 +123,15 @@ describe('structured-rx inspect', () => {
     expect(text).toContain('  pending             none\n')
     expect(text).toContain('Last offsets (batch 3)\n  start               12\n  end                 21\n')
     expect(text).toContain('State at batch 3\n  count: aggregate, key string, state number, version 1 (files at state version 1)\n')
-    expect(text).toMatch(/ {4}partition {2}rows {2}bytes {2}files\n( {12}\d {2}[ \d]{4}.*\n){3} {8}total {5}9 /)
+    expect(text).toContain('  format version      v2\n')
+    expect(text).toMatch(/ {4}partition {2}rows {2}files {2}bytes\n( {12}\d {2}[ \d]{4} {6}1.*\n){3} {8}total {5}9 {6}1 +\d+\n/)
     expect(text).toContain('Fingerprint\n  {\n')
     expect(io.stderr()).toBe('')
   })
 
   it('names a state file that fails its checksum', async () => {
     await fourBatches()
-    const path = join(dir, 'state', 'count', '0', '3.snapshot')
+    const path = join(dir, 'state', 'count', '3.snapshot')
     const bytes = await readFile(path)
     bytes[bytes.length - 2] ^= 0x01
     await writeFile(path, bytes)

@@ -163,10 +163,10 @@ describe('structured-rx rescale', () => {
   it('refuses an operator whose state files carry different state versions', async () => {
     const query = countQuery(dir)
     await runOn(query, 2, [users(4), users(4)])
-    const [file] = (await readdir(join(dir, 'state', 'count', '0'))).filter((f) => f.startsWith('1.'))
-    const path = join(dir, 'state', 'count', '0', file!)
+    const [file] = (await readdir(join(dir, 'state', 'count'))).filter((f) => f.startsWith('1.'))
+    const path = join(dir, 'state', 'count', file!)
     const body = await readCheckpointFile(nodeFs, path)
-    await writeCheckpointFile(nodeFs, path, body.replace('{"stateVersion":1}', '{"stateVersion":2}'))
+    await writeCheckpointFile(nodeFs, path, body.replace('{"stateVersion":1,', '{"stateVersion":2,'))
 
     const refused = await rescaleCli(5)
     expect(refused.code).toBe(1)

@@ -30,7 +30,7 @@ function exportDocs(): ExportDoc[] {
         name: exported.name,
         isValue: (symbol.flags & ts.SymbolFlags.Value) !== 0,
         doc,
-        hasExample: symbol.getJsDocTags(checker).some((tag) => tag.name === 'example'),
+        hasExample: symbol.getJsDocTags(checker).some((tag) => tag.name === 'example' && ts.displayPartsToString(tag.text).trim() !== ''),
       }
     })
   })
@@ -48,7 +48,12 @@ describe('API reference: doc comments of every export of structured-rx, structur
     expect(docs.filter((d) => d.doc === '').map((d) => `${d.entry}: ${d.name}`)).toEqual([])
   })
 
-  it('every function, class and constant has an @example', () => {
-    expect(docs.filter((d) => d.isValue && !d.hasExample).map((d) => `${d.entry}: ${d.name}`)).toEqual([])
+  it('every export — function, class, constant, type and interface — has an @example', () => {
+    expect(docs.filter((d) => !d.hasExample).map((d) => `${d.entry}: ${d.name}`)).toEqual([])
+  })
+
+  it('checks types and interfaces too, not only values', () => {
+    const types = docs.filter((d) => !d.isValue).map((d) => d.name)
+    expect(types).toEqual(expect.arrayContaining(['SessionOptions', 'StreamingQueryProgress', 'CrashLawOptions', 'FaultKind']))
   })
 })

@@ -22,7 +22,7 @@ describe('checkpoint files on disk', () => {
     const path = join(dir(), 'metadata')
     await writeCheckpointFile(nodeFs, path, 'line 1\nline 2 é')
     expect(await readCheckpointFile(nodeFs, path)).toBe('line 1\nline 2 é')
-    expect((await fsp.readFile(path, 'utf8')).startsWith('v1\ncrc32=')).toBe(true)
+    expect((await fsp.readFile(path, 'utf8')).startsWith('v2\ncrc32=')).toBe(true)
   })
 
   it('reading a missing file rejects with code ENOENT', async () => {

@@ -21,15 +21,9 @@ const body = fc.oneof(
   fc.array(fc.json()).map((lines) => lines.join('\n')),
 )
 
-/**
- * The readers of a library that reads v1 only. Damage tests decode through it: with several readable versions, a
- * version digit changed into another readable one (v1 → v2) decodes the same intact body, which is no damage.
- */
-const V1_ONLY = { 1: (b: string) => b }
-
 /** What a decode of damaged bytes threw, in a form tests can compare. */
 function failureOf(bytes: Buffer): 'corrupted' | 'version' {
-  const error = thrownBy(() => decodeCheckpointFile(PATH, bytes, V1_ONLY))
+  const error = thrownBy(() => decodeCheckpointFile(PATH, bytes))
   if (error instanceof CheckpointCorruptedError && error.path === PATH) return 'corrupted'
   if (error instanceof CheckpointVersionError && error.path === PATH) return 'version'
   throw error
@@ -39,23 +33,37 @@ function failureOf(bytes: Buffer): 'corrupted' | 'version' {
 function expectedFailure(bytes: Buffer): 'corrupted' | 'version' {
   const end = bytes.indexOf(0x0a)
   const versionLine = bytes.subarray(0, end < 0 ? bytes.length : end).toString('utf8')
-  return /^v\d+$/.test(versionLine) && Number(versionLine.slice(1)) > 1 ? 'version' : 'corrupted'
+  return /^v\d+$/.test(versionLine) && Number(versionLine.slice(1)) > NEWEST_READABLE_FORMAT_VERSION ? 'version' : 'corrupted'
 }
 
 describe('checkpoint file format', () => {
-  it('writes the version line, then crc32 and byte length of the body, then the body', () => {
+  it('writes the version line, then crc32 (of the version line and the body) and byte length of the body, then the body', () => {
     const text = 'héllo\n{"a":1}'
     const bytes = Buffer.from(text, 'utf8')
-    const expectedCrc = crc32(bytes).toString(16).padStart(8, '0')
-    expect(encodeCheckpointFile(text)).toBe(`v1\ncrc32=${expectedCrc} length=${bytes.length}\n${text}`)
+    const expectedCrc = crc32(Buffer.concat([Buffer.from('v2\n'), bytes])).toString(16).padStart(8, '0')
+    expect(encodeCheckpointFile(text)).toBe(`v2\ncrc32=${expectedCrc} length=${bytes.length}\n${text}`)
+  })
+
+  it('writes and reads format v1 files, whose checksum covers the body alone', () => {
+    const text = 'héllo\n{"a":1}'
+    const bytes = Buffer.from(text, 'utf8')
+    const v1 = `v1\ncrc32=${crc32(bytes).toString(16).padStart(8, '0')} length=${bytes.length}\n${text}`
+    expect(encodeCheckpointFile(text, 1)).toBe(v1)
+    expect(decodeCheckpointFile(PATH, v1)).toEqual({ version: 1, body: text })
+  })
+
+  it('detects a v2 file whose version line was changed to v1, and a v1 file changed to v2', () => {
+    const v2 = encodeCheckpointFile('{"a":1}')
+    expect(failureOf(Buffer.from(v2.replace(/^v2/, 'v1')))).toBe('corrupted')
+    expect(failureOf(Buffer.from(encodeCheckpointFile('{"a":1}', 1).replace(/^v1/, 'v2')))).toBe('corrupted')
   })
 
   it('round-trips any body, from a string or from bytes', () => {
     fc.assert(
       fc.property(body, (text) => {
         const file = encodeCheckpointFile(text)
-        expect(decodeCheckpointFile(PATH, file)).toEqual({ version: 1, body: text })
-        expect(decodeCheckpointFile(PATH, Buffer.from(file, 'utf8'))).toEqual({ version: 1, body: text })
+        expect(decodeCheckpointFile(PATH, file)).toEqual({ version: 2, body: text })
+        expect(decodeCheckpointFile(PATH, Buffer.from(file, 'utf8'))).toEqual({ version: 2, body: text })
       }),
       { numRuns: 300 },
     )

@@ -61,24 +61,27 @@ async function run(dir: string, batches: Click[][], sink = memorySink()) {
 const clicks = (user: string, ...pages: string[]): Click[] => pages.map((page) => ({ user, page }))
 /** Enough pages that one more is cheaper to record as a patch than the whole list again. */
 const many = Array.from({ length: 12 }, (_, i) => `https://example.com/page/${i}`)
-const deltaPath = (dir: string, batchId: number) => join(dir, 'state', 'session', '0', `${batchId}.delta`)
+const deltaPath = (dir: string, batchId: number) => join(dir, 'state', 'session', `${batchId}.delta`)
 
 describe('patch deltas', () => {
   it('record a grown list as patches in a v2 delta, and a restart resolves them to the whole value', async () => {
     const dir = tempDir()
     await run(dir, [clicks('a', ...many), clicks('a', 'p13'), clicks('a', 'p14')])
+    // Every file written is v2; whole values stay upsert lines, and only a changed object state becomes patches.
     const first = decodeCheckpointFile('0.delta', await readFile(deltaPath(dir, 0)))
-    expect(first.version).toBe(1)
-    expect(first.body).toContain('{"u":')
+    expect(first.version).toBe(2)
+    expect(first.body.split('\n')[2]).toMatch(/^\{"u":\{"k":"a","s":/)
+    expect(first.body).not.toContain('{"p":')
     const third = decodeCheckpointFile('2.delta', await readFile(deltaPath(dir, 2)))
     expect(third.version).toBe(2)
-    expect(third.body.split('\n')[1]).toBe(
+    expect(third.body.split('\n').slice(1, 3)).toEqual([
+      '{"partition":0}',
       '{"p":{"k":"a","d":[{"op":"add","path":["pages",13],"value":"p14"},{"op":"replace","path":["total"],"value":14}]}}',
-    )
+    ])
     const sink = await run(dir, [clicks('a', 'p15')])
     const all = [...many, 'p13', 'p14', 'p15']
     expect(sink.rows()).toEqual([{ key: 'a', session: { pages: all, total: 15 } }])
-    const [partition] = await loadEncodedState(nodeFs, dir, 'session', 3, 1)
+    const { partitions: [partition] } = await loadEncodedState(nodeFs, dir, 'session', 3, 1, 2)
     expect(partition!.entries.get('a')).toEqual({ k: 'a', s: { pages: all, total: 15 } })
   })
 
@@ -100,7 +103,7 @@ describe('patch deltas', () => {
     const error = await rejectionOf(run(dir, [clicks('a', 'p3')]))
     expect(error).toBeInstanceOf(CheckpointCorruptedError)
     expect(error).toMatchObject({ path })
-    expect((error as Error).message).toMatch(/line 2: the patched state does not decode/)
+    expect((error as Error).message).toMatch(/line 3: the patched state does not decode/)
   })
 
   it('that do not fit the previous state, or patch a key without state, are CheckpointCorruptedError', async () => {
@@ -136,9 +139,9 @@ describe('patch deltas', () => {
     }
     await query.stop()
     const second = decodeCheckpointFile('1.delta', await readFile(deltaPath(dir, 1)))
-    expect(second.version).toBe(1)
-    expect(second.body.split('\n')[1]).toBe('{"u":{"k":"a","s":{"pages":["z","w"],"total":2}}}')
-    expect((await readdir(join(dir, 'state', 'session', '0'))).sort()).toEqual(['0.delta', '1.delta'])
+    expect(second.version).toBe(2)
+    expect(second.body.split('\n').slice(1)).toEqual(['{"partition":0}', '{"u":{"k":"a","s":{"pages":["z","w"],"total":2}}}'])
+    expect((await readdir(join(dir, 'state', 'session'))).filter((n) => /\.(delta|snapshot)$/.test(n)).sort()).toEqual(['0.delta', '1.delta'])
   })
 })
 

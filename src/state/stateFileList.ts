@@ -1,0 +1,105 @@
+/**
+ * What both state file layouts share: the names `<batchId>.delta` / `<batchId>.snapshot`, choosing the files a
+ * replay reads, and reading a body line by line after its header.
+ */
+import { CheckpointCorruptedError } from '../errors.js'
+import type { CheckpointFs } from '../durable/fs.js'
+
+/** Visits one entry line of a state file: the parsed line, its 1-based line number in the body, its partition. */
+export type EntryVisitor = (entry: unknown, lineNo: number, partition: number) => void
+
+/** A state file as {@link OperatorStateFiles.replay} visits it. */
+export interface ReplayedFile {
+  readonly batchId: number
+  readonly kind: 'delta' | 'snapshot'
+  readonly name: string
+  readonly path: string
+  /** Size of the file on disk. */
+  readonly bytes: number
+  /** The state version in the file's header. */
+  readonly stateVersion: number
+  /** The checkpoint format version of the file's layout (only v2 deltas may hold patch lines). */
+  readonly formatVersion: number
+}
+
+/** A state file found in a directory: its batch, kind and name. */
+export interface StateFileName {
+  readonly batchId: number
+  readonly kind: 'delta' | 'snapshot'
+  readonly name: string
+}
+
+/**
+ * The state files (`<batchId>.delta`, `<batchId>.snapshot`) directly in `dir`, in batch order (a batch's delta
+ * before its snapshot); other names are not state files and are skipped.
+ * @example await listStateFiles(nodeFs, '/ckpt/state/count') // [{ batchId: 0, kind: 'delta', name: '0.delta' }, …]
+ * @throws the file-system error of reading the directory (a missing one lists as empty).
+ */
+export async function listStateFiles(fs: CheckpointFs, dir: string): Promise<StateFileName[]> {
+  const files: StateFileName[] = []
+  for (const name of await fs.readdir(dir)) {
+    const m = /^(0|[1-9]\d*)\.(delta|snapshot)$/.exec(name)
+    if (m) files.push({ batchId: Number(m[1]), kind: m[2] as 'delta' | 'snapshot', name })
+  }
+  return files.sort((a, b) => a.batchId - b.batchId || (a.kind === 'snapshot' ? 1 : -1))
+}
+
+/**
+ * The files that make up the state as of `version`, in the order to apply them: the latest snapshot ≤ version (if
+ * any), then the deltas after it.
+ * @example filesForVersion(files, 7)
+ * @throws never.
+ */
+export function filesForVersion(files: readonly StateFileName[], version: number): StateFileName[] {
+  const upTo = files.filter((f) => f.batchId <= version)
+  const base = upTo.map((f) => f.kind).lastIndexOf('snapshot')
+  if (base < 0) return upTo
+  return upTo.slice(base).filter((f, i) => i === 0 || f.batchId > upTo[base]!.batchId)
+}
+
+/**
+ * The files to remove so that no restore of a version ≥ `minVersion` is affected: everything before the last
+ * snapshot ≤ `minVersion`.
+ * @example purgeable(files, 20)
+ * @throws never.
+ */
+export function purgeable(files: readonly StateFileName[], minVersion: number): StateFileName[] {
+  const base = files.filter((f) => f.kind === 'snapshot' && f.batchId <= minVersion).pop()
+  return base === undefined ? [] : files.filter((f) => f.batchId < base.batchId)
+}
+
+/**
+ * Visits the lines of a state file body one at a time, after reading its header line (`{"stateVersion":n,…}`).
+ * Parsing line by line lets each parsed entry die young, where one big parse of a million-line body would keep them
+ * all alive (and promote them to the old generation) until the last one is restored.
+ * @throws CheckpointCorruptedError naming the file and line that is not JSON or lacks the header.
+ */
+export function readStateLines(
+  path: string,
+  body: string,
+  visit: (header: { stateVersion: number; partitions?: unknown }) => (item: unknown, lineNo: number) => void,
+): void {
+  let start = 0
+  let lineNo = 0
+  let onLine: ((item: unknown, lineNo: number) => void) | undefined
+  while (start < body.length) {
+    let end = body.indexOf('\n', start)
+    if (end === -1) end = body.length
+    lineNo++
+    let item: unknown
+    try {
+      item = JSON.parse(body.slice(start, end))
+    } catch {
+      throw new CheckpointCorruptedError(path, `line ${lineNo} is not JSON`)
+    }
+    start = end + 1
+    if (onLine === undefined) {
+      const header = item as { stateVersion?: unknown; partitions?: unknown } | null
+      if (lineNo !== 1 || typeof header?.stateVersion !== 'number') break
+      onLine = visit(header as { stateVersion: number })
+    } else {
+      onLine(item, lineNo)
+    }
+  }
+  if (onLine === undefined) throw new CheckpointCorruptedError(path, 'line 1 is not a state file header {"stateVersion":n}')
+}
