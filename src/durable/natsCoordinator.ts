@@ -16,9 +16,15 @@ import { CoordinatorStateError } from '../errors.js'
 import type { Coordinator, Lease } from './lease.js'
 import { connectNats, isTransientNatsError, type NatsClient } from './natsClient.js'
 import { withRetry } from './retry.js'
-import { checkClusterName, type SharedCoordinator, type SharedCoordinatorOptions, sharedCoordinatorOptions } from './sharedCoordinator.js'
+import {
+  checkClusterName,
+  type SharedCoordinator,
+  sharedCoordinator,
+  type SharedCoordinatorOptions,
+  sharedCoordinatorOptions,
+} from './sharedCoordinator.js'
 
-/** What a lease or a heartbeat entry holds; the store's timestamp of the entry says when it was written. */
+/** What a lease or a heartbeat entry (epoch 0) holds; the server's timestamp of the entry says when it was written. */
 interface Stored {
   readonly member: string
   readonly epoch: number
@@ -62,7 +68,7 @@ export function natsCoordinator(servers: string | readonly string[], options?: N
     })
     return client
   }
-  return {
+  return sharedCoordinator({
     description,
     ttlMs,
     forCluster(name) {
@@ -83,7 +89,7 @@ export function natsCoordinator(servers: string | readonly string[], options?: N
       closed = true
       if (client !== undefined) await (await client).nc.close()
     },
-  }
+  })
 }
 
 /** The lease protocol on one bucket; `call` runs a step with the bucket, retrying while the server is away. */
@@ -164,7 +170,7 @@ function bucketCoordinator(call: <T>(run: (kv: KV) => Promise<T>) => Promise<T>,
   }
 }
 
-/** The revision a compare-and-set write landed at, or undefined when another write came first. */
+/** What a compare-and-set write returned (the revision it landed at), or undefined when another write came first. */
 async function casOrUndefined<T>(write: Promise<T>): Promise<T | undefined> {
   try {
     return await write

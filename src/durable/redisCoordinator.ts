@@ -8,7 +8,13 @@ import type { Coordinator, Lease } from './lease.js'
 import { closeRedis, connectRedis, isTransientRedisError, redisWhere } from './redisClient.js'
 import { ACQUIRE, HEARTBEAT, HOLDS, MEMBERS, RELEASE, RENEW } from './redisLeaseScripts.js'
 import { withRetry } from './retry.js'
-import { checkClusterName, type SharedCoordinator, type SharedCoordinatorOptions, sharedCoordinatorOptions } from './sharedCoordinator.js'
+import {
+  checkClusterName,
+  type SharedCoordinator,
+  sharedCoordinator,
+  type SharedCoordinatorOptions,
+  sharedCoordinatorOptions,
+} from './sharedCoordinator.js'
 
 const SCRIPTS = { srxAcquire: [3, ACQUIRE], srxRenew: [2, RENEW], srxRelease: [2, RELEASE], srxHolds: [1, HOLDS], srxHeartbeat: [1, HEARTBEAT], srxMembers: [1, MEMBERS] } as const
 type ScriptName = keyof typeof SCRIPTS
@@ -36,7 +42,7 @@ export function redisCoordinator(url: string, options?: SharedCoordinatorOptions
     })
     return (await client) as Scripts & Redis
   }
-  return {
+  return sharedCoordinator({
     description,
     ttlMs,
     forCluster(name) {
@@ -97,7 +103,7 @@ export function redisCoordinator(url: string, options?: SharedCoordinatorOptions
       closed = true
       if (client !== undefined) await closeRedis(await client)
     },
-  }
+  })
 }
 
 /** A lease read back from its hash, or CoordinatorStateError naming the field that is not ours. */

@@ -21,11 +21,12 @@ export interface SharedCoordinatorOptions {
 }
 
 /**
- * A coordinator in a store that members on many hosts share. The engine binds it to a query's cluster name with
- * {@link SharedCoordinator.forCluster}; the connection opens on first use and is shared by every cluster.
+ * A coordinator in a store that members on many hosts share. Used as a `Coordinator` it works in the cluster named
+ * `default`; {@link SharedCoordinator.forCluster} gives another cluster its own keys (Redis) or bucket (NATS). The
+ * connection opens on first use and is shared by every cluster; `close()` ends it.
  * @example const coordinator = redisCoordinator('redis://10.0.0.5:6379').forCluster('orders')
  */
-export interface SharedCoordinator {
+export interface SharedCoordinator extends Coordinator {
   /** The store, without credentials, for messages: `redis 10.0.0.5:6379`, `nats-server nats://…`. */
   readonly description: string
   /** The lease and heartbeat TTL in ms; members heartbeat and renew well within it (a third of it, say). */
@@ -37,6 +38,18 @@ export interface SharedCoordinator {
   forCluster(name: string): Coordinator
   /** Closes the connection; later calls of any cluster's coordinator fail. */
   close(): Promise<void>
+}
+
+/** The cluster a shared coordinator works in when used directly as a `Coordinator`. */
+export const DEFAULT_CLUSTER = 'default'
+
+/**
+ * A shared coordinator from its parts: the operations of `Coordinator` are those of cluster {@link DEFAULT_CLUSTER}.
+ * @example return sharedCoordinator({ description, ttlMs, forCluster, close })
+ * @throws never (the default cluster name is valid).
+ */
+export function sharedCoordinator(parts: Omit<SharedCoordinator, keyof Coordinator>): SharedCoordinator {
+  return { ...parts.forCluster(DEFAULT_CLUSTER), ...parts }
 }
 
 /** The default lease TTL: long enough for a loaded machine's pauses, short enough that a crash costs seconds. */

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Coordinator } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
-import { coordinatorFor, type SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
+import { coordinatorFor, sharedCoordinator } from '../../src/durable/sharedCoordinator.js'
 import { coordinatorContract } from './coordinatorContract.js'
 
 coordinatorContract('memoryCoordinator', async () => {
@@ -27,17 +27,18 @@ describe('memoryCoordinator options', () => {
 })
 
 describe('coordinatorFor', () => {
-  it('uses an in-process coordinator as it is, and binds a shared one to the cluster name', () => {
+  it('uses an in-process coordinator as it is, and binds a shared one (itself cluster default) to the cluster name', () => {
     const memory = memoryCoordinator({ ttlMs: 1000 })
     expect(coordinatorFor(memory, 'orders')).toBe(memory)
     const bound: string[] = []
-    const shared: SharedCoordinator = {
+    const shared = sharedCoordinator({
       description: 'test store',
       ttlMs: 1000,
       forCluster: (name) => (bound.push(name), memory),
       close: async () => undefined,
-    }
+    })
+    expect(bound).toEqual(['default'])
     expect(coordinatorFor(shared, 'orders')).toBe(memory)
-    expect(bound).toEqual(['orders'])
+    expect(bound).toEqual(['default', 'orders'])
   })
 })

@@ -75,6 +75,16 @@ export function sharedCoordinatorContract(name: string, store: SharedStore): voi
         expect(await coordinator.renew(lease)).toMatchObject({ member: 'A', epoch: 1 })
       }), 60_000)
 
+    it('works, used directly as a Coordinator, in the cluster named default, apart from other clusters', () =>
+      withServer({ ttlMs: 30_000 }, async (_, shared) => {
+        const lease = (await shared.acquire('t', 'A'))!
+        expect(await shared.forCluster('default').holds('t', 'A', lease.epoch)).toBe(true)
+        expect(await shared.forCluster('other').acquire('t', 'B')).toMatchObject({ epoch: 1 })
+        await shared.heartbeat('A')
+        expect(await shared.forCluster('default').members()).toEqual(['A'])
+        expect(await shared.forCluster('other').members()).toEqual([])
+      }), 60_000)
+
     it('fails a call with ConnectorUnavailableError naming the store once its retries are spent', async () => {
       const { url, names } = store.at(await freeLoopbackPort(), 'away')
       const shared = store.coordinator(url, { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } })
