@@ -1,6 +1,6 @@
 /**
- * Checkpoint benchmarks: the cost of checkpointing a group-by-count, the throughput of the `jsonFiles` source, and the
- * restart time of a query holding 1,000,000 keys of state — each against a baseline measured in the same run.
+ * Checkpoint benchmarks: the cost of checkpointing a group-by-count and the throughput of the `jsonFiles` source, each
+ * against a baseline measured in the same run (restarts are in `restart.ts`).
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,12 +13,9 @@ import {
   groupBy,
   jsonFiles,
   memorySource,
-  nodeFs,
-  type StreamingQuery,
   trigger,
 } from '../src/index.js'
-import { CURRENT_FORMAT_VERSION, readCheckpointFile } from '../src/durable/format.js'
-import { readStateLines } from '../src/state/stateFiles.js'
+import { CURRENT_FORMAT_VERSION } from '../src/durable/format.js'
 import { generateRows, mulberry32, type Row } from './data.js'
 import { type BenchGroup, phasedCase, simpleCase } from './harness.js'
 
@@ -152,84 +149,6 @@ export const jsonFilesGroup: BenchGroup = {
       ],
       comparisons: [
         { title: 'jsonFiles ≥ 0.7× a hand JSON.parse loop', subject: 'engine jsonFiles → foreachBatch', baseline: 'hand loop: read each file, split lines, JSON.parse', target: 0.7 },
-      ],
-    }
-  },
-}
-
-const STATE_KEYS = 1_000_000
-
-/** A checkpoint whose last batch snapshotted 1,000,000 keys of group-by-count state. */
-async function buildLargeState(): Promise<{ location: string; offset: number }> {
-  const location = freshDir('restart')
-  const input = memorySource<{ k: string }>()
-  const q = await createSession({ shufflePartitions: 8, snapshotInterval: 1, warn: () => {} })
-    .readStream(input.source)
-    .pipe(groupBy((r: { k: string }) => r.k, t.string), count())
-    .writeStream({ outputMode: 'update', sink: foreachBatch(() => {}), checkpointLocation: location })
-    .start()
-  input.addData(Array.from({ length: STATE_KEYS }, (_, i) => ({ k: `user-${i}` })))
-  await q.processAllAvailable()
-  input.addData([{ k: 'user-0' }])
-  await q.processAllAvailable()
-  await q.stop()
-  return { location, offset: STATE_KEYS + 1 }
-}
-
-export const restartGroup: BenchGroup = {
-  name: 'restart',
-  description: `restart of a query holding ${STATE_KEYS.toLocaleString('en')} keys of state (start() until its first batch committed) vs reading and decoding its snapshot files alone`,
-  async prepare() {
-    const { location, offset } = await buildLargeState()
-    const stateDir = join(location, 'state', 'count')
-    // Each timed restart commits one more batch; the source must hold exactly what the checkpoint committed.
-    let committed = offset
-    return {
-      cases: [
-        phasedCase('engine restart + first batch', STATE_KEYS, {
-          setup: () => {
-            const input = memorySource<{ k: string }>()
-            input.addData(Array.from({ length: committed }, () => ({ k: 'user-0' })))
-            return { input, query: undefined as StreamingQuery | undefined }
-          },
-          async run(ctx) {
-            const query = await createSession({ shufflePartitions: 8, snapshotInterval: 1_000_000, warn: () => {} })
-              .readStream(ctx.input.source)
-              .pipe(groupBy((r: { k: string }) => r.k, t.string), count())
-              .writeStream({ outputMode: 'update', sink: foreachBatch(() => {}), checkpointLocation: location })
-              .start()
-            ctx.query = query
-            ctx.input.addData([{ k: 'fresh-key' }])
-            await query.processAllAvailable()
-            committed++
-            return (query.lastProgress?.stateOperators[0]?.numRowsTotal ?? 0) - 1
-          },
-          async teardown(ctx) {
-            await ctx.query?.stop()
-            if (ctx.query?.exception) throw ctx.query.exception
-          },
-        }),
-        phasedCase('read + decode the snapshot files', STATE_KEYS, {
-          setup: () => undefined,
-          async run() {
-            let n = 0
-            // The latest snapshot: in format v2 one file for all partitions, in v1 one per partition directory.
-            const dirs = [stateDir, ...readdirSync(stateDir).filter((d) => /^\d+$/.test(d)).map((d) => join(stateDir, d))]
-            for (const dir of dirs) {
-              const snapshot = readdirSync(dir).filter((f) => f.endsWith('.snapshot')).sort((a, b) => parseInt(b, 10) - parseInt(a, 10))[0]
-              if (snapshot === undefined) continue
-              const path = join(dir, snapshot)
-              readStateLines(path, await readCheckpointFile(nodeFs, path), () => (line) => {
-                const e = line as { k?: unknown; s?: unknown }
-                if (e.k !== undefined && t.string.decode(e.k)._tag === 'Right' && t.number.decode(e.s)._tag === 'Right') n++
-              })
-            }
-            return n
-          },
-        }),
-      ],
-      comparisons: [
-        { title: 'restart within 2× of decoding the snapshot alone', subject: 'engine restart + first batch', baseline: 'read + decode the snapshot files', target: 0.5 },
       ],
     }
   },

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
-import { checkpointOverheadGroup, jsonFilesGroup, restartGroup } from './checkpoint.js'
+import { checkpointOverheadGroup, jsonFilesGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
 import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
 import { measureIdleCpu } from './idle.js'
@@ -18,6 +18,7 @@ import { multiOperatorCheckpointGroup } from './multiOperator.js'
 import { CURRENT_FORMAT_VERSION } from '../src/durable/format.js'
 import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
+import { restartGroup } from './restart.js'
 import { statePatchesGroup } from './statePatches.js'
 
 const GROUPS: readonly BenchGroup[] = [

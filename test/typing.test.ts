@@ -7,7 +7,6 @@ import {
   aggregate,
   avg,
   count,
-  createSession,
   dropDuplicates,
   filter,
   flatMap,
@@ -15,15 +14,14 @@ import {
   map,
   mapGroupsWithState,
   max,
-  memorySource,
   min,
   type PostgresPoolLike,
   type S3ClientLike,
-  type Stream,
   sum,
   type Window,
   withWatermark,
 } from '../src/index.js'
+import { type RowOf, streamOf } from './support/typeTests.js'
 
 interface Activity {
   readonly gt: string
@@ -32,13 +30,7 @@ interface Activity {
   readonly ts: number
 }
 
-/**
- * The row type of a stream, with intersections flattened into one object type (what an editor shows a user):
- * `{ key: string } & { count: number }` reads as `{ key: string; count: number }`.
- */
-type RowOf<S> = S extends Stream<infer R> ? (R extends object ? { [K in keyof R]: R[K] } : R) : never
-
-const activity = () => createSession().readStream(memorySource<Activity>().source)
+const activity = () => streamOf<Activity>()
 const window = { window: { time: (r: Activity) => r.ts, size: '10 minutes' } }
 
 describe('result row types', () => {
@@ -146,9 +138,7 @@ describe('result row types', () => {
   })
 
   it('a filter with a type guard narrows the row type', () => {
-    const s = createSession()
-      .readStream(memorySource<string | number>().source)
-      .pipe(filter((v): v is number => typeof v === 'number'))
+    const s = streamOf<string | number>().pipe(filter((v): v is number => typeof v === 'number'))
     expectTypeOf<RowOf<typeof s>>().toEqualTypeOf<number>()
   })
 

@@ -164,6 +164,10 @@ export function faultyFs(inner: CheckpointFs, fault: Fault, options: FaultFsOpti
       return ops
     },
     readFile: (path) => read(`readFile ${show(path)}`, () => inner.readFile(path)),
+    readChunks: inner.readChunks === undefined ? undefined : (path) => {
+      alive(`readChunks ${show(path)}`)
+      return inner.readChunks!(path)
+    },
     exists: (path) => read(`exists ${show(path)}`, () => inner.exists(path)),
     readdir: (path) => read(`readdir ${show(path)}`, () => inner.readdir(path)),
     size: (path) => read(`size ${show(path)}`, () => inner.size(path)),

@@ -91,42 +91,84 @@ export function decodeCheckpointFile(
   readers: Readonly<Record<number, FormatReader>> = formatReaders,
 ): CheckpointFileContents {
   const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes
-  const corrupted = (reason: string): CheckpointCorruptedError => new CheckpointCorruptedError(path, reason)
+  const head = readEnvelopeHead(path, buffer, true, readers) as EnvelopeHead
+  const body = buffer.subarray(head.bodyStart)
+  checkEnvelopeBody(path, head, body.length, checksumOf(head.version, body))
+  try {
+    return { version: head.version, body: head.reader(body.toString('utf8')) }
+  } catch (error) {
+    throw new CheckpointCorruptedError(path, `cannot upgrade from format v${head.version}: ${errorText(error)}`)
+  }
+}
 
+/** The version and checksum lines of a checkpoint file, read and checked; the body starts at `bodyStart`. */
+export interface EnvelopeHead {
+  readonly version: number
+  readonly reader: FormatReader
+  readonly expectedCrc: string
+  readonly expectedLength: number
+  readonly bodyStart: number
+}
+
+/**
+ * Reads the version and checksum lines at the start of `buffer`. When `buffer` is only the start of the file
+ * (`complete` false) and ends before a line does, says 'incomplete' (a streaming reader then reads on); it judges
+ * each line as soon as it is whole, so what it reports is what a read of the whole file reports.
+ * @example readEnvelopeHead('/ckpt/metadata', buffer, true).bodyStart
+ * @throws CheckpointVersionError for a newer version; CheckpointCorruptedError naming `path` when the version line is
+ * missing, the version has no reader, the checksum line is malformed, or (`complete`) the file ends within them.
+ */
+export function readEnvelopeHead(
+  path: string,
+  buffer: Buffer,
+  complete: boolean,
+  readers: Readonly<Record<number, FormatReader>> = formatReaders,
+): EnvelopeHead | 'incomplete' {
   const versionEnd = buffer.indexOf(NEWLINE)
+  if (versionEnd < 0 && !complete) return 'incomplete'
   const versionLine = buffer.subarray(0, versionEnd < 0 ? buffer.length : versionEnd).toString('utf8')
-  if (!VERSION_LINE.test(versionLine)) throw corrupted('missing version line')
+  if (!VERSION_LINE.test(versionLine)) throw new CheckpointCorruptedError(path, 'missing version line')
   const version = Number(versionLine.slice(1))
   const newest = readers === formatReaders ? NEWEST_READABLE_FORMAT_VERSION : Math.max(...Object.keys(readers).map(Number))
   if (version > newest) throw new CheckpointVersionError(path, version, newest)
   const reader = readers[version]
-  if (reader === undefined) throw corrupted(`unknown format version v${version}`)
-  if (versionEnd < 0) throw corrupted('truncated after the version line')
-
+  if (reader === undefined) throw new CheckpointCorruptedError(path, `unknown format version v${version}`)
+  if (versionEnd < 0) throw new CheckpointCorruptedError(path, 'truncated after the version line')
   const headerEnd = buffer.indexOf(NEWLINE, versionEnd + 1)
-  if (headerEnd < 0) throw corrupted('truncated in the checksum line')
+  if (headerEnd < 0) {
+    if (!complete) return 'incomplete'
+    throw new CheckpointCorruptedError(path, 'truncated in the checksum line')
+  }
   const headerLine = buffer.subarray(versionEnd + 1, headerEnd).toString('utf8')
   const header = CHECKSUM_LINE.exec(headerLine)
-  if (header === null) throw corrupted(`malformed checksum line ${shown(headerLine)}`)
-  const [, expectedCrc, lengthText] = header
-  const expectedLength = Number(lengthText)
+  if (header === null) throw new CheckpointCorruptedError(path, `malformed checksum line ${shown(headerLine)}`)
+  return { version, reader, expectedCrc: header[1]!, expectedLength: Number(header[2]), bodyStart: headerEnd + 1 }
+}
 
-  const body = buffer.subarray(headerEnd + 1)
-  if (body.length < expectedLength) {
-    throw corrupted(`truncated: body has ${body.length} of the ${expectedLength} bytes its header declares`)
+/**
+ * Checks a body's length and checksum against its head (`crc` computed with {@link bodyChecksum}, all at once or
+ * chunk by chunk).
+ * @throws CheckpointCorruptedError naming `path` when the body is shorter or longer than declared or its checksum
+ * differs.
+ */
+export function checkEnvelopeBody(path: string, head: EnvelopeHead, length: number, crc: number): void {
+  const expected = head.expectedLength
+  if (length < expected) throw new CheckpointCorruptedError(path, `truncated: body has ${length} of the ${expected} bytes its header declares`)
+  if (length > expected) throw new CheckpointCorruptedError(path, `length mismatch: body has ${length} bytes, header declares ${expected}`)
+  const actualCrc = hex8(crc)
+  if (actualCrc !== head.expectedCrc) {
+    throw new CheckpointCorruptedError(path, `checksum mismatch: header says crc32=${head.expectedCrc}, body has crc32=${actualCrc}`)
   }
-  if (body.length > expectedLength) {
-    throw corrupted(`length mismatch: body has ${body.length} bytes, header declares ${expectedLength}`)
-  }
-  const actualCrc = hex8(checksumOf(version, body))
-  if (actualCrc !== expectedCrc) {
-    throw corrupted(`checksum mismatch: header says crc32=${expectedCrc}, body has crc32=${actualCrc}`)
-  }
-  try {
-    return { version, body: reader(body.toString('utf8')) }
-  } catch (error) {
-    throw corrupted(`cannot upgrade from format v${version}: ${errorText(error)}`)
-  }
+}
+
+/**
+ * The checksum of a body of `version` read so far: pass the value for the bytes before `chunk` as `previous` (none for
+ * the first chunk), so a streamed body is checksummed as it arrives.
+ * @example bodyChecksum(2, chunk2, bodyChecksum(2, chunk1))
+ * @throws never.
+ */
+export function bodyChecksum(version: number, chunk: Uint8Array, previous?: number): number {
+  return previous === undefined ? checksumOf(version, chunk) : crc32(chunk, previous)
 }
 
 /**

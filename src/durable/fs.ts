@@ -10,7 +10,7 @@
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
 import { randomBytes } from 'node:crypto'
-import { constants as fsConstants } from 'node:fs'
+import { constants as fsConstants, createReadStream } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { sweepTempFiles } from './tempFiles.js'
@@ -29,6 +29,8 @@ import { sweepTempFiles } from './tempFiles.js'
 export interface CheckpointFs {
   /** The whole file. Rejects with an error whose `code` is 'ENOENT' when it is missing. */
   readFile(path: string): Promise<Buffer>
+  /** Optional: the file as a stream of chunks, so a large one is never held whole (readers fall back to readFile). */
+  readChunks?(path: string): AsyncIterable<Uint8Array>
   /**
    * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
    * `path`, fsyncs the directory. Creates missing parent directories. Readers see the old or the new content.
@@ -153,9 +155,7 @@ function namingPath(error: unknown, path: string): unknown {
   return error
 }
 
-async function removeQuietly(path: string): Promise<void> {
-  await fsp.rm(path, { force: true }).catch(() => undefined)
-}
+const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined)
 
 async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path)
@@ -282,6 +282,7 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
  */
 export const nodeFs: CheckpointFs = {
   readFile: (path) => fsp.readFile(path),
+  readChunks: (path) => createReadStream(path, { highWaterMark: 1 << 20 }),
   writeFileAtomic,
   appendFileDurable,
   exists,

@@ -4,6 +4,7 @@
  */
 import { CheckpointCorruptedError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
+import { readCheckpointLines } from '../durable/streamedFile.js'
 
 /** Visits one entry line of a state file: the parsed line, its 1-based line number in the body, its partition. */
 export type EntryVisitor = (entry: unknown, lineNo: number, partition: number) => void
@@ -68,38 +69,82 @@ export function purgeable(files: readonly StateFileName[], minVersion: number): 
   return base === undefined ? [] : files.filter((f) => f.batchId < base.batchId)
 }
 
+/** What a state file's header line says: its state version and, from v2 on, its partition count. */
+export interface StateFileHeader {
+  readonly stateVersion: number
+  readonly partitions?: unknown
+}
+
+/** Turns a state file's header into the visitor of its entry lines (each parsed, with its line number). */
+export type StateLinesOpener = (header: StateFileHeader) => (item: unknown, lineNo: number) => void
+
 /**
- * Visits the lines of a state file body one at a time, after reading its header line (`{"stateVersion":n,…}`).
- * Parsing line by line lets each parsed entry die young, where one big parse of a million-line body would keep them
- * all alive (and promote them to the old generation) until the last one is restored.
+ * Reads the state file at `path` line by line as it streams from disk: its header line (`{"stateVersion":n,…}`),
+ * then every entry line, each parsed and handed on at once. The file's text is never held whole, and each parsed
+ * entry dies young, where one big parse of a million-line body would keep them all alive (and promote them to the
+ * old generation) until the last one is restored. Returns the file's format version and size.
+ * @example await readStateFile(nodeFs, '/ckpt/state/count/10.snapshot', (header) => (entry, lineNo) => {})
+ * @throws CheckpointCorruptedError naming the file when its envelope is damaged, a line is not JSON or the header
+ * is missing; what `open` or its visitor throws; the file-system error of reading it.
+ */
+export async function readStateFile(
+  fs: CheckpointFs,
+  path: string,
+  open: (header: StateFileHeader, file: { formatVersion: number; bytes: number }) => (item: unknown, lineNo: number) => void,
+): Promise<void> {
+  let parser: StateLineParser | undefined
+  await readCheckpointLines(fs, path, (formatVersion, bytes) => {
+    parser = new StateLineParser(path, (header) => open(header, { formatVersion, bytes }))
+    return (line, lineNo) => parser!.line(line, lineNo)
+  })
+  parser!.end()
+}
+
+/**
+ * Visits the lines of a state file body held as one string (see {@link readStateFile} for reading one from disk).
  * @throws CheckpointCorruptedError naming the file and line that is not JSON or lacks the header.
  */
-export function readStateLines(
-  path: string,
-  body: string,
-  visit: (header: { stateVersion: number; partitions?: unknown }) => (item: unknown, lineNo: number) => void,
-): void {
+export function readStateLines(path: string, body: string, open: StateLinesOpener): void {
+  const parser = new StateLineParser(path, open)
   let start = 0
   let lineNo = 0
-  let onLine: ((item: unknown, lineNo: number) => void) | undefined
   while (start < body.length) {
     let end = body.indexOf('\n', start)
     if (end === -1) end = body.length
-    lineNo++
+    parser.line(body.slice(start, end), ++lineNo)
+    start = end + 1
+  }
+  parser.end()
+}
+
+/** Parses state file lines one at a time: the header first, then entries for the visitor it opens. */
+class StateLineParser {
+  private onLine: ((item: unknown, lineNo: number) => void) | undefined
+
+  constructor(
+    private readonly path: string,
+    private readonly open: StateLinesOpener,
+  ) {}
+
+  line(text: string, lineNo: number): void {
     let item: unknown
     try {
-      item = JSON.parse(body.slice(start, end))
+      item = JSON.parse(text)
     } catch {
-      throw new CheckpointCorruptedError(path, `line ${lineNo} is not JSON`)
+      throw new CheckpointCorruptedError(this.path, `line ${lineNo} is not JSON`)
     }
-    start = end + 1
-    if (onLine === undefined) {
-      const header = item as { stateVersion?: unknown; partitions?: unknown } | null
-      if (lineNo !== 1 || typeof header?.stateVersion !== 'number') break
-      onLine = visit(header as { stateVersion: number })
-    } else {
-      onLine(item, lineNo)
-    }
+    if (this.onLine !== undefined) return this.onLine(item, lineNo)
+    const header = item as { stateVersion?: unknown } | null
+    if (lineNo !== 1 || typeof header?.stateVersion !== 'number') throw this.noHeader()
+    this.onLine = this.open(header as StateFileHeader)
   }
-  if (onLine === undefined) throw new CheckpointCorruptedError(path, 'line 1 is not a state file header {"stateVersion":n}')
+
+  /** @throws CheckpointCorruptedError when no header line was read. */
+  end(): void {
+    if (this.onLine === undefined) throw this.noHeader()
+  }
+
+  private noHeader(): CheckpointCorruptedError {
+    return new CheckpointCorruptedError(this.path, 'line 1 is not a state file header {"stateVersion":n}')
+  }
 }

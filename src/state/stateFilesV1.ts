@@ -6,8 +6,8 @@
  */
 import { join } from 'node:path'
 import type { CheckpointFs } from '../durable/fs.js'
-import { decodeCheckpointFile, encodeCheckpointFile } from '../durable/format.js'
-import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateLines, type ReplayedFile, type StateFileName } from './stateFileList.js'
+import { encodeCheckpointFile } from '../durable/format.js'
+import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateFile, type ReplayedFile, type StateFileName } from './stateFileList.js'
 import type { OperatorStateFiles } from './stateFiles.js'
 import { RemovedKey, writeStateEntry } from './stateEntries.js'
 import type { EncodedEntry, PartitionDelta } from './stateStore.js'
@@ -56,10 +56,8 @@ export class PartitionedStateFiles implements OperatorStateFiles {
       const dir = this.partitionDir(p)
       for (const file of filesForVersion(await listStateFiles(this.fs, dir), version)) {
         const path = join(dir, file.name)
-        const raw = await this.fs.readFile(path)
-        const body = decodeCheckpointFile(path, raw).body
-        readStateLines(path, body, ({ stateVersion }) => {
-          const visit = visitFile({ ...file, path, bytes: raw.length, stateVersion, formatVersion: 1 })
+        await readStateFile(this.fs, path, ({ stateVersion }, { bytes }) => {
+          const visit = visitFile({ ...file, path, bytes, stateVersion, formatVersion: 1 })
           return (item, lineNo) => visit(item, lineNo, p)
         })
       }

@@ -8,9 +8,9 @@
 import { join } from 'node:path'
 import { CheckpointCorruptedError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
-import { decodeCheckpointFile, encodeCheckpointFile } from '../durable/format.js'
+import { encodeCheckpointFile } from '../durable/format.js'
 import { RemovedKey, writeStateEntry } from './stateEntries.js'
-import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateLines, type ReplayedFile, type StateFileName } from './stateFileList.js'
+import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateFile, type ReplayedFile, type StateFileName } from './stateFileList.js'
 import type { OperatorStateFiles } from './stateFiles.js'
 import type { EncodedEntry, PartitionDelta } from './stateStore.js'
 
@@ -56,13 +56,11 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
   async replay(version: number, visitFile: (file: ReplayedFile) => EntryVisitor): Promise<void> {
     for (const file of filesForVersion(await listStateFiles(this.fs, this.dir), version)) {
       const path = join(this.dir, file.name)
-      const raw = await this.fs.readFile(path)
-      const body = decodeCheckpointFile(path, raw).body
-      readStateLines(path, body, ({ stateVersion, partitions }) => {
+      await readStateFile(this.fs, path, ({ stateVersion, partitions }, { bytes }) => {
         if (partitions !== this.partitions) {
           throw new CheckpointCorruptedError(path, `header says ${String(partitions)} partitions, the checkpoint has ${this.partitions}`)
         }
-        const visit = visitFile({ ...file, path, bytes: raw.length, stateVersion, formatVersion: 2 })
+        const visit = visitFile({ ...file, path, bytes, stateVersion, formatVersion: 2 })
         let partition = -1
         return (item, lineNo) => {
           const marker = (item as { partition?: unknown } | null)?.partition

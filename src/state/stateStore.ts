@@ -10,6 +10,8 @@ import { partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'
 import { PatchedKey } from './stateEntries.js'
 import { diffJson } from './patches.js'
+import { ExpiryIndex } from './expiryIndex.js'
+import { jsonUnsafePath, prefixed } from './jsonSafety.js'
 
 /** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
 export interface StateEntry {
@@ -62,6 +64,8 @@ export class StateStore {
   private readonly removed = new Map<string, StateEntry>()
   /** Counts batches (starts at 1 so restored entries, at 0, are unchanged). */
   private epoch = 1
+  /** For a store the watermark evicts from: each entry's event-time bound, and the entries indexed by it. */
+  private expiry: { readonly boundOf: (entry: StateEntry) => number; readonly index: ExpiryIndex<StateEntry> } | undefined
 
   constructor(
     /** Stable operator name: names the state directory and errors. */
@@ -87,6 +91,7 @@ export class StateStore {
     if (entry === undefined) {
       entry = { id, key, window, partition: partitionOf(id, this.partitions), value, changedIn: 0 }
       this.entries.set(id, entry)
+      this.expiry?.index.add(this.expiry.boundOf(entry), entry)
     } else {
       entry.value = value
     }
@@ -104,10 +109,44 @@ export class StateStore {
 
   remove(id: string): void {
     const entry = this.entries.get(id)
-    if (entry === undefined) return
-    this.entries.delete(id)
-    this.touched.delete(id)
-    this.removed.set(id, entry)
+    if (entry !== undefined) this.drop(entry)
+  }
+
+  private drop(entry: StateEntry): void {
+    this.entries.delete(entry.id)
+    this.touched.delete(entry.id)
+    this.removed.set(entry.id, entry)
+  }
+
+  /**
+   * Makes the watermark evict from this store: every entry, present and future, is indexed by `boundOf(entry)` (the
+   * event time at and below which it goes; it must not change while the entry lives), so {@link evictUpTo} visits only
+   * what expires. The index lives in memory only: a restore rebuilds it as it restores each entry.
+   */
+  evictsBy(boundOf: (entry: StateEntry) => number): void {
+    this.expiry = { boundOf, index: new ExpiryIndex() }
+    for (const entry of this.entries.values()) this.expiry.index.add(boundOf(entry), entry)
+  }
+
+  /**
+   * Removes every entry whose bound is ≤ `watermarkMs` and returns them, lowest bound first; visits no other entry.
+   * @throws Error when the store was not made to evict ({@link evictsBy}).
+   */
+  evictUpTo(watermarkMs: number): StateEntry[] {
+    if (this.expiry === undefined) throw new Error(`state of operator '${this.operator}' is not evicted by a watermark`)
+    const evicted: StateEntry[] = []
+    for (const entry of this.expiry.index.takeUpTo(watermarkMs)) {
+      // An entry removed (or removed and created again) since it was indexed is not this one any more.
+      if (this.entries.get(entry.id) !== entry) continue
+      this.drop(entry)
+      evicted.push(entry)
+    }
+    return evicted
+  }
+
+  /** The lowest bound of an entry present, or undefined when none is (or the store is not evicted by a watermark). */
+  get nextExpiry(): number | undefined {
+    return this.expiry?.index.nextLive((entry) => this.entries.get(entry.id) === entry)
   }
 
   /** Entries changed in the current batch. */
@@ -199,6 +238,7 @@ export class StateStore {
     const entry: StateEntry = { id, key, window, partition, value, changedIn: 0, durable }
     if (timeoutAt !== undefined) entry.timeoutAt = timeoutAt
     this.entries.set(id, entry)
+    this.expiry?.index.add(this.expiry.boundOf(entry), entry)
   }
 
   /** Forgets a restored entry (a later delta removed it). */
@@ -209,6 +249,7 @@ export class StateStore {
   /** Drops all state (before a restore). */
   clear(): void {
     this.entries.clear()
+    this.expiry?.index.clear()
     this.discardChanges()
   }
 
@@ -248,37 +289,4 @@ function asPatches(entry: StateEntry, encoded: EncodedEntry): PatchedKey | undef
   if (bytes >= whole) return undefined
   entry.durableBytes = whole + bytes
   return new PatchedKey(encoded.k, d, encoded.w, encoded.t)
-}
-
-function prefixed(what: string, problem: string | undefined): string | undefined {
-  return problem === undefined ? undefined : `${what}: ${problem}`
-}
-
-/** Where an encoded value stops being plain JSON that reads back as itself, or undefined when it is safe. */
-function jsonUnsafePath(value: unknown, at: string): string | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return undefined
-    case 'number':
-      return Number.isFinite(value) ? undefined : `${at || 'the value'} is ${value}`
-    case 'object': {
-      if (value === null) return undefined
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const bad = value[i] === undefined ? `${at}[${i}] is undefined` : jsonUnsafePath(value[i], `${at}[${i}]`)
-          if (bad !== undefined) return bad
-        }
-        return undefined
-      }
-      for (const [k, v] of Object.entries(value)) {
-        if (v === undefined) continue
-        const bad = jsonUnsafePath(v, `${at}.${k}`)
-        if (bad !== undefined) return bad
-      }
-      return undefined
-    }
-    default:
-      return `${at || 'the value'} is a ${typeof value}`
-  }
 }

@@ -13,8 +13,6 @@ import {
   CheckpointVersionError,
   createSession,
   groupBy,
-  jsonFiles,
-  jsonFilesSink,
   memorySink,
   memorySource,
   readJsonFilesSink,
@@ -30,11 +28,11 @@ import {
   type MemoryGolden,
   mapGroupsV1,
   pendingBatch,
-  Purchase,
   windowedAppend,
+  withJsonFilesGoldenQuery,
 } from '../fixtures/golden.js'
 import { spendV2, statsV2 } from '../fixtures/upgradeSamples.js'
-import { at, type Sale, sale, sorted } from '../fixtures/upgradeSupport.js'
+import { at, feedBatches, type Sale, sale, sorted } from '../fixtures/upgradeSupport.js'
 
 const temp = useTempDir()
 
@@ -69,15 +67,7 @@ describe.each(formatVersions)('golden checkpoints of format v%i', (formatVersion
     const query = await build(createSession({ ...goldenSession, warn: () => {} }).readStream(input.source))
       .writeStream({ outputMode: golden.outputMode, sink, checkpointLocation: location })
       .start()
-    try {
-      await query.processAllAvailable()
-      for (const batch of more) {
-        input.addData(batch)
-        await query.processAllAvailable()
-      }
-    } finally {
-      await query.stop()
-    }
+    await feedBatches(query, more, (batch) => input.addData(batch))
     return { rows: sink.rows(), progress: query.recentProgress, id: query.id }
   }
 
@@ -173,25 +163,17 @@ describe.each(formatVersions)('golden checkpoints of format v%i', (formatVersion
     const dir = await copyOf(jsonFilesGolden.name)
     const golden = jsonFilesGolden
     await writeFile(join(dir, golden.input, '004.json'), [{ id: 'p1', user: 'a', amount: 1 }, { id: 'p5', user: 'd', amount: 4 }].map((r) => JSON.stringify(r)).join('\n'))
-    const cwd = process.cwd()
-    process.chdir(dir)
-    try {
-      const query = await golden
-        .build(createSession(goldenSession).readStream(jsonFiles(golden.input, { codec: Purchase, maxFilesPerTrigger: 1 })))
-        .writeStream({ outputMode: 'append', sink: jsonFilesSink(golden.output), checkpointLocation: golden.checkpoint })
-        .start()
-      await query.processAllAvailable()
-      await query.stop()
-      expect(query.recentProgress.map((p) => [p.batchId, p.numInputRows])).toEqual([[3, 2]])
-      expect(await readJsonFilesSink(golden.output)).toEqual([
-        { id: 'p1', user: 'a', cents: 100 },
-        { id: 'p2', user: 'b', cents: 200 },
-        { id: 'p4', user: 'c', cents: 300 },
-        { id: 'p5', user: 'd', cents: 400 },
-      ])
-    } finally {
-      process.chdir(cwd)
-    }
+    const query = await withJsonFilesGoldenQuery(dir, async (q) => {
+      await feedBatches(q, [], () => {})
+      return q
+    })
+    expect(query.recentProgress.map((p) => [p.batchId, p.numInputRows])).toEqual([[3, 2]])
+    expect(await readJsonFilesSink(join(dir, golden.output))).toEqual([
+      { id: 'p1', user: 'a', cents: 100 },
+      { id: 'p2', user: 'b', cents: 200 },
+      { id: 'p4', user: 'c', cents: 300 },
+      { id: 'p5', user: 'd', cents: 400 },
+    ])
   })
 
   it('a checkpoint from a newer format is refused with CheckpointVersionError, not read as corrupted', async () => {

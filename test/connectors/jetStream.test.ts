@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import {
   BadMessageError,
   ConnectorUnavailableError,
@@ -17,31 +17,23 @@ import {
   trigger,
 } from '../../src/index.js'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
-import { type NatsServer, startNats } from '../support/servers/nats.js'
-import { type NatsTestClient, natsTestClient } from './natsHelpers.js'
+import { useServer } from '../support/servers/managed.js'
+import { startNats } from '../support/servers/nats.js'
+import { natsTestClient } from './natsHelpers.js'
 
 const Row = t.type({ id: t.number, key: t.string })
 type Row = t.TypeOf<typeof Row>
 
-let server: NatsServer
-let client: NatsTestClient
 let n = 0
 /** A fresh stream and subject per test, so tests share one server without seeing each other's data. */
 async function freshStream(partitioned: boolean): Promise<{ stream: string; subject: string }> {
   const i = ++n
-  await client.addStream(`S${i}`, [partitioned ? `s${i}.*` : `s${i}`])
+  await nats.client.addStream(`S${i}`, [partitioned ? `s${i}.*` : `s${i}`])
   return { stream: `S${i}`, subject: `s${i}` }
 }
 const dirs: string[] = []
 
-beforeAll(async () => {
-  server = await startNats()
-  client = await natsTestClient(server.url)
-})
-afterAll(async () => {
-  await client?.close()
-  await server?.close()
-})
+const nats = useServer(startNats, { client: (s) => natsTestClient(s.url), closeClient: (c) => c.close() })
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
@@ -57,12 +49,12 @@ const ids = (rows: readonly Row[]) => rows.map((r) => r.id).sort((a, b) => a - b
 describe('jetStream source', () => {
   it('reads every message of every partition subject once, at most maxMessagesPerTrigger per batch, and resumes from its checkpoint', async () => {
     const { stream, subject } = await freshStream(true)
-    for (let p = 0; p < 3; p++) await client.publish(`${subject}.${p}`, rowsFrom(p * 100, p * 100 + 40))
+    for (let p = 0; p < 3; p++) await nats.client.publish(`${subject}.${p}`, rowsFrom(p * 100, p * 100 + 40))
     const ckpt = await tempDir()
     const run = async () => {
       const sink = memorySink<Row>()
       const q = await createSession()
-        .readStream(jetStream({ servers: server.url, stream, subject, partitions: 3, codec: Row, maxMessagesPerTrigger: 25 }))
+        .readStream(jetStream({ servers: nats.server.url, stream, subject, partitions: 3, codec: Row, maxMessagesPerTrigger: 25 }))
         .writeStream({ outputMode: 'append', sink, checkpointLocation: ckpt, trigger: trigger.availableNow() })
         .start()
       await q.awaitTermination()
@@ -71,17 +63,17 @@ describe('jetStream source', () => {
     const first = await run()
     expect(ids(first.rows)).toEqual(ids([...rowsFrom(0, 40), ...rowsFrom(100, 140), ...rowsFrom(200, 240)]))
     expect(Math.max(...first.q.recentProgress.map((p) => p.numInputRows))).toBeLessThanOrEqual(25)
-    await client.publish(`${subject}.1`, rowsFrom(140, 150))
+    await nats.client.publish(`${subject}.1`, rowsFrom(140, 150))
     const second = await run()
     expect(second.rows.map((r) => r.id)).toEqual(rowsFrom(140, 150).map((r) => r.id))
   })
 
   it('keeps one stream sequence per partition subject in its offsets, 0 for a subject with no messages yet', async () => {
     const { stream, subject } = await freshStream(true)
-    const seq0 = await client.publish(`${subject}.0`, rowsFrom(0, 2))
-    const seq1 = await client.publish(`${subject}.1`, rowsFrom(2, 3))
+    const seq0 = await nats.client.publish(`${subject}.0`, rowsFrom(0, 2))
+    const seq1 = await nats.client.publish(`${subject}.1`, rowsFrom(2, 3))
     const q = await createSession()
-      .readStream(jetStream({ servers: server.url, stream, subject, partitions: 3, codec: Row }))
+      .readStream(jetStream({ servers: nats.server.url, stream, subject, partitions: 3, codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
@@ -90,10 +82,10 @@ describe('jetStream source', () => {
 
   it('fails the query with BadMessageError naming the stream, subject, sequence and codec path', async () => {
     const { stream, subject } = await freshStream(false)
-    await client.publish(subject, [{ id: 1, key: 'a' }])
-    const [badSeq] = await client.publish(subject, [{ id: 2, key: 7 }])
+    await nats.client.publish(subject, [{ id: 1, key: 'a' }])
+    const [badSeq] = await nats.client.publish(subject, [{ id: 2, key: 7 }])
     const q = await createSession()
-      .readStream(jetStream({ servers: server.url, stream, subject, codec: Row }))
+      .readStream(jetStream({ servers: nats.server.url, stream, subject, codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink(), trigger: trigger.availableNow() })
       .start()
     const error = await q.awaitTermination().then(() => undefined, (e: unknown) => e)
@@ -105,11 +97,11 @@ describe('jetStream source', () => {
 
   it('sends bad messages to badRecords and keeps the good ones', async () => {
     const { stream, subject } = await freshStream(false)
-    await client.publish(subject, [{ id: 1, key: 'a' }, '{oops', { id: 2, key: 'b' }])
+    await nats.client.publish(subject, [{ id: 1, key: 'a' }, '{oops', { id: 2, key: 'b' }])
     const dead = await tempDir()
     const sink = memorySink<Row>()
     const q = await createSession()
-      .readStream(jetStream({ servers: server.url, stream, subject, codec: Row, badRecords: { path: dead } }))
+      .readStream(jetStream({ servers: nats.server.url, stream, subject, codec: Row, badRecords: { path: dead } }))
       .writeStream({ outputMode: 'append', sink, trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
@@ -121,7 +113,7 @@ describe('jetStream source', () => {
 
   it('fails at start with a message naming a stream that does not exist', async () => {
     const start = createSession()
-      .readStream(jetStream({ servers: server.url, stream: 'NOPE', subject: 'nope', codec: Row }))
+      .readStream(jetStream({ servers: nats.server.url, stream: 'NOPE', subject: 'nope', codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink() })
       .start()
     await expect(start).rejects.toThrow(/stream NOPE is not available/)
@@ -132,18 +124,18 @@ describe('jetStreamSink', () => {
   it('places each row in partition hash(encode(key)) mod P, as the JSON a jetStream source reads back', async () => {
     const { stream, subject } = await freshStream(true)
     const input = await freshStream(false)
-    await client.publish(input.subject, rowsFrom(0, 60, 7))
+    await nats.client.publish(input.subject, rowsFrom(0, 60, 7))
     const q = await createSession()
-      .readStream(jetStream({ servers: server.url, stream: input.stream, subject: input.subject, codec: Row, maxMessagesPerTrigger: 13 }))
+      .readStream(jetStream({ servers: nats.server.url, stream: input.stream, subject: input.subject, codec: Row, maxMessagesPerTrigger: 13 }))
       .writeStream({
         outputMode: 'append',
-        sink: jetStreamSink({ servers: server.url, subject, partitions: 4, partitionBy: [(r: Row) => r.key, t.string] }),
+        sink: jetStreamSink({ servers: nats.server.url, subject, partitions: 4, partitionBy: [(r: Row) => r.key, t.string] }),
         checkpointLocation: await tempDir(),
         trigger: trigger.availableNow(),
       })
       .start()
     await q.awaitTermination()
-    const out = await client.read(stream, `${subject}.*`)
+    const out = await nats.client.read(stream, `${subject}.*`)
     expect(ids(out.map((m) => JSON.parse(m.text) as Row))).toEqual(ids(rowsFrom(0, 60)))
     for (const m of out) {
       const row = JSON.parse(m.text) as Row
@@ -151,7 +143,7 @@ describe('jetStreamSink', () => {
     }
     const back = memorySink<Row>()
     const reread = await createSession()
-      .readStream(jetStream({ servers: server.url, stream, subject, partitions: 4, codec: Row }))
+      .readStream(jetStream({ servers: nats.server.url, stream, subject, partitions: 4, codec: Row }))
       .writeStream({ outputMode: 'append', sink: back, trigger: trigger.availableNow() })
       .start()
     await reread.awaitTermination()
@@ -162,21 +154,21 @@ describe('jetStreamSink', () => {
     // A duplicate window of 100 ms, long gone by the re-run: only the sink's own listing can prevent duplicates.
     const stream = `S${++n}`
     const subject = `s${n}`
-    await client.jsm.streams.add({ name: stream, subjects: [subject], duplicate_window: 100_000_000 })
+    await nats.client.jsm.streams.add({ name: stream, subjects: [subject], duplicate_window: 100_000_000 })
     const ctx = { queryId: 'q-crashed', queryName: undefined, outputMode: 'append' as const, fs: nodeFs }
-    const sink = jetStreamSink<Row>({ servers: server.url, subject })
+    const sink = jetStreamSink<Row>({ servers: nats.server.url, subject })
     const first = await sink.open(ctx)
     await first.addBatch(0, rowsFrom(0, 3))
     // A crashed attempt of batch 1 that published two of its rows (in another order) and never moved the marker.
     const crashed = await sink.open({ ...ctx })
-    const partial = jetStreamSink<Row>({ servers: server.url, subject, markerBucket: 'other-bucket' })
+    const partial = jetStreamSink<Row>({ servers: nats.server.url, subject, markerBucket: 'other-bucket' })
     const spy = await partial.open({ ...ctx })
     await spy.addBatch(1, [rowsFrom(5, 6)[0]!, rowsFrom(3, 4)[0]!])
     await spy.stop?.()
     await new Promise((r) => setTimeout(r, 300))
     await crashed.addBatch(1, rowsFrom(3, 7))
     await crashed.addBatch(1, rowsFrom(3, 7))
-    const out = (await client.read(stream, subject)).map((m) => JSON.parse(m.text) as Row)
+    const out = (await nats.client.read(stream, subject)).map((m) => JSON.parse(m.text) as Row)
     expect(ids(out)).toEqual(ids(rowsFrom(0, 7)))
     await first.stop?.()
     await crashed.stop?.()
@@ -185,14 +177,14 @@ describe('jetStreamSink', () => {
   it('writes update-mode counts of a grouped query, batch by batch', async () => {
     const { stream, subject } = await freshStream(false)
     const input = await freshStream(false)
-    await client.publish(input.subject, rowsFrom(0, 9))
+    await nats.client.publish(input.subject, rowsFrom(0, 9))
     const q = await createSession({ shufflePartitions: 2 })
-      .readStream(jetStream({ servers: server.url, stream: input.stream, subject: input.subject, codec: Row, maxMessagesPerTrigger: 4 }))
+      .readStream(jetStream({ servers: nats.server.url, stream: input.stream, subject: input.subject, codec: Row, maxMessagesPerTrigger: 4 }))
       .pipe(groupBy((r: Row) => r.key, t.string), count())
-      .writeStream({ outputMode: 'update', sink: jetStreamSink({ servers: server.url, subject }), checkpointLocation: await tempDir(), trigger: trigger.availableNow() })
+      .writeStream({ outputMode: 'update', sink: jetStreamSink({ servers: nats.server.url, subject }), checkpointLocation: await tempDir(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
-    const latest = new Map((await client.read(stream, subject)).map((m) => JSON.parse(m.text) as { key: string; count: number }).map((r) => [r.key, r.count]))
+    const latest = new Map((await nats.client.read(stream, subject)).map((m) => JSON.parse(m.text) as { key: string; count: number }).map((r) => [r.key, r.count]))
     expect(Object.fromEntries(latest)).toEqual({ k0: 3, k1: 3, k2: 3 })
   })
 })
@@ -201,18 +193,18 @@ describe('JetStream connectors when the server goes away', () => {
   it('retry while the server restarts, then carry on exactly where they were', async () => {
     const input = await freshStream(false)
     const out = await freshStream(false)
-    await client.publish(input.subject, rowsFrom(0, 50))
+    await nats.client.publish(input.subject, rowsFrom(0, 50))
     const q = await createSession()
-      .readStream(jetStream({ servers: server.url, stream: input.stream, subject: input.subject, codec: Row, maxMessagesPerTrigger: 10 }))
-      .writeStream({ outputMode: 'append', sink: jetStreamSink({ servers: server.url, subject: out.subject }), checkpointLocation: await tempDir() })
+      .readStream(jetStream({ servers: nats.server.url, stream: input.stream, subject: input.subject, codec: Row, maxMessagesPerTrigger: 10 }))
+      .writeStream({ outputMode: 'append', sink: jetStreamSink({ servers: nats.server.url, subject: out.subject }), checkpointLocation: await tempDir() })
       .start()
     await q.processAllAvailable()
-    await server.restart(500)
-    await client.waitForStream(input.stream)
-    await client.publish(input.subject, rowsFrom(50, 80))
+    await nats.server.restart(500)
+    await nats.client.waitForStream(input.stream)
+    await nats.client.publish(input.subject, rowsFrom(50, 80))
     await q.processAllAvailable()
     await q.stop()
-    expect(ids((await client.read(out.stream, out.subject)).map((m) => JSON.parse(m.text) as Row))).toEqual(ids(rowsFrom(0, 80)))
+    expect(ids((await nats.client.read(out.stream, out.subject)).map((m) => JSON.parse(m.text) as Row))).toEqual(ids(rowsFrom(0, 80)))
   })
 
   it('fail the query with ConnectorUnavailableError carrying the cause once the retries run out', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import {
   BadMessageError,
   ConnectorUnavailableError,
@@ -17,26 +17,18 @@ import {
   StreamingQueryError,
   trigger,
 } from '../../src/index.js'
-import { type RedisServer, startRedis } from '../support/servers/redis.js'
+import { useServer } from '../support/servers/managed.js'
+import { startRedis } from '../support/servers/redis.js'
 
 const Row = t.type({ id: t.number, key: t.string })
 type Row = t.TypeOf<typeof Row>
 
-let server: RedisServer
-let redis: Redis
 let n = 0
 /** A fresh key per test, so tests share one server without seeing each other's data. */
 const freshKey = () => `t${++n}`
 const dirs: string[] = []
 
-beforeAll(async () => {
-  server = await startRedis()
-  redis = new Redis(server.url)
-})
-afterAll(async () => {
-  redis?.disconnect()
-  await server?.close()
-})
+const redis = useServer(startRedis, { client: (s) => new Redis(s.url), closeClient: (c) => c.disconnect() })
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 })
@@ -47,12 +39,12 @@ async function tempDir() {
 }
 
 async function append(key: string, rows: readonly unknown[]): Promise<string[]> {
-  const pipe = redis.pipeline()
+  const pipe = redis.client.pipeline()
   for (const r of rows) pipe.xadd(key, '*', 'value', typeof r === 'string' ? r : JSON.stringify(r))
   return (await pipe.exec())!.map(([, id]) => id as string)
 }
 async function readValues<T>(key: string): Promise<T[]> {
-  return (await redis.xrange(key, '-', '+')).map(([, fields]) => JSON.parse(fields[fields.indexOf('value') + 1]!) as T)
+  return (await redis.client.xrange(key, '-', '+')).map(([, fields]) => JSON.parse(fields[fields.indexOf('value') + 1]!) as T)
 }
 const rowsFrom = (from: number, to: number, keys = 3): Row[] =>
   Array.from({ length: to - from }, (_, i) => ({ id: from + i, key: `k${(from + i) % keys}` }))
@@ -65,7 +57,7 @@ describe('redisStream source', () => {
     const run = async () => {
       const sink = memorySink<Row>()
       const q = await createSession()
-        .readStream(redisStream({ url: server.url, key, partitions: 3, codec: Row, maxEntriesPerTrigger: 25 }))
+        .readStream(redisStream({ url: redis.server.url, key, partitions: 3, codec: Row, maxEntriesPerTrigger: 25 }))
         .writeStream({ outputMode: 'append', sink, checkpointLocation: ckpt, trigger: trigger.availableNow() })
         .start()
       await q.awaitTermination()
@@ -86,7 +78,7 @@ describe('redisStream source', () => {
     const ids0 = await append(`${key}:0`, rowsFrom(0, 2))
     const ids1 = await append(`${key}:1`, rowsFrom(2, 3))
     const q = await createSession()
-      .readStream(redisStream({ url: server.url, key, partitions: 3, codec: Row }))
+      .readStream(redisStream({ url: redis.server.url, key, partitions: 3, codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
@@ -98,7 +90,7 @@ describe('redisStream source', () => {
     await append(key, [{ id: 1, key: 'a' }])
     const [badId] = await append(key, [{ id: 'two', key: 'b' }])
     const q = await createSession()
-      .readStream(redisStream({ url: server.url, key, codec: Row }))
+      .readStream(redisStream({ url: redis.server.url, key, codec: Row }))
       .writeStream({ outputMode: 'append', sink: memorySink(), trigger: trigger.availableNow() })
       .start()
     const error = await q.awaitTermination().then(() => undefined, (e: unknown) => e)
@@ -113,12 +105,12 @@ describe('redisStream source', () => {
   it('sends bad entries (malformed JSON, no value field) to badRecords and keeps the good ones', async () => {
     const key = freshKey()
     await append(key, [{ id: 1, key: 'a' }, '{not json'])
-    const [noValue] = [await redis.xadd(key, '*', 'other', 'x')]
+    const [noValue] = [await redis.client.xadd(key, '*', 'other', 'x')]
     await append(key, [{ id: 2, key: 'b' }])
     const dead = await tempDir()
     const sink = memorySink<Row>()
     const q = await createSession()
-      .readStream(redisStream({ url: server.url, key, codec: Row, badRecords: { path: dead } }))
+      .readStream(redisStream({ url: redis.server.url, key, codec: Row, badRecords: { path: dead } }))
       .writeStream({ outputMode: 'append', sink, trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
@@ -138,9 +130,9 @@ describe('redisStreamSink', () => {
     const out = freshKey()
     await append(input, rowsFrom(0, 30))
     const q = await createSession()
-      .readStream(redisStream({ url: server.url, key: input, codec: Row, maxEntriesPerTrigger: 7 }))
+      .readStream(redisStream({ url: redis.server.url, key: input, codec: Row, maxEntriesPerTrigger: 7 }))
       .pipe(map((r: Row) => ({ ...r, id: r.id * 10 })))
-      .writeStream({ outputMode: 'append', sink: redisStreamSink({ url: server.url, key: out }), checkpointLocation: await tempDir(), trigger: trigger.availableNow() })
+      .writeStream({ outputMode: 'append', sink: redisStreamSink({ url: redis.server.url, key: out }), checkpointLocation: await tempDir(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
     expect(await readValues<Row>(out)).toEqual(rowsFrom(0, 30).map((r) => ({ ...r, id: r.id * 10 })))
@@ -148,7 +140,7 @@ describe('redisStreamSink', () => {
 
   it('skips a batch whose marker it already wrote, so a re-run batch adds nothing', async () => {
     const out = freshKey()
-    const sink = redisStreamSink({ url: server.url, key: out })
+    const sink = redisStreamSink({ url: redis.server.url, key: out })
     const ctx = { queryId: 'q-rerun', queryName: undefined, outputMode: 'append' as const, fs: (await import('../../src/index.js')).nodeFs }
     const writer = await sink.open(ctx)
     await writer.addBatch(0, [{ a: 1 }, { a: 2 }])
@@ -157,7 +149,7 @@ describe('redisStreamSink', () => {
     await reopened.addBatch(0, [{ a: 1 }, { a: 2 }])
     await reopened.addBatch(1, [{ a: 3 }])
     expect(await readValues(out)).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }])
-    expect(await redis.hget(`${out}:srx-batches`, 'q-rerun')).toBe('1')
+    expect(await redis.client.hget(`${out}:srx-batches`, 'q-rerun')).toBe('1')
     await writer.stop?.()
     await reopened.stop?.()
   })
@@ -167,9 +159,9 @@ describe('redisStreamSink', () => {
     const out = freshKey()
     await append(input, rowsFrom(0, 9))
     const q = await createSession({ shufflePartitions: 2 })
-      .readStream(redisStream({ url: server.url, key: input, codec: Row, maxEntriesPerTrigger: 5 }))
+      .readStream(redisStream({ url: redis.server.url, key: input, codec: Row, maxEntriesPerTrigger: 5 }))
       .pipe(groupBy((r: Row) => r.key, t.string), count())
-      .writeStream({ outputMode: 'update', sink: redisStreamSink({ url: server.url, key: out }), checkpointLocation: await tempDir(), trigger: trigger.availableNow() })
+      .writeStream({ outputMode: 'update', sink: redisStreamSink({ url: redis.server.url, key: out }), checkpointLocation: await tempDir(), trigger: trigger.availableNow() })
       .start()
     await q.awaitTermination()
     const latest = new Map((await readValues<{ key: string; count: number }>(out)).map((r) => [r.key, r.count]))
@@ -184,11 +176,11 @@ describe('redis connectors when the server goes away', () => {
     await append(input, rowsFrom(0, 50))
     const ckpt = await tempDir()
     const q = await createSession()
-      .readStream(redisStream({ url: server.url, key: input, codec: Row, maxEntriesPerTrigger: 10 }))
-      .writeStream({ outputMode: 'append', sink: redisStreamSink({ url: server.url, key: out }), checkpointLocation: ckpt })
+      .readStream(redisStream({ url: redis.server.url, key: input, codec: Row, maxEntriesPerTrigger: 10 }))
+      .writeStream({ outputMode: 'append', sink: redisStreamSink({ url: redis.server.url, key: out }), checkpointLocation: ckpt })
       .start()
     await q.processAllAvailable()
-    await server.restart(500)
+    await redis.server.restart(500)
     await append(input, rowsFrom(50, 80))
     await q.processAllAvailable()
     await q.stop()

@@ -2,27 +2,18 @@
  * s3CheckpointFs against a real S3-compatible server (s3rver) started for this file: the CheckpointFs contract on
  * objects, retries of transient failures, and queries whose whole checkpoint lives in the bucket.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { describe, expect, it } from 'vitest'
 import { ConnectorUnavailableError, s3CheckpointFs } from '../../src/index.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
-import { startS3, type S3Server } from '../support/servers/s3.js'
+import { useServer } from '../support/servers/managed.js'
+import { startS3 } from '../support/servers/s3.js'
 
-let server: S3Server
-let client: S3Client
 let run = 0
 /** A fresh prefix per test, so tests share the server but not their objects. */
-const fresh = () => s3CheckpointFs({ client, bucket: server.bucket, prefix: `t${run++}` })
+const fresh = () => s3CheckpointFs({ client: s3.client, bucket: s3.server.bucket, prefix: `t${run++}` })
 
-beforeAll(async () => {
-  server = await startS3()
-  client = server.client()
-}, 30_000)
-
-afterAll(async () => {
-  client?.destroy()
-  await server?.close()
-})
+const s3 = useServer(startS3, { client: (s) => s.client(), closeClient: (c) => c.destroy(), timeoutMs: 30_000 })
 
 describe('s3CheckpointFs', () => {
   it('reads back what it wrote, under the prefix, and replaces an object whole', async () => {
@@ -31,14 +22,14 @@ describe('s3CheckpointFs', () => {
     await fs.writeFileAtomic('/q/offsets/0', 'second')
     expect((await fs.readFile('/q/offsets/0')).toString()).toBe('second')
     expect(await fs.size('/q/offsets/0')).toBe(6)
-    expect(fs.describe('/q/offsets/0')).toBe(`s3://${server.bucket}/t${run - 1}/q/offsets/0`)
+    expect(fs.describe('/q/offsets/0')).toBe(`s3://${s3.server.bucket}/t${run - 1}/q/offsets/0`)
   })
 
   it('rejects a read of a missing object with ENOENT naming the object', async () => {
     const fs = fresh()
     const error = await rejectionOf(fs.readFile('q/nothing'))
     expect(error).toMatchObject({ code: 'ENOENT' })
-    expect((error as Error).message).toContain(`s3://${server.bucket}/`)
+    expect((error as Error).message).toContain(`s3://${s3.server.bucket}/`)
     expect(await rejectionOf(fs.size('q/nothing'))).toMatchObject({ code: 'ENOENT' })
   })
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import * as t from 'io-ts'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   CheckpointCorruptedError,
   ConcurrentQueryError,
@@ -23,26 +23,17 @@ import {
 } from '../../src/index.js'
 import { readLockHolder } from '../../src/durable/lock.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
-import { startS3, type S3Server } from '../support/servers/s3.js'
+import { useServer } from '../support/servers/managed.js'
+import { startS3 } from '../support/servers/s3.js'
 
 const Click = t.type({ user: t.string })
 type Click = t.TypeOf<typeof Click>
 
-let server: S3Server
-let client: S3Client
 let inputDir: string
 let run = 0
 let prefix: string
 
-beforeAll(async () => {
-  server = await startS3()
-  client = server.client()
-}, 30_000)
-
-afterAll(async () => {
-  client?.destroy()
-  await server?.close()
-})
+const s3 = useServer(startS3, { client: (s) => s.client(), closeClient: (c) => c.destroy(), timeoutMs: 30_000 })
 
 beforeEach(async () => {
   prefix = `query-${run++}`
@@ -86,7 +77,7 @@ function table(...runs: Map<number, { key: string; count: number }[]>[]): Record
 
 describe('a query with its checkpoint in S3', () => {
   it('holds the lock object while it runs, so a second query on the same checkpoint is refused', async () => {
-    const fs = s3CheckpointFs({ client, bucket: server.bucket, prefix })
+    const fs = s3CheckpointFs({ client: s3.client, bucket: s3.server.bucket, prefix })
     await addInput(['a'])
     const start = () =>
       createSession({ fs })
@@ -104,7 +95,7 @@ describe('a query with its checkpoint in S3', () => {
   })
 
   it('restarts exactly where it stopped: state, offsets and source log come back from the bucket', async () => {
-    const fs = s3CheckpointFs({ client, bucket: server.bucket, prefix })
+    const fs = s3CheckpointFs({ client: s3.client, bucket: s3.server.bucket, prefix })
     await addInput(['a', 'b', 'a'])
     await addInput(['c'])
     await addInput(['a'])
@@ -120,17 +111,17 @@ describe('a query with its checkpoint in S3', () => {
   })
 
   it('refuses to restart from a damaged object, naming its bucket and key', async () => {
-    const fs = s3CheckpointFs({ client, bucket: server.bucket, prefix })
+    const fs = s3CheckpointFs({ client: s3.client, bucket: s3.server.bucket, prefix })
     await addInput(['a', 'b'])
     await runCount(fs)
     const key = `${prefix}/q/metadata`
-    const got = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: key }))
+    const got = await s3.client.send(new GetObjectCommand({ Bucket: s3.server.bucket, Key: key }))
     const bytes = Buffer.from(await got.Body!.transformToByteArray())
     bytes[bytes.length - 2]! ^= 0x01
-    await client.send(new PutObjectCommand({ Bucket: server.bucket, Key: key, Body: bytes }))
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.server.bucket, Key: key, Body: bytes }))
     const error = await rejectionOf(runCount(fs))
     expect(error).toBeInstanceOf(CheckpointCorruptedError)
-    expect((error as Error).message).toContain(`s3://${server.bucket}/${key}`)
+    expect((error as Error).message).toContain(`s3://${s3.server.bucket}/${key}`)
     expect((error as Error).message).toMatch(/checksum mismatch/)
   })
 })
@@ -157,29 +148,29 @@ describe('s3CheckpointFs under transient failures', () => {
   const quick = { attempts: 4, initialDelayMs: 10, maxDelayMs: 50 }
 
   it('retries throttling and dropped connections until the operation succeeds', async () => {
-    const flaky = flakyClient(client, 3)
-    const fs = s3CheckpointFs({ client: flaky, bucket: server.bucket, prefix, retry: quick })
+    const flaky = flakyClient(s3.client, 3)
+    const fs = s3CheckpointFs({ client: flaky, bucket: s3.server.bucket, prefix, retry: quick })
     await fs.writeFileAtomic('q/offsets/0', 'v1')
     expect(flaky.sends).toBe(4)
     expect((await fs.readFile('q/offsets/0')).toString()).toBe('v1')
   })
 
   it('fails with ConnectorUnavailableError naming the object and the last cause once the retries run out', async () => {
-    const fs = s3CheckpointFs({ client: flakyClient(client, 100), bucket: server.bucket, prefix, retry: quick })
+    const fs = s3CheckpointFs({ client: flakyClient(s3.client, 100), bucket: s3.server.bucket, prefix, retry: quick })
     const error = await rejectionOf(fs.readFile('q/metadata'))
     expect(error).toBeInstanceOf(ConnectorUnavailableError)
     expect(error).toMatchObject({ attempts: 4 })
-    expect((error as Error).message).toContain(`S3 get s3://${server.bucket}/${prefix}/q/metadata is unreachable after 4 attempts`)
+    expect((error as Error).message).toContain(`S3 get s3://${s3.server.bucket}/${prefix}/q/metadata is unreachable after 4 attempts`)
   })
 
   it('rides out the server going away for a moment', async () => {
-    const fresh = server.client()
-    const fs = s3CheckpointFs({ client: fresh, bucket: server.bucket, prefix, retry: { attempts: 20, initialDelayMs: 50, maxDelayMs: 200 } })
+    const fresh = s3.server.client()
+    const fs = s3CheckpointFs({ client: fresh, bucket: s3.server.bucket, prefix, retry: { attempts: 20, initialDelayMs: 50, maxDelayMs: 200 } })
     try {
-      await server.stop()
+      await s3.server.stop()
       const write = fs.writeFileAtomic('q/commits/0', 'done')
       await new Promise((resolve) => setTimeout(resolve, 500))
-      await server.start()
+      await s3.server.start()
       await write
       expect((await fs.readFile('q/commits/0')).toString()).toBe('done')
     } finally {

@@ -36,11 +36,7 @@ export type StormRow = t.TypeOf<typeof StormRow>
 /** The redis storm's projection, shared with the test that computes the expected output. */
 export const project = (r: StormRow) => ({ id: r.id, key: r.key, v2: r.v * 2 })
 
-/** Rows with ascending ids and random keys (of 7) and values, from a storm's seeded generator. */
-export function rowMaker(next: () => number): (count: number) => StormRow[] {
-  let id = 0
-  return (count) => Array.from({ length: count }, () => ({ id: id++, key: `k${Math.floor(next() * 7)}`, v: Math.floor(next() * 100) }))
-}
+export { rowMaker } from './inputFiles.js'
 
 /** Rows sorted by id, to compare an output with its input whatever order it arrived in. */
 export const byId = <R extends { id: number }>(rows: readonly R[]): R[] => [...rows].sort((a, b) => a.id - b.id)

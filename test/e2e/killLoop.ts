@@ -1,9 +1,14 @@
 /**
- * The kill-and-restart loop of the real-process crash storms: a query runs as a child process, is killed with
- * SIGKILL at random moments (some during start-up, most while batches run) and restarted on the same checkpoint
- * until it has been killed `minKills` times; then one run must drain its input and exit 0 by itself.
+ * The shared harness of the real-process crash storms: a query runs as a child process, is killed with SIGKILL at
+ * random moments (some during start-up, most while batches run) and restarted on the same checkpoint until it has
+ * been killed `minKills` times; then one run must drain its input and exit 0 by itself. `runStorm` adds what every
+ * storm test does around that loop: the seed, the defaults, the printed summary and the checks on the kills.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { afterEach, expect } from 'vitest'
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..')
 
 /** mulberry32: a tiny seeded generator, so a failing storm can be replayed from its printed seed. */
 export function seededRandom(seed: number): () => number {
@@ -21,6 +26,49 @@ export function seededRandom(seed: number): () => number {
 export function stormSeed(): number {
   const fromEnv = process.env.SRX_SIGKILL_SEED
   return fromEnv === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(fromEnv)
+}
+
+/** A storm's seed (printed, so `SRX_SIGKILL_SEED=<seed>` replays the input and the kill delays) and its generator. */
+export function stormRandom(): { readonly seed: number; readonly next: () => number } {
+  const seed = stormSeed()
+  return { seed, next: seededRandom(seed) }
+}
+
+/**
+ * The clean-up of a storm test file: after each test, kills the children a storm left running, then runs the
+ * clean-ups added during the test, last first (a client before its server). Returns the function that adds one.
+ */
+export function useStormCleanups(): (...cleanups: (() => unknown)[]) => void {
+  const pending: (() => unknown)[] = []
+  afterEach(async () => {
+    killStormChildren()
+    for (const cleanup of pending.splice(0).reverse()) await cleanup()
+  })
+  return (...cleanups) => void pending.push(...cleanups)
+}
+
+/** A storm as a test gives it: the shared defaults fill in the rest (kills up to 300 ms in, a fifth at start-up). */
+export type StormSpec = Omit<StormOptions, 'cwd' | 'maxKillDelayMs' | 'startupKillShare'> &
+  Partial<Pick<StormOptions, 'maxKillDelayMs' | 'startupKillShare'>>
+
+/**
+ * Runs a storm from the repository root, prints its seed, runs, kills and their delays beside `label` and the input
+ * size, and checks what every storm must show: at least `minKills` kills, some of them while batches ran.
+ */
+export async function runStorm(
+  label: string,
+  spec: StormSpec,
+  random: { readonly seed: number; readonly next: () => number },
+  inputRows: () => number,
+): Promise<StormResult> {
+  const run = await crashStorm({ cwd: REPO_ROOT, maxKillDelayMs: 300, startupKillShare: 0.2, ...spec }, random.next)
+  console.log(
+    `storm ${label}: seed=${random.seed} runs=${run.runs} kills=${run.kills} (${run.killsWhileRunning} after start) ` +
+      `input=${inputRows()} rows; kill delays: ${run.delays.join(' ')}`,
+  )
+  expect(run.kills).toBeGreaterThanOrEqual(spec.minKills)
+  expect(run.killsWhileRunning).toBeGreaterThan(0)
+  return run
 }
 
 export interface StormOptions {

@@ -6,7 +6,6 @@ import {
   aggregate,
   avg,
   count,
-  createSession,
   dropDuplicates,
   filter,
   flatMap,
@@ -15,15 +14,14 @@ import {
   map,
   mapGroupsWithState,
   max,
-  memorySource,
   min,
   type Operator,
-  type Stream,
   sum,
   type Window,
   type WindowGrouped,
   withWatermark,
 } from '../../src/index.js'
+import { type Flat, type RowOf, streamOf } from '../support/typeTests.js'
 
 /** A page view: the row type the operators below are written for, outside any pipe. */
 interface PV {
@@ -32,12 +30,10 @@ interface PV {
   readonly ts: number
 }
 
-type RowOf<S> = S extends Stream<infer R> ? (R extends object ? { [K in keyof R]: R[K] } : R) : never
-type Flat<R> = R extends object ? { [K in keyof R]: R[K] } : R
 type OutOf<O> = O extends Operator<never, infer B> ? Flat<B> : never
 type Emitted<O> = O extends Observable<infer B> ? Flat<B> : never
 
-const views = () => createSession().readStream(memorySource<PV>().source)
+const views = () => streamOf<PV>()
 const rows: PV[] = [{ page: '/', user: 'a', ts: 1 }]
 
 // Each operator is written once outside pipe (its argument annotated, as in a helper module), its type checked, and

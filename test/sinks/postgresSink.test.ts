@@ -5,7 +5,7 @@
  */
 import * as t from 'io-ts'
 import pg from 'pg'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   count,
   createPostgresTable,
@@ -21,24 +21,17 @@ import {
 } from '../../src/index.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
 import { at } from '../exec/support.js'
-import { startPostgres, type PostgresServer } from '../support/servers/postgres.js'
+import { useServer } from '../support/servers/managed.js'
+import { startPostgres } from '../support/servers/postgres.js'
 
-let server: PostgresServer
-let pool: pg.Pool
 
-beforeAll(async () => {
-  server = await startPostgres()
-  pool = new pg.Pool({ connectionString: server.connectionString, max: 4 })
-  pool.on('error', () => undefined)
-}, 60_000)
-
-afterAll(async () => {
-  await pool?.end()
-  await server?.close()
+const postgres = useServer(startPostgres, {
+  client: (s) => new pg.Pool({ connectionString: s.connectionString, max: 4 }).on('error', () => undefined),
+  closeClient: (pool) => pool.end(),
 })
 
 beforeEach(async () => {
-  await pool.query('DROP TABLE IF EXISTS events, counts, windowed, snapshot, structured_rx_batches')
+  await postgres.client.query('DROP TABLE IF EXISTS events, counts, windowed, snapshot, structured_rx_batches')
 })
 
 const Event = t.type({ id: t.Int, user: t.string, amount: t.number })
@@ -52,13 +45,13 @@ const context = (outputMode: SinkContext['outputMode'], queryId = 'q-test'): Sin
 })
 
 async function rowsOf<T>(sql: string): Promise<T[]> {
-  return (await pool.query(sql)).rows as T[]
+  return (await postgres.client.query(sql)).rows as T[]
 }
 
 describe('postgresSink', () => {
   it('appends each batch in one transaction and records the batch id with the query id', async () => {
-    await createPostgresTable({ pool, table: 'events', codec: Event })
-    const writer = await postgresSink<Event>({ pool, table: 'events' }).open(context('append'))
+    await createPostgresTable({ pool: postgres.client, table: 'events', codec: Event })
+    const writer = await postgresSink<Event>({ pool: postgres.client, table: 'events' }).open(context('append'))
     await writer.addBatch(0, [
       { id: 1, user: 'a', amount: 1.5 },
       { id: 2, user: 'b', amount: 2 },
@@ -76,34 +69,34 @@ describe('postgresSink', () => {
   })
 
   it('skips a batch re-run after it committed, and any batch older than the last committed one', async () => {
-    await createPostgresTable({ pool, table: 'events', codec: Event })
-    const writer = await postgresSink<Event>({ pool, table: 'events' }).open(context('append'))
+    await createPostgresTable({ pool: postgres.client, table: 'events', codec: Event })
+    const writer = await postgresSink<Event>({ pool: postgres.client, table: 'events' }).open(context('append'))
     await writer.addBatch(0, [{ id: 1, user: 'a', amount: 1 }])
     await writer.addBatch(0, [{ id: 1, user: 'a', amount: 1 }])
     await writer.addBatch(1, [{ id: 2, user: 'a', amount: 1 }])
     await writer.addBatch(0, [{ id: 99, user: 'z', amount: 9 }])
-    const again = await postgresSink<Event>({ pool, table: 'events' }).open(context('append'))
+    const again = await postgresSink<Event>({ pool: postgres.client, table: 'events' }).open(context('append'))
     await again.addBatch(1, [{ id: 2, user: 'a', amount: 1 }])
     expect(await rowsOf('SELECT id::int FROM events ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }])
   })
 
   it('keeps the batches of two queries apart by query id', async () => {
-    await createPostgresTable({ pool, table: 'events', codec: Event })
-    const first = await postgresSink<Event>({ pool, table: 'events' }).open(context('append', 'first'))
-    const second = await postgresSink<Event>({ pool, table: 'events' }).open(context('append', 'second'))
+    await createPostgresTable({ pool: postgres.client, table: 'events', codec: Event })
+    const first = await postgresSink<Event>({ pool: postgres.client, table: 'events' }).open(context('append', 'first'))
+    const second = await postgresSink<Event>({ pool: postgres.client, table: 'events' }).open(context('append', 'second'))
     await first.addBatch(0, [{ id: 1, user: 'a', amount: 1 }])
     await second.addBatch(0, [{ id: 2, user: 'b', amount: 1 }])
     expect(await rowsOf('SELECT id::int FROM events ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }])
   })
 
   it('upserts an update-mode count on its key, so the table ends with the exact count per key', async () => {
-    await createPostgresTable({ pool, table: 'counts', codec: t.type({ key: t.string, count: t.Int }), key: ['key'] })
+    await createPostgresTable({ pool: postgres.client, table: 'counts', codec: t.type({ key: t.string, count: t.Int }), key: ['key'] })
     const session = createSession({ shufflePartitions: 2 })
     const input = memorySource<Event>()
     const query = await session
       .readStream(input.source)
       .pipe(groupBy((e: Event) => e.user, t.string), count())
-      .writeStream({ outputMode: 'update', sink: postgresSink({ pool, table: 'counts' }) })
+      .writeStream({ outputMode: 'update', sink: postgresSink({ pool: postgres.client, table: 'counts' }) })
       .start()
     const users = ['a', 'b', 'c', 'a', 'a', 'b']
     for (const [i, user] of users.entries()) {
@@ -120,13 +113,13 @@ describe('postgresSink', () => {
 
   it('flattens a window into window_start and window_end and upserts on key plus window by default', async () => {
     const Windowed = t.type({ key: t.string, window: t.type({ start: t.number, end: t.number }), count: t.Int })
-    await createPostgresTable({ pool, table: 'windowed', codec: Windowed, key: ['key', 'window_start', 'window_end'] })
+    await createPostgresTable({ pool: postgres.client, table: 'windowed', codec: Windowed, key: ['key', 'window_start', 'window_end'] })
     const session = createSession({ shufflePartitions: 2 })
     const input = memorySource<{ user: string; ts: number }>()
     const query = await session
       .readStream(input.source)
       .pipe(groupBy((c: { user: string; ts: number }) => c.user, t.string, { window: { time: (c) => c.ts, size: '10 seconds' } }), count())
-      .writeStream({ outputMode: 'update', sink: postgresSink({ pool, table: 'windowed' }) })
+      .writeStream({ outputMode: 'update', sink: postgresSink({ pool: postgres.client, table: 'windowed' }) })
       .start()
     input.addData([{ user: 'a', ts: at(1) }, { user: 'a', ts: at(12) }])
     await query.processAllAvailable()
@@ -140,31 +133,31 @@ describe('postgresSink', () => {
   })
 
   it('replaces the whole table with each batch in complete mode', async () => {
-    await createPostgresTable({ pool, table: 'snapshot', codec: t.type({ key: t.string, count: t.Int }) })
-    const writer = await postgresSink({ pool, table: 'snapshot' }).open(context('complete'))
+    await createPostgresTable({ pool: postgres.client, table: 'snapshot', codec: t.type({ key: t.string, count: t.Int }) })
+    const writer = await postgresSink({ pool: postgres.client, table: 'snapshot' }).open(context('complete'))
     await writer.addBatch(0, [{ key: 'a', count: 1 }, { key: 'b', count: 1 }])
     await writer.addBatch(1, [{ key: 'a', count: 2 }])
     expect(await rowsOf('SELECT key, count::int FROM snapshot')).toEqual([{ key: 'a', count: 2 }])
   })
 
   it('keeps the last row of a key that appears twice in one update-mode batch', async () => {
-    await createPostgresTable({ pool, table: 'counts', codec: t.type({ key: t.string, count: t.Int }), key: ['key'] })
-    const writer = await postgresSink({ pool, table: 'counts' }).open(context('update'))
+    await createPostgresTable({ pool: postgres.client, table: 'counts', codec: t.type({ key: t.string, count: t.Int }), key: ['key'] })
+    const writer = await postgresSink({ pool: postgres.client, table: 'counts' }).open(context('update'))
     await writer.addBatch(0, [{ key: 'a', count: 1 }, { key: 'a', count: 2 }])
     expect(await rowsOf('SELECT key, count::int FROM counts')).toEqual([{ key: 'a', count: 2 }])
   })
 
   it('writes a batch larger than one statement can carry (65,535 parameters) in full', async () => {
-    await createPostgresTable({ pool, table: 'events', codec: Event })
-    const writer = await postgresSink<Event>({ pool, table: 'events' }).open(context('append'))
+    await createPostgresTable({ pool: postgres.client, table: 'events', codec: Event })
+    const writer = await postgresSink<Event>({ pool: postgres.client, table: 'events' }).open(context('append'))
     const rows = Array.from({ length: 30_000 }, (_, i) => ({ id: i, user: `u${i % 7}`, amount: i / 2 }))
     await writer.addBatch(0, rows)
     expect(await rowsOf('SELECT count(*)::int AS n, sum(id)::float8 AS s FROM events')).toEqual([{ n: 30_000, s: (29_999 * 30_000) / 2 }])
   })
 
   it('stores objects and arrays as JSON', async () => {
-    await pool.query('CREATE TABLE events (id int, tags jsonb)')
-    const writer = await postgresSink({ pool, table: 'events' }).open(context('append'))
+    await postgres.client.query('CREATE TABLE events (id int, tags jsonb)')
+    const writer = await postgresSink({ pool: postgres.client, table: 'events' }).open(context('append'))
     await writer.addBatch(0, [{ id: 1, tags: ['x', 'y'] }, { id: 2, tags: { a: 1 } }])
     expect(await rowsOf('SELECT id, tags FROM events ORDER BY id')).toEqual([
       { id: 1, tags: ['x', 'y'] },
@@ -173,26 +166,26 @@ describe('postgresSink', () => {
   })
 
   it('refuses to start on a table that does not exist, naming it', async () => {
-    const error = await rejectionOf(postgresSink({ pool, table: 'missing_table' }).open(context('append')))
+    const error = await rejectionOf(postgresSink({ pool: postgres.client, table: 'missing_table' }).open(context('append')))
     expect(error).toBeInstanceOf(InvalidQueryError)
     expect((error as Error).message).toMatch(/table missing_table does not exist/)
   })
 
   it('refuses update mode on a table without the key columns, naming what is missing', async () => {
-    await pool.query('CREATE TABLE counts (k text, n int)')
-    const error = await rejectionOf(postgresSink({ pool, table: 'counts' }).open(context('update')))
+    await postgres.client.query('CREATE TABLE counts (k text, n int)')
+    const error = await rejectionOf(postgresSink({ pool: postgres.client, table: 'counts' }).open(context('update')))
     expect(error).toBeInstanceOf(InvalidQueryError)
     expect((error as Error).message).toMatch(/none of key, window_start, window_end/)
   })
 
   it('fails the query, naming the field, when a row has a field the table has no column for', async () => {
-    await createPostgresTable({ pool, table: 'events', codec: Event })
+    await createPostgresTable({ pool: postgres.client, table: 'events', codec: Event })
     const session = createSession()
     const input = memorySource<Event>()
     const query = await session
       .readStream(input.source)
       .pipe(map((e: Event) => ({ ...e, extra: 1 })))
-      .writeStream({ outputMode: 'append', sink: postgresSink({ pool, table: 'events' }) })
+      .writeStream({ outputMode: 'append', sink: postgresSink({ pool: postgres.client, table: 'events' }) })
       .start()
     input.addData([{ id: 1, user: 'a', amount: 1 }])
     const error = await rejectionOf(query.processAllAvailable())
@@ -203,12 +196,12 @@ describe('postgresSink', () => {
   })
 
   it('connects with a connection string and closes its own pool when the query stops', async () => {
-    await createPostgresTable({ connectionString: server.connectionString, table: 'events', codec: Event })
+    await createPostgresTable({ connectionString: postgres.server.connectionString, table: 'events', codec: Event })
     const session = createSession()
     const input = memorySource<Event>()
     const query = await session
       .readStream(input.source)
-      .writeStream({ outputMode: 'append', sink: postgresSink({ connectionString: server.connectionString, table: 'events' }) })
+      .writeStream({ outputMode: 'append', sink: postgresSink({ connectionString: postgres.server.connectionString, table: 'events' }) })
       .start()
     input.addData([{ id: 7, user: 'a', amount: 1 }])
     await query.processAllAvailable()

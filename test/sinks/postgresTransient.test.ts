@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import pg from 'pg'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   ConnectorUnavailableError,
   createPostgresTable,
@@ -21,23 +21,17 @@ import {
 } from '../../src/index.js'
 import type { RetryOptions } from '../../src/durable/retry.js'
 import { rejectionOf } from '../checkpoint/tempDir.js'
-import { startPostgres, type PostgresServer } from '../support/servers/postgres.js'
+import { useServer } from '../support/servers/managed.js'
+import { startPostgres } from '../support/servers/postgres.js'
 
 const Event = t.type({ id: t.number, user: t.string })
 type Event = t.TypeOf<typeof Event>
 
-let server: PostgresServer
 let root: string
 let files = 0
 let nextId = 0
 
-beforeAll(async () => {
-  server = await startPostgres()
-}, 60_000)
-
-afterAll(async () => {
-  await server?.close()
-})
+const postgres = useServer(startPostgres)
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'srx-pg-transient-'))
@@ -45,12 +39,12 @@ beforeEach(async () => {
   files = 0
   nextId = 0
   await query('DROP TABLE IF EXISTS events, structured_rx_batches')
-  await createPostgresTable({ connectionString: server.connectionString, table: 'events', codec: Event })
+  await createPostgresTable({ connectionString: postgres.server.connectionString, table: 'events', codec: Event })
   return () => rm(root, { recursive: true, force: true })
 })
 
 async function query<R = Record<string, unknown>>(sql: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString: server.connectionString })
+  const client = new pg.Client({ connectionString: postgres.server.connectionString })
   await client.connect()
   try {
     return (await client.query(sql)).rows as R[]
@@ -72,7 +66,7 @@ async function start(retry: RetryOptions, once = false): Promise<StreamingQuery>
     .readStream(jsonFiles(join(root, 'input'), { codec: Event, maxFilesPerTrigger: 1 }))
     .writeStream({
       outputMode: 'append',
-      sink: postgresSink({ connectionString: server.connectionString, table: 'events', retry }),
+      sink: postgresSink({ connectionString: postgres.server.connectionString, table: 'events', retry }),
       checkpointLocation: join(root, 'checkpoint'),
       trigger: once ? trigger.availableNow() : trigger.processingTime(20),
     })
@@ -92,12 +86,12 @@ describe('postgresSink when the database goes away', () => {
     await addFile(50)
     const running = await start({ attempts: 40, initialDelayMs: 50, maxDelayMs: 500 })
     await running.processAllAvailable()
-    await server.stop()
+    await postgres.server.stop()
     await addFile(50)
     await addFile(50)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect(running.isActive).toBe(true)
-    await server.start()
+    await postgres.server.start()
     await running.processAllAvailable()
     await running.stop()
     expect(await written()).toEqual({ ids: range(150), rows: 150 })
@@ -108,7 +102,7 @@ describe('postgresSink when the database goes away', () => {
     await addFile(40)
     const running = await start({ attempts: 3, initialDelayMs: 20, maxDelayMs: 50 })
     await running.processAllAvailable()
-    await server.stop()
+    await postgres.server.stop()
     await addFile(40)
     const error = await rejectionOf(running.awaitTermination())
     expect(error).toBeInstanceOf(StreamingQueryError)
@@ -116,7 +110,7 @@ describe('postgresSink when the database goes away', () => {
     expect(cause).toBeInstanceOf(ConnectorUnavailableError)
     expect(cause).toMatchObject({ attempts: 3, connector: 'PostgreSQL sink events, batch 2' })
     expect((cause as ConnectorUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' })
-    await server.start()
+    await postgres.server.start()
     await addFile(40)
     const restarted = await start({ attempts: 10, initialDelayMs: 50, maxDelayMs: 500 }, true)
     await restarted.awaitTermination()

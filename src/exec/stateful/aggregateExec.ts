@@ -32,6 +32,8 @@ export class AggregateExec implements StatefulExec {
     this.grouping = new Grouping(spec.groupBy, spec.groupByLabel, spec.keyCodec)
     this.evicts = spec.evictsByWatermark
     this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec, patchDeltas)
+    // A window goes once the watermark passes its end: the store indexes windows by end, so a batch visits only those.
+    if (this.evicts) this.store.evictsBy((entry) => entry.window!.end)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {
@@ -110,25 +112,17 @@ export class AggregateExec implements StatefulExec {
         for (const entry of this.store.changedEntries()) out.push(this.resultRow(entry))
         break
       case 'append':
-        // A window is final once the watermark passes its end: emit it exactly once, then forget it.
-        for (const entry of this.store.entries.values()) {
-          if (entry.window!.end <= ctx.watermarkMs) out.push(this.resultRow(entry))
-        }
         break
     }
     if (this.evicts) {
       const started = performance.now()
-      this.evict(ctx.watermarkMs)
+      const closed = this.store.evictUpTo(ctx.watermarkMs)
       this.evictedThroughMs = ctx.watermarkMs
       this.removalsTimeMs = performance.now() - started
+      // A window is final once the watermark passes its end: in append mode it is emitted exactly once, as it goes.
+      if (ctx.outputMode === 'append') for (const entry of closed) out.push(this.resultRow(entry))
     }
     return out
-  }
-
-  private evict(watermarkMs: number): void {
-    for (const entry of [...this.store.entries.values()]) {
-      if (entry.window!.end <= watermarkMs) this.store.remove(entry.id)
-    }
   }
 
   private resultRow(entry: StateEntry): unknown {
@@ -148,7 +142,7 @@ export class AggregateExec implements StatefulExec {
     // The last batch evicted everything at or below its watermark, and late rows cannot add such state again: only
     // a higher watermark can make a no-data batch worth running, so idle polls skip the scan of the state.
     if (nextWatermarkMs <= this.evictedThroughMs) return false
-    for (const entry of this.store.entries.values()) if (entry.window!.end <= nextWatermarkMs) return true
-    return false
+    const next = this.store.nextExpiry
+    return next !== undefined && next <= nextWatermarkMs
   }
 }

@@ -27,6 +27,8 @@ export class DropDuplicatesExec implements StatefulExec {
     this.grouping = new Grouping({ kind: 'groupBy', keyOf: node.keyOf, keyCodec: node.keyCodec }, spec.name)
     this.within = node.within as ((row: unknown) => unknown) | undefined
     this.store = new StateStore(spec.name, partitions, spec.keyCodec, spec.stateCodec)
+    // With `within`, a key goes once the watermark reaches its expiry: the store indexes keys by it.
+    if (this.within !== undefined) this.store.evictsBy((entry) => entry.value as number)
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {
@@ -51,9 +53,7 @@ export class DropDuplicatesExec implements StatefulExec {
     }
     if (this.within !== undefined) {
       const started = performance.now()
-      for (const entry of [...this.store.entries.values()]) {
-        if ((entry.value as number) <= ctx.watermarkMs) this.store.remove(entry.id)
-      }
+      this.store.evictUpTo(ctx.watermarkMs)
       this.evictedThroughMs = ctx.watermarkMs
       this.removalsTimeMs = performance.now() - started
     }
@@ -65,7 +65,7 @@ export class DropDuplicatesExec implements StatefulExec {
     // The last batch evicted everything at or below its watermark, and late rows cannot add such state again: only
     // a higher watermark can make a no-data batch worth running, so idle polls skip the scan of the state.
     if (nextWatermarkMs <= this.evictedThroughMs) return false
-    for (const entry of this.store.entries.values()) if ((entry.value as number) <= nextWatermarkMs) return true
-    return false
+    const next = this.store.nextExpiry
+    return next !== undefined && next <= nextWatermarkMs
   }
 }
