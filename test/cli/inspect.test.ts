@@ -146,4 +146,15 @@ describe('structured-rx inspect', () => {
     expect(io.stderr()).toBe(`structured-rx: ${dir} is not a checkpoint: it has no metadata file\n`)
     expect(await readdir(dir)).toEqual([])
   })
+
+  it('fails with a one-line reason for a location that does not exist, or is a file', async () => {
+    const missing = captureIo()
+    expect(await runCli(['inspect', join(dir, 'missing')], missing)).toBe(1)
+    expect(missing.stderr()).toBe(`structured-rx: ${join(dir, 'missing')} does not exist\n`)
+    const file = join(dir, 'metadata.json')
+    await writeFile(file, '{}')
+    const notDir = captureIo()
+    expect(await runCli(['inspect', file], notDir)).toBe(1)
+    expect(notDir.stderr()).toBe(`structured-rx: ${file} is not a directory\n`)
+  })
 })
