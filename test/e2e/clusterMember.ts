@@ -7,7 +7,6 @@
  * stream `counts`, and shares the query's tasks with every process started alike, through a coordinator on Redis or
  * on NATS JetStream KV. It prints `tasks <p,…>` whenever the tasks it runs change, and stops cleanly on SIGTERM.
  */
-import { pathToFileURL } from 'node:url'
 import * as t from 'io-ts'
 import {
   type ClusterQuery,
@@ -20,6 +19,7 @@ import {
   redisCoordinator,
   redisStreamSink,
 } from '../../src/index.js'
+import { runWhenMain } from '../support/childMain.js'
 
 export const ClusterRow = t.type({ id: t.number, key: t.string })
 export type ClusterRow = t.TypeOf<typeof ClusterRow>
@@ -56,13 +56,4 @@ async function main(argv: readonly string[]): Promise<void> {
   await coordinator.close()
 }
 
-// Only when run as the child process, not when the test imports the names above.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-      process.exit(1)
-    },
-  )
-}
+runWhenMain(import.meta.url, main)

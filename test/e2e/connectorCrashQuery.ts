@@ -13,7 +13,6 @@
  * Both run with `trigger.availableNow()`, print `started` once `start()` resolved, exit 0 when everything is
  * committed and 1 on an error.
  */
-import { pathToFileURL } from 'node:url'
 import * as t from 'io-ts'
 import {
   count,
@@ -29,6 +28,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../../src/index.js'
+import { runWhenMain } from '../support/childMain.js'
 
 export const StormRow = t.type({ id: t.number, key: t.string, v: t.number })
 export type StormRow = t.TypeOf<typeof StormRow>
@@ -75,13 +75,4 @@ async function main(argv: readonly string[]): Promise<void> {
   await query.awaitTermination()
 }
 
-// Only when run as the child process, not when the test imports the helpers above.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-      process.exit(1)
-    },
-  )
-}
+runWhenMain(import.meta.url, main)

@@ -10,11 +10,11 @@
  * It prints `started` once both `start()` resolved and exits 0 when both committed everything, 1 on an error.
  */
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { S3Client } from '@aws-sdk/client-s3'
 import * as t from 'io-ts'
 import { count, createSession, groupBy, jsonFiles, map, postgresSink, s3CheckpointFs, trigger } from '../../src/index.js'
 import { InputRow } from './crashQuery.js'
+import { runWhenMain } from '../support/childMain.js'
 
 /** The events query's projection, shared with the test that computes the expected rows. */
 export const projectEvent = (r: InputRow) => ({ id: r.id, key: r.key, v2: r.v * 2 })
@@ -62,13 +62,4 @@ async function main(argv: readonly string[]): Promise<void> {
   client.destroy()
 }
 
-// Only when run as the child process, not when the test imports the helpers above.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-      process.exit(1)
-    },
-  )
-}
+runWhenMain(import.meta.url, main)
