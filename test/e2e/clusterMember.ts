@@ -19,7 +19,7 @@ import {
   redisCoordinator,
   redisStreamSink,
 } from '../../src/index.js'
-import { runWhenMain } from '../support/childMain.js'
+import { runAsChild } from './childMain.js'
 
 export const ClusterRow = t.type({ id: t.number, key: t.string })
 export type ClusterRow = t.TypeOf<typeof ClusterRow>
@@ -56,4 +56,4 @@ async function main(argv: readonly string[]): Promise<void> {
   await coordinator.close()
 }
 
-runWhenMain(import.meta.url, main)
+runAsChild(import.meta.url, main)

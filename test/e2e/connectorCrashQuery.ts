@@ -28,7 +28,7 @@ import {
   type StreamingQuery,
   trigger,
 } from '../../src/index.js'
-import { runWhenMain } from '../support/childMain.js'
+import { runAsChild } from './childMain.js'
 
 export const StormRow = t.type({ id: t.number, key: t.string, v: t.number })
 export type StormRow = t.TypeOf<typeof StormRow>
@@ -75,4 +75,4 @@ async function main(argv: readonly string[]): Promise<void> {
   await query.awaitTermination()
 }
 
-runWhenMain(import.meta.url, main)
+runAsChild(import.meta.url, main)

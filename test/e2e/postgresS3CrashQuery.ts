@@ -14,7 +14,7 @@ import { S3Client } from '@aws-sdk/client-s3'
 import * as t from 'io-ts'
 import { count, createSession, groupBy, jsonFiles, map, postgresSink, s3CheckpointFs, trigger } from '../../src/index.js'
 import { InputRow } from './crashQuery.js'
-import { runWhenMain } from '../support/childMain.js'
+import { runAsChild } from './childMain.js'
 
 /** The events query's projection, shared with the test that computes the expected rows. */
 export const projectEvent = (r: InputRow) => ({ id: r.id, key: r.key, v2: r.v * 2 })
@@ -62,4 +62,4 @@ async function main(argv: readonly string[]): Promise<void> {
   client.destroy()
 }
 
-runWhenMain(import.meta.url, main)
+runAsChild(import.meta.url, main)
