@@ -1,11 +1,13 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { entryId, loadEncodedState } from '../../src/checkpoint/reader.js'
-import { encodeCheckpointFile } from '../../src/durable/format.js'
+import { entryId, loadEncodedState, readCheckpointSummary } from '../../src/checkpoint/reader.js'
+import { encodeCheckpointFile, readCheckpointFile, writeCheckpointJson } from '../../src/durable/format.js'
+import type { CheckpointFs } from '../../src/durable/fs.js'
 import { CheckpointCorruptedError, nodeFs } from '../../src/index.js'
 import { PatchedKey } from '../../src/state/stateEntries.js'
 import { operatorStateFiles } from '../../src/state/stateFiles.js'
+import { fixture } from './clickQuery.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
 
 const tempDir = useTempDir()
@@ -45,5 +47,24 @@ describe('loadEncodedState (the offline reader behind inspect, state and rescale
     const error = await rejectionOf(loadEncodedState(nodeFs, location, 'op', 1, 1, 1))
     expect(error).toBeInstanceOf(CheckpointCorruptedError)
     expect(error).toMatchObject({ path, reason: 'line 2 is not a state entry' })
+  })
+})
+
+describe('readCheckpointSummary', () => {
+  it('refuses a write-ahead-log entry without its end offsets as corrupted, naming the file', async () => {
+    const { checkpoint: location } = await fixture(tempDir(), { files: 1, snapshotInterval: 10, sink: 'counts' })
+    const path = join(location, 'offsets', '0')
+    const { end: _end, ...withoutEnd } = JSON.parse(await readCheckpointFile(nodeFs, path)) as Record<string, unknown>
+    await writeCheckpointJson(nodeFs, path, withoutEnd)
+    const error = await rejectionOf(readCheckpointSummary(nodeFs, location))
+    expect(error).toBeInstanceOf(CheckpointCorruptedError)
+    expect(error).toMatchObject({ path, reason: expect.stringContaining('end') })
+  })
+
+  it('passes on a failure to list the location as it is, not as "not a directory"', async () => {
+    const location = tempDir()
+    const eio = Object.assign(new Error(`EIO: i/o error, scandir '${location}'`), { code: 'EIO' })
+    const failingFs: CheckpointFs = { ...nodeFs, readdir: () => Promise.reject(eio) }
+    expect(await rejectionOf(readCheckpointSummary(failingFs, location))).toBe(eio)
   })
 })
