@@ -237,6 +237,7 @@ describe('an interrupted rescale', () => {
     expect(resumed.code).toBe(0)
     expect(resumed.out).toContain('finishing an interrupted rescale from 4 to 6 partitions')
     expect(resumed.out).not.toContain('rescaling')
+    expect(resumed.out).not.toContain('nothing to do')
     expect((await readdir(join(dir, 'state'))).sort()).toEqual(['count', 'dropDuplicates'])
     expect(await readRescaleMarker(nodeFs, dir)).toBeUndefined()
     const report = await inspectCheckpoint(dir)
