@@ -236,7 +236,7 @@ export class Session {
         // Tasks, and the two parts of a repartitioned query, form one query: the session sees it once they started.
         const context = this.context(() => undefined)
         query = split !== undefined
-          ? await startRepartitioned(context, { source, nodes, ...options }, split)
+          ? await startRepartitioned(context, { source, nodes, ...options }, split, this.scaling, this.options)
           : await startScaledOut(context, { source: source as PartitionedSource<unknown>, nodes, ...options }, this.scaling, this.options)
         announce(query)
       } else query = await startQuery(this.context(announce), { source, nodes, ...options })

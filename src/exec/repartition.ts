@@ -12,7 +12,9 @@ import { isRepartitionVia, type RepartitionVia } from './repartitionVia.js'
 import { RepartitionedQuery } from './repartitionedQuery.js'
 import { startQuery } from './startQuery.js'
 import type { StreamingQuery } from './streamingQuery.js'
+import { checkParallelism, type Scaling, startScaledOut } from './scaleOut.js'
 import { checkPartitioning, type PartitionedQueryDefinition, startTasks } from './tasks.js'
+import type { WorkerSessionOptions } from './workerProtocol.js'
 
 /** A query as `writeStream` describes it, over a source of either kind. */
 export interface AnyQueryDefinition extends Omit<QueryDefinition, 'source' | 'task'> {
@@ -60,11 +62,17 @@ export function splitAtRepartition(nodes: readonly PlanNode[]): RepartitionSplit
  * Starts both parts of a repartitioned query: part one (`<checkpoint>/repartition`) writes the source's rows into
  * `via` by key, part two (`<checkpoint>/tasks/<p>`) runs the rest as one task per partition of `via`. With trigger
  * once or availableNow, part two starts once part one has finished, so it sees every row part one wrote.
- * @example const query = await startRepartitioned(context, { source, nodes, outputMode: 'update', sink, checkpointLocation }, split)
- * @throws InvalidQueryError when `via` is not a partitioned stream, without a checkpoint location, or with
- * parallelism above 1 or a cluster; every error of starting either part (checkpoint, plan, partitioning).
+ * @example const query = await startRepartitioned(context, { source, nodes, outputMode: 'update', sink, checkpointLocation }, split, session.scaling, session.options)
+ * @throws InvalidQueryError when `via` is not a partitioned stream, without a checkpoint location, or in a cluster;
+ * the errors of checkParallelism; every error of starting either part (checkpoint, plan, partitioning).
  */
-export async function startRepartitioned(session: SessionContext, def: AnyQueryDefinition, split: RepartitionSplit): Promise<StreamingQuery> {
+export async function startRepartitioned(
+  session: SessionContext,
+  def: AnyQueryDefinition,
+  split: RepartitionSplit,
+  scaling: Scaling,
+  options: WorkerSessionOptions & { readonly fs?: unknown },
+): Promise<StreamingQuery> {
   const via = checkedVia(split)
   const { label } = split
   if (def.checkpointLocation === undefined) {
@@ -73,16 +81,19 @@ export async function startRepartitioned(session: SessionContext, def: AnyQueryD
         'tells a restart which rows part one already wrote and part two already read',
     )
   }
-  if ((def.parallelism ?? 1) !== 1 || def.cluster !== undefined) {
+  if (def.cluster !== undefined) {
     throw new InvalidQueryError(
-      `${label}: ${def.cluster !== undefined ? `cluster '${def.cluster.name}'` : `parallelism ${def.parallelism}`} is not ` +
-        'supported with repartition yet; run the part before it as a query of its own that writes to the partitioned ' +
-        'stream (its sink), and the rest as a query over that stream read with partitionedBy: \'stableKeyHash\'',
+      `${label}: cluster '${def.cluster.name}' is not supported with repartition yet; run the part before it as a query ` +
+        'of its own that writes to the partitioned stream (its sink), and the rest in the cluster as a query over that ' +
+        'stream read with partitionedBy: \'stableKeyHash\'',
     )
   }
-  const layout = checkpointLayout(def.checkpointLocation)
+  checkParallelism(def, scaling, options)
   const partTwo: PartitionedQueryDefinition = { ...def, source: via.source(), nodes: split.after }
   checkPartitioning(partTwo)
+  // A worker thread runs its share of part two's tasks; part one runs on the thread that started the query.
+  if (scaling.tasks !== undefined) return startScaledOut(session, partTwo, scaling, options)
+  const layout = checkpointLayout(def.checkpointLocation)
   await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
   if ((await session.fs.exists(layout.tasksRoot)) && !(await session.fs.exists(layout.repartition))) {
     throw new IncompatibleCheckpointError(def.checkpointLocation, [
@@ -102,7 +113,7 @@ export async function startRepartitioned(session: SessionContext, def: AnyQueryD
   const query = new RepartitionedQuery(def.queryName, def.trigger, via.description, via.partitions, session)
   await query.start(
     (context) => (isPartitioned(partOne.source) ? startTasks(context, { ...partOne, source: partOne.source }) : startQuery(context, { ...partOne, source: partOne.source })),
-    (context) => startTasks(context, partTwo),
+    (context) => startScaledOut(context, partTwo, scaling, options),
   )
   return query
 }

@@ -3,7 +3,7 @@
  * partitioned by key gives exactly the result of the same query without repartition, run as one query (a law checked
  * over random inputs, for a table of queries), and starts, stops and fails as one query.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -20,10 +20,12 @@ import {
   jetStream,
   jetStreamPartitions,
   map,
+  memoryCoordinator,
   memorySink,
   memorySource,
   type Operator,
   type OutputMode,
+  QueryModuleError,
   redisStreamPartitions,
   repartition,
   type RepartitionVia,
@@ -38,6 +40,7 @@ import { natsTestClient } from '../connectors/natsHelpers.js'
 import { useServer } from '../support/servers/managed.js'
 import { startNats } from '../support/servers/nats.js'
 import { startRedis } from '../support/servers/redis.js'
+import { repartitionedCounts } from './fixtures/repartitionedCounts.js'
 
 const Click = t.type({ user: t.string, page: t.string, n: t.number, ts: t.number })
 type Click = t.TypeOf<typeof Click>
@@ -219,6 +222,39 @@ describe('a repartitioned query', () => {
   })
 })
 
+describe('a repartitioned query on worker threads', () => {
+  it('runs part two as tasks on 2 workers with exactly the counts of one thread and of the input', async () => {
+    const clicks = Array.from({ length: 300 }, (_, i) => ({ user: `u${(i * 7) % 11}`, n: i }))
+    const input = await tempDir()
+    await writeFile(join(input, 'clicks.jsonl'), clicks.map((c) => JSON.stringify(c)).join('\n') + '\n')
+    const countsOn = async (parallelism: number) => {
+      const i = ++n
+      await nats.client.addStream(`RW${i}`, [`rw${i}.>`])
+      const query = await repartitionedCounts.start({
+        input, natsUrl: nats.server.url, stream: `RW${i}`, via: `rw${i}.by-user`, output: `rw${i}.counts`, partitions: 4,
+        checkpoint: join(await tempDir(), 'ckpt'), parallelism,
+      })
+      try {
+        await query.processAllAvailable()
+        if (parallelism > 1) expect(new Set(scaleOutOf(query)!.taskStatus.map((task) => task.owner))).toEqual(new Set(['worker-0', 'worker-1']))
+      } finally {
+        await query.stop()
+      }
+      const counts = new Map<string, number>()
+      for (const m of await nats.client.read(`RW${i}`, `rw${i}.counts`)) {
+        const row = JSON.parse(m.text) as { key: string; count: number }
+        counts.set(row.key, Math.max(counts.get(row.key) ?? 0, row.count))
+      }
+      return Object.fromEntries([...counts].sort())
+    }
+    const expected = new Map<string, number>()
+    for (const c of clicks) expected.set(c.user, (expected.get(c.user) ?? 0) + 1)
+    const onWorkers = await countsOn(2)
+    expect(onWorkers).toEqual(Object.fromEntries([...expected].sort()))
+    expect(onWorkers).toEqual(await countsOn(1))
+  }, 120_000)
+})
+
 describe('start() refuses a repartition it cannot run', () => {
   const input = () => memorySource<Click>().source
   const start = async (ops: readonly unknown[], options: object = {}) =>
@@ -249,9 +285,15 @@ describe('start() refuses a repartition it cannot run', () => {
       /repartition #1 needs a checkpointLocation/,
     )
   })
-  it('worker threads or a cluster, saying it is not supported yet', async () => {
-    await expect(start([repartition(user, t.string, { via: via() }), groupBy(user, t.string), count()], { parallelism: 2 })).rejects.toThrow(
-      /parallelism 2 is not supported with repartition yet/,
+  it('worker threads for a query not defined in a module', async () => {
+    await expect(start([repartition(user, t.string, { via: via() }), groupBy(user, t.string), count()], { parallelism: 2 })).rejects.toBeInstanceOf(
+      QueryModuleError,
+    )
+  })
+  it('a cluster, saying it is not supported yet and what to run instead', async () => {
+    const cluster = { name: 'c', coordinator: memoryCoordinator({ ttlMs: 1000 }) }
+    await expect(start([repartition(user, t.string, { via: via() }), groupBy(user, t.string), count()], { cluster })).rejects.toThrow(
+      /cluster 'c' is not supported with repartition yet; run the part before it as a query of its own/,
     )
   })
   it('a partition count that is not a positive integer', () => {
