@@ -10,19 +10,10 @@ import { readCheckpointFile, writeCheckpointFile } from '../../src/durable/forma
 import type { CheckpointFs } from '../../src/durable/fs.js'
 import { CliError } from '../../src/errors.js'
 import { CheckpointCorruptedError, ConcurrentQueryError, count, createSession, dropDuplicates, groupBy, memorySink, memorySource, nodeFs } from '../../src/index.js'
-import { countQuery, users } from '../cli/support.js'
+import { countQuery, runOn, users } from '../cli/support.js'
 import { rejectionOf, useTempDir } from './tempDir.js'
 
 const tempDir = useTempDir()
-
-async function runOn(query: ReturnType<typeof countQuery>, partitions: number, batches: string[][]): Promise<void> {
-  const q = await query.start(partitions)
-  for (const batch of batches) {
-    query.add(batch)
-    await q.processAllAvailable()
-  }
-  await q.stop()
-}
 
 /** The state file bodies of an operator, with each file's header line of state version and partitions. */
 async function stateBodies(dir: string, operator: string): Promise<string[]> {

@@ -19,7 +19,7 @@ import {
   memorySource,
   nodeFs,
 } from '../../src/index.js'
-import { captureIo, countQuery, users } from './support.js'
+import { captureIo, countQuery, runOn, users } from './support.js'
 
 let dir: string
 beforeEach(async () => {
@@ -28,16 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
-
-/** Runs the query on `partitions` partitions over each batch of users in turn, then stops it. */
-async function runOn(query: ReturnType<typeof countQuery>, partitions: number, batches: string[][]): Promise<void> {
-  const q = await query.start(partitions)
-  for (const batch of batches) {
-    query.add(batch)
-    await q.processAllAvailable()
-  }
-  await q.stop()
-}
 
 async function rescaleCli(partitions: number) {
   const io = captureIo()
