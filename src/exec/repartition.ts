@@ -60,8 +60,9 @@ export function splitAtRepartition(nodes: readonly PlanNode[]): RepartitionSplit
 
 /**
  * Starts both parts of a repartitioned query: part one (`<checkpoint>/repartition`) writes the source's rows into
- * `via` by key, part two (`<checkpoint>/tasks/<p>`) runs the rest as one task per partition of `via`. With trigger
- * once or availableNow, part two starts once part one has finished, so it sees every row part one wrote.
+ * `via` by key, part two (`<checkpoint>/tasks/<p>`) runs the rest as one task per partition of `via`, on this thread
+ * or on `parallelism` worker threads (a worker, given its tasks in `scaling`, runs only its share of part two). With
+ * trigger once or availableNow, part two starts once part one has finished, so it sees every row part one wrote.
  * @example const query = await startRepartitioned(context, { source, nodes, outputMode: 'update', sink, checkpointLocation }, split, session.scaling, session.options)
  * @throws InvalidQueryError when `via` is not a partitioned stream, without a checkpoint location, or in a cluster;
  * the errors of checkParallelism; every error of starting either part (checkpoint, plan, partitioning).
