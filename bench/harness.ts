@@ -8,7 +8,10 @@ export interface Sample {
   readonly ms: number
   /** A number derived from the result (e.g. the sum of counts): keeps the work observable and lets cases be checked. */
   readonly checksum: number
-  /** Durations measured outside the timed part, by name (e.g. a query's start-up before its steady state is timed). */
+  /**
+   * Other durations, by name: measured outside the timed part (a query's start-up before its steady state is timed)
+   * or beside it (the CPU its threads spent).
+   */
   readonly extraMs?: Readonly<Record<string, number>>
 }
 
@@ -230,9 +233,9 @@ export function formatCases(result: GroupResult): string {
   ) + formatExtras(result)
 }
 
-/** The untimed durations some cases report (e.g. start-up), as median lines under the table; empty when none. */
+/** The other durations some cases report (start-up, CPU), as median lines under the table; empty when none. */
 function formatExtras(result: GroupResult): string {
-  const lines = result.cases.flatMap((c) => Object.entries(c.extraMs).map(([what, ms]) => `${c.name}: ${what} ${ms.toFixed(0)} ms (median, untimed)`))
+  const lines = result.cases.flatMap((c) => Object.entries(c.extraMs).map(([what, ms]) => `${c.name}: ${what} ${ms.toFixed(0)} ms (median)`))
   return lines.length === 0 ? '' : `\n${lines.join('\n')}`
 }
 
