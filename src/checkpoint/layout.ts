@@ -9,6 +9,7 @@
  * <location>/state/<operator>/<p>/<batchId>.delta|.snapshot   state files of one shuffle partition
  * <location>/sources/<i>/                 the i-th source's own log
  * <location>/tasks/<p>/                   task p of a query over a partitioned source: a whole checkpoint of its own
+ * <location>/tasks/metadata               the number of tasks (tasksMetadata.ts): another count is refused at start
  * <location>/repartition/                 the part of a repartitioned query that writes rows by key: a whole checkpoint
  * <location>/rescale                      marker of an unfinished `structured-rx rescale`
  * <location>/state/<operator>.rescale-<n> the new layout a rescale writes, and <operator>.old the one it replaces

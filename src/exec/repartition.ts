@@ -3,6 +3,7 @@
  * partition of `via`; part two reads `via` back as a PartitionedSource and runs the rest of the chain as tasks.
  */
 import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
+import { tasksMetadata } from '../checkpoint/tasksMetadata.js'
 import { IncompatibleCheckpointError, InvalidQueryError } from '../errors.js'
 import type { PlanNode, RepartitionNode } from '../plan/nodes.js'
 import { isPartitioned, type PartitionedSource } from '../sources/partitioned.js'
@@ -96,12 +97,13 @@ export async function startRepartitioned(
   if (scaling.tasks !== undefined) return startScaledOut(session, partTwo, scaling, options)
   const layout = checkpointLayout(def.checkpointLocation)
   await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
-  if ((await session.fs.exists(layout.tasksRoot)) && !(await session.fs.exists(layout.repartition))) {
+  if ((await session.fs.exists(layout.task(0))) && !(await session.fs.exists(layout.repartition))) {
     throw new IncompatibleCheckpointError(def.checkpointLocation, [
       `the checkpoint was written by tasks without ${label}: their positions are in another source than ` +
         `${via.description}; start the repartitioned query on a new checkpoint location`,
     ])
   }
+  await tasksMetadata(session.fs, def.checkpointLocation, via.partitions)
   const partOne: AnyQueryDefinition = {
     source: def.source,
     nodes: split.before,

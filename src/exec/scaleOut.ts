@@ -3,6 +3,7 @@ import { startCluster } from './cluster.js'
 import type { SessionContext } from './queryRun.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import { type PartitionedQueryDefinition, startTasks } from './tasks.js'
+import { tasksMetadata } from '../checkpoint/tasksMetadata.js'
 import { startOnWorkers } from './workers.js'
 import type { QueryModuleRef, WorkerSessionOptions } from './workerProtocol.js'
 
@@ -32,6 +33,7 @@ export async function startScaledOut(
   if (parallelism === 1 || scaling.tasks !== undefined) return startTasks(context, def, scaling.tasks)
   const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas } = session
   const settings = { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas }
+  if (def.checkpointLocation !== undefined) await tasksMetadata(context.fs, def.checkpointLocation, def.source.partitioning.partitions)
   return startOnWorkers(context, scaling.definedIn!, def.source.partitioning.partitions, parallelism, settings)
 }
 

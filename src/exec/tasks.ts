@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
+import { tasksMetadata } from '../checkpoint/tasksMetadata.js'
 import { PartitioningMismatchError } from '../errors.js'
 import { compilePlan } from '../plan/compile.js'
 import type { PartitionedSource } from '../sources/partitioned.js'
@@ -49,6 +50,8 @@ export async function startTasks(
   const { partitions } = def.source.partitioning
   checkPartitioning(def)
   if (def.checkpointLocation !== undefined) await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
+  // A worker or member starts only its share, after the thread that started the query checked the count.
+  if (def.checkpointLocation !== undefined && only === undefined) await tasksMetadata(session.fs, def.checkpointLocation, partitions)
   const indices = only ?? Array.from({ length: partitions }, (_, p) => p)
   for (const p of indices) {
     if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new RangeError(`no task ${p}: the source has ${partitions} partitions`)

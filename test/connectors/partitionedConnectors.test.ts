@@ -115,7 +115,7 @@ describe.each(brokers)('a partitioned $name', ({ fresh }) => {
     expect(tasks.counts).toEqual(whole.counts)
     expect(Object.values(tasks.counts).reduce((a, b) => a + b, 0)).toBe(200)
     expect(scaleOutOf(tasks.query)?.tasks).toBe(P)
-    expect((await readdir(join(ckpt, 'tasks'))).sort()).toEqual(['0', '1', '2'])
+    expect((await readdir(join(ckpt, 'tasks'))).sort()).toEqual(['0', '1', '2', 'metadata'])
   })
 
   it('resumes each task from its own checkpoint: a restart reads only what arrived since', async () => {

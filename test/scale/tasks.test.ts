@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   count,
   createSession,
+  IncompatibleCheckpointError,
   filter,
   groupBy,
   map,
@@ -86,7 +87,7 @@ describe('a query over a partitioned source runs as tasks', () => {
     const clicks = [...'abcdefgh'].map((user, n) => ({ user, n }))
     const first = await countsOf(partitionedClicks(3, clicks), dir)
     await first.query.stop()
-    expect((await readdir(join(dir, 'tasks'))).sort()).toEqual(['0', '1', '2'])
+    expect((await readdir(join(dir, 'tasks'))).sort()).toEqual(['0', '1', '2', 'metadata'])
     for (const p of ['0', '1', '2']) expect(await readdir(join(dir, 'tasks', p, 'commits'))).toEqual(['0'])
     const again = await countsOf(partitionedClicks(3, [...clicks, { user: 'a', n: 99 }]), dir)
     expect(again.sink.rows()).toEqual([{ key: 'a', count: 2 }])
@@ -121,5 +122,32 @@ describe('start() checks the source is partitioned by the stateful key', () => {
     parts[0]!.addData([{ user: misplaced, n: 1 }])
     await expect(countsOf(partitionedSource(parts.map((p) => p.source), { by: 'stableKeyHash' }))).rejects.toThrow()
     await expect(started.at(-1)!.awaitTermination()).rejects.toThrow(/hash puts it in partition 1/)
+  })
+})
+
+describe('a checkpoint of tasks keeps its number of tasks', () => {
+  const clicks = [...'abcdefgh'].map((user, n) => ({ user, n }))
+  const checkpoint = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srx-tasks-'))
+    dirs.push(dir)
+    return dir
+  }
+
+  it('refuses a source with another number of partitions, naming both counts', async () => {
+    const dir = await checkpoint()
+    await (await countsOf(partitionedClicks(2, clicks), dir)).query.stop()
+    const start = countsOf(partitionedClicks(3, clicks), dir)
+    await expect(start).rejects.toBeInstanceOf(IncompatibleCheckpointError)
+    await expect(start).rejects.toThrow(/written by 2 tasks, but the source now has 3 partitions.*start on a new checkpoint location/s)
+  })
+
+  it('starts a checkpoint written before the count was stored, and records the count then', async () => {
+    const dir = await checkpoint()
+    await (await countsOf(partitionedClicks(2, clicks), dir)).query.stop()
+    await rm(join(dir, 'tasks', 'metadata'))
+    const again = await countsOf(partitionedClicks(2, [...clicks, { user: 'a', n: 99 }]), dir)
+    expect(again.sink.rows()).toEqual([{ key: 'a', count: 2 }])
+    await again.query.stop()
+    await expect(countsOf(partitionedClicks(3, clicks), dir)).rejects.toThrow(/written by 2 tasks/)
   })
 })

@@ -1,7 +1,7 @@
 /**
- * `repartition` through `via` with a codec whose stored form differs from its value (a Date stored as epoch ms):
- * part one writes the encoded form that part two decodes, and a row that does not fit the codec fails part one's
- * batch before anything is written — over a real redis-server and nats-server.
+ * `repartition` through `via` over a real redis-server and nats-server, with a codec whose stored form differs from
+ * its value (a Date stored as epoch ms): part one writes the encoded form that part two decodes, and a row that does
+ * not fit the codec fails part one's batch before anything is written. A checkpoint keeps via's partition count.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,6 +13,7 @@ import {
   count,
   createSession,
   groupBy,
+  IncompatibleCheckpointError,
   jetStreamPartitions,
   memorySink,
   memorySource,
@@ -71,11 +72,11 @@ const vias: Record<string, () => Promise<Via>> = {
   },
 }
 
-async function start(via: RepartitionVia<Visit>, rows: readonly Visit[]) {
+async function start(via: RepartitionVia<Visit>, rows: readonly Visit[], checkpoint?: string) {
   const input = memorySource<Visit>()
   input.addData(rows)
   const sink = memorySink<{ key: string; count: number }>()
-  const dir = await mkdtemp(join(tmpdir(), 'srx-repartition-codec-'))
+  const dir = checkpoint ?? (await mkdtemp(join(tmpdir(), 'srx-repartition-codec-')))
   dirs.push(dir)
   const query = await createSession()
     .readStream(input.source)
@@ -106,5 +107,19 @@ describe.each(Object.keys(vias))('repartition through %s with a codec whose stor
     await expect(failure).rejects.toThrow(/\.at/)
     await expect(failure).rejects.toThrow(/DateFromNumber/)
     expect(await stored()).toEqual([])
+  })
+})
+
+describe('a repartitioned checkpoint keeps its number of tasks', () => {
+  it('refuses via with another number of partitions before part one writes anything, naming both counts', async () => {
+    const key = `rn${++n}`
+    const via = (partitions: number) => redisStreamPartitions({ url: redis.server.url, key, partitions, codec: Visit })
+    const first = await start(via(2), [{ user: 'a', at: new Date(1) }])
+    await first.query.awaitTermination()
+    const again = start(via(3), [{ user: 'b', at: new Date(2) }], dirs.at(-1))
+    await expect(again).rejects.toBeInstanceOf(IncompatibleCheckpointError)
+    await expect(again).rejects.toThrow(/written by 2 tasks, but the source now has 3 partitions/)
+    const lengths = await Promise.all([0, 1, 2].map((p) => redis.client.xlen(`${key}:${p}`)))
+    expect(lengths.reduce((a, b) => a + b)).toBe(1)
   })
 })

@@ -1,0 +1,42 @@
+/**
+ * `<location>/tasks/metadata`: what every task of a query run as tasks shares — the query's id (stable across
+ * restarts) and the number of tasks. Keyed state is split by the task count, so a checkpoint written with P tasks
+ * cannot be resumed with another count without moving every key.
+ */
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import * as t from 'io-ts'
+import type { CheckpointFs } from '../durable/fs.js'
+import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
+import { IncompatibleCheckpointError } from '../errors.js'
+import { checkpointLayout } from './layout.js'
+
+const TasksMetadata = t.type({ id: t.string, tasks: t.number })
+/** The shared metadata of the tasks of one checkpoint location. */
+export type TasksMetadata = t.TypeOf<typeof TasksMetadata>
+
+/**
+ * Reads the tasks' metadata of `location`, or records it (a new id and `tasks`) when the location has none — also
+ * for a checkpoint written before the count was stored, which is taken to have `tasks` tasks.
+ * @example const { id } = await tasksMetadata(fs, '/ckpt/clicks', 8)
+ * @throws IncompatibleCheckpointError when the checkpoint was written with another number of tasks;
+ * CheckpointCorruptedError on a damaged file; the file-system error of the read or write.
+ */
+export async function tasksMetadata(fs: CheckpointFs, location: string, tasks: number): Promise<TasksMetadata> {
+  const path = join(checkpointLayout(location).tasksRoot, 'metadata')
+  if (!(await fs.exists(path))) {
+    const recorded = { id: randomUUID(), tasks }
+    await writeCheckpointJson(fs, path, recorded)
+    return recorded
+  }
+  const stored = await readCheckpointJson(fs, path, TasksMetadata)
+  if (stored.tasks !== tasks) {
+    throw new IncompatibleCheckpointError(location, [
+      `the checkpoint was written by ${stored.tasks} tasks, but the source now has ${tasks} partitions: each task ` +
+        `owns the keyed state of its partition, so ${tasks} tasks would split the keys differently from the state. ` +
+        `Read a source with ${stored.tasks} partitions as before, or start on a new checkpoint location (the ` +
+        'state starts over)',
+    ])
+  }
+  return stored
+}
