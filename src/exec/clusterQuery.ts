@@ -146,12 +146,11 @@ export class ClusterQuery implements StreamingQuery {
   private async tick(): Promise<void> {
     const { coordinator } = this.cluster
     await coordinator.heartbeat(this.names.prefixed(this.member))
-    // All at once: on a loaded host each round trip waits behind batches, and P of them in a row could outlast the TTL.
-    await Promise.all([...this.held.values()].filter((task) => !task.lost).map(async (task) => {
-      const renewed = await coordinator.renew(task.lease)
-      if (renewed !== undefined) task.lease = renewed
-      else this.lose(task)
-    }))
+    // All at once (P in a row could outlast the TTL on a loaded host); settled, so all end inside this lane before a failure is thrown.
+    const held = [...this.held.values()].filter((task) => !task.lost)
+    const renewals = await Promise.allSettled(held.map((task) => coordinator.renew(task.lease)))
+    renewals.forEach((r, i) => r.status === 'fulfilled' && (r.value === undefined ? this.lose(held[i]!) : (held[i]!.lease = r.value)))
+    for (const r of renewals) if (r.status === 'rejected') throw r.reason
     const live = this.names.ours(await coordinator.members())
     if (!live.includes(this.member)) live.push(this.member)
     const share = fairShares(live, this.partitions).get(this.member) ?? 0
