@@ -103,7 +103,7 @@ export async function startRepartitioned(
         `${via.description}; start the repartitioned query on a new checkpoint location`,
     ])
   }
-  await tasksMetadata(session.fs, def.checkpointLocation, via.partitions)
+  const { id } = await tasksMetadata(session.fs, def.checkpointLocation, via.partitions)
   const partOne: AnyQueryDefinition = {
     source: def.source,
     nodes: split.before,
@@ -113,7 +113,7 @@ export async function startRepartitioned(
     trigger: def.trigger,
     checkpointLocation: layout.repartition,
   }
-  const query = new RepartitionedQuery(def.queryName, def.trigger, via.description, via.partitions, session)
+  const query = new RepartitionedQuery(id, def.queryName, def.trigger, via.description, via.partitions, session)
   await query.start(
     (context) => (isPartitioned(partOne.source) ? startTasks(context, { ...partOne, source: partOne.source }) : startQuery(context, { ...partOne, source: partOne.source })),
     (context) => startScaledOut(context, partTwo, scaling, options),

@@ -39,6 +39,8 @@ export class RepartitionedQuery implements StreamingQuery {
   private readonly ended = new Promise<void>((resolve) => (this.markEnded = resolve))
 
   constructor(
+    /** Stable across restarts (kept in the checkpoint's tasks metadata) and readable while the parts start. */
+    readonly id: string,
     readonly name: string | undefined,
     private readonly givenTrigger: Trigger | undefined,
     /** The partitioned stream between the parts. */
@@ -123,11 +125,6 @@ export class RepartitionedQuery implements StreamingQuery {
     if (this.failure !== undefined) return
     this.failure = error
     void this.stop()
-  }
-
-  /** The id of part one: stable across restarts, as it is kept in its checkpoint. */
-  get id(): string {
-    return this.one!.id
   }
 
   get trigger(): Trigger {

@@ -123,3 +123,12 @@ describe('a repartitioned checkpoint keeps its number of tasks', () => {
     expect(lengths.reduce((a, b) => a + b)).toBe(1)
   })
 })
+
+it('a repartitioned query keeps its id across restarts', async () => {
+  const { via } = await vias.redis!()
+  const first = await start(via, [{ user: 'a', at: new Date(1) }])
+  await first.query.awaitTermination()
+  const again = await start(via, [], dirs.at(-1))
+  await again.query.awaitTermination()
+  expect(again.query.id).toBe(first.query.id)
+})
