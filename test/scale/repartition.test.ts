@@ -139,12 +139,13 @@ describe('repartition gives exactly the result of the query run as one', () => {
 })
 
 describe('a repartitioned query', () => {
-  it('writes every row once into its key partition and runs the rest as one task per partition, while input keeps arriving', async () => {
+  it('writes every row once into its key partition and runs the rest as one task per partition, over input added in two rounds', async () => {
     const via = await jetStreamVia(3)
     const input = memorySource<Click>()
     const sink = memorySink<{ key: string; count: number }>()
     const ckpt = await tempDir()
-    const query = await createSession()
+    const session = createSession()
+    const query = await session
       .readStream(input.source)
       .pipe(repartition(user, t.string, { via }), groupBy(user, t.string), count())
       .writeStream({ outputMode: 'update', sink, checkpointLocation: ckpt, queryName: 'clicks' })
@@ -164,9 +165,10 @@ describe('a repartitioned query', () => {
     expect(messages.map((m) => (JSON.parse(m.text) as Click).n).sort((a, b) => a - b)).toEqual(clicks(0, 50).map((c) => c.n))
     for (const m of messages) expect(m.subject).toBe(`rp${n}.${partitionOf(keyIdOf((JSON.parse(m.text) as Click).user), 3)}`)
     expect((await readdir(ckpt)).sort()).toEqual(['repartition', 'tasks'])
+    expect(session.streams.active).toEqual([query])
     await query.stop()
     expect(query.isActive).toBe(false)
-    expect(createSession().streams.active).toHaveLength(0)
+    expect(session.streams.active).toHaveLength(0)
   })
 
   it('is one query for the session: started and terminated once, active until both parts stopped', async () => {
