@@ -171,10 +171,9 @@ export class FileCheckpoint implements QueryCheckpoint {
       }
       pending.push({ batchId: id, start: entry.start as Offset, end: entry.end as Offset, batchTimestampMs: entry.batchTimestampMs, watermarkMs: entry.watermarkMs })
     }
+    // Without pending batches the log's latest entry is the committed batch's, so it is always there; with pending
+    // ones, retention may have removed it, and the first pending batch's start is where the committed one ended.
     const committedEntry = committedId >= 0 ? await this.offsets.get(committedId) : undefined
-    if (committedId >= 0 && committedEntry === undefined && pending.length === 0) {
-      throw new CheckpointCorruptedError(this.offsets.pathOf(committedId), `offsets of committed batch ${committedId} are missing`)
-    }
     const position: RecoveredPosition = {
       nextBatchId: committedId + 1,
       committedOffset: (committedEntry?.end ?? pending[0]?.start) as Offset | undefined,

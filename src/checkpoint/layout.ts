@@ -9,11 +9,14 @@
  * <location>/state/<operator>/<p>/<batchId>.delta|.snapshot   state files of one shuffle partition
  * <location>/sources/<i>/                 the i-th source's own log
  * <location>/tasks/<p>/                   task p of a query over a partitioned source: a whole checkpoint of its own
+ * <location>/repartition/                 the part of a repartitioned query that writes rows by key: a whole checkpoint
  * <location>/rescale                      marker of an unfinished `structured-rx rescale`
  * <location>/state/<operator>.rescale-<n> the new layout a rescale writes, and <operator>.old the one it replaces
  * ```
  */
 import { join } from 'node:path'
+import type { CheckpointFs } from '../durable/fs.js'
+import { IncompatibleCheckpointError } from '../errors.js'
 
 /**
  * The paths of one checkpoint location.
@@ -32,8 +35,12 @@ export function checkpointLayout(location: string) {
     state: (operator: string) => join(location, 'state', operator),
     /** `sources/<i>`: the log directory of the i-th source. */
     source: (index: number) => join(location, 'sources', String(index)),
+    /** The directory holding the tasks' checkpoint sub-trees. */
+    tasksRoot: join(location, 'tasks'),
     /** `tasks/<p>`: the checkpoint sub-tree of task p (same layout again, inside). */
     task: (index: number) => join(location, 'tasks', String(index)),
+    /** `repartition`: the checkpoint of the part before `repartition` (its tasks run under `tasks/<p>`). */
+    repartition: join(location, 'repartition'),
     rescaleMarker: join(location, 'rescale'),
     /** Where a rescale to `partitions` writes an operator's new state before swapping it in. */
     rescaledState: (operator: string, partitions: number) => join(location, 'state', `${operator}.rescale-${partitions}`),
@@ -47,3 +54,27 @@ export type CheckpointLayout = ReturnType<typeof checkpointLayout>
 
 /** Names of the work directories a rescale leaves under `state/`: `<operator>.old` and `<operator>.rescale-<n>`. */
 export const RESCALE_WORK_DIR = /^(.*)\.(old|rescale-\d+)$/
+
+/**
+ * Refuses a checkpoint location written by the other way of running a query: a query read as one source keeps its
+ * offsets in `<location>/offsets`, a query run as tasks in `<location>/tasks/<p>/offsets`; starting one over the
+ * other's checkpoint would find no position and read everything again.
+ * @example await checkRunsAs(fs, '/ckpt/counts', 'tasks')
+ * @throws IncompatibleCheckpointError saying which way the checkpoint was written and what to do.
+ */
+export async function checkRunsAs(fs: CheckpointFs, location: string, runs: 'tasks' | 'one query'): Promise<void> {
+  const layout = checkpointLayout(location)
+  if (runs === 'tasks' && (await fs.exists(layout.metadata))) {
+    throw new IncompatibleCheckpointError(location, [
+      'the checkpoint was written by a query that read its source as one (one offset per partition in one log); ' +
+        'over a PartitionedSource the query runs as tasks, each with its own checkpoint under tasks/<p>, and would ' +
+        'read everything again: read the source as one as before (a connector without partitionedBy), or start on a new checkpoint location',
+    ])
+  }
+  if (runs === 'one query' && (await fs.exists(layout.tasksRoot))) {
+    throw new IncompatibleCheckpointError(location, [
+      'the checkpoint was written by a query that ran as tasks (tasks/<p>); read as one source the query would ' +
+        'read everything again: read it as a PartitionedSource as before, or start on a new checkpoint location',
+    ])
+  }
+}

@@ -1,10 +1,12 @@
 import * as t from 'io-ts'
 import { PlanFingerprint } from '../plan/fingerprint.js'
 
+/** Any JSON value (a source's offsets), as long as the field is there. */
+const present = (u: unknown): u is unknown => u !== undefined
 const Json: t.Type<unknown, unknown, unknown> = new t.Type<unknown, unknown, unknown>(
   'JSON',
-  (u): u is unknown => u !== undefined,
-  (u, c) => (u === undefined ? t.failure(u, c, 'missing') : t.success(u)),
+  present,
+  (u, c) => (present(u) ? t.success(u) : t.failure(u, c, 'missing')),
   (a) => a,
 )
 

@@ -167,19 +167,14 @@ export async function finishRescale(
   }
   const metadataPath = layout.metadata
   const metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
-  if (
-    metadata.shufflePartitions !== marker.to ||
-    metadata.fingerprint.shufflePartitions !== marker.to ||
-    metadata.formatVersion !== CURRENT_FORMAT_VERSION
-  ) {
-    const updated: CheckpointMetadata = {
-      ...metadata,
-      formatVersion: CURRENT_FORMAT_VERSION,
-      shufflePartitions: marker.to,
-      fingerprint: { ...metadata.fingerprint, shufflePartitions: marker.to },
-    }
-    await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(updated))
+  // Written even when an interrupted attempt already did: the same content again, in one atomic write.
+  const updated: CheckpointMetadata = {
+    ...metadata,
+    formatVersion: CURRENT_FORMAT_VERSION,
+    shufflePartitions: marker.to,
+    fingerprint: { ...metadata.fingerprint, shufflePartitions: marker.to },
   }
+  await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(updated))
   for (const name of marker.operators) await fs.remove(layout.replacedState(name))
   await fs.remove(layout.rescaleMarker)
   log(`done: ${location} now has ${marker.to} shuffle partitions`)

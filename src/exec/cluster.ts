@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import { checkRunsAs } from '../checkpoint/layout.js'
 import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'
@@ -37,6 +38,7 @@ export async function startCluster(session: SessionContext, def: PartitionedQuer
     throw new InvalidQueryError(`writeStream: cluster '${cluster.name}' runs one task loop per member; run more members instead of parallelism ${def.parallelism}`)
   }
   checkPartitioning(def)
+  await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
   const member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const coordinator = coordinatorFor(cluster.coordinator, cluster.name)
   const query = new ClusterQuery(session, def, { name: cluster.name, coordinator, heartbeatMs }, member)

@@ -8,7 +8,10 @@ import type { StreamingQuery } from './streamingQuery.js'
  */
 export interface TaskStatus {
   readonly task: number
-  /** The member that runs it (in a cluster; undefined while nobody holds it), or `'local'` for this process's tasks. */
+  /**
+   * The member that runs it (in a cluster; undefined while nobody holds it), `'worker-<w>'` for a task on worker
+   * thread w of this process, or `'local'` for a task on the thread that started the query.
+   */
   readonly owner: string | undefined
   /** The epoch of its lease, in a cluster. */
   readonly epoch?: number

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type OpenedCheckpoint, openCheckpoint } from '../checkpoint/fileCheckpoint.js'
-import { checkpointLayout } from '../checkpoint/layout.js'
+import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
 import { noCheckpoint } from '../checkpoint/queryCheckpoint.js'
 import { CURRENT_FORMAT_VERSION } from '../durable/format.js'
 import { InvalidQueryError } from '../errors.js'
@@ -36,6 +36,7 @@ export async function startQuery(session: SessionContext, def: QueryDefinition):
     )
   }
   const plan = compilePlan(def.nodes, def.outputMode)
+  if (def.task === undefined && def.checkpointLocation !== undefined) await checkRunsAs(session.fs, def.checkpointLocation, 'one query')
   const runId = randomUUID()
   let opened: OpenedCheckpoint | undefined
   if (def.checkpointLocation !== undefined) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { checkpointLayout } from '../checkpoint/layout.js'
+import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
 import { PartitioningMismatchError } from '../errors.js'
 import { compilePlan } from '../plan/compile.js'
 import type { PartitionedSource } from '../sources/partitioned.js'
@@ -26,7 +26,9 @@ export function checkPartitioning(def: PartitionedQueryDefinition): void {
     throw new PartitioningMismatchError(
       `${def.source.description} is partitioned by '${by}', but the query keeps state by key ` +
         `(${plan.operators.map((op) => op.name).join(', ')}), so no partition holds all rows of a key. Write the ` +
-        `source with partitionBy of the grouping key (the engine's stable key hash), or read it as one unpartitioned source.`,
+        `source with partitionBy of the grouping key (the engine's stable key hash) and declare it (partitionedBy: ` +
+        `'stableKeyHash'), repartition it by the key (repartition(keyOf, keyCodec, { via })), or read it as one ` +
+        `source (a jetStream or redisStream without partitionedBy).`,
     )
   }
 }
@@ -37,7 +39,7 @@ export function checkPartitioning(def: PartitionedQueryDefinition): void {
  * keys that hash to p, checkpoints under `<checkpoint>/tasks/<p>` with its own batch ids, and never waits for another.
  * @example const query = await startTasks(sessionContext, { source: partitioned, nodes, outputMode: 'update', sink })
  * @throws PartitioningMismatchError when the query keeps state by key but the source is not partitioned by the
- * engine's stable key hash; InvalidQueryError and every checkpoint error of a task, before any batch runs.
+ * engine's stable key hash; IncompatibleCheckpointError when a query read as one source wrote the checkpoint; InvalidQueryError and every checkpoint error of a task, before any batch runs.
  */
 export async function startTasks(
   session: SessionContext,
@@ -46,6 +48,7 @@ export async function startTasks(
 ): Promise<StreamingQuery> {
   const { partitions } = def.source.partitioning
   checkPartitioning(def)
+  if (def.checkpointLocation !== undefined) await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
   const indices = only ?? Array.from({ length: partitions }, (_, p) => p)
   for (const p of indices) {
     if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new RangeError(`no task ${p}: the source has ${partitions} partitions`)

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { QueryModuleError } from '../errors.js'
 import type { StreamingQuery } from './streamingQuery.js'
+import { TasksQuery } from './tasksQuery.js'
 import { DEFINED_QUERY, type DefinedQueryHandle, errorText, type FromWorker, type ToWorker, type WorkerData } from './workerProtocol.js'
 
 const port = parentPort!
@@ -30,14 +31,17 @@ async function load(): Promise<DefinedQueryHandle> {
 }
 
 async function main(): Promise<void> {
-  let query: StreamingQuery
+  let query: TasksQuery
   try {
-    query = await (await load()).startTasks(data.tasks, data.session, data.definedIn.params)
+    const started: StreamingQuery = await (await load()).startTasks(data.tasks, data.session, data.definedIn.params)
+    if (!(started instanceof TasksQuery)) throw new Error(`the query's tasks ${data.tasks.join(', ')} did not start as tasks`)
+    query = started
   } catch (e) {
     send({ type: 'failedToStart', error: errorText(e) })
     return
   }
-  query.progress$.subscribe((progress) => send({ type: 'progress', progress }))
+  // Each task's progress goes to the main thread with the task it belongs to.
+  query.tasks.forEach((task, i) => task.progress$.subscribe((progress) => send({ type: 'progress', task: query.taskIndices[i]!, progress })))
   send({ type: 'started', id: query.id })
   port.on('message', (message: ToWorker) => {
     if (message.type === 'processAllAvailable') {

@@ -41,7 +41,7 @@ export type ToWorker = { readonly type: 'processAllAvailable'; readonly seq: num
 export type FromWorker =
   | { readonly type: 'started'; readonly id: string }
   | { readonly type: 'failedToStart'; readonly error: ErrorText }
-  | { readonly type: 'progress'; readonly progress: StreamingQueryProgress }
+  | { readonly type: 'progress'; readonly task: number; readonly progress: StreamingQueryProgress }
   | { readonly type: 'drained'; readonly seq: number; readonly error?: ErrorText }
   | { readonly type: 'terminated'; readonly error?: ErrorText }
 

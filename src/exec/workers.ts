@@ -6,6 +6,7 @@ import { Subject } from 'rxjs'
 import { PartitioningMismatchError, QueryModuleError, StreamingQueryError } from '../errors.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import type { SessionContext } from './queryRun.js'
+import { aggregateOf, type ScaleOutStatus, taskStatus } from './scaleOutView.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
 import type { ErrorText, FromWorker, QueryModuleRef, ToWorker, WorkerData, WorkerSessionOptions } from './workerProtocol.js'
@@ -53,6 +54,10 @@ class WorkersQuery implements StreamingQuery {
   id = ''
   exception: StreamingQueryError | undefined
   private readonly workers: Worker[]
+  /** The worker each task runs on, by task. */
+  private readonly ownerOf: readonly number[]
+  /** The last progress of each task. */
+  private readonly lastOf = new Map<number, StreamingQueryProgress>()
   private readonly running = new Set<Worker>()
   private readonly drains = new Map<number, { left: number; resolve: () => void; reject: (e: Error) => void }>()
   private seq = 0
@@ -66,8 +71,9 @@ class WorkersQuery implements StreamingQuery {
     options: WorkerSessionOptions,
   ) {
     const entry = workerEntry()
+    this.ownerOf = Array.from({ length: partitions }, (_, p) => p % parallelism)
     this.workers = Array.from({ length: parallelism }, (_, w) => {
-      const tasks = Array.from({ length: partitions }, (_, p) => p).filter((p) => p % parallelism === w)
+      const tasks = this.ownerOf.flatMap((owner, p) => (owner === w ? [p] : []))
       const data: WorkerData = { definedIn, tasks, session: options }
       return new Worker(entry, { workerData: data })
     })
@@ -101,7 +107,7 @@ class WorkersQuery implements StreamingQuery {
             onFailed(rebuild(message.error))
             break
           case 'progress':
-            this.recordProgress(message.progress)
+            this.recordProgress(message.task, message.progress)
             break
           case 'drained':
             this.drained(message.seq, message.error)
@@ -125,7 +131,8 @@ class WorkersQuery implements StreamingQuery {
     return { started, ended }
   }
 
-  private recordProgress(progress: StreamingQueryProgress): void {
+  private recordProgress(task: number, progress: StreamingQueryProgress): void {
+    this.lastOf.set(task, progress)
     this.recentProgress.push(progress)
     if (this.recentProgress.length > this.session.numRecentProgressUpdates) this.recentProgress.shift()
     this.progress$.next(progress)
@@ -156,6 +163,15 @@ class WorkersQuery implements StreamingQuery {
 
   get lastProgress(): StreamingQueryProgress | undefined {
     return this.recentProgress.at(-1)
+  }
+
+  /** Every task with the worker thread that runs it (`worker-<w>`) and its last progress, and their sum. */
+  get scaleOut(): ScaleOutStatus {
+    return {
+      tasks: this.ownerOf.length,
+      taskStatus: this.ownerOf.map((w, p) => taskStatus(p, `worker-${w}`, undefined, this.lastOf.get(p))),
+      aggregate: aggregateOf(this.lastOf),
+    }
   }
 
   get isActive(): boolean {

@@ -2,6 +2,7 @@ import type { Codec } from '../plan/nodes.js'
 import { checkPartitions } from '../util/partitions.js'
 import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../durable/natsClient.js'
 import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
+import { checkPartitionedBy, partitionedLog, type PartitionedSource, type Partitioning } from './partitioned.js'
 import type { Source } from './source.js'
 
 /**
@@ -18,6 +19,13 @@ export interface JetStreamOptions<T> extends LogSourceOptions<T> {
   readonly codec: Codec<T>
   /** Read `<subject>.0` … `<subject>.<P-1>` as P partitions, one sequence each in the offset. */
   readonly partitions?: number
+  /**
+   * How the producer split the partitions: `'stableKeyHash'` when it placed each row with `partitionBy` of a key
+   * (e.g. `jetStreamSink({ …, partitions, partitionBy })`), `'unknown'` for any other split. Given, the source is a
+   * `PartitionedSource`: a query over it runs as P tasks (a stateful one only over `'stableKeyHash'`). Left out, the
+   * P subjects are read as one source, as before.
+   */
+  readonly partitionedBy?: Partitioning['by']
   /** At most this many messages per micro-batch over all partitions (default: all available). */
   readonly maxMessagesPerTrigger?: number
 }
@@ -29,21 +37,39 @@ const FETCH_CHUNK = 10_000
  * Reads a NATS JetStream subject (or P partition subjects) as a stream. Offsets are stream sequences, one per
  * partition subject: a batch is the sequence range `(start, end]` of each, re-read exactly on a re-run through a
  * short-lived consumer that starts at `start + 1` and stops at `end`. A message's data is the row as UTF-8 JSON.
+ * With `partitions` and `partitionedBy` it is a `PartitionedSource` instead: a query over it runs as P tasks, task p
+ * reading `<subject>.<p>` alone; without `partitionedBy` the P subjects are read as one source.
  * @example session.readStream(jetStream({ servers: 'nats://127.0.0.1:4222', stream: 'ORDERS', subject: 'orders', partitions: 4, codec: Order }))
+ * @example session.readStream(jetStream({ servers, stream: 'ORDERS', subject: 'orders', partitions: 4, partitionedBy: 'stableKeyHash', codec: Order })) // 4 tasks
  * Fails the query with BadMessageError (stream, subject, sequence, codec path) on a bad message unless `badRecords`
  * is set, and with ConnectorUnavailableError when the server stays unreachable through `retry`.
- * @throws RangeError on a bad `partitions` or `maxMessagesPerTrigger`.
+ * @throws RangeError on a bad `partitions`, `maxMessagesPerTrigger` or `partitionedBy`, or `partitionedBy` without `partitions`.
  */
-export function jetStream<T>(options: JetStreamOptions<T>): Source<T> {
+export function jetStream<T>(options: JetStreamOptions<T> & { readonly partitions: number; readonly partitionedBy: Partitioning['by'] }): PartitionedSource<T>
+export function jetStream<T>(options: JetStreamOptions<T>): Source<T>
+export function jetStream<T>(options: JetStreamOptions<T>): Source<T> | PartitionedSource<T> {
   const partitions = checkPartitions(options.partitions, 'jetStream')
-  const subjects = partitions === undefined ? [options.subject] : Array.from({ length: partitions }, (_, p) => `${options.subject}.${p}`)
-  const shown = partitions === undefined ? options.subject : `${options.subject}.[0..${partitions - 1}]`
+  const by = checkPartitionedBy(options.partitionedBy, partitions, 'jetStream')
+  const subjectOf = (p: number) => `${options.subject}.${p}`
+  if (partitions === undefined) return jetStreamOver(options, [options.subject], options.subject, `${options.stream}/${options.subject}`)
+  const whole = jetStreamOver(
+    options,
+    Array.from({ length: partitions }, (_, p) => subjectOf(p)),
+    `${options.subject}.[0..${partitions - 1}]`,
+    `${options.stream}/${options.subject}.*`,
+  )
+  if (by === undefined) return whole
+  return partitionedLog(whole, partitions, by, (p) => jetStreamOver(options, [subjectOf(p)], subjectOf(p), `${options.stream}/${subjectOf(p)}`))
+}
+
+/** The source over some subjects of the stream, read as one: each subject a partition of its offset. */
+function jetStreamOver<T>(options: JetStreamOptions<T>, subjects: readonly string[], shown: string, identity: string): Source<T> {
   const servers = typeof options.servers === 'string' ? options.servers : options.servers.join(',')
   return logSource(
     {
       description: `JetStream[${options.stream}/${shown}]`,
       kind: 'jetStream',
-      identity: `${options.stream}/${options.subject}${partitions === undefined ? '' : '.*'}`,
+      identity,
       connector: `nats-server ${servers}`,
       maxPerTrigger: options.maxMessagesPerTrigger,
       maxOptionName: 'maxMessagesPerTrigger',

@@ -54,3 +54,41 @@ export function partitionedSource<T>(parts: readonly Source<T>[], options: { rea
     },
   }
 }
+
+/**
+ * A partitioned connector's `PartitionedSource`: described as the whole log (`JetStream[S/s.[0..3]]`), each
+ * partition a source of its own built by `partition`.
+ * @example return partitionedLog(whole, 4, 'stableKeyHash', (p) => jetStreamOver(options, [`${subject}.${p}`]))
+ * @throws RangeError from `partition(p)` for a p outside [0, partitions).
+ */
+export function partitionedLog<T>(
+  whole: Source<T>,
+  partitions: number,
+  by: Partitioning['by'],
+  partition: (p: number) => Source<T>,
+): PartitionedSource<T> {
+  return {
+    description: whole.description,
+    kind: whole.kind,
+    identity: whole.identity,
+    partitioning: { partitions, by },
+    partition(p) {
+      if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new RangeError(`${whole.description}: no partition ${p} (there are ${partitions})`)
+      return partition(p)
+    },
+  }
+}
+
+/**
+ * Checks a connector's `partitionedBy` option: one of the `Partitioning['by']` values, and only with `partitions`.
+ * @example const by = checkPartitionedBy(options.partitionedBy, partitions, 'jetStream')
+ * @throws RangeError for another value, or when `partitions` is not given.
+ */
+export function checkPartitionedBy(by: unknown, partitions: number | undefined, what: string): Partitioning['by'] | undefined {
+  if (by === undefined) return undefined
+  if (by !== 'stableKeyHash' && by !== 'unknown') {
+    throw new RangeError(`${what}: partitionedBy must be 'stableKeyHash' or 'unknown', got ${JSON.stringify(by)}`)
+  }
+  if (partitions === undefined) throw new RangeError(`${what}: partitionedBy needs partitions, the number of partitions the producer wrote`)
+  return by
+}

@@ -3,6 +3,7 @@ import { closeRedis, connectRedis, isTransientRedisError, REDIS_VALUE_FIELD, red
 import type { Codec } from '../plan/nodes.js'
 import { checkPartitions } from '../util/partitions.js'
 import { type LogEntry, type LogSourceOptions, logSource, type PartitionedLog } from './logSource.js'
+import { checkPartitionedBy, partitionedLog, type PartitionedSource, type Partitioning } from './partitioned.js'
 import type { Source } from './source.js'
 
 /**
@@ -17,6 +18,12 @@ export interface RedisStreamOptions<T> extends LogSourceOptions<T> {
   readonly codec: Codec<T>
   /** Read `<key>:0` … `<key>:<P-1>` as P partitions, one entry id each in the offset. */
   readonly partitions?: number
+  /**
+   * How the producer split the partitions: `'stableKeyHash'` when it placed each row with `partitionBy` of a key,
+   * `'unknown'` for any other split. Given, the source is a `PartitionedSource`: a query over it runs as P tasks (a
+   * stateful one only over `'stableKeyHash'`). Left out, the P keys are read as one source, as before.
+   */
+  readonly partitionedBy?: Partitioning['by']
   /** At most this many entries per micro-batch over all partitions (default: all available). */
   readonly maxEntriesPerTrigger?: number
 }
@@ -27,23 +34,40 @@ const XRANGE_CHUNK = 10_000
 /**
  * Reads a Redis stream (or P partition streams) as a stream. Offsets are entry ids, one per key: a batch is the id
  * range `(start, end]` of each, re-read exactly on a re-run with `XRANGE key (start end`. An entry holds the row's
- * JSON in its field `value`.
+ * JSON in its field `value`. With `partitions` and `partitionedBy` it is a `PartitionedSource` instead: a query over
+ * it runs as P tasks, task p reading `<key>:<p>` alone; without `partitionedBy` the P keys are read as one source.
  * @example session.readStream(redisStream({ url: 'redis://127.0.0.1:6379', key: 'clicks', partitions: 4, codec: Click }))
+ * @example session.readStream(redisStream({ url, key: 'clicks', partitions: 4, partitionedBy: 'stableKeyHash', codec: Click })) // 4 tasks
  * Fails the query with BadMessageError (key, entry id, codec path) on a bad entry unless `badRecords` is set, and
  * with ConnectorUnavailableError when the server stays unreachable through `retry`.
- * @throws RangeError on a bad `partitions` or `maxEntriesPerTrigger`.
+ * @throws RangeError on a bad `partitions`, `maxEntriesPerTrigger` or `partitionedBy`, or `partitionedBy` without `partitions`.
  */
-export function redisStream<T>(options: RedisStreamOptions<T>): Source<T> {
+export function redisStream<T>(options: RedisStreamOptions<T> & { readonly partitions: number; readonly partitionedBy: Partitioning['by'] }): PartitionedSource<T>
+export function redisStream<T>(options: RedisStreamOptions<T>): Source<T>
+export function redisStream<T>(options: RedisStreamOptions<T>): Source<T> | PartitionedSource<T> {
   const partitions = checkPartitions(options.partitions, 'redisStream')
-  const keys = partitions === undefined ? [options.key] : Array.from({ length: partitions }, (_, p) => `${options.key}:${p}`)
-  const shown = partitions === undefined ? options.key : `${options.key}:[0..${partitions - 1}]`
+  const by = checkPartitionedBy(options.partitionedBy, partitions, 'redisStream')
   const where = redisWhere(options.url)
+  const keyOf = (p: number) => `${options.key}:${p}`
+  if (partitions === undefined) return redisStreamOver(options, [options.key], options.key, `${where}/${options.key}`)
+  const whole = redisStreamOver(
+    options,
+    Array.from({ length: partitions }, (_, p) => keyOf(p)),
+    `${options.key}:[0..${partitions - 1}]`,
+    `${where}/${options.key}:*`,
+  )
+  if (by === undefined) return whole
+  return partitionedLog(whole, partitions, by, (p) => redisStreamOver(options, [keyOf(p)], keyOf(p), `${where}/${keyOf(p)}`))
+}
+
+/** The source over some keys, read as one: each key a partition of its offset. */
+function redisStreamOver<T>(options: RedisStreamOptions<T>, keys: readonly string[], shown: string, identity: string): Source<T> {
   return logSource(
     {
       description: `RedisStream[${shown}]`,
       kind: 'redisStream',
-      identity: `${where}/${options.key}${partitions === undefined ? '' : ':*'}`,
-      connector: `redis-server ${where}`,
+      identity,
+      connector: `redis-server ${redisWhere(options.url)}`,
       maxPerTrigger: options.maxEntriesPerTrigger,
       maxOptionName: 'maxEntriesPerTrigger',
       isTransient: isTransientRedisError,

@@ -48,6 +48,11 @@ function diffInto(before: unknown, after: unknown, path: (string | number)[], ou
   if (isRecord(before) && isRecord(after)) {
     // immer refuses to patch through these names (prototype pollution): such a change is recorded as a whole value.
     if (RESERVED.some((name) => Object.hasOwn(before, name) || Object.hasOwn(after, name))) return false
+    // A restore must give back the very value, key order included (it shows in every row serialized from the state).
+    if (!keepsKeyOrder(before, after)) {
+      out.push({ op: 'replace', path, value: after })
+      return out.length <= max
+    }
     // Own keys only: a key named like an Object.prototype member ("toString") is data like any other.
     for (const key of Object.keys(after)) {
       const next = after[key]
@@ -68,6 +73,20 @@ function diffInto(before: unknown, after: unknown, path: (string | number)[], ou
   if (typeof before !== 'object' && before === after) return true
   out.push({ op: 'replace', path, value: after })
   return out.length <= max
+}
+
+/**
+ * Whether patching `before` into `after` key by key ends in `after`'s key order: the keys both hold come first and in
+ * the same order, since an added key goes after the existing ones.
+ */
+function keepsKeyOrder(before: Record<string, unknown>, after: Record<string, unknown>): boolean {
+  const keys = Object.keys(after).filter((key) => after[key] !== undefined)
+  let i = 0
+  for (const key of Object.keys(before)) {
+    if (before[key] === undefined || !Object.hasOwn(after, key) || after[key] === undefined) continue
+    if (keys[i++] !== key) return false
+  }
+  return true
 }
 
 /**

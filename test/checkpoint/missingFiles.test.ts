@@ -59,4 +59,15 @@ describe('a missing checkpoint file', () => {
     expect((cause as Error).message).toContain(missing)
     expect(f.batches.size).toBe(0)
   })
+
+  it('metadata, with offsets/ present: the reason says why it cannot be made again and what to do', async () => {
+    const f = await fixture(dir(), { files: 2, snapshotInterval: 10, sink: 'counts' })
+    await rm(join(f.checkpoint, 'metadata'))
+    const error = await f.start().then((q) => q.awaitTermination()).catch((e: unknown) => e)
+    expect(error instanceof StreamingQueryError ? error.cause : error).toMatchObject({
+      reason:
+        `missing, while ${join(f.checkpoint, 'offsets')} holds batches: the query's id and plan are lost with it; ` +
+        'restore it from a backup, or start the query on a new checkpoint location',
+    })
+  })
 })

@@ -19,7 +19,7 @@ import {
   memorySource,
   nodeFs,
 } from '../../src/index.js'
-import { captureIo, countQuery, users } from './support.js'
+import { captureIo, countQuery, runOn, users } from './support.js'
 
 let dir: string
 beforeEach(async () => {
@@ -28,16 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
-
-/** Runs the query on `partitions` partitions over each batch of users in turn, then stops it. */
-async function runOn(query: ReturnType<typeof countQuery>, partitions: number, batches: string[][]): Promise<void> {
-  const q = await query.start(partitions)
-  for (const batch of batches) {
-    query.add(batch)
-    await q.processAllAvailable()
-  }
-  await q.stop()
-}
 
 async function rescaleCli(partitions: number) {
   const io = captureIo()
@@ -237,6 +227,7 @@ describe('an interrupted rescale', () => {
     expect(resumed.code).toBe(0)
     expect(resumed.out).toContain('finishing an interrupted rescale from 4 to 6 partitions')
     expect(resumed.out).not.toContain('rescaling')
+    expect(resumed.out).not.toContain('nothing to do')
     expect((await readdir(join(dir, 'state'))).sort()).toEqual(['count', 'dropDuplicates'])
     expect(await readRescaleMarker(nodeFs, dir)).toBeUndefined()
     const report = await inspectCheckpoint(dir)

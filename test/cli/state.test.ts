@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { operatorNamed, readCheckpointSummary } from '../../src/checkpoint/reader.js'
 import { runCli } from '../../src/cli/cli.js'
+import { CliError } from '../../src/errors.js'
 import type { StateRow } from '../../src/cli/state.js'
-import { count, createSession, groupBy, mapGroupsWithState, memorySink, memorySource } from '../../src/index.js'
+import { count, createSession, groupBy, mapGroupsWithState, memorySink, memorySource, nodeFs } from '../../src/index.js'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
 import { captureIo, countQuery, users } from './support.js'
 
@@ -64,6 +66,27 @@ describe('structured-rx state', () => {
     const { code, err } = await state('--operator', 'sum')
     expect(code).toBe(1)
     expect(err).toBe("structured-rx: unknown operator 'sum'; known operators: count\n")
+  })
+
+  it('says a checkpoint of a stateless query has no operators, and lists every operator of one with several', async () => {
+    const input = memorySource<{ user: string }>()
+    const stateless = await createSession()
+      .readStream(input.source)
+      .writeStream({ outputMode: 'append', checkpointLocation: dir, sink: memorySink() })
+      .start()
+    input.addData([{ user: 'a' }])
+    await stateless.processAllAvailable()
+    await stateless.stop()
+    expect(await state('--operator', 'count')).toMatchObject({
+      code: 1,
+      err: "structured-rx: unknown operator 'count': this checkpoint has no stateful operators\n",
+    })
+    await rm(dir, { recursive: true, force: true })
+    await clicks()
+    const [op] = (await readCheckpointSummary(nodeFs, dir)).metadata.fingerprint.statefulOperators
+    expect(() => operatorNamed([op!, { ...op!, name: 'dedup' }], 'sum')).toThrow(
+      new CliError("unknown operator 'sum'; known operators: count, dedup"),
+    )
   })
 
   it('rejects a partition the checkpoint does not have', async () => {

@@ -59,3 +59,13 @@ export function countQuery(checkpointLocation: string) {
 export function users(n: number, times = 1, prefix = 'u'): string[] {
   return Array.from({ length: n * times }, (_, i) => `${prefix}${i % n}`)
 }
+
+/** Runs the query on `partitions` partitions over each batch of users in turn, then stops it. */
+export async function runOn(query: ReturnType<typeof countQuery>, partitions: number, batches: string[][]): Promise<void> {
+  const q = await query.start(partitions)
+  for (const batch of batches) {
+    query.add(batch)
+    await q.processAllAvailable()
+  }
+  await q.stop()
+}

@@ -15,7 +15,6 @@ import {
   groupBy,
   jetStream,
   natsCoordinator,
-  partitionedSource,
   redisCoordinator,
   redisStreamSink,
 } from '../../src/index.js'
@@ -33,10 +32,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const ttlMs = Number(ttl)
   const coordinator = kind === 'redis' ? redisCoordinator(redisUrl, { ttlMs }) : natsCoordinator(natsUrl, { ttlMs })
   // Partition p is the subject in.<p>, written with each row's key hashed as partitionBy(key) does.
-  const subjects = Array.from({ length: CLUSTER_PARTITIONS }, (_, p) => `in.${p}`)
+  const input = jetStream({
+    servers: natsUrl, stream: 'IN', subject: 'in', partitions: CLUSTER_PARTITIONS, partitionedBy: 'stableKeyHash', codec: ClusterRow, maxMessagesPerTrigger: 50,
+  })
   const session = createSession({ warn: (m) => process.stderr.write(`${m}\n`) })
   const query = (await session
-    .readStream(partitionedSource(subjects.map((subject) => jetStream({ servers: natsUrl, stream: 'IN', subject, codec: ClusterRow, maxMessagesPerTrigger: 50 })), { by: 'stableKeyHash' }))
+    .readStream(input)
     .pipe(groupBy((r: ClusterRow) => r.key, t.string), count())
     .writeStream({
       outputMode: 'update',

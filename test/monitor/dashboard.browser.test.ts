@@ -8,15 +8,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { keyIdOf, partitionOf } from '../../src/util/keys.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  type ClusterQuery,
   count,
   createSession,
   foreachBatch,
   groupBy,
   map,
+  memoryCoordinator,
+  memorySink,
   memorySource,
   type MonitoringServer,
+  partitionedSource,
   rateSource,
   serveMonitoring,
   type Session,
@@ -33,6 +38,7 @@ let session: Session
 let server: MonitoringServer
 let counts: StreamingQuery
 let profile: string
+const dirs: string[] = []
 let browser: BrowserContext
 let page: Page
 
@@ -59,6 +65,7 @@ afterAll(async () => {
   await server?.close()
   await Promise.all(session?.streams.active.map((q) => q.stop()) ?? [])
   if (profile) await rm(profile, { recursive: true, force: true })
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
 })
 
 /** The number of points the dashboard has plotted in chart `id`. */
@@ -119,5 +126,48 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in chromium', () => {
     expect(await page.locator('#detail-error').textContent()).toContain('unlucky row 13')
     expect(await page.locator('#detail-status').textContent()).toMatch(/Terminated with exception/)
     await page.screenshot({ path: join(OUT, 'dashboard-failed-query.png'), fullPage: true })
+  })
+
+  it('lists the tasks of a query run by a cluster, each with its owner, epoch and last batch', async () => {
+    const P = 4
+    const parts = Array.from({ length: P }, () => memorySource<{ user: string }>())
+    const coordinator = memoryCoordinator({ ttlMs: 2_000 })
+    const checkpoint = await mkdtemp(join(tmpdir(), 'srx-dashboard-cluster-'))
+    dirs.push(checkpoint)
+    const member = (s: Session) =>
+      s.readStream(partitionedSource(parts.map((p) => p.source), { by: 'stableKeyHash' }))
+        .pipe(groupBy((r: { user: string }) => r.user, t.string), count())
+        .writeStream({ outputMode: 'update', sink: memorySink(), queryName: 'clicks-cluster', checkpointLocation: checkpoint, cluster: { name: 'clicks', coordinator, heartbeatMs: 100 } })
+        .start() as Promise<ClusterQuery>
+    const here = await member(session)
+    const other = await member(createSession({ warn: () => undefined }))
+    try {
+      const owners = () => here.scaleOut.taskStatus.map((task) => task.owner)
+      await expect.poll(() => [here.runningTasks.length, other.runningTasks.length, owners().filter((o) => o === here.member).length], { timeout: 30_000 }).toEqual([2, 2, 2])
+      // 40 users, written the way partitionBy(user) writes them: every partition gets some.
+      for (let i = 0; i < 40; i++) parts[partitionOf(keyIdOf(`u${i}`), P)]!.addData([{ user: `u${i}` }])
+      await here.processAllAvailable()
+      await page.goto(`${server.url}#${here.id}`)
+      await page.waitForSelector('#connection[data-state="live"]')
+      const row = page.locator('#queries tbody tr', { hasText: 'clicks-cluster' })
+      await expect.poll(() => row.locator('td').nth(3).textContent(), { timeout: 10_000 }).toBe('4 tasks · 2 members')
+      await row.click()
+      await expect.poll(() => page.locator('#tasks tbody tr').count(), { timeout: 10_000 }).toBe(P)
+      await expect.poll(() => page.locator('#detail-tasks-summary').textContent()).toContain(`this member ${here.member}`)
+      for (const task of here.scaleOut.taskStatus) {
+        const cells = () => page.locator(`#tasks tbody tr[data-task="${task.task}"] td`).allTextContents()
+        const runsHere = here.runningTasks.includes(task.task)
+        // The last batch is known for the tasks this member runs (each ran one with data), blank for the others'.
+        if (runsHere) expect(task.lastBatchId, `task ${task.task} ran a batch`).not.toBeNull()
+        const lastBatch = runsHere ? String(task.lastBatchId) : ''
+        await expect.poll(cells, { timeout: 10_000, message: `row of task ${task.task}` })
+          .toEqual([String(task.task), runsHere ? here.member : other.member, String(task.epoch), lastBatch, expect.any(String)])
+        expect(Number((await cells())[2]), `epoch of task ${task.task}`).toBeGreaterThanOrEqual(1)
+      }
+      await page.screenshot({ path: join(OUT, 'dashboard-cluster-tasks.png'), fullPage: true })
+    } finally {
+      await other.stop()
+      await here.stop()
+    }
   })
 })

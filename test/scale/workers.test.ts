@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { defineQuery, QueryModuleError, readJsonFilesSink } from '../../src/index.js'
+import { defineQuery, QueryModuleError, readJsonFilesSink, scaleOutOf } from '../../src/index.js'
 import { stableStringify } from '../../src/util/keys.js'
 import { type Event, expectedCounts, writeEvents } from './fixtures/events.js'
 import { windowedCounts } from './fixtures/windowedCounts.js'
@@ -55,6 +55,29 @@ describe('tasks on worker threads', () => {
       { numRuns: 3 },
     )
   }, 180_000)
+
+  it('shows every task with the worker thread that runs it, its last batch, and the sum of their rates', async () => {
+    const input = await tempDir()
+    const events = Array.from({ length: 400 }, (_, i): Event => ({ user: `user-${i % 30}`, ts: i * 100, items: [{ sku: 'a', qty: 1 }] }))
+    await writeEvents(input, 4, 'events.jsonl', events, true)
+    const out = await tempDir()
+    const query = await windowedCounts.start({ input, partitions: 4, parallelism: 2, output: join(out, 'out'), checkpoint: join(out, 'ckpt') })
+    try {
+      await query.processAllAvailable()
+      const status = scaleOutOf(query)!
+      expect(status.tasks).toBe(4)
+      expect(status.taskStatus.map((task) => [task.task, task.owner])).toEqual([[0, 'worker-0'], [1, 'worker-1'], [2, 'worker-0'], [3, 'worker-1']])
+      for (const task of status.taskStatus) {
+        // Every task ran its data batch and the batch that closed its windows.
+        expect(task.lastBatchId).toBeGreaterThanOrEqual(1)
+        expect(task.processedRowsPerSecond).not.toBeNull()
+      }
+      const sum = status.taskStatus.reduce((n, task) => n + task.processedRowsPerSecond!, 0)
+      expect(status.aggregate.processedRowsPerSecond).toBeCloseTo(sum)
+    } finally {
+      await query.stop()
+    }
+  })
 
   it('refuses parallelism above 1 for a query not defined in a module', async () => {
     const { createSession, jsonFilesSink, partitionedSource, memorySource } = await import('../../src/index.js')

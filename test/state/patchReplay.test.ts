@@ -67,6 +67,14 @@ describe('patch deltas replay to the live state', () => {
     )
   })
 
+  it('restores an object whose keys changed order with that order, not the order patches would add them in', () => {
+    const before = { events: { opt: {} }, n: 0 }
+    for (const after of [{ events: { more: {}, opt: {} }, n: 0 }, { n: 1, events: { opt: {} } }]) {
+      const restored = applyJsonPatches(before, diffJson(before, after, Infinity))
+      expect(JSON.stringify(restored)).toBe(JSON.stringify(after))
+    }
+  })
+
   it('records a change under a key immer will not patch through (constructor, __proto__) as no patches at all', () => {
     const before = JSON.parse('{"m":{"constructor":1,"__proto__":2}}') as unknown
     const after = JSON.parse('{"m":{"constructor":3,"__proto__":2}}') as unknown

@@ -62,9 +62,16 @@
     const s = q.scaleOut
     $('detail-tasks').hidden = !s
     if (s) {
-      const owners = s.taskStatus.map((t) => `${t.task}: ${t.owner ?? 'free'}${t.epoch === undefined ? '' : ` (epoch ${t.epoch})`}`)
       const members = s.members ? `members ${s.members.join(', ')} · this member ${s.member} · ` : ''
-      $('detail-tasks').textContent = `${members}tasks ${owners.join(' · ')} · here ${Math.round(s.aggregate.processedRowsPerSecond)} rows/s`
+      $('detail-tasks-summary').textContent = `${members}${s.tasks} tasks · here ${Math.round(s.aggregate.processedRowsPerSecond)} rows/s`
+      // One row per task: its owner and epoch, and its last batch and rate where it runs here (else blank).
+      $('tasks').querySelector('tbody').innerHTML = s.taskStatus
+        .map(
+          (t) => `<tr data-task="${t.task}"><td class="num">${t.task}</td><td>${text(t.owner ?? 'free')}</td>
+            <td class="num">${t.epoch ?? ''}</td><td class="num">${t.lastBatchId ?? ''}</td>
+            <td class="num">${t.processedRowsPerSecond === null ? '' : t.processedRowsPerSecond.toFixed(1)}</td></tr>`,
+        )
+        .join('')
     }
   }
 
