@@ -8,6 +8,11 @@ export interface Sample {
   readonly ms: number
   /** A number derived from the result (e.g. the sum of counts): keeps the work observable and lets cases be checked. */
   readonly checksum: number
+  /**
+   * Other durations, by name: measured outside the timed part (a query's start-up before its steady state is timed)
+   * or beside it (the CPU its threads spent).
+   */
+  readonly extraMs?: Readonly<Record<string, number>>
 }
 
 /** Something to time: one repetition is an untimed setup, the timed part, and an untimed teardown. */
@@ -59,6 +64,8 @@ export interface CaseResult {
   readonly medianMs: number
   readonly rowsPerSec: number
   readonly checksum: number
+  /** The median of each of the samples' `extraMs`, by name. */
+  readonly extraMs: Readonly<Record<string, number>>
 }
 
 /** One comparison with its measured ratio. */
@@ -92,13 +99,18 @@ export function simpleCase(name: string, rows: number, run: () => number): Bench
   }
 }
 
-/** A case with an untimed setup and teardown around the timed `run` (e.g. start a query, feed it, stop it). */
+/**
+ * A case with an untimed setup and teardown around the timed `run` (e.g. start a query, feed it, stop it). `run`
+ * returns the checksum, or `check` computes it untimed after `run`; `extraMs` reports durations measured in setup.
+ */
 export function phasedCase<C>(
   name: string,
   rows: number,
   phases: {
     setup(): C | Promise<C>
-    run(ctx: C): number | Promise<number>
+    run(ctx: C): number | void | Promise<number | void>
+    check?(ctx: C): number | Promise<number>
+    extraMs?(ctx: C): Record<string, number>
     teardown?(ctx: C): void | Promise<void>
   },
 ): BenchCase {
@@ -107,11 +119,16 @@ export function phasedCase<C>(
     rows,
     async once() {
       const ctx = await phases.setup()
-      const t0 = performance.now()
-      const checksum = await phases.run(ctx)
-      const ms = performance.now() - t0
-      await phases.teardown?.(ctx)
-      return { ms, checksum }
+      try {
+        const t0 = performance.now()
+        const result = await phases.run(ctx)
+        const ms = performance.now() - t0
+        const checksum = phases.check === undefined ? result : await phases.check(ctx)
+        if (typeof checksum !== 'number') throw new Error(`bench case '${name}': run returned no checksum and there is no check`)
+        return { ms, checksum, extraMs: phases.extraMs?.(ctx) }
+      } finally {
+        await phases.teardown?.(ctx)
+      }
     },
   }
 }
@@ -168,7 +185,9 @@ function caseResult(c: BenchCase, samples: readonly Sample[]): CaseResult {
   const medianMs = median(ms)
   // A case that computes different results on different repetitions is broken: NaN turns its comparisons into ERROR.
   const checksum = samples.every((s) => s.checksum === samples[0]!.checksum) ? samples[0]!.checksum : Number.NaN
-  return { name: c.name, rows: c.rows, samplesMs: ms, medianMs, rowsPerSec: (c.rows * 1000) / medianMs, checksum }
+  const names = [...new Set(samples.flatMap((s) => Object.keys(s.extraMs ?? {})))]
+  const extraMs = Object.fromEntries(names.map((n) => [n, median(samples.flatMap((s) => s.extraMs?.[n] ?? []))]))
+  return { name: c.name, rows: c.rows, samplesMs: ms, medianMs, rowsPerSec: (c.rows * 1000) / medianMs, checksum, extraMs }
 }
 
 /** The median of a non-empty list. */
@@ -211,7 +230,13 @@ export function formatCases(result: GroupResult): string {
         Number.isNaN(c.checksum) ? 'varies!' : String(c.checksum),
       ]
     }),
-  )
+  ) + formatExtras(result)
+}
+
+/** The other durations some cases report (start-up, CPU), as median lines under the table; empty when none. */
+function formatExtras(result: GroupResult): string {
+  const lines = result.cases.flatMap((c) => Object.entries(c.extraMs).map(([what, ms]) => `${c.name}: ${what} ${ms.toFixed(0)} ms (median)`))
+  return lines.length === 0 ? '' : `\n${lines.join('\n')}`
 }
 
 /** The comparison table of all groups: subject and baseline rows/s, ratio, target, verdict. */

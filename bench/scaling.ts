@@ -1,53 +1,233 @@
 /**
  * Scaling: the parse-heavy windowed count (JSON lines decoded by the file source, a JSON payload decoded per row,
- * 10-second windows per user) over 8 input partitions, on 2 worker threads vs the same tasks on 1 thread. The timed
- * part includes starting the workers (and, from source, compiling the query module in each).
+ * 10-second windows per user) over 8 input partitions, on 2 worker threads vs the same 8 tasks on 1 thread
+ * (`scaling`), and on 2 processes of one cluster vs 1 process (`scaling-processes`, coordinated on a real
+ * redis-server). Start-up and steady state are measured apart: each repetition starts the query over a small warm-up
+ * file per partition and drains it (untimed, reported as start-up), then links the 400,000-row files into the
+ * partitions and times draining them (the steady state). `npm run bench` runs compiled JavaScript, so no worker or
+ * member compiles TypeScript.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { linkSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readJsonFilesSink } from '../src/index.js'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { readJsonFilesSink, type StreamingQuery } from '../src/index.js'
+import { startRedis } from '../test/support/servers/redis.js'
 import { type Event, writeEvents } from '../test/scale/fixtures/events.js'
-import { windowedCounts } from '../test/scale/fixtures/windowedCounts.js'
+import { partitionDir, windowedCounts } from '../test/scale/fixtures/windowedCounts.js'
 import { type BenchGroup, phasedCase } from './harness.js'
+import { cpuSpent, threadCpuMs } from './threadCpu.js'
 
-const ROWS = 400_000
-const PARTITIONS = 8
+export const SCALING_ROWS = 400_000
+export const SCALING_PARTITIONS = 8
+const WARMUP_ROWS = 4_000
+/** The file names in each partition: the warm-up sorts before the timed input, which ends with the closing row. */
+export const WARMUP_FILE = '0-warmup.jsonl'
+export const INPUT_FILE = '1-events.jsonl'
 
-function events(): Event[] {
-  return Array.from({ length: ROWS }, (_, i) => ({
+function events(n: number, fromTs: number): Event[] {
+  return Array.from({ length: n }, (_, i) => ({
     user: `user-${(i * 7919) % 500}`,
-    ts: i * 5,
+    ts: fromTs + i * 5,
     items: [{ sku: `sku-${i % 97}`, qty: 1 + (i % 3) }, { sku: 'gift', qty: 1 }],
   }))
 }
 
-function run(input: string, parallelism: number) {
-  return phasedCase(`${PARTITIONS} tasks on ${parallelism} thread${parallelism > 1 ? 's' : ''}`, ROWS, {
-    setup: () => mkdtempSync(join(tmpdir(), 'srx-bench-scaling-')),
-    async run(dir) {
-      const q = await windowedCounts.start({ input, partitions: PARTITIONS, parallelism, output: join(dir, 'out'), checkpoint: join(dir, 'ckpt') })
-      await q.processAllAvailable()
-      await q.stop()
-      const rows = await readJsonFilesSink<{ count: number }>(join(dir, 'out'))
-      return rows.reduce((n, r) => n + r.count, 0)
+/**
+ * Writes the warm-up and the timed input of every partition once, into `staged`; cases hard-link them into fresh
+ * partition directories, so that staging costs nothing per repetition.
+ */
+export async function stageScalingInput(staged: string): Promise<void> {
+  await writeEvents(staged, SCALING_PARTITIONS, WARMUP_FILE, events(WARMUP_ROWS, 0), false)
+  // The timed rows come after the warm-up's event time, so none is late; a closing row ends every window.
+  await writeEvents(staged, SCALING_PARTITIONS, INPUT_FILE, events(SCALING_ROWS, WARMUP_ROWS * 5), true)
+}
+
+/** Hard-links `file` of every staged partition into the partitions under `input`. */
+export function linkInput(staged: string, input: string, file: string): void {
+  for (let p = 0; p < SCALING_PARTITIONS; p++) {
+    mkdirSync(partitionDir(input, p), { recursive: true })
+    linkSync(join(partitionDir(staged, p), file), join(partitionDir(input, p), file))
+  }
+}
+
+/** The sum of the counts a query committed: every row once, whatever the number of threads or processes. */
+export async function countedRows(output: string): Promise<number> {
+  const rows = await readJsonFilesSink<{ count: number }>(output)
+  return rows.reduce((n, r) => n + r.count, 0)
+}
+
+interface Run {
+  readonly dir: string
+  query: StreamingQuery | undefined
+  startupMs: number
+  cpu?: Record<string, number>
+}
+
+function onThreads(staged: string, parallelism: number) {
+  return phasedCase(`${SCALING_PARTITIONS} tasks on ${parallelism} thread${parallelism > 1 ? 's' : ''}`, SCALING_ROWS, {
+    async setup(): Promise<Run> {
+      const run: Run = { dir: mkdtempSync(join(tmpdir(), 'srx-bench-scaling-')), query: undefined, startupMs: 0 }
+      const input = join(run.dir, 'in')
+      linkInput(staged, input, WARMUP_FILE)
+      const t0 = performance.now()
+      run.query = await windowedCounts.start({
+        input, partitions: SCALING_PARTITIONS, parallelism, output: join(run.dir, 'out'), checkpoint: join(run.dir, 'ckpt'),
+      })
+      await run.query.processAllAvailable()
+      run.startupMs = performance.now() - t0
+      linkInput(staged, input, INPUT_FILE)
+      return run
     },
-    teardown: (dir) => rmSync(dir, { recursive: true, force: true }),
+    async run(run) {
+      const before = threadCpuMs()
+      await run.query!.processAllAvailable()
+      run.cpu = cpuSpent(before, threadCpuMs())
+    },
+    check: async (run) => {
+      await run.query!.stop()
+      return countedRows(join(run.dir, 'out'))
+    },
+    extraMs: (run) => ({ 'start-up (start + warm-up batch)': run.startupMs, ...run.cpu }),
+    async teardown(run) {
+      await run.query?.stop()
+      rmSync(run.dir, { recursive: true, force: true })
+    },
   })
 }
 
 export const scalingGroup: BenchGroup = {
   name: 'scaling',
-  description: `parse-heavy windowed count, ${ROWS} rows in ${PARTITIONS} partitions: 2 worker threads vs 1 thread`,
+  description: `parse-heavy windowed count, steady state over ${SCALING_ROWS} rows in ${SCALING_PARTITIONS} partitions: 2 worker threads vs 1 thread`,
   async prepare() {
-    const input = mkdtempSync(join(tmpdir(), 'srx-bench-scaling-in-'))
-    await writeEvents(input, PARTITIONS, 'events.jsonl', events(), true)
-    const one = run(input, 1)
-    const two = run(input, 2)
+    const staged = mkdtempSync(join(tmpdir(), 'srx-bench-scaling-in-'))
+    await stageScalingInput(staged)
+    const one = onThreads(staged, 1)
+    const two = onThreads(staged, 2)
     return {
       cases: [one, two],
-      comparisons: [{ title: '2 worker threads vs 1', subject: two.name, baseline: one.name, target: 1.7 }],
-      dispose: async () => rmSync(input, { recursive: true, force: true }),
+      comparisons: [{ title: '2 worker threads vs 1 (steady state)', subject: two.name, baseline: one.name, target: 1.7 }],
+      dispose: async () => rmSync(staged, { recursive: true, force: true }),
+    }
+  },
+}
+
+/** A member process of the benchmark's cluster, driven through its stdin and stdout (`bench/scalingMember.ts`). */
+interface Member {
+  readonly child: ChildProcess
+  tasks: number[]
+  readonly exited: Promise<void>
+  /** Sends `drain` and resolves on `drained`. */
+  drain(): Promise<void>
+}
+
+function spawnMember(args: readonly string[]): Member {
+  const compiled = !import.meta.url.endsWith('.ts')
+  const script = fileURLToPath(new URL(compiled ? './scalingMember.js' : './scalingMember.ts', import.meta.url))
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const waiting: { resolve(): void; reject(e: Error): void }[] = []
+  const member: Member = {
+    child,
+    tasks: [],
+    exited,
+    drain: () => new Promise((resolve, reject) => (waiting.push({ resolve, reject }), child.stdin!.write('drain\n'))),
+  }
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('tasks ')) member.tasks = line.slice(6).split(',').filter((x) => x !== '').map(Number)
+    else if (line === 'drained') waiting.shift()?.resolve()
+    else if (line.startsWith('failed ')) waiting.shift()?.reject(new Error(`a member failed: ${line.slice(7)}`))
+  })
+  void exited.then(() => waiting.splice(0).forEach((w) => w.reject(new Error(`member ${child.pid} exited`))))
+  return member
+}
+
+interface ClusterRun {
+  readonly dir: string
+  readonly members: Member[]
+  startupMs: number
+  cpu?: Record<string, number>
+  /** Drains after the first one, needed because tasks moved while draining. */
+  extraDrains: number
+}
+
+let clusters = 0
+
+function onProcesses(staged: string, redisUrl: () => string, processes: number) {
+  return phasedCase(`${SCALING_PARTITIONS} tasks on ${processes} process${processes > 1 ? 'es' : ''}`, SCALING_ROWS, {
+    async setup(): Promise<ClusterRun> {
+      const run: ClusterRun = { dir: mkdtempSync(join(tmpdir(), 'srx-bench-cluster-')), members: [], startupMs: 0, extraDrains: 0 }
+      const input = join(run.dir, 'in')
+      linkInput(staged, input, WARMUP_FILE)
+      const args = [redisUrl(), `bench-${process.pid}-${++clusters}`, input, join(run.dir, 'out'), join(run.dir, 'ckpt'), String(SCALING_PARTITIONS)]
+      const t0 = performance.now()
+      for (let i = 0; i < processes; i++) run.members.push(spawnMember(args))
+      // Started once the members have split the tasks evenly (each its fair share) and drained the warm-up.
+      const share = SCALING_PARTITIONS / processes
+      while (!run.members.every((m) => m.tasks.length === share) || new Set(run.members.flatMap((m) => m.tasks)).size !== SCALING_PARTITIONS) {
+        if (run.members.some((m) => m.child.exitCode !== null)) throw new Error('a cluster member exited while starting')
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      await Promise.all(run.members.map((m) => m.drain()))
+      run.startupMs = performance.now() - t0
+      linkInput(staged, input, INPUT_FILE)
+      return run
+    },
+    async run(run) {
+      const pids = run.members.map((m) => m.child.pid!)
+      const before = threadCpuMs(pids)
+      // A member's drain covers the tasks it runs; a task that moved meanwhile (a lease lost on a loaded host) is
+      // drained by its new owner in the next round, until the output holds every row.
+      do await Promise.all(run.members.map((m) => m.drain()))
+      while ((await countedRows(join(run.dir, 'out'))) < WARMUP_ROWS + SCALING_ROWS && ++run.extraDrains < 20)
+      run.cpu = cpuSpent(before, threadCpuMs(pids))
+      if (run.extraDrains > 0) console.warn(`  (${run.extraDrains} more drain${run.extraDrains > 1 ? 's' : ''}: tasks moved while draining)`)
+    },
+    async check(run) {
+      await stopMembers(run.members)
+      return countedRows(join(run.dir, 'out'))
+    },
+    extraMs: (run) => ({ 'start-up (spawn, balance, warm-up batch)': run.startupMs, ...run.cpu }),
+    async teardown(run) {
+      for (const m of run.members) if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL')
+      await Promise.all(run.members.map((m) => m.exited))
+      rmSync(run.dir, { recursive: true, force: true })
+    },
+  })
+}
+
+async function stopMembers(members: readonly Member[]): Promise<void> {
+  for (const m of members) m.child.stdin!.end('stop\n')
+  await Promise.all(members.map((m) => m.exited))
+  const failed = members.filter((m) => m.child.exitCode !== 0)
+  if (failed.length > 0) throw new Error(`cluster members exited with ${failed.map((m) => m.child.exitCode ?? m.child.signalCode).join(', ')}`)
+}
+
+export const scalingProcessesGroup: BenchGroup = {
+  name: 'scaling-processes',
+  description:
+    `parse-heavy windowed count, steady state over ${SCALING_ROWS} rows in ${SCALING_PARTITIONS} partitions: ` +
+    '2 processes of one cluster vs 1 (coordinator on redis-server, loopback)',
+  async prepare() {
+    const staged = mkdtempSync(join(tmpdir(), 'srx-bench-cluster-in-'))
+    const redis = await startRedis()
+    try {
+      await stageScalingInput(staged)
+    } catch (e) {
+      await redis.close()
+      throw e
+    }
+    const one = onProcesses(staged, () => redis.url, 1)
+    const two = onProcesses(staged, () => redis.url, 2)
+    return {
+      cases: [one, two],
+      comparisons: [{ title: '2 processes vs 1 (steady state)', subject: two.name, baseline: one.name, target: 1.7 }],
+      async dispose() {
+        await redis.close()
+        rmSync(staged, { recursive: true, force: true })
+      },
     }
   },
 }

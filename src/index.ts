@@ -25,6 +25,12 @@ export type { ClusterTaskView, ClusterView } from './exec/clusterView.js'
 export { scaleOutOf } from './exec/scaleOutView.js'
 export type { ScaleOutStatus, TaskStatus } from './exec/scaleOutView.js'
 export type { PartitionedSource, Partitioning } from './sources/partitioned.js'
+// Repartition: a query over input not partitioned by key, split in two through a partitioned stream
+export { repartition } from './operators/index.js'
+export { jetStreamPartitions, redisStreamPartitions } from './exec/repartitionVia.js'
+export type { JetStreamPartitionsOptions, RedisStreamPartitionsOptions, RepartitionVia } from './exec/repartitionVia.js'
+export type { RepartitionTarget } from './plan/nodes.js'
+export type { PartitionBy } from './sinks/placement.js'
 export { trigger } from './exec/trigger.js'
 export type { Trigger } from './exec/trigger.js'
 

@@ -13,6 +13,7 @@ import { ListenerBus, type StreamingQueryEvent, type StreamingQueryListener } fr
 import { Stream, type WriteStreamOptions } from './stream.js'
 import type { SessionContext } from './exec/queryRun.js'
 import { startScaledOut } from './exec/scaleOut.js'
+import { splitAtRepartition, startRepartitioned } from './exec/repartition.js'
 import type { QueryModuleRef } from './exec/workerProtocol.js'
 import { isPartitioned, type PartitionedSource } from './sources/partitioned.js'
 
@@ -230,9 +231,13 @@ export class Session {
     }
     try {
       let query: StreamingQuery
-      if (isPartitioned(source)) {
-        // Tasks are parts of one query: the session sees the query they form, announced once they all started.
-        query = await startScaledOut(this.context(() => undefined), { source, nodes, ...options }, this.scaling, this.options)
+      const split = splitAtRepartition(nodes)
+      if (split !== undefined || isPartitioned(source)) {
+        // Tasks, and the two parts of a repartitioned query, form one query: the session sees it once they started.
+        const context = this.context(() => undefined)
+        query = split !== undefined
+          ? await startRepartitioned(context, { source, nodes, ...options }, split, this.scaling, this.options)
+          : await startScaledOut(context, { source: source as PartitionedSource<unknown>, nodes, ...options }, this.scaling, this.options)
         announce(query)
       } else query = await startQuery(this.context(announce), { source, nodes, ...options })
       // As in Spark, start() returns after listeners have handled onQueryStarted.

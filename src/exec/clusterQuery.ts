@@ -146,12 +146,12 @@ export class ClusterQuery implements StreamingQuery {
   private async tick(): Promise<void> {
     const { coordinator } = this.cluster
     await coordinator.heartbeat(this.names.prefixed(this.member))
-    for (const task of this.held.values()) {
-      if (task.lost) continue
+    // All at once: on a loaded host each round trip waits behind batches, and P of them in a row could outlast the TTL.
+    await Promise.all([...this.held.values()].filter((task) => !task.lost).map(async (task) => {
       const renewed = await coordinator.renew(task.lease)
       if (renewed !== undefined) task.lease = renewed
       else this.lose(task)
-    }
+    }))
     const live = this.names.ours(await coordinator.members())
     if (!live.includes(this.member)) live.push(this.member)
     const share = fairShares(live, this.partitions).get(this.member) ?? 0

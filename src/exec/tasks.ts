@@ -27,7 +27,8 @@ export function checkPartitioning(def: PartitionedQueryDefinition): void {
       `${def.source.description} is partitioned by '${by}', but the query keeps state by key ` +
         `(${plan.operators.map((op) => op.name).join(', ')}), so no partition holds all rows of a key. Write the ` +
         `source with partitionBy of the grouping key (the engine's stable key hash) and declare it (partitionedBy: ` +
-        `'stableKeyHash'), or read it as one source (a jetStream or redisStream without partitionedBy).`,
+        `'stableKeyHash'), repartition it by the key (repartition(keyOf, keyCodec, { via })), or read it as one ` +
+        `source (a jetStream or redisStream without partitionedBy).`,
     )
   }
 }

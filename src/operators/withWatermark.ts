@@ -1,4 +1,4 @@
-import { identity } from 'rxjs'
+import type { Observable } from 'rxjs'
 import { type Operator, withPlan } from '../plan/nodes.js'
 import { parseDuration } from '../util/duration.js'
 
@@ -11,7 +11,8 @@ import { parseDuration } from '../util/duration.js'
  * @throws RangeError when `delay` is not a duration.
  */
 export function withWatermark<T>(timeOf: (row: T) => number, delay: number | string): Operator<T, T> {
-  return withPlan(identity, {
+  // A function of its own: the plan node is attached to it, so it must not be shared (as rxjs' identity is).
+  return withPlan((rows: Observable<T>) => rows, {
     kind: 'withWatermark',
     timeOf: timeOf as (row: never) => unknown,
     delayMs: parseDuration(delay, 'withWatermark delay'),

@@ -74,6 +74,11 @@ export function compilePlan(nodes: readonly PlanNode[], outputMode: OutputMode):
         i++
         break
       }
+      case 'repartition':
+        throw new InvalidQueryError(
+          `${label}: repartition splits a query in two where it stands and is not part of a compiled plan; start the ` +
+            'query with writeStream(...).start() to run both parts',
+        )
       case 'aggregate':
       case 'mapGroupsWithState':
         throw new InvalidQueryError(`${label}: ${node.kind} '${node.name}' needs a groupBy(keyOf, keyCodec) right before it`)

@@ -194,13 +194,34 @@ export interface MapGroupsWithStateNode {
   readonly migrations: readonly ErasedMigration[]
 }
 
+/**
+ * Where `repartition` writes rows by key and reads them back: a partitioned stream, described here only by what the
+ * plan needs (its name, its partition count and the codec its rows are read back with); the session gets the rest
+ * from the descriptor (`jetStreamPartitions`, `redisStreamPartitions`).
+ * @example const via: RepartitionTarget<Click> = jetStreamPartitions({ servers, stream: 'CLICKS_BY_USER', subject: 'clicks-by-user', partitions: 8, codec: Click })
+ */
+export interface RepartitionTarget<T> {
+  readonly description: string
+  readonly partitions: number
+  /** Every row is written as JSON and decoded with this codec when read back. */
+  readonly codec: Codec<T>
+}
+
+/** `repartition(keyOf, keyCodec, { via })`: the query before it writes rows into `via` by key; the rest runs as tasks over `via`. */
+export interface RepartitionNode {
+  readonly kind: 'repartition'
+  readonly keyOf: Fn
+  readonly keyCodec: ErasedCodec
+  readonly via: RepartitionTarget<unknown>
+}
+
 /** The plan nodes of stateful operators. */
 export type StatefulNode = AggregateNode | DropDuplicatesNode | MapGroupsWithStateNode
 /**
  * What an operator contributes to the incremental plan (pure data: functions, codecs, names), read by `Stream.pipe`.
  * @example stream.pipe(filter((r) => r.ok), count()).planNodes.map((n) => n.kind) // ['filter', 'aggregate']
  */
-export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode
+export type PlanNode = StatelessNode | WatermarkNode | GroupByNode | StatefulNode | RepartitionNode
 
 /**
  * What sets a structured-rx operator apart from a plain RxJS one: the plan node it carries.

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
 import * as t from 'io-ts'
 import { connectNats, isTransientNatsError, nanos, type NatsClient } from '../durable/natsClient.js'
-import type { Codec } from '../plan/nodes.js'
 import { checkPartitions } from '../util/partitions.js'
-import { keyIdOf, partitionOf, stableHash } from '../util/keys.js'
+import { type PartitionBy, placement } from './placement.js'
 import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
 import type { Sink } from './sink.js'
 
@@ -24,7 +23,7 @@ export interface JetStreamSinkOptions<R, K = unknown> {
    * partitions, so stream partition p feeds state partition p of a query grouping by the same key. Without it a
    * row's partition is a hash of its JSON.
    */
-  readonly partitionBy?: readonly [keyOf: (row: R) => K, keyCodec: Codec<K>]
+  readonly partitionBy?: PartitionBy<R, K>
   /** The KV bucket holding each query's commit marker (default `structured-rx-batches`; created when missing). */
   readonly markerBucket?: string
   /** How a batch is retried while the server is unreachable (default: 10 tries, about 11 s of back-off). */
@@ -117,14 +116,6 @@ export function jetStreamSink<R, K = unknown>(options: JetStreamSinkOptions<R, K
       }
     },
   }
-}
-
-/** Which partition a row goes to. */
-function placement<R, K>(partitions: number, partitionBy: JetStreamSinkOptions<R, K>['partitionBy']): (row: R, json: string) => number {
-  if (partitions === 1 && partitionBy === undefined) return () => 0
-  if (partitionBy === undefined) return (_, json) => stableHash(json) % partitions
-  const [keyOf, keyCodec] = partitionBy
-  return (row) => partitionOf(keyIdOf(keyCodec.encode(keyOf(row))), partitions)
 }
 
 /** The one stream that stores every subject; the sink's marker sequences are that stream's. */

@@ -140,7 +140,7 @@ describe.each(brokers)('a partitioned $name', ({ fresh }) => {
       .writeStream({ outputMode: 'update', sink: memorySink() })
       .start()
     await expect(start).rejects.toBeInstanceOf(PartitioningMismatchError)
-    await expect(start).rejects.toThrow(/partitionedBy: 'stableKeyHash'.*without partitionedBy/s)
+    await expect(start).rejects.toThrow(/partitionedBy: 'stableKeyHash'.*repartition.*without partitionedBy/s)
   })
 
   it("runs a stateless query over partitionedBy 'unknown' as tasks, each row once", async () => {

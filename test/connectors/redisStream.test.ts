@@ -17,6 +17,7 @@ import {
   StreamingQueryError,
   trigger,
 } from '../../src/index.js'
+import { keyIdOf, partitionOf } from '../../src/util/keys.js'
 import { useServer } from '../support/servers/managed.js'
 import { startRedis } from '../support/servers/redis.js'
 
@@ -152,6 +153,28 @@ describe('redisStreamSink', () => {
     expect(await redis.client.hget(`${out}:srx-batches`, 'q-rerun')).toBe('1')
     await writer.stop?.()
     await reopened.stop?.()
+  })
+
+  it('with partitions and partitionBy, writes each row once into the key <key>:<p> of its key partition, batch and marker in one transaction', async () => {
+    const out = freshKey()
+    const sink = redisStreamSink({ url: redis.server.url, key: out, partitions: 3, partitionBy: [(r: Row) => r.key, t.string] })
+    const ctx = { queryId: 'q-parts', queryName: undefined, outputMode: 'append' as const, fs: (await import('../../src/index.js')).nodeFs }
+    const writer = await sink.open(ctx)
+    await writer.addBatch(0, rowsFrom(0, 20, 7))
+    await writer.addBatch(0, rowsFrom(0, 20, 7))
+    await writer.stop?.()
+    const written: Row[] = []
+    for (let p = 0; p < 3; p++) {
+      const rows = await readValues<Row>(`${out}:${p}`)
+      for (const r of rows) expect(partitionOf(keyIdOf(r.key), 3)).toBe(p)
+      written.push(...rows)
+    }
+    expect(written.map((r) => r.id).sort((a, b) => a - b)).toEqual(rowsFrom(0, 20).map((r) => r.id))
+    expect(await redis.client.hget(`${out}:srx-batches`, 'q-parts')).toBe('0')
+  })
+
+  it('refuses partitionBy without partitions', () => {
+    expect(() => redisStreamSink({ url: redis.server.url, key: 'k', partitionBy: [(r: Row) => r.key, t.string] })).toThrow(/partitionBy needs partitions/)
   })
 
   it('writes the update-mode rows of a stateful query batch by batch', async () => {

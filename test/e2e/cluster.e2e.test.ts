@@ -127,10 +127,12 @@ async function publishRows(client: NatsTestClient, n: number, from: number, expe
   }
 }
 
-/** The lease epoch of each commit of task p, in batch order. */
+/** The lease epoch of each commit of task p, in batch order (none when the task has not committed a batch yet). */
 async function commitEpochs(checkpoint: string, p: number): Promise<number[]> {
   const dir = join(checkpoint, 'tasks', String(p), 'commits')
-  const batches = (await readdir(dir)).filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b)
+  // A member reports a task as soon as it holds it; on a loaded machine its first commit may not be written yet.
+  const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)))
+  const batches = names.filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b)
   return Promise.all(batches.map(async (b) => {
     const text = await readFile(join(dir, String(b)), 'utf8')
     return (JSON.parse(text.slice(text.indexOf('{'))) as { epoch: number }).epoch

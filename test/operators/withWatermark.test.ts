@@ -18,6 +18,13 @@ describe('withWatermark', () => {
     expect(withWatermark((r: { ts: number }) => r.ts, 1500)[PLAN]).toMatchObject({ delayMs: 1500 })
   })
 
+  it('keeps its own plan node when another pass-through operator is made after it', () => {
+    const first = withWatermark((r: { ts: number }) => r.ts, 1500)
+    const second = withWatermark((r: { ts: number }) => r.ts, 2500)
+    expect(first[PLAN]).toMatchObject({ kind: 'withWatermark', delayMs: 1500 })
+    expect(second[PLAN]).toMatchObject({ kind: 'withWatermark', delayMs: 2500 })
+  })
+
   it('rejects a delay that is not a duration with a RangeError', () => {
     expect(() => withWatermark((r: { ts: number }) => r.ts, 'soon')).toThrow(RangeError)
     expect(() => withWatermark((r: { ts: number }) => r.ts, -1)).toThrow(RangeError)

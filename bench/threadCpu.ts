@@ -1,0 +1,42 @@
+/**
+ * CPU time per thread of running processes, read from Linux's /proc: tells the threads that run a query's tasks
+ * (the main thread, worker threads) from the runtime's helpers (V8's garbage-collector and compiler threads, libuv's
+ * file-system pool). On a loaded machine wall-clock ratios are noisy; how much CPU the busiest thread and all threads
+ * spent on the same work is not, and it bounds what more cores can give.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** CPU ms (user + system) of every thread of `pids`, keyed `<pid>/<tid>`; empty where /proc is not there. */
+export function threadCpuMs(pids: readonly number[] = [process.pid]): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const pid of pids) {
+    let tids: string[]
+    try {
+      tids = readdirSync(`/proc/${pid}/task`)
+    } catch {
+      continue
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        // Fields after the command name (which may hold spaces) start at the state; utime and stime are 14 and 15.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        out.set(`${pid}/${tid}`, (Number(fields[11]) + Number(fields[12])) * 10)
+      } catch {
+        // The thread ended between listing and reading.
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * What the threads spent between two readings: the busiest thread's CPU (the critical path when one thread runs the
+ * tasks; one of the workers when several do) and the CPU of all threads. Undefined where /proc is not there.
+ * @example const before = threadCpuMs(); work(); const spent = cpuSpent(before, threadCpuMs())
+ */
+export function cpuSpent(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Record<string, number> | undefined {
+  if (after.size === 0) return undefined
+  const spent = [...after].map(([thread, ms]) => ms - (before.get(thread) ?? 0))
+  return { 'cpu of the busiest thread': Math.max(...spent), 'cpu of all threads': spent.reduce((n, ms) => n + ms, 0) }
+}

@@ -1,0 +1,132 @@
+/**
+ * Starting a query that `repartition` splits in two: part one reads the source and writes every row into its key's
+ * partition of `via`; part two reads `via` back as a PartitionedSource and runs the rest of the chain as tasks.
+ */
+import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
+import { IncompatibleCheckpointError, InvalidQueryError } from '../errors.js'
+import type { PlanNode, RepartitionNode } from '../plan/nodes.js'
+import { isPartitioned, type PartitionedSource } from '../sources/partitioned.js'
+import type { Source } from '../sources/source.js'
+import type { QueryDefinition, SessionContext } from './queryRun.js'
+import { isRepartitionVia, type RepartitionVia } from './repartitionVia.js'
+import { RepartitionedQuery } from './repartitionedQuery.js'
+import { startQuery } from './startQuery.js'
+import type { StreamingQuery } from './streamingQuery.js'
+import { checkParallelism, type Scaling, startScaledOut } from './scaleOut.js'
+import { checkPartitioning, type PartitionedQueryDefinition, startTasks } from './tasks.js'
+import type { WorkerSessionOptions } from './workerProtocol.js'
+
+/** A query as `writeStream` describes it, over a source of either kind. */
+export interface AnyQueryDefinition extends Omit<QueryDefinition, 'source' | 'task'> {
+  readonly source: Source<unknown> | PartitionedSource<unknown>
+}
+
+/** Where a chain is split: the nodes before `repartition`, the node, and the nodes after it. */
+export interface RepartitionSplit {
+  readonly before: readonly PlanNode[]
+  readonly node: RepartitionNode
+  readonly after: readonly PlanNode[]
+  /** How the node is named in errors, e.g. `repartition #2`. */
+  readonly label: string
+}
+
+/**
+ * Splits a chain at its `repartition`, or returns undefined when it has none.
+ * @example const split = splitAtRepartition(stream.planNodes) // { before: [filter], node, after: [groupBy, count] }
+ * @throws InvalidQueryError when `repartition` appears twice, or an operator other than map, filter or flatMap comes
+ * before it (part one only writes rows; a watermark or state belongs to the part that runs as tasks).
+ */
+export function splitAtRepartition(nodes: readonly PlanNode[]): RepartitionSplit | undefined {
+  const at = nodes.flatMap((n, i) => (n.kind === 'repartition' ? [i] : []))
+  if (at.length === 0) return undefined
+  const i = at[0]!
+  const label = `repartition #${i + 1}`
+  if (at.length > 1) {
+    throw new InvalidQueryError(
+      `repartition #${at[1]! + 1}: a query repartitions at most once (the first is ${label}); to partition by a second ` +
+        'key, write the first query\'s result to a partitioned stream and read it in a second query',
+    )
+  }
+  nodes.slice(0, i).forEach((n, j) => {
+    if (n.kind !== 'map' && n.kind !== 'filter' && n.kind !== 'flatMap') {
+      throw new InvalidQueryError(
+        `${n.kind} #${j + 1} comes before ${label}: only map, filter and flatMap may (the part before repartition ` +
+          'only writes rows into its partitions); move it after repartition, where the query runs as tasks',
+      )
+    }
+  })
+  return { before: nodes.slice(0, i), node: nodes[i] as RepartitionNode, after: nodes.slice(i + 1), label }
+}
+
+/**
+ * Starts both parts of a repartitioned query: part one (`<checkpoint>/repartition`) writes the source's rows into
+ * `via` by key, part two (`<checkpoint>/tasks/<p>`) runs the rest as one task per partition of `via`, on this thread
+ * or on `parallelism` worker threads (a worker, given its tasks in `scaling`, runs only its share of part two). With
+ * trigger once or availableNow, part two starts once part one has finished, so it sees every row part one wrote.
+ * @example const query = await startRepartitioned(context, { source, nodes, outputMode: 'update', sink, checkpointLocation }, split, session.scaling, session.options)
+ * @throws InvalidQueryError when `via` is not a partitioned stream, without a checkpoint location, or in a cluster;
+ * the errors of checkParallelism; every error of starting either part (checkpoint, plan, partitioning).
+ */
+export async function startRepartitioned(
+  session: SessionContext,
+  def: AnyQueryDefinition,
+  split: RepartitionSplit,
+  scaling: Scaling,
+  options: WorkerSessionOptions & { readonly fs?: unknown },
+): Promise<StreamingQuery> {
+  const via = checkedVia(split)
+  const { label } = split
+  if (def.checkpointLocation === undefined) {
+    throw new InvalidQueryError(
+      `${label} needs a checkpointLocation: the rows it writes stay in ${via.description}, and only the checkpoint ` +
+        'tells a restart which rows part one already wrote and part two already read',
+    )
+  }
+  if (def.cluster !== undefined) {
+    throw new InvalidQueryError(
+      `${label}: cluster '${def.cluster.name}' is not supported with repartition yet; run the part before it as a query ` +
+        'of its own that writes to the partitioned stream (its sink), and the rest in the cluster as a query over that ' +
+        'stream read with partitionedBy: \'stableKeyHash\'',
+    )
+  }
+  checkParallelism(def, scaling, options)
+  const partTwo: PartitionedQueryDefinition = { ...def, source: via.source(), nodes: split.after }
+  checkPartitioning(partTwo)
+  // A worker thread runs its share of part two's tasks; part one runs on the thread that started the query.
+  if (scaling.tasks !== undefined) return startScaledOut(session, partTwo, scaling, options)
+  const layout = checkpointLayout(def.checkpointLocation)
+  await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
+  if ((await session.fs.exists(layout.tasksRoot)) && !(await session.fs.exists(layout.repartition))) {
+    throw new IncompatibleCheckpointError(def.checkpointLocation, [
+      `the checkpoint was written by tasks without ${label}: their positions are in another source than ` +
+        `${via.description}; start the repartitioned query on a new checkpoint location`,
+    ])
+  }
+  const partOne: AnyQueryDefinition = {
+    source: def.source,
+    nodes: split.before,
+    outputMode: 'append',
+    sink: via.sink([split.node.keyOf as (row: unknown) => unknown, split.node.keyCodec]),
+    queryName: def.queryName === undefined ? undefined : `${def.queryName}[repartition]`,
+    trigger: def.trigger,
+    checkpointLocation: layout.repartition,
+  }
+  const query = new RepartitionedQuery(def.queryName, def.trigger, via.description, via.partitions, session)
+  await query.start(
+    (context) => (isPartitioned(partOne.source) ? startTasks(context, { ...partOne, source: partOne.source }) : startQuery(context, { ...partOne, source: partOne.source })),
+    (context) => startScaledOut(context, partTwo, scaling, options),
+  )
+  return query
+}
+
+function checkedVia(split: RepartitionSplit): RepartitionVia<unknown> {
+  const via: unknown = split.node.via
+  if (!isRepartitionVia(via)) {
+    const what = (via as { description?: unknown } | undefined)?.description
+    throw new InvalidQueryError(
+      `${split.label}: via must be a partitioned stream to write the rows into by key and read them back, built with ` +
+        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }); got ${typeof what === 'string' ? what : String(via)}`,
+    )
+  }
+  return via
+}

@@ -1,0 +1,110 @@
+/**
+ * The partitioned streams `repartition` goes through: one descriptor names both the sink that part one writes with
+ * (the connector's partitioned sink, placing rows by the repartition key) and the PartitionedSource part two reads
+ * back (the same partitions, declared partitioned by the stable key hash).
+ */
+import type { RetryOptions } from '../durable/retry.js'
+import type { Codec, RepartitionTarget } from '../plan/nodes.js'
+import { jetStreamSink } from '../sinks/jetStreamSink.js'
+import type { PartitionBy } from '../sinks/placement.js'
+import { redisStreamSink } from '../sinks/redisStreamSink.js'
+import type { Sink } from '../sinks/sink.js'
+import { jetStream } from '../sources/jetStream.js'
+import type { PartitionedSource } from '../sources/partitioned.js'
+import { redisStream } from '../sources/redisStream.js'
+
+/**
+ * A partitioned stream that `repartition` writes rows into by key and reads back as tasks.
+ * @example const via: RepartitionVia<Click> = jetStreamPartitions({ servers, stream: 'BY_USER', subject: 'by-user', partitions: 8, codec: Click })
+ */
+export interface RepartitionVia<T> extends RepartitionTarget<T> {
+  /** The sink part one writes with: every row into partition `hash(encode(key)) mod P`, idempotent per batch. */
+  sink<K>(partitionBy: PartitionBy<T, K>): Sink<T>
+  /** The partitions read back by part two, partitioned by the stable key hash. */
+  source(): PartitionedSource<T>
+}
+
+/**
+ * Whether a value given as `via` is a full repartition descriptor (and not, say, a source).
+ * @example if (!isRepartitionVia(node.via)) throw new InvalidQueryError('via must be built with jetStreamPartitions')
+ * @throws never.
+ */
+export function isRepartitionVia(via: unknown): via is RepartitionVia<unknown> {
+  const v = via as Partial<RepartitionVia<unknown>> | undefined
+  return typeof v?.sink === 'function' && typeof v.source === 'function' && Number.isInteger(v.partitions) && (v.partitions as number) >= 1
+}
+
+/**
+ * Options of `jetStreamPartitions`: where the repartitioned rows live (subjects `<subject>.0` … `<subject>.<P-1>` of
+ * one stream, which must exist and hold `<subject>.*`) and how they are read back.
+ * @example jetStreamPartitions({ servers: 'nats://127.0.0.1:4222', stream: 'BY_USER', subject: 'by-user', partitions: 8, codec: Click })
+ */
+export interface JetStreamPartitionsOptions<T> {
+  readonly servers: string | readonly string[]
+  readonly stream: string
+  readonly subject: string
+  readonly partitions: number
+  readonly codec: Codec<T>
+  /** At most this many messages per batch of one task (default: all available). */
+  readonly maxMessagesPerTrigger?: number
+  /** The KV bucket of the writer's commit markers (default `structured-rx-batches`). */
+  readonly markerBucket?: string
+  readonly retry?: RetryOptions
+}
+
+/**
+ * Repartitions through JetStream: part one publishes with `jetStreamSink({ subject, partitions, partitionBy })`
+ * (exactly once per batch by message ids and a marker), part two reads `jetStream({ …, partitionedBy: 'stableKeyHash' })`.
+ * @example repartition((c: Click) => c.user, t.string, { via: jetStreamPartitions({ servers, stream: 'BY_USER', subject: 'by-user', partitions: 8, codec: Click }) })
+ * @throws RangeError when `partitions` is not a positive integer.
+ */
+export function jetStreamPartitions<T>(options: JetStreamPartitionsOptions<T>): RepartitionVia<T> {
+  const { servers, stream, subject, partitions, codec, retry } = options
+  checkViaPartitions(partitions, 'jetStreamPartitions')
+  return {
+    description: `JetStream[${stream}/${subject}.[0..${partitions - 1}]]`,
+    partitions,
+    codec,
+    sink: (partitionBy) => jetStreamSink({ servers, subject, partitions, partitionBy, markerBucket: options.markerBucket, retry }),
+    source: () =>
+      jetStream({ servers, stream, subject, partitions, partitionedBy: 'stableKeyHash', codec, maxMessagesPerTrigger: options.maxMessagesPerTrigger, retry }),
+  }
+}
+
+/**
+ * Options of `redisStreamPartitions`: the keys `<key>:0` … `<key>:<P-1>` that hold the repartitioned rows.
+ * @example redisStreamPartitions({ url: 'redis://127.0.0.1:6379', key: 'by-user', partitions: 8, codec: Click })
+ */
+export interface RedisStreamPartitionsOptions<T> {
+  readonly url: string
+  readonly key: string
+  readonly partitions: number
+  readonly codec: Codec<T>
+  /** At most this many entries per batch of one task (default: all available). */
+  readonly maxEntriesPerTrigger?: number
+  readonly retry?: RetryOptions
+}
+
+/**
+ * Repartitions through Redis streams: part one appends with `redisStreamSink({ key, partitions, partitionBy })` (a
+ * batch and its marker in one transaction), part two reads `redisStream({ …, partitionedBy: 'stableKeyHash' })`.
+ * @example repartition((c: Click) => c.user, t.string, { via: redisStreamPartitions({ url, key: 'by-user', partitions: 8, codec: Click }) })
+ * @throws RangeError when `partitions` is not a positive integer.
+ */
+export function redisStreamPartitions<T>(options: RedisStreamPartitionsOptions<T>): RepartitionVia<T> {
+  const { url, key, partitions, codec, retry } = options
+  checkViaPartitions(partitions, 'redisStreamPartitions')
+  return {
+    description: `RedisStream[${key}:[0..${partitions - 1}]]`,
+    partitions,
+    codec,
+    sink: (partitionBy) => redisStreamSink({ url, key, partitions, partitionBy, retry }),
+    source: () => redisStream({ url, key, partitions, partitionedBy: 'stableKeyHash', codec, maxEntriesPerTrigger: options.maxEntriesPerTrigger, retry }),
+  }
+}
+
+function checkViaPartitions(partitions: number, what: string): void {
+  if (!Number.isInteger(partitions) || partitions < 1) {
+    throw new RangeError(`${what}: partitions must be a positive integer (the number of tasks of the repartitioned part), got ${partitions}`)
+  }
+}

@@ -1,0 +1,29 @@
+import type { Observable } from 'rxjs'
+import { type Codec, type Operator, type RepartitionTarget, withPlan } from '../plan/nodes.js'
+
+/**
+ * Partitions the stream by a key through a partitioned stream, the way Kafka Streams' repartition topics do: the query
+ * is split where `repartition` stands. Part one reads the source, runs the operators before `repartition` and writes
+ * every row exactly once into partition `hash(keyCodec.encode(keyOf(row))) mod P` of `via`; part two reads `via`
+ * back as P partitions by that key and runs the rest of the chain as P tasks, so a `groupBy` of the same key after it
+ * keeps its state per task. The rows themselves are unchanged (in plain RxJS it passes them through).
+ * @example
+ * session.readStream(jsonFiles('/data/clicks', { codec: Click }))
+ *   .pipe(
+ *     repartition((c) => c.user, t.string, { via: jetStreamPartitions({ servers, stream: 'BY_USER', subject: 'by-user', partitions: 8, codec: Click }) }),
+ *     groupBy((c) => c.user, t.string),
+ *     count(),
+ *   )
+ * Throws nothing itself; `start()` throws InvalidQueryError when `via` is not a partitioned stream, `repartition`
+ * appears twice, an operator other than map, filter or flatMap stands before it, no checkpointLocation is given, or
+ * in a cluster (not supported yet). With `parallelism`, part two's tasks run on worker threads.
+ */
+export function repartition<T, K>(keyOf: (row: T) => K, keyCodec: Codec<K>, options: { readonly via: RepartitionTarget<T> }): Operator<T, T> {
+  // A function of its own: the plan node is attached to it, so it must not be shared (as rxjs' identity is).
+  return withPlan((rows: Observable<T>) => rows, {
+    kind: 'repartition',
+    keyOf: keyOf as (row: never) => unknown,
+    keyCodec,
+    via: options.via as RepartitionTarget<unknown>,
+  })
+}
