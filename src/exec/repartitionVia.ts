@@ -4,6 +4,7 @@
  * back (the same partitions, declared partitioned by the stable key hash).
  */
 import type { RetryOptions } from '../durable/retry.js'
+import { InvalidQueryError } from '../errors.js'
 import type { Codec, RepartitionTarget } from '../plan/nodes.js'
 import { jetStreamSink } from '../sinks/jetStreamSink.js'
 import type { PartitionBy } from '../sinks/placement.js'
@@ -12,6 +13,7 @@ import type { Sink } from '../sinks/sink.js'
 import { jetStream } from '../sources/jetStream.js'
 import type { PartitionedSource } from '../sources/partitioned.js'
 import { redisStream } from '../sources/redisStream.js'
+import { describeIoTsErrors, type IoTsErrorDescription } from '../util/ioTsErrors.js'
 
 /**
  * A partitioned stream that `repartition` writes rows into by key and reads back as tasks.
@@ -61,11 +63,13 @@ export interface JetStreamPartitionsOptions<T> {
 export function jetStreamPartitions<T>(options: JetStreamPartitionsOptions<T>): RepartitionVia<T> {
   const { servers, stream, subject, partitions, codec, retry } = options
   checkViaPartitions(partitions, 'jetStreamPartitions')
+  const description = `JetStream[${stream}/${subject}.[0..${partitions - 1}]]`
   return {
-    description: `JetStream[${stream}/${subject}.[0..${partitions - 1}]]`,
+    description,
     partitions,
     codec,
-    sink: (partitionBy) => jetStreamSink({ servers, subject, partitions, partitionBy, markerBucket: options.markerBucket, retry }),
+    sink: (partitionBy) =>
+      checkedRows(jetStreamSink({ servers, subject, partitions, partitionBy, encode: codec.encode, markerBucket: options.markerBucket, retry }), codec, description),
     source: () =>
       jetStream({ servers, stream, subject, partitions, partitionedBy: 'stableKeyHash', codec, maxMessagesPerTrigger: options.maxMessagesPerTrigger, retry }),
   }
@@ -94,13 +98,52 @@ export interface RedisStreamPartitionsOptions<T> {
 export function redisStreamPartitions<T>(options: RedisStreamPartitionsOptions<T>): RepartitionVia<T> {
   const { url, key, partitions, codec, retry } = options
   checkViaPartitions(partitions, 'redisStreamPartitions')
+  const description = `RedisStream[${key}:[0..${partitions - 1}]]`
   return {
-    description: `RedisStream[${key}:[0..${partitions - 1}]]`,
+    description,
     partitions,
     codec,
-    sink: (partitionBy) => redisStreamSink({ url, key, partitions, partitionBy, retry }),
+    sink: (partitionBy) => checkedRows(redisStreamSink({ url, key, partitions, partitionBy, encode: codec.encode, retry }), codec, description),
     source: () => redisStream({ url, key, partitions, partitionedBy: 'stableKeyHash', codec, maxEntriesPerTrigger: options.maxEntriesPerTrigger, retry }),
   }
+}
+
+/**
+ * Part one's sink, checking every row of a batch against `via`'s codec before any is written: a row part two could
+ * not decode would otherwise be committed to `via` and fail part two on every restart.
+ */
+function checkedRows<T>(sink: Sink<T>, codec: Codec<T>, via: string): Sink<T> {
+  return {
+    description: sink.description,
+    async open(ctx) {
+      const writer = await sink.open(ctx)
+      return {
+        ...writer,
+        addBatch: (batchId, rows) => {
+          const bad = rows.findIndex((row) => !codec.is(row))
+          if (bad < 0) return writer.addBatch(batchId, rows)
+          const failure = misfit(codec, rows[bad])
+          return Promise.reject(
+            new InvalidQueryError(
+              `batch ${batchId}: row ${bad + 1} of ${rows.length} does not fit the codec of ${via} at ` +
+                `${failure.path} (${failure.message}; codec ${codec.name}), so nothing of the batch was written; make ` +
+                'the rows before repartition values of that codec (a map) or give via a codec that fits them',
+            ),
+          )
+        },
+      }
+    },
+  }
+}
+
+/** Where a row that is not a value of `codec` differs from one: the path of its decode errors, else the root. */
+function misfit<T>(codec: Codec<T>, row: unknown): IoTsErrorDescription {
+  const decoded = codec.decode(row)
+  if (decoded._tag === 'Left') {
+    const description = describeIoTsErrors(decoded.left)
+    return { path: description.path || '(root)', message: description.message }
+  }
+  return { path: '(root)', message: 'the row is in the stored form of the codec, not a value of it' }
 }
 
 function checkViaPartitions(partitions: number, what: string): void {

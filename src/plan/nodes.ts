@@ -203,7 +203,7 @@ export interface MapGroupsWithStateNode {
 export interface RepartitionTarget<T> {
   readonly description: string
   readonly partitions: number
-  /** Every row is written as JSON and decoded with this codec when read back. */
+  /** Every row is encoded with this codec, written as JSON and decoded with it when read back; part one refuses a row that is not a value of it. */
   readonly codec: Codec<T>
 }
 
