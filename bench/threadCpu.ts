@@ -4,7 +4,19 @@
  * file-system pool). On a loaded machine wall-clock ratios are noisy; how much CPU the busiest thread and all threads
  * spent on the same work is not, and it bounds what more cores can give.
  */
+import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+
+/** Milliseconds per clock tick of /proc's utime and stime (the kernel's USER_HZ, almost always 100). */
+const MS_PER_TICK = 1000 / clockTicksPerSecond()
+
+function clockTicksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+}
 
 /** CPU ms (user + system) of every thread of `pids`, keyed `<pid>/<tid>`; empty where /proc is not there. */
 export function threadCpuMs(pids: readonly number[] = [process.pid]): Map<string, number> {
@@ -21,7 +33,7 @@ export function threadCpuMs(pids: readonly number[] = [process.pid]): Map<string
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
         // Fields after the command name (which may hold spaces) start at the state; utime and stime are 14 and 15.
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        out.set(`${pid}/${tid}`, (Number(fields[11]) + Number(fields[12])) * 10)
+        out.set(`${pid}/${tid}`, (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK)
       } catch {
         // The thread ended between listing and reading.
       }

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { BatchLog } from '../durable/batchLog.js'
 import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
 import type { CheckpointFs } from '../durable/fs.js'
@@ -8,6 +7,7 @@ import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { stateDecoders } from '../state/migrations.js'
 import { loadState, type OperatorStateFiles, operatorStateFiles } from '../state/stateFiles.js'
 import { StateManifest } from '../state/stateManifest.js'
+import { removeV1PartitionDirs } from '../state/stateFilesV1.js'
 import type { Offset } from '../util/json.js'
 import { stableStringify } from '../util/keys.js'
 import { type CheckpointLayout, checkpointLayout } from './layout.js'
@@ -92,6 +92,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   private operators: readonly OperatorState[] = []
   /** Per stateful operator, the state files a restore of the last written batch needs. */
   private readonly manifests = new Map<string, StateManifest>()
+  /** The state part of the commit of each batch whose state was written but which has not committed yet. */
+  private readonly stateRecords = new Map<number, CommitLogEntry['state']>()
   private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
@@ -169,10 +171,9 @@ export class FileCheckpoint implements QueryCheckpoint {
       }
       pending.push({ batchId: id, start: entry.start as Offset, end: entry.end as Offset, batchTimestampMs: entry.batchTimestampMs, watermarkMs: entry.watermarkMs })
     }
+    // Without pending batches the log's latest entry is the committed batch's, so it is always there; with pending
+    // ones, retention may have removed it, and the first pending batch's start is where the committed one ended.
     const committedEntry = committedId >= 0 ? await this.offsets.get(committedId) : undefined
-    if (committedId >= 0 && committedEntry === undefined && pending.length === 0) {
-      throw new CheckpointCorruptedError(this.offsets.pathOf(committedId), `offsets of committed batch ${committedId} are missing`)
-    }
     const position: RecoveredPosition = {
       nextBatchId: committedId + 1,
       committedOffset: (committedEntry?.end ?? pending[0]?.start) as Offset | undefined,
@@ -195,7 +196,7 @@ export class FileCheckpoint implements QueryCheckpoint {
       await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null)
     }
     if (this.metadata.formatVersion < CURRENT_FORMAT_VERSION) await this.upgradeFormat(operators, stateVersion)
-    else await removeOlderLayouts(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
+    else await removeV1PartitionDirs(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
     return position
   }
 
@@ -214,7 +215,7 @@ export class FileCheckpoint implements QueryCheckpoint {
     }
     this.metadata = { ...this.metadata, formatVersion: CURRENT_FORMAT_VERSION }
     await writeCheckpointJson(this.fs, this.layout.metadata, CheckpointMetadata.encode(this.metadata))
-    await removeOlderLayouts(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
+    await removeV1PartitionDirs(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
   }
 
   async writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number, batchTimestampMs: number): Promise<void> {
@@ -240,14 +241,23 @@ export class FileCheckpoint implements QueryCheckpoint {
       this.manifestOf(operator).wrote(batchId, snapshot, parts)
       writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
     }
+    // The next batch's state may be written before this batch commits: its commit records the files as of now.
+    this.stateRecords.set(batchId, this.stateRecord())
     await settleAll(writes)
+  }
+
+  /** Per stateful operator, the state files a restore as of the last batch whose state was written needs. */
+  private stateRecord(): CommitLogEntry['state'] {
+    const state: Record<string, ReturnType<StateManifest['toRecord']>> = {}
+    for (const op of this.operators) state[op.spec.name] = this.manifestOf(op).toRecord()
+    return state
   }
 
   async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
     // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
     await this.lock.assertHeld()
-    const state: Record<string, ReturnType<StateManifest['toRecord']>> = {}
-    for (const op of this.operators) state[op.spec.name] = this.manifestOf(op).toRecord()
+    const state = this.stateRecords.get(batchId) ?? this.stateRecord()
+    for (const id of this.stateRecords.keys()) if (id <= batchId) this.stateRecords.delete(id)
     await this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch })
     if (this.fingerprintChanged && this.planFingerprint !== undefined) {
       await this.recordFingerprint(this.planFingerprint)
@@ -276,18 +286,6 @@ export class FileCheckpoint implements QueryCheckpoint {
 
   async close(): Promise<void> {
     await this.lock.release()
-  }
-}
-
-/**
- * Removes the per-partition directories of the v1 layout (`state/<op>/<partition>/`) left in operator directories
- * of a checkpoint already in a later format: an upgrade that crashed after switching `metadata` leaves them.
- */
-async function removeOlderLayouts(fs: CheckpointFs, operatorDirs: readonly string[]): Promise<void> {
-  for (const dir of operatorDirs) {
-    for (const name of await fs.readdir(dir)) {
-      if (/^\d+$/.test(name)) await fs.remove(join(dir, name))
-    }
   }
 }
 

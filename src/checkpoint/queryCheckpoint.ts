@@ -41,11 +41,13 @@ export interface PendingBatch {
 }
 
 /**
- * The write-ahead-log protocol of a query for batch N: `writeOffsets(N)` is durable before any output of batch N
- * (sink or state) is written; `writeState(N)` and the sink's `addBatch(N)` both complete before `commit(N)`; commits
- * are written in batch order. State writes and commits may run in the background while batch N+1 computes, so a
- * restart may find several batches pending after the last commit and re-runs them all. Without a checkpoint
- * location every call is a no-op and a restart starts from scratch.
+ * The write-ahead-log protocol of a query for batch N: `writeOffsets(N)` is durable before the sink gets any output
+ * of batch N; `writeState(N)` may run beside both (a restart deletes state files of batches after the last commit,
+ * so they count only once `commits/N` names them); `writeState(N)` and the sink's `addBatch(N)` both complete
+ * before `commit(N)`; commits are written in batch order. State writes and commits may run in the background while
+ * batch N+1 computes (so `writeState(N+1)` may start before `commit(N)`: each commit records the state files as of
+ * its own batch), and a restart may find several batches pending after the last commit and re-runs them all.
+ * Without a checkpoint location every call is a no-op and a restart starts from scratch.
  */
 export interface QueryCheckpoint {
   /** Loads each operator's state as of the last commit into its store, and says where the query resumes. */

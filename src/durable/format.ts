@@ -63,9 +63,26 @@ function shown(line: string): string {
  * @throws RangeError if `version` is not a non-negative integer.
  */
 export function encodeCheckpointFile(body: string, version: number = CURRENT_FORMAT_VERSION): string {
-  if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`invalid format version ${version}`)
   const bytes = Buffer.from(body, 'utf8')
-  return `v${version}\ncrc32=${hex8(checksumOf(version, bytes))} length=${bytes.length}\n${body}`
+  return `${envelopeHead(version, bytes)}${body}`
+}
+
+/**
+ * {@link encodeCheckpointFile} as the bytes to write: the body is turned into UTF-8 once, for its checksum and for
+ * the file (a state file of 30 KB per batch would otherwise be encoded twice).
+ * @example encodeCheckpointBytes('{"a":1}').toString('utf8') // 'v2\ncrc32=…… length=7\n{"a":1}'
+ * @throws RangeError if `version` is not a non-negative integer.
+ */
+export function encodeCheckpointBytes(body: string, version: number = CURRENT_FORMAT_VERSION): Buffer {
+  const bytes = Buffer.from(body, 'utf8')
+  const head = Buffer.from(envelopeHead(version, bytes), 'latin1')
+  return Buffer.concat([head, bytes], head.length + bytes.length)
+}
+
+/** The version and checksum lines of a file whose body is `bytes`. */
+function envelopeHead(version: number, bytes: Uint8Array): string {
+  if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`invalid format version ${version}`)
+  return `v${version}\ncrc32=${hex8(checksumOf(version, bytes))} length=${bytes.length}\n`
 }
 
 /**
@@ -184,7 +201,7 @@ export async function writeCheckpointFile(
   body: string,
   version: number = CURRENT_FORMAT_VERSION,
 ): Promise<void> {
-  await fs.writeFileAtomic(path, encodeCheckpointFile(body, version))
+  await fs.writeFileAtomic(path, encodeCheckpointBytes(body, version))
 }
 
 /**

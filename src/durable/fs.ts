@@ -10,10 +10,13 @@
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
 import { randomBytes } from 'node:crypto'
-import { constants as fsConstants, createReadStream } from 'node:fs'
+import { createReadStream, readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { closeFd, fsyncDir, fsyncFd, openFd, renamePath, writeAllFd } from './fdOps.js'
 import { sweepTempFiles } from './tempFiles.js'
+
+export { fsyncDir } from './fdOps.js'
 
 /**
  * File-system operations the checkpoint layer needs, with the durability each one promises.
@@ -78,8 +81,18 @@ export interface CheckpointFs {
  * tempPathFor('/ckpt/offsets/3', 'a1b2') // '/ckpt/offsets/.3.<pid>.a1b2.tmp'
  * @throws never.
  */
-export function tempPathFor(path: string, token: string = randomBytes(6).toString('hex')): string {
+export function tempPathFor(path: string, token: string = nextTempToken()): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${token}.tmp`)
+}
+
+/** Random per process, so a later process that gets the same pid does not meet its predecessor's litter. */
+let tempTokenPrefix: string | undefined
+let tempTokenCount = 0
+
+/** A token no other temp file of this process has: the process's random prefix and a counter, in hex. */
+function nextTempToken(): string {
+  tempTokenPrefix ??= randomBytes(4).toString('hex')
+  return `${tempTokenPrefix}${(tempTokenCount++).toString(16)}`
 }
 
 /**
@@ -105,25 +118,6 @@ export function errorCode(error: unknown): string | undefined {
     : undefined
 }
 
-/** Makes a directory's entries (creations, renames, removals in it) durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  let handle: fsp.FileHandle
-  try {
-    handle = await fsp.open(dir, fsConstants.O_RDONLY)
-  } catch (error) {
-    // Platforms that cannot open directories (Windows) give no way to fsync them; the rename is all we can do.
-    if (['EISDIR', 'EPERM'].includes(errorCode(error) ?? '')) return
-    throw error
-  }
-  try {
-    await handle.sync()
-  } catch (error) {
-    if (!['EINVAL', 'EBADF', 'EPERM', 'EISDIR'].includes(errorCode(error) ?? '')) throw error
-  } finally {
-    await handle.close()
-  }
-}
-
 async function mkdirp(path: string): Promise<void> {
   const target = resolve(path)
   const created = await fsp.mkdir(target, { recursive: true })
@@ -140,13 +134,27 @@ async function mkdirp(path: string): Promise<void> {
   for (const parent of parents) await fsyncDir(parent)
 }
 
-async function writeDurably(handle: fsp.FileHandle, data: string | Uint8Array, path: string): Promise<void> {
+/** Writes `data` to the open descriptor and fsyncs it, then closes it (also on failure). */
+async function writeDurably(fd: number, data: string | Uint8Array, path: string): Promise<void> {
   try {
-    await handle.writeFile(data)
-    await handle.sync()
+    await writeAllFd(fd, data)
+    await fsyncFd(fd)
   } catch (error) {
+    await closeFd(fd).catch(() => undefined)
     throw namingPath(error, path)
   }
+  await closeFd(fd)
+}
+
+/** Creates `path` ('wx'); a missing directory is created (durably) and the open tried once more. */
+async function openNew(path: string): Promise<number> {
+  try {
+    return await openFd(path, 'wx')
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error
+  }
+  await mkdirp(dirname(path))
+  return openFd(path, 'wx')
 }
 
 /** Node's errors of write() and fsync() (ENOSPC, EIO) name no file: add it, keeping `code`. */
@@ -159,16 +167,12 @@ const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: tru
 
 async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path)
-  await mkdirp(dir)
   const temp = tempPathFor(path)
+  // The directory nearly always exists: opening first saves a call per write, and only a miss creates it.
+  const fd = await openNew(temp)
   try {
-    const handle = await fsp.open(temp, 'wx')
-    try {
-      await writeDurably(handle, data, path)
-    } finally {
-      await handle.close()
-    }
-    await fsp.rename(temp, path)
+    await writeDurably(fd, data, path)
+    await renamePath(temp, path)
   } catch (error) {
     // A failed write (ENOSPC, EIO) should not leave litter; a real crash still may, which readdir hides.
     await removeQuietly(temp)
@@ -191,12 +195,7 @@ async function appendFileDurable(path: string, data: string | Uint8Array): Promi
   const dir = dirname(path)
   await mkdirp(dir)
   const isNew = !(await exists(path))
-  const handle = await fsp.open(path, 'a')
-  try {
-    await writeDurably(handle, data, path)
-  } finally {
-    await handle.close()
-  }
+  await writeDurably(await openFd(path, 'a'), data, path)
   if (isNew) await fsyncDir(dir)
 }
 
@@ -216,7 +215,7 @@ async function remove(path: string): Promise<void> {
 }
 
 async function renameDurable(from: string, to: string): Promise<void> {
-  await fsp.rename(from, to)
+  await renamePath(from, to)
   await fsyncDir(dirname(to))
   if (dirname(from) !== dirname(to)) await fsyncDir(dirname(from))
 }
@@ -225,22 +224,20 @@ async function renameDurable(from: string, to: string): Promise<void> {
 const LINK_UNSUPPORTED = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']
 
 async function createWithOpenExclusive(path: string, data: string | Uint8Array): Promise<boolean> {
-  let handle: fsp.FileHandle
+  let fd: number
   try {
-    handle = await fsp.open(path, 'wx')
+    fd = await openFd(path, 'wx')
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return false
     throw error
   }
   try {
-    await writeDurably(handle, data, path)
+    await writeDurably(fd, data, path)
   } catch (error) {
     // An empty or partial file would block everyone until judged stale; better not to leave it.
-    await handle.close()
     await removeQuietly(path)
     throw error
   }
-  await handle.close()
   return true
 }
 
@@ -252,12 +249,7 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
   const temp = tempPathFor(path)
   let created: boolean
   try {
-    const handle = await fsp.open(temp, 'wx')
-    try {
-      await writeDurably(handle, data, path)
-    } finally {
-      await handle.close()
-    }
+    await writeDurably(await openFd(temp, 'wx'), data, path)
     try {
       await fsp.link(temp, path)
       created = true
@@ -274,14 +266,15 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
 }
 
 /**
- * {@link CheckpointFs} on `node:fs/promises`, with real fsync of files and directories.
+ * {@link CheckpointFs} on `node:fs`, with real fsync of files and directories.
  * @example
  * await nodeFs.writeFileAtomic('/tmp/ckpt/metadata', 'v1\n…')
  * (await nodeFs.readFile('/tmp/ckpt/metadata')).toString('utf8')
  * @throws the Node errors of the underlying calls, `code` preserved ('ENOENT', 'ENOSPC', 'EIO', 'EACCES', …).
  */
 export const nodeFs: CheckpointFs = {
-  readFile: (path) => fsp.readFile(path),
+  // The callback form: the same calls as fs/promises' readFile without a FileHandle per read (see fdOps.ts).
+  readFile: (path) => new Promise((resolve, reject) => readFileCallback(path, (error, bytes) => (error ? reject(error) : resolve(bytes)))),
   readChunks: (path) => createReadStream(path, { highWaterMark: 1 << 20 }),
   writeFileAtomic,
   appendFileDurable,

@@ -140,34 +140,52 @@ export class BatchRunner {
       await offsetsLogged.catch(() => undefined)
       throw this.error(e, batchId, undefined)
     }
-    await offsetsLogged
-    // The previous batch's state and commit ran in the background while this one computed; its failure is ours.
-    await this.backgroundCommit
+    if (this.abandoned) {
+      await offsetsLogged.catch(() => undefined)
+      throw new AbandonedBatch()
+    }
+    // The state files are written from here on, beside the offsets and the sink: a restart deletes state files of
+    // batches after the last commit, so they may land before anything else of this batch; only commits/N needs them.
+    // writeState encodes everything before its first await, so the next batch may change the state meanwhile.
+    const stateStart = performance.now()
+    let stateWriteMs = 0
+    const stateWritten = checkpoint.writeState(batchId, deltas).then(() => {
+      stateWriteMs = Math.round(performance.now() - stateStart)
+    })
+    stateWritten.catch(() => undefined)
+    // Nothing of this batch may still be writing when the query ends (and gives up its lock).
+    const failed = async (error: unknown): Promise<never> => {
+      await stateWritten.catch(() => undefined)
+      throw error
+    }
+    await offsetsLogged.catch(failed)
+    // The previous batch's commit ran in the background while this one computed; its failure is ours.
+    await this.backgroundCommit.catch(failed)
     // Without any operator the output is the source's own batch array, which a source may keep for replay
     // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
     if (output === rows) output = rows.slice()
     try {
       await writer.addBatch(batchId, output)
     } catch (e) {
-      if (this.abandoned) throw new AbandonedBatch()
-      throw this.error(e, batchId, def.sink.description)
+      await failed(this.abandoned ? new AbandonedBatch() : this.error(e, batchId, def.sink.description))
     }
-    if (this.abandoned) throw new AbandonedBatch()
+    if (this.abandoned) await failed(new AbandonedBatch())
     const addBatch = lap()
     const nextWatermark =
       eventTime !== undefined && plan.watermark !== undefined
         ? Math.max(this.watermarkMs, eventTime.max - plan.watermark.delayMs)
         : this.watermarkMs
     const sourceMetrics = reader.metrics?.() ?? {}
-    // State and commit log are written in the background: the next batch may compute meanwhile, and a restart re-runs
-    // every batch after the last commit, so nothing depends on them until the next commit or a stop. The batch's
-    // progress is posted once its commit is durable: a listener never sees a batch that a crash would re-run.
+    // The commit log is written in the background, once the state files are durable: the next batch may compute
+    // meanwhile, and a restart re-runs every batch after the last commit, so nothing depends on it until the next
+    // batch's sink or a stop. The batch's progress is posted once its commit is durable: a listener never sees a batch
+    // that a crash would re-run.
     this.backgroundCommit = (async () => {
-      if (this.abandoned) return
       try {
         const commitStart = performance.now()
-        await checkpoint.writeState(batchId, deltas)
-        const commitTimeMs = Math.round(performance.now() - commitStart)
+        await stateWritten
+        if (this.abandoned) return
+        const commitTimeMs = stateWriteMs
         await checkpoint.commit(batchId, nextWatermark)
         await reader.commit(end)
         const elapsedMs = performance.now() - clock + getOffsetMs

@@ -43,15 +43,16 @@ export type StateChange = EncodedEntry | RemovedKey | PatchedKey
  * @throws RangeError when a removal or a patch is written to a snapshot.
  */
 export function writeStateEntry(change: StateChange, inSnapshot: boolean): string {
+  // `{"u":${JSON.stringify(x)}}` is JSON.stringify({ u: x }) for an object x, without a wrapper object per line.
   if (change instanceof RemovedKey) {
     if (inSnapshot) throw new RangeError('a snapshot holds no removals')
-    return JSON.stringify({ r: change.w ? { k: change.k, w: change.w } : { k: change.k } })
+    return `{"r":${JSON.stringify(change.w ? { k: change.k, w: change.w } : { k: change.k })}}`
   }
   if (change instanceof PatchedKey) {
     if (inSnapshot) throw new RangeError('a snapshot holds no patches')
-    return JSON.stringify({ p: change })
+    return `{"p":${JSON.stringify(change)}}`
   }
-  return inSnapshot ? JSON.stringify(change) : JSON.stringify({ u: change })
+  return inSnapshot ? JSON.stringify(change) : `{"u":${JSON.stringify(change)}}`
 }
 
 /**

@@ -84,3 +84,17 @@ export class PartitionedStateFiles implements OperatorStateFiles {
     }
   }
 }
+
+/**
+ * Removes the per-partition directories of the v1 layout (`state/<op>/<partition>/`) left in operator directories
+ * of a checkpoint already in a later format: an upgrade that crashed after switching `metadata` leaves them.
+ * @example await removeV1PartitionDirs(nodeFs, ['/ckpt/state/count'])
+ * @throws the file-system error of listing or removing a directory.
+ */
+export async function removeV1PartitionDirs(fs: CheckpointFs, operatorDirs: readonly string[]): Promise<void> {
+  for (const dir of operatorDirs) {
+    for (const name of await fs.readdir(dir)) {
+      if (/^\d+$/.test(name)) await fs.remove(join(dir, name))
+    }
+  }
+}

@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import { CheckpointCorruptedError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
-import { encodeCheckpointFile } from '../durable/format.js'
+import { encodeCheckpointBytes } from '../durable/format.js'
 import { RemovedKey, writeStateEntry } from './stateEntries.js'
 import { type EntryVisitor, filesForVersion, listStateFiles, purgeable, readStateFile, type ReplayedFile, type StateFileName } from './stateFileList.js'
 import type { OperatorStateFiles } from './stateFiles.js'
@@ -32,7 +32,7 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
       out.push(`{"partition":${partition}}`)
       for (const line of lines) out.push(line)
     }
-    await this.fs.writeFileAtomic(join(this.dir, name), encodeCheckpointFile(out.join('\n'), 2))
+    await this.fs.writeFileAtomic(join(this.dir, name), encodeCheckpointBytes(out.join('\n'), 2))
   }
 
   async writeDelta(batchId: number, deltas: readonly PartitionDelta[]): Promise<void> {

@@ -131,7 +131,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in chromium', () => {
   it('lists the tasks of a query run by a cluster, each with its owner, epoch and last batch', async () => {
     const P = 4
     const parts = Array.from({ length: P }, () => memorySource<{ user: string }>())
-    const coordinator = memoryCoordinator({ ttlMs: 2_000 })
+    const coordinator = memoryCoordinator({ ttlMs: 15_000 }) // long: a loaded machine must not let a lease lapse mid-test
     const checkpoint = await mkdtemp(join(tmpdir(), 'srx-dashboard-cluster-'))
     dirs.push(checkpoint)
     const member = (s: Session) =>
