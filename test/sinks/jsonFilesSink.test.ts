@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createSession, InvalidQueryError, jsonFilesSink, memorySource, readJsonFilesSink, trigger } from '../../src/index.js'
 
 const created: string[] = []
@@ -85,8 +85,19 @@ describe('jsonFilesSink: manifest compaction', () => {
 
   it('drops entries older than its retention when compacting, so the manifest stays bounded', async () => {
     const out = join(await tempDir(), 'out')
-    const writer = await openWriter(out, { retentionMs: 0 })
-    for (let b = 0; b < 12; b++) await writer.addBatch(b, [{ b }])
-    expect(await readJsonFilesSink(out)).toEqual([{ b: 10 }, { b: 11 }])
+    const writer = await openWriter(out, { retentionMs: 1500 })
+    // Each batch a second after the last, on a clock the test sets: with the real one, whether an entry committed a
+    // moment before the compaction counts as older than the retention depended on the disk's speed.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      for (let b = 0; b < 12; b++) {
+        vi.setSystemTime(1_000_000 + b * 1000)
+        await writer.addBatch(b, [{ b }])
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+    // Compacted at batch 9 (time 9 s): batches 8 and 9 are within 1.5 s and kept, 0–7 are dropped.
+    expect(await readJsonFilesSink(out)).toEqual([{ b: 8 }, { b: 9 }, { b: 10 }, { b: 11 }])
   })
 })
