@@ -16,8 +16,6 @@
  * ```
  */
 import { join } from 'node:path'
-import type { CheckpointFs } from '../durable/fs.js'
-import { IncompatibleCheckpointError } from '../errors.js'
 
 /**
  * The paths of one checkpoint location.
@@ -55,27 +53,3 @@ export type CheckpointLayout = ReturnType<typeof checkpointLayout>
 
 /** Names of the work directories a rescale leaves under `state/`: `<operator>.old` and `<operator>.rescale-<n>`. */
 export const RESCALE_WORK_DIR = /^(.*)\.(old|rescale-\d+)$/
-
-/**
- * Refuses a checkpoint location written by the other way of running a query: a query read as one source keeps its
- * offsets in `<location>/offsets`, a query run as tasks in `<location>/tasks/<p>/offsets`; starting one over the
- * other's checkpoint would find no position and read everything again.
- * @example await checkRunsAs(fs, '/ckpt/counts', 'tasks')
- * @throws IncompatibleCheckpointError saying which way the checkpoint was written and what to do.
- */
-export async function checkRunsAs(fs: CheckpointFs, location: string, runs: 'tasks' | 'one query'): Promise<void> {
-  const layout = checkpointLayout(location)
-  if (runs === 'tasks' && (await fs.exists(layout.metadata))) {
-    throw new IncompatibleCheckpointError(location, [
-      'the checkpoint was written by a query that read its source as one (one offset per partition in one log); ' +
-        'over a PartitionedSource the query runs as tasks, each with its own checkpoint under tasks/<p>, and would ' +
-        'read everything again: read the source as one as before (a connector without partitionedBy), or start on a new checkpoint location',
-    ])
-  }
-  if (runs === 'one query' && (await fs.exists(layout.tasksRoot))) {
-    throw new IncompatibleCheckpointError(location, [
-      'the checkpoint was written by a query that ran as tasks (tasks/<p>); read as one source the query would ' +
-        'read everything again: read it as a PartitionedSource as before, or start on a new checkpoint location',
-    ])
-  }
-}

@@ -1,7 +1,8 @@
 /**
  * `<location>/tasks/metadata`: what every task of a query run as tasks shares — the query's id (stable across
  * restarts) and the number of tasks. Keyed state is split by the task count, so a checkpoint written with P tasks
- * cannot be resumed with another count without moving every key.
+ * cannot be resumed with another count without moving every key. Also the check that a location is resumed the way
+ * it was written: as one query, or as tasks.
  */
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -39,4 +40,28 @@ export async function tasksMetadata(fs: CheckpointFs, location: string, tasks: n
     ])
   }
   return stored
+}
+
+/**
+ * Refuses a checkpoint location written by the other way of running a query: a query read as one source keeps its
+ * offsets in `<location>/offsets`, a query run as tasks in `<location>/tasks/<p>/offsets`; starting one over the
+ * other's checkpoint would find no position and read everything again.
+ * @example await checkRunsAs(fs, '/ckpt/counts', 'tasks')
+ * @throws IncompatibleCheckpointError saying which way the checkpoint was written and what to do.
+ */
+export async function checkRunsAs(fs: CheckpointFs, location: string, runs: 'tasks' | 'one query'): Promise<void> {
+  const layout = checkpointLayout(location)
+  if (runs === 'tasks' && (await fs.exists(layout.metadata))) {
+    throw new IncompatibleCheckpointError(location, [
+      'the checkpoint was written by a query that read its source as one (one offset per partition in one log); ' +
+        'over a PartitionedSource the query runs as tasks, each with its own checkpoint under tasks/<p>, and would ' +
+        'read everything again: read the source as one as before (a connector without partitionedBy), or start on a new checkpoint location',
+    ])
+  }
+  if (runs === 'one query' && (await fs.exists(layout.tasksRoot))) {
+    throw new IncompatibleCheckpointError(location, [
+      'the checkpoint was written by a query that ran as tasks (tasks/<p>); read as one source the query would ' +
+        'read everything again: read it as a PartitionedSource as before, or start on a new checkpoint location',
+    ])
+  }
 }

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import { checkRunsAs } from '../checkpoint/layout.js'
+import { checkRunsAs } from '../checkpoint/tasksMetadata.js'
 import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'

@@ -2,8 +2,8 @@
  * Starting a query that `repartition` splits in two: part one reads the source and writes every row into its key's
  * partition of `via`; part two reads `via` back as a PartitionedSource and runs the rest of the chain as tasks.
  */
-import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
-import { tasksMetadata } from '../checkpoint/tasksMetadata.js'
+import { checkpointLayout } from '../checkpoint/layout.js'
+import { checkRunsAs, tasksMetadata } from '../checkpoint/tasksMetadata.js'
 import { IncompatibleCheckpointError, InvalidQueryError } from '../errors.js'
 import type { PlanNode, RepartitionNode } from '../plan/nodes.js'
 import { isPartitioned, type PartitionedSource } from '../sources/partitioned.js'

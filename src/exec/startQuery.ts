@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type OpenedCheckpoint, openCheckpoint } from '../checkpoint/fileCheckpoint.js'
-import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
+import { checkpointLayout } from '../checkpoint/layout.js'
+import { checkRunsAs } from '../checkpoint/tasksMetadata.js'
 import { noCheckpoint } from '../checkpoint/queryCheckpoint.js'
 import { CURRENT_FORMAT_VERSION } from '../durable/format.js'
 import { InvalidQueryError } from '../errors.js'

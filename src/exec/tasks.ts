@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { checkpointLayout, checkRunsAs } from '../checkpoint/layout.js'
-import { tasksMetadata } from '../checkpoint/tasksMetadata.js'
+import { checkpointLayout } from '../checkpoint/layout.js'
+import { checkRunsAs, tasksMetadata } from '../checkpoint/tasksMetadata.js'
 import { PartitioningMismatchError } from '../errors.js'
 import { compilePlan } from '../plan/compile.js'
 import type { PartitionedSource } from '../sources/partitioned.js'
