@@ -9,7 +9,7 @@ import type { PlanNode, RepartitionNode } from '../plan/nodes.js'
 import { isPartitioned, type PartitionedSource } from '../sources/partitioned.js'
 import type { Source } from '../sources/source.js'
 import type { QueryDefinition, SessionContext } from './queryRun.js'
-import { isRepartitionVia, type RepartitionVia } from './repartitionVia.js'
+import { type RepartitionVia, viaOf } from './repartitionVia.js'
 import { RepartitionedQuery } from './repartitionedQuery.js'
 import { startQuery } from './startQuery.js'
 import type { StreamingQuery } from './streamingQuery.js'
@@ -131,12 +131,11 @@ export async function startRepartitioned(
 }
 
 function checkedVia(split: RepartitionSplit): RepartitionVia<unknown> {
-  const via: unknown = split.node.via
-  if (!isRepartitionVia(via)) {
-    const what = (via as { description?: unknown } | undefined)?.description
+  const via = viaOf(split.node.via)
+  if (via === undefined) {
     throw new InvalidQueryError(
       `${split.label}: via must be a partitioned stream to write the rows into by key and read them back, built with ` +
-        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }); got ${typeof what === 'string' ? what : String(via)}`,
+        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }); got ${split.node.via.description}`,
     )
   }
   return via
