@@ -15,8 +15,8 @@ import { type Codec, type Operator, type RepartitionTarget, withPlan } from '../
  *     count(),
  *   )
  * Throws nothing itself; `start()` throws InvalidQueryError when `via` is not a partitioned stream, `repartition`
- * appears twice, an operator other than map, filter or flatMap stands before it, no checkpointLocation is given, or
- * in a cluster (not supported yet). With `parallelism`, part two's tasks run on worker threads.
+ * appears twice, an operator other than map, filter or flatMap stands before it, or no checkpointLocation is given.
+ * With `parallelism`, part two's tasks run on worker threads; in a cluster, part one is one more leased task.
  */
 export function repartition<T, K>(keyOf: (row: T) => K, keyCodec: Codec<K>, options: { readonly via: RepartitionTarget<T> }): Operator<T, T> {
   // A function of its own: the plan node is attached to it, so it must not be shared (as rxjs' identity is).
