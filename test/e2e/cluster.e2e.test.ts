@@ -5,42 +5,28 @@
  * resumed; a fourth joins. The output must hold every key's exact count, each (key, count) once. Times are printed,
  * never asserted tightly: the machine is shared.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
-import { natsTestClient, type NatsTestClient } from '../connectors/natsHelpers.js'
-import { startNats } from '../support/servers/nats.js'
-import { startRedis } from '../support/servers/redis.js'
+import type { NatsTestClient } from '../connectors/natsHelpers.js'
 import { CLUSTER_PARTITIONS as P, type ClusterRow } from './clusterMember.js'
 import { covered as coveredBy, type Member, memberProcesses } from './clusterProcesses.js'
 
 const script = join(import.meta.dirname, 'clusterMember.ts')
 const TTL = 3_000
 const KEYS = 9
-const { start, until, cleanups } = memberProcesses()
+const { start, until, brokers } = memberProcesses()
 const covered = (members: readonly Member[]) => coveredBy(members, P)
 
 async function setUp(kind: 'redis' | 'nats') {
-  const nats = await startNats()
-  cleanups.push(() => nats.close())
-  const redisServer = await startRedis()
-  cleanups.push(() => redisServer.close())
-  const client = await natsTestClient(nats.url)
-  cleanups.push(() => client.close())
-  await client.addStream('IN', ['in.*'])
-  const redis = new Redis(redisServer.url)
-  cleanups.push(() => redis.quit())
-  const root = await mkdtemp(join(tmpdir(), 'srx-cluster-e2e-'))
-  cleanups.push(() => rm(root, { recursive: true, force: true }))
+  const { natsUrl, redisUrl, client, redis, root } = await brokers('srx-cluster-e2e-', { IN: ['in.*'] })
   const checkpoint = join(root, 'checkpoint')
   const expected = new Map<string, number>()
   let next = 0
   return {
     checkpoint,
-    member: () => start(script, [kind, nats.url, redisServer.url, checkpoint, String(TTL)]),
+    member: () => start(script, [kind, natsUrl, redisUrl, checkpoint, String(TTL)]),
     /** Publishes n rows, each to its key's partition (as partitionBy(key) writes them). */
     async publish(n: number) {
       await publishRows(client, n, next, expected)

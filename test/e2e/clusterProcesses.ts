@@ -3,8 +3,14 @@
  * runs change; the test waits on what they said and kills, pauses or stops them. Every member is killed after the test.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { afterEach } from 'vitest'
+import { natsTestClient } from '../connectors/natsHelpers.js'
+import { startNats } from '../support/servers/nats.js'
+import { startRedis } from '../support/servers/redis.js'
 
 const repoRoot = join(import.meta.dirname, '..', '..')
 
@@ -65,7 +71,26 @@ export function memberProcesses() {
     }
   }
 
-  return { start, until, cleanups }
+  /**
+   * A real nats-server with the JetStream `streams` (name → subjects) and a real redis-server, a client of each, and
+   * a temp directory named after `prefix`; all closed and removed after the test.
+   */
+  async function brokers(prefix: string, streams: Record<string, string[]>) {
+    const nats = await startNats()
+    cleanups.push(() => nats.close())
+    const redisServer = await startRedis()
+    cleanups.push(() => redisServer.close())
+    const client = await natsTestClient(nats.url)
+    cleanups.push(() => client.close())
+    for (const [name, subjects] of Object.entries(streams)) await client.addStream(name, subjects)
+    const redis = new Redis(redisServer.url)
+    cleanups.push(() => redis.quit())
+    const root = await mkdtemp(join(tmpdir(), prefix))
+    cleanups.push(() => rm(root, { recursive: true, force: true }))
+    return { natsUrl: nats.url, redisUrl: redisServer.url, client, redis, root }
+  }
+
+  return { start, until, brokers }
 }
 
 /**

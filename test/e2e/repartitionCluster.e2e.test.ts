@@ -6,15 +6,10 @@
  * row must be in the repartition stream exactly once, and every key's count exact. Times are printed, not asserted:
  * the machine is shared.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
-import { natsTestClient } from '../connectors/natsHelpers.js'
-import { startNats } from '../support/servers/nats.js'
-import { startRedis } from '../support/servers/redis.js'
 import { covered, memberProcesses } from './clusterProcesses.js'
 import { InputFiles } from './inputFiles.js'
 import { type RepartitionRow, VIA_PARTITIONS as P } from './repartitionCrashQuery.js'
@@ -23,27 +18,17 @@ const script = join(import.meta.dirname, 'repartitionClusterMember.ts')
 const TTL = 3_000
 /** Part one is the task after part two's P tasks. */
 const PART_ONE = P
-const { start, until, cleanups } = memberProcesses()
+const { start, until, brokers } = memberProcesses()
 
 describe('a repartitioned query shared by a cluster of processes', () => {
   it('the member running part one is killed with SIGKILL mid-way; another takes part one over and every row is repartitioned and counted exactly once', async () => {
-    const nats = await startNats()
-    cleanups.push(() => nats.close())
-    const redisServer = await startRedis()
-    cleanups.push(() => redisServer.close())
-    const client = await natsTestClient(nats.url)
-    cleanups.push(() => client.close())
-    await client.addStream('BYKEY', ['bykey.*'])
-    const redis = new Redis(redisServer.url)
-    cleanups.push(() => redis.quit())
-    const root = await mkdtemp(join(tmpdir(), 'srx-repartition-cluster-e2e-'))
-    cleanups.push(() => rm(root, { recursive: true, force: true }))
+    const { natsUrl, redisUrl, client, redis, root } = await brokers('srx-repartition-cluster-e2e-', { BYKEY: ['bykey.*'] })
     const inputDir = join(root, 'input')
     await mkdir(inputDir)
     let seed = 1
     const input = new InputFiles(inputDir, () => ((seed = (seed * 48271) % 2147483647) / 2147483647), 20)
     await input.addFiles(60)
-    const args = [inputDir, nats.url, redisServer.url, join(root, 'checkpoint'), String(TTL)]
+    const args = [inputDir, natsUrl, redisUrl, join(root, 'checkpoint'), String(TTL)]
     const members = [start(script, args), start(script, args), start(script, args)]
     await until('the three members run all tasks', () => covered(members, P + 1) && members.every((m) => m.tasks.length > 0))
     const repartitioned = async () => (await client.read('BYKEY', 'bykey.*')).map((m) => ({ subject: m.subject, row: JSON.parse(m.text) as RepartitionRow }))

@@ -10,7 +10,7 @@
  */
 import * as t from 'io-ts'
 import { type ClusterQuery, count, createSession, groupBy, jetStreamPartitions, jsonFiles, redisCoordinator, redisStreamSink, repartition } from '../../src/index.js'
-import { runAsChild } from './childMain.js'
+import { runAsChild, runMember } from './childMain.js'
 import { RepartitionRow, VIA_PARTITIONS } from './repartitionCrashQuery.js'
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -33,14 +33,7 @@ async function main(argv: readonly string[]): Promise<void> {
       cluster: { name: 'repartition-e2e', coordinator, heartbeatMs: Math.max(50, Math.floor(ttlMs / 5)) },
     })
     .start()) as ClusterQuery
-  let shown = ''
-  const show = setInterval(() => {
-    const now = query.runningTasks.join(',')
-    if (now !== shown) process.stdout.write(`tasks ${(shown = now)}\n`)
-  }, 50)
-  process.once('SIGTERM', () => void query.stop())
-  await query.awaitTermination().finally(() => clearInterval(show))
-  await coordinator.close()
+  await runMember(query, coordinator)
 }
 
 runAsChild(import.meta.url, main)
