@@ -96,7 +96,7 @@ export async function loadState(
       return entryApplier(store, file, decode, windowed, false)
     }
     // A cold line becomes an entry through the same applier an eager restore uses, so it fails the same way.
-    store.openColdFile(entryApplier(store, file, decode, windowed, false))
+    store.openColdFile(entryApplier(store, file, decode, windowed, false), file.bytes)
     return entryApplier(store, file, decode, windowed, true)
   })
 }

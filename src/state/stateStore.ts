@@ -76,9 +76,9 @@ export class StateStore {
     return this.expiry === undefined
   }
 
-  /** Starts keeping cold lines of another snapshot file; `apply` makes an entry of one when it is reached. */
-  openColdFile(apply: LineApplier): void {
-    ;(this.cold ??= new ColdTier()).openFile(apply)
+  /** Starts keeping cold lines of another snapshot file (of `bytes` bytes); `apply` makes an entry of one when reached. */
+  openColdFile(apply: LineApplier, bytes: number): void {
+    ;(this.cold ??= new ColdTier()).openFile(apply, bytes)
   }
 
   /** Restores key `id` of `partition` as the (checked) snapshot line `span` points at, left cold. */

@@ -145,6 +145,17 @@ describe('a restore that keeps snapshot lines cold', () => {
     expect([store.size, store.entries.size, store.numRowsRemoved]).toEqual([99, 1, 1])
   })
 
+  it('lets a later line of a key replace an earlier one in the same snapshot, as an eager restore does', async () => {
+    const dir = join(root, String(run++))
+    const twice = [{ k: 'a', s: { n: 1, tags: [] } }, { k: 'b', s: { n: 2, tags: [] } }, { k: 'a', s: { n: 3, tags: [] } }]
+    await filesIn(dir, 1).writeSnapshot(0, [twice])
+    const shape = shapes['string keys of any characters']!
+    const [eager, cold] = [await restored(filesIn(dir, 1), shape, 0, 1, false), await restored(filesIn(dir, 1), shape, 0, 1, true)]
+    expect([cold.size, eager.size]).toEqual([2, 2])
+    expect(cold.get('a')?.value).toEqual({ n: 3, tags: [] })
+    expect([...cold.values()].map(visible).sort(byId)).toEqual([...eager.values()].map(visible).sort(byId))
+  })
+
   it('restores every entry at once for a store the watermark evicts from', async () => {
     const shape = shapes['object keys in windows']!
     const first = Array.from({ length: 20 }, (_, i): Op => ({ key: i, window: i % 3, remove: false, value: { n: i, tags: [] }, timeout: undefined }))
