@@ -378,6 +378,18 @@ describe('checkpoint retention', () => {
     expect(files.length).toBeLessThanOrEqual(maxStateFiles)
   })
 
+  it('purges only when a batch that is a multiple of snapshotInterval commits, keeping the batches from it - minBatchesToRetain + 1', async () => {
+    await thirtyBatches()
+    const byBatch = (names: string[]) => names.sort((a, b) => Number.parseInt(a) - Number.parseInt(b))
+    // Batch 28 purged everything before 28 - 5 + 1 = 24; batch 29 (odd) purged nothing.
+    const kept = ['24', '25', '26', '27', '28', '29']
+    expect(byBatch(await readdir(join(dir(), 'offsets')))).toEqual(kept)
+    expect(byBatch(await readdir(join(dir(), 'commits')))).toEqual(kept)
+    // State keeps the snapshot of batch 24, which restoring batch 24 starts from, and the files after it.
+    const state = byBatch(await readdir(join(dir(), 'state', 'count')))
+    expect(state).toEqual(['24.snapshot', '25.delta', '26.snapshot', '27.delta', '28.snapshot', '29.delta'])
+  })
+
   // minBatchesToRetain: 0 would purge the batch just committed: a restart then finds no offsets and starts over at
   // batch 0, re-reading the input under batch ids an idempotent sink has already committed.
   it.each([0, -1, 1.5])('rejects minBatchesToRetain %s at createSession with a RangeError', (value) => {

@@ -169,6 +169,15 @@ export function faultyFs(inner: CheckpointFs, fault: Fault, options: FaultFsOpti
       return inner.readChunks!(path)
     },
     exists: (path) => read(`exists ${show(path)}`, () => inner.exists(path)),
+    // A pinned file answers nothing once the simulated process is dead, like every other call.
+    pinFile: inner.pinFile === undefined ? undefined : async (path) => {
+      const pin = await read(`pinFile ${show(path)}`, () => inner.pinFile!(path))
+      return {
+        read: () => read(`read pinned ${show(path)}`, () => pin.read()),
+        stillAt: () => read(`stillAt ${show(path)}`, () => pin.stillAt()),
+        release: () => pin.release(),
+      }
+    },
     readdir: (path) => read(`readdir ${show(path)}`, () => inner.readdir(path)),
     size: (path) => read(`size ${show(path)}`, () => inner.size(path)),
     writeFileAtomic: (path, data) =>
@@ -224,6 +233,7 @@ export function countingFs(inner: CheckpointFs, options: FaultFsOptions = {}): C
     writeFileAtomic: counted.writeFileAtomic,
     appendFileDurable: counted.appendFileDurable,
     exists: counted.exists,
+    pinFile: counted.pinFile,
     readdir: counted.readdir,
     mkdirp: counted.mkdirp,
     remove: counted.remove,

@@ -93,3 +93,84 @@ export async function fsyncDir(dir: string): Promise<void> {
     await closeFd(fd)
   }
 }
+
+/**
+ * A file kept open so that later checks can tell, without reading it, whether its path still names it.
+ * @example const pin = await pinPath('/ckpt/lock.3'); if (!(await pin.stillAt())) …; await pin.release()
+ */
+export interface PinnedFile {
+  /** The pinned file's content, read through the open descriptor (so it is this file's, whatever the path names now). */
+  read(): Promise<Buffer>
+  /**
+   * Whether the path still names the pinned file: one lstat, compared by device and inode. While the descriptor is
+   * open its inode cannot be reused, so a file removed and created again at the path is a different file. False once
+   * released.
+   * @throws the Node error of lstat(2) other than ENOENT/ENOTDIR (which answer false).
+   */
+  stillAt(): Promise<boolean>
+  /** Closes the descriptor; safe to call twice. */
+  release(): Promise<void>
+}
+
+function statOf(fd: number): Promise<fs.BigIntStats> {
+  return new Promise((resolve, reject) => fs.fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))))
+}
+
+function lstatOf(path: string): Promise<fs.BigIntStats | undefined> {
+  return new Promise((resolve, reject) =>
+    fs.lstat(path, { bigint: true }, (error, stats) => {
+      if (error === null) resolve(stats)
+      else if (['ENOENT', 'ENOTDIR'].includes(codeOf(error) ?? '')) resolve(undefined)
+      else reject(error)
+    }),
+  )
+}
+
+function readAt(fd: number, into: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.read(fd, into, 0, into.length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+  )
+}
+
+/** The whole file behind `fd`, read from offset 0 whatever the descriptor's position. */
+async function readAllAt(fd: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let position = 0
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(16_384)
+    const n = await readAt(fd, chunk, position)
+    if (n === 0) return Buffer.concat(chunks)
+    chunks.push(chunk.subarray(0, n))
+    position += n
+  }
+}
+
+/**
+ * Opens `path` read-only and pins it (see {@link PinnedFile}).
+ * @example const pin = await pinPath('/ckpt/lock.3')
+ * @throws the Node error of open(2) or fstat(2), `code` preserved ('ENOENT', 'EACCES', …).
+ */
+export async function pinPath(path: string): Promise<PinnedFile> {
+  const fd = await openFd(path, fs.constants.O_RDONLY)
+  let stats: fs.BigIntStats
+  try {
+    stats = await statOf(fd)
+  } catch (error) {
+    await closeFd(fd).catch(() => undefined)
+    throw error
+  }
+  let released = false
+  return {
+    read: () => readAllAt(fd),
+    async stillAt() {
+      if (released) return false
+      const now = await lstatOf(path)
+      return now !== undefined && now.dev === stats.dev && now.ino === stats.ino
+    },
+    async release() {
+      if (released) return
+      released = true
+      await closeFd(fd)
+    },
+  }
+}

@@ -9,14 +9,14 @@
  * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
-import { randomBytes } from 'node:crypto'
 import { createReadStream, readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { closeFd, fsyncDir, fsyncFd, openFd, renamePath, writeAllFd } from './fdOps.js'
-import { sweepTempFiles } from './tempFiles.js'
+import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
+import { sweepTempFiles, tempPathFor } from './tempFiles.js'
 
-export { fsyncDir } from './fdOps.js'
+export { fsyncDir, type PinnedFile } from './fdOps.js'
+export { tempPathFor } from './tempFiles.js'
 
 /**
  * File-system operations the checkpoint layer needs, with the durability each one promises.
@@ -68,31 +68,16 @@ export interface CheckpointFs {
    */
   sweepTempFiles?(root: string): Promise<string[]>
   /**
+   * Optional: opens `path` and keeps it open, so that `stillAt()` can later tell with one lstat, without reading the
+   * file, whether `path` still names that same file (not removed, not replaced). The checkpoint lock checks its hold
+   * this way before every commit; without it, the lock reads its file each time. Rejects with 'ENOENT' when missing.
+   */
+  pinFile?(path: string): Promise<PinnedFile>
+  /**
    * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
    * Optional: without it, errors name the path itself.
    */
   describe?(path: string): string
-}
-
-/**
- * Name of the temp file `writeFileAtomic` writes before renaming it over `path`: `.<basename>.<pid>.<token>.tmp`
- * in the same directory (a rename is only atomic within one file system).
- * @example
- * tempPathFor('/ckpt/offsets/3', 'a1b2') // '/ckpt/offsets/.3.<pid>.a1b2.tmp'
- * @throws never.
- */
-export function tempPathFor(path: string, token: string = nextTempToken()): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${token}.tmp`)
-}
-
-/** Random per process, so a later process that gets the same pid does not meet its predecessor's litter. */
-let tempTokenPrefix: string | undefined
-let tempTokenCount = 0
-
-/** A token no other temp file of this process has: the process's random prefix and a counter, in hex. */
-function nextTempToken(): string {
-  tempTokenPrefix ??= randomBytes(4).toString('hex')
-  return `${tempTokenPrefix}${(tempTokenCount++).toString(16)}`
 }
 
 /**
@@ -286,4 +271,6 @@ export const nodeFs: CheckpointFs = {
   size: async (path) => (await fsp.stat(path)).size,
   createExclusive,
   sweepTempFiles,
+  // On Windows an open file blocks the atomic rename over it (the lock's heartbeat): there the lock reads its file.
+  pinFile: process.platform === 'win32' ? undefined : pinPath,
 }

@@ -12,11 +12,13 @@
  */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import * as t from 'io-ts'
 import { CheckpointLockLostError, ConcurrentQueryError } from '../errors.js'
-import { type CheckpointFs, errorCode } from './fs.js'
-import { decodeCheckpointFile, encodeCheckpointFile } from './format.js'
+import { type CheckpointFs, errorCode, type PinnedFile } from './fs.js'
+import { encodeCheckpointFile } from './format.js'
+import { describe, type LockFile, type LockHolder, parseLock, readLock } from './lockFile.js'
 import { processIdentity } from './processIdentity.js'
+
+export type { LockHolder } from './lockFile.js'
 
 /** Who holds the lock. */
 export interface CheckpointLockOwner {
@@ -50,22 +52,6 @@ export interface CheckpointLock {
   release(): Promise<void>
 }
 
-const LockFileCodec = t.intersection([
-  t.type({ pid: t.number, hostname: t.string, runId: t.string, queryName: t.union([t.string, t.null]), startedAt: t.string }),
-  // Lock files of older versions have none of these; a plain `lock` file is epoch 0.
-  t.partial({
-    epoch: t.number,
-    procStart: t.union([t.string, t.null]),
-    bootId: t.union([t.string, t.null]),
-    heartbeatAt: t.string,
-    released: t.boolean,
-  }),
-])
-type LockFile = t.TypeOf<typeof LockFileCodec>
-
-/** Who a lock file names: pid, hostname, runId, queryName, startedAt, and (when written by this version) epoch and heartbeat. */
-export type LockHolder = LockFile
-
 const DEFAULT_HEARTBEAT_MS = 5_000
 const DEFAULT_STALE_AFTER_MS = 60_000
 const LEGACY_LOCK = 'lock'
@@ -87,30 +73,6 @@ function unregister(runId: string): void {
   const count = liveRunIds.get(runId) ?? 0
   if (count <= 1) liveRunIds.delete(runId)
   else liveRunIds.set(runId, count - 1)
-}
-
-function describe(holder: LockFile): string {
-  const name = holder.queryName === null ? '' : `query "${holder.queryName}", `
-  const beat = holder.heartbeatAt === undefined ? '' : `, last heartbeat ${holder.heartbeatAt}`
-  return `${name}runId ${holder.runId}, pid ${holder.pid} on ${holder.hostname}, since ${holder.startedAt}${beat}`
-}
-
-/** A lock file's holder, 'unreadable' if it does not parse, undefined if it is gone. */
-async function readLock(fs: CheckpointFs, path: string): Promise<LockFile | 'unreadable' | undefined> {
-  let raw: Buffer
-  try {
-    raw = await fs.readFile(path)
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined
-    throw error
-  }
-  try {
-    const decoded = LockFileCodec.decode(JSON.parse(decodeCheckpointFile(path, raw).body))
-    return decoded._tag === 'Right' ? decoded.right : 'unreadable'
-  } catch {
-    // A lock torn by a crash, or from a newer format: its writer is gone or will recreate it; judge it stale.
-    return 'unreadable'
-  }
 }
 
 /** The highest epoch with a lock file (0 for a plain `lock` file of an older version), or -1 for none. */
@@ -232,6 +194,8 @@ class HeldLock implements CheckpointLock {
   private released = false
   private readonly timer: NodeJS.Timeout
   private beating: Promise<void> = Promise.resolve()
+  /** This run's lock file as last verified, kept open (see `verifyOwnFile`). */
+  private pin: PinnedFile | undefined
 
   constructor(
     private readonly fs: CheckpointFs,
@@ -261,14 +225,46 @@ class HeldLock implements CheckpointLock {
 
   async assertHeld(): Promise<void> {
     if (this.released) throw new CheckpointLockLostError(this.dir, this.epoch, 'nobody: this run released it (it stopped)')
-    const successor = await readLock(this.fs, epochPath(this.dir, this.epoch + 1))
+    // Both lookups at once: a successor's file fences this run off whatever its own file says.
+    const [successor, stillMine] = await Promise.all([
+      readLock(this.fs, epochPath(this.dir, this.epoch + 1)),
+      this.pin?.stillAt() ?? Promise.resolve(false),
+    ])
     if (successor !== undefined) {
       throw new CheckpointLockLostError(this.dir, this.epoch, successor === 'unreadable' ? 'a later run' : describe(successor))
     }
-    const mine = await readLock(this.fs, epochPath(this.dir, this.epoch))
+    if (!stillMine) await this.verifyOwnFile()
+  }
+
+  /**
+   * Reads this run's lock file and checks that it names this run. Where the file system can pin files, the file
+   * read is kept open: until it is replaced (by this run's heartbeat) or removed, its path naming that same file is
+   * proof enough, one lstat instead of a read and a decode before every commit.
+   */
+  private async verifyOwnFile(): Promise<void> {
+    const path = epochPath(this.dir, this.epoch)
+    let pin: PinnedFile | undefined
+    let mine: LockFile | 'unreadable' | undefined
+    if (this.fs.pinFile === undefined) {
+      mine = await readLock(this.fs, path)
+    } else {
+      pin = await this.fs.pinFile(path).catch((error: unknown) => {
+        if (errorCode(error) === 'ENOENT') return undefined
+        throw error
+      })
+      mine = await pin?.read().then((raw) => parseLock(path, raw)).catch(async (error: unknown) => {
+        await pin!.release().catch(() => undefined)
+        throw error
+      })
+    }
     if (mine === undefined || mine === 'unreadable' || mine.runId !== this.runId) {
+      await pin?.release()
       throw new CheckpointLockLostError(this.dir, this.epoch, 'a later run (this run\'s lock file is gone)')
     }
+    // A check still running when the lock was released keeps no descriptor open.
+    const previous = this.released ? pin : this.pin
+    if (!this.released) this.pin = pin
+    await previous?.release()
   }
 
   async release(): Promise<void> {
@@ -277,6 +273,7 @@ class HeldLock implements CheckpointLock {
     clearInterval(this.timer)
     unregister(this.runId)
     await this.beating
+    await this.pin?.release()
     const current = await readLock(this.fs, epochPath(this.dir, this.epoch))
     const successor = await this.fs.exists(epochPath(this.dir, this.epoch + 1))
     if (current !== undefined && current !== 'unreadable' && current.runId === this.runId && !successor) {

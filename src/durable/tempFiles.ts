@@ -2,8 +2,30 @@
  * The litter of crashed atomic writes: temp files named by `tempPathFor` that their process never renamed into place.
  * Readers never see them (`readdir` hides dot files); sweeping them keeps a long-lived directory from filling up.
  */
+import { randomBytes } from 'node:crypto'
 import * as fsp from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
+
+/**
+ * Name of the temp file `writeFileAtomic` writes before renaming it over `path`: `.<basename>.<pid>.<token>.tmp`
+ * in the same directory (a rename is only atomic within one file system).
+ * @example
+ * tempPathFor('/ckpt/offsets/3', 'a1b2') // '/ckpt/offsets/.3.<pid>.a1b2.tmp'
+ * @throws never.
+ */
+export function tempPathFor(path: string, token: string = nextTempToken()): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${token}.tmp`)
+}
+
+/** Random per process, so a later process that gets the same pid does not meet its predecessor's litter. */
+let tempTokenPrefix: string | undefined
+let tempTokenCount = 0
+
+/** A token no other temp file of this process has: the process's random prefix and a counter, in hex. */
+function nextTempToken(): string {
+  tempTokenPrefix ??= randomBytes(4).toString('hex')
+  return `${tempTokenPrefix}${(tempTokenCount++).toString(16)}`
+}
 
 const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/
 

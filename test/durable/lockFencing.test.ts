@@ -3,12 +3,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdir } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { writeCheckpointFile } from '../../src/durable/format.js'
-import { nodeFs } from '../../src/durable/fs.js'
+import { type CheckpointFs, nodeFs } from '../../src/durable/fs.js'
 import { acquireCheckpointLock, readLockHolder } from '../../src/durable/lock.js'
 import { CheckpointLockLostError, ConcurrentQueryError } from '../../src/errors.js'
 import { createSession, memorySink, memorySource, StreamingQueryError } from '../../src/index.js'
@@ -97,5 +97,50 @@ describe('checkpoint lock: fencing', () => {
     expect(error).toBeInstanceOf(StreamingQueryError)
     expect((error as StreamingQueryError).cause).toBeInstanceOf(CheckpointLockLostError)
     expect(await readdir(join(dir(), 'commits'))).toEqual(['0'])
+  })
+
+  it('fences a run whose lock file was removed and created again by another run at the same epoch', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    await lock.assertHeld()
+    // No successor epoch exists, so only the content of this epoch's file tells that it is someone else's now.
+    await rm(join(dir(), `lock.${lock.epoch}`))
+    await writeLock(dir(), `lock.${lock.epoch}`, { pid: process.pid, runId: 'intruder', epoch: lock.epoch })
+    const error = await rejectionOf(lock.assertHeld())
+    expect(error).toBeInstanceOf(CheckpointLockLostError)
+    await lock.release()
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'intruder' })
+  })
+
+  it('fences a run whose lock file is gone', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    await lock.assertHeld()
+    await rm(join(dir(), `lock.${lock.epoch}`))
+    expect(await rejectionOf(lock.assertHeld())).toBeInstanceOf(CheckpointLockLostError)
+    await lock.release()
+  })
+
+  it('reads its own lock file again only after it was rewritten, checking with lookups in between', async () => {
+    // Reads of this run's lock file (epoch 1 in a fresh directory), by path or through a pinned descriptor.
+    const own = join(dir(), 'lock.1')
+    let reads = 0
+    const pinFile = nodeFs.pinFile!
+    const counting: CheckpointFs = {
+      ...nodeFs,
+      readFile: (path) => ((reads += path === own ? 1 : 0), nodeFs.readFile(path)),
+      pinFile: async (path) => {
+        const pin = await pinFile(path)
+        return { ...pin, read: () => ((reads += path === own ? 1 : 0), pin.read()) }
+      },
+    }
+    const lock = await acquireCheckpointLock(counting, dir(), { runId: 'run-1' })
+    expect(lock.epoch).toBe(1)
+    reads = 0
+    for (let i = 0; i < 5; i++) await lock.assertHeld()
+    expect(reads).toBe(1)
+    // What the heartbeat does: the same holder, written again atomically (a new file at the same path).
+    await nodeFs.writeFileAtomic(own, await nodeFs.readFile(own))
+    for (let i = 0; i < 5; i++) await lock.assertHeld()
+    expect(reads).toBe(2)
+    await lock.release()
   })
 })
