@@ -66,14 +66,18 @@ export function fairShares(members: readonly string[], tasks: number): Map<strin
  * offsets and commit logs: a member paused mid-batch or mid-recovery and resumed after its successor committed
  * would otherwise write over the state files of batches the successor committed, rewrite a file source's list of a
  * batch, or (recovering) remove the state files newer than the last commit it had read, which are now committed.
- * The check and the change are two steps: a member paused exactly between them makes that one change late.
- * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch })
+ *
+ * The coordinator's "holds" is true at the instant it answers; a member paused after that instant (SIGSTOP, a
+ * swapped-out or overloaded host) and resumed past its TTL would still act on it, removing or replacing files its
+ * successor committed meanwhile. So an answer counts only if it came within `timing.maxAnswerAgeMs` of asking (on a
+ * monotonic clock, which runs on while the process is stopped), and the change is issued in the same turn; an older
+ * one is asked again. `maxAnswerAgeMs` must stay below the time a fresh lease has left (a cluster passes two
+ * heartbeats, about half the TTL); the only step left unchecked is the synchronous hand-over of the change to the OS.
+ * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch }, { maxAnswerAgeMs: 1_000 })
  * @throws FencedError from any change once the lease was lost.
  */
-export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointFs {
-  const guard = async (): Promise<void> => {
-    if (!(await coordinator.holds(fence.task, fence.member, fence.epoch))) throw new FencedError(fence.task, fence.member, fence.epoch)
-  }
+export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }, timing: FenceTiming = {}): CheckpointFs {
+  const guard = freshHold(coordinator, fence, timing)
   const fenced: CheckpointFs = {
     ...inner,
     async writeFileAtomic(path, data) {
@@ -110,12 +114,35 @@ export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'ho
  * @example openCheckpoint(fs, location, fresh, owner, retention, () => Promise.resolve(leaseLock(coordinator, fence)))
  * @throws FencedError from `assertHeld` once the lease was lost.
  */
-export function leaseLock(coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointLock {
+export function leaseLock(coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }, timing: FenceTiming = {}): CheckpointLock {
   return {
     epoch: fence.epoch,
-    async assertHeld() {
-      if (!(await coordinator.holds(fence.task, fence.member, fence.epoch))) throw new FencedError(fence.task, fence.member, fence.epoch)
-    },
+    assertHeld: freshHold(coordinator, fence, timing),
     async release() {},
+  }
+}
+
+/**
+ * How old a coordinator's "holds" answer may be when a fenced change acts on it.
+ * @example const timing: FenceTiming = { maxAnswerAgeMs: 2 * heartbeatMs }
+ */
+export interface FenceTiming {
+  /** An answer that took longer than this from asking is asked again (default 1000 ms). */
+  readonly maxAnswerAgeMs?: number
+  /** A monotonic clock in ms (default `performance.now`); tests pass one they advance. */
+  readonly clock?: () => number
+}
+
+/** Resolves once the coordinator confirmed, within `maxAnswerAgeMs` of asking, that the fence's member holds its task. */
+function freshHold(coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }, timing: FenceTiming): () => Promise<void> {
+  const maxAge = timing.maxAnswerAgeMs ?? 1_000
+  const clock = timing.clock ?? (() => performance.now())
+  return async () => {
+    for (;;) {
+      const asked = clock()
+      if (!(await coordinator.holds(fence.task, fence.member, fence.epoch))) throw new FencedError(fence.task, fence.member, fence.epoch)
+      // Nothing awaits between this check and the caller's change: a fresh answer is acted on in this turn.
+      if (clock() - asked <= maxAge) return
+    }
   }
 }

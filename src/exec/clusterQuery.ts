@@ -174,11 +174,13 @@ export class ClusterQuery implements StreamingQuery {
     const { p, lease } = task
     const fence = { task: lease.task, member: lease.member, epoch: lease.epoch }
     const { coordinator } = this.cluster
+    // A lease is renewed every heartbeat, so a fresh one has most of its TTL left: an answer two heartbeats old is stale.
+    const timing = { maxAnswerAgeMs: 2 * this.cluster.heartbeatMs }
     try {
       const query = await this.work.tasks[p]!.start({
         ...this.session,
-        fs: fencedFs(this.session.fs, coordinator, fence),
-        takeLock: async () => leaseLock(coordinator, fence),
+        fs: fencedFs(this.session.fs, coordinator, fence, timing),
+        takeLock: async () => leaseLock(coordinator, fence, timing),
         onStarted: () => undefined,
         onTerminated: (q) => this.taskEnded(task, q),
       })

@@ -1,13 +1,14 @@
 /**
  * `fencedFs` on a real directory: while the lease is held it changes the checkpoint like the file system it wraps;
- * once the lease is gone it refuses every change (log entries, a source's own log, state files, removals).
+ * once the lease is gone it refuses every change (log entries, a source's own log, state files, removals), also when
+ * the member was paused after the coordinator said it held the lease and resumed once its successor had taken it.
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeFs } from '../../src/durable/fs.js'
-import { fencedFs } from '../../src/durable/lease.js'
+import { type Coordinator, fencedFs, leaseLock } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
 import { FencedError } from '../../src/errors.js'
 
@@ -55,5 +56,56 @@ describe('fencedFs', () => {
   it('changes the checkpoint while the lease is held', async () => {
     const { dir } = await fencedMember()
     expect(await readFile(join(dir, 'sources', '0', '0'), 'utf8')).toBe('while held')
+  })
+
+  it('refuses a change whose "holds" answer was given before the member paused past its TTL and its successor took over', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srx-fenced-fs-'))
+    dirs.push(dir)
+    let clock = 0
+    const coordinator = memoryCoordinator({ ttlMs: TTL, now: () => clock })
+    const lease = (await coordinator.acquire('t', 'old'))!
+    const committed = join(dir, 'state', 'agg', '10.snapshot')
+    let pauses = 1
+    // The coordinator answers "held"; then the process stops (SIGSTOP) before it acts on the answer, and while it is
+    // stopped the lease expires, a successor takes it, and writes (commits) the file the old member is about to remove.
+    const pausing: Pick<Coordinator, 'holds'> = {
+      async holds(task, member, epoch) {
+        const answer = await coordinator.holds(task, member, epoch)
+        if (pauses-- > 0) {
+          clock += TTL + 1
+          expect(await coordinator.acquire('t', 'new')).toBeDefined()
+          await nodeFs.writeFileAtomic(committed, "the successor's")
+        }
+        return answer
+      },
+    }
+    const fence = { task: 't', member: 'old', epoch: lease.epoch }
+    const fs = fencedFs(nodeFs, pausing, fence, { maxAnswerAgeMs: TTL / 2, clock: () => clock })
+    await expect(fs.remove(committed)).rejects.toBeInstanceOf(FencedError)
+    expect(await readFile(committed, 'utf8')).toBe("the successor's")
+    pauses = 1
+    const lock = leaseLock(pausing, { task: 't', member: 'new', epoch: lease.epoch + 1 }, { maxAnswerAgeMs: TTL / 2, clock: () => clock })
+    // The successor itself paused past its TTL in its check before a commit: asked again, it is refused too.
+    await expect(lock.assertHeld()).rejects.toBeInstanceOf(FencedError)
+  })
+
+  it('acts on a "holds" answer that came within maxAnswerAgeMs, asking again after a slow one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srx-fenced-fs-'))
+    dirs.push(dir)
+    let clock = 0
+    const coordinator = memoryCoordinator({ ttlMs: TTL, now: () => clock })
+    const lease = (await coordinator.acquire('t', 'm'))!
+    let asked = 0
+    const slowOnce: Pick<Coordinator, 'holds'> = {
+      async holds(task, member, epoch) {
+        // The first answer takes longer than maxAnswerAgeMs (a loaded host), though the lease is still fresh.
+        if (asked++ === 0) clock += TTL / 2 + 1
+        return coordinator.holds(task, member, epoch)
+      },
+    }
+    const fs = fencedFs(nodeFs, slowOnce, { task: 't', member: 'm', epoch: lease.epoch }, { maxAnswerAgeMs: TTL / 2, clock: () => clock })
+    await fs.writeFileAtomic(join(dir, 'offsets', '0'), 'held')
+    expect(asked).toBe(2)
+    expect(await readFile(join(dir, 'offsets', '0'), 'utf8')).toBe('held')
   })
 })
