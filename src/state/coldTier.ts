@@ -37,8 +37,8 @@ function slotOf(hash: number, mask: number): number {
 
 /**
  * Snapshot lines not yet turned into entries, looked up by key id. Each line costs about 23 bytes of typed arrays and
- * 16 of index besides its text. The arrays of a file's lines are sized from the file's length (lines are at least
- * {@link MIN_LINE} bytes, so they never grow while a file is read, and the pages never written cost no memory); the
+ * 16–32 of index besides its text. The arrays of a file's lines are sized from the file's length (lines are at least
+ * {@link MIN_LINE} bytes, so they never grow while a file is read, at the price of room for as many lines as the shortest would make); the
  * index is built in one pass when the first lookup comes, not grown line by line. A line taken (or discarded) is only
  * marked gone, and the whole tier is released once no line is left.
  * @example const cold = new ColdTier(); cold.openFile(apply, bytes); cold.add('user-1', 3, 2, span); cold.take('user-1') // true: apply ran
