@@ -257,14 +257,17 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
   return created
 }
 
-function withOpenDirectories(): CheckpointFs & { close(): Promise<void> } {
+/** Over `this` (nodeFs, or an object spread from it): only nodeFs's own atomic write can keep directories open. */
+function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Promise<void> } {
+  const base = this
   const dirs = new OpenDirectories()
   return {
-    ...nodeFs,
+    ...base,
     withOpenDirectories: undefined,
-    writeFileAtomic: (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)),
-    remove: async (path) => (await dirs.forget(path), nodeFs.remove(path)),
-    renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), nodeFs.renameDurable(from, to)),
+    writeFileAtomic:
+      base.writeFileAtomic === writeFileAtomic ? (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)) : base.writeFileAtomic,
+    remove: async (path) => (await dirs.forget(path), base.remove(path)),
+    renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), base.renameDurable(from, to)),
     close: () => dirs.close(),
   }
 }

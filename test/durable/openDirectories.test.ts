@@ -7,8 +7,10 @@ import { mkdir, readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { nodeFs } from '../../src/durable/fs.js'
+import { fencedFs } from '../../src/durable/lease.js'
+import { FencedError } from '../../src/errors.js'
 import { createSession, memorySink, memorySource } from '../../src/index.js'
-import { useTempDir } from '../checkpoint/tempDir.js'
+import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 /** What this process's open descriptors point at (Linux: /proc/self/fd), e.g. '/tmp/x/offsets (deleted)'. */
 function openTargets(): string[] {
@@ -73,6 +75,15 @@ describe.skipIf(process.platform !== 'linux')('nodeFs.withOpenDirectories', () =
     await fs.writeFileAtomic(join(logs, '3'), 'c3')
     expect(under(dir())).toEqual([])
     expect(await readdir(logs)).toEqual(['0', '1', '2', '3'])
+  })
+
+  it("keeps the atomic write of a file system built on nodeFs: a fenced member's view still refuses its commit", async () => {
+    const fenced = fencedFs(nodeFs, { holds: async () => false }, { task: '0', member: 'm1', epoch: 1 })
+    const view = fenced.withOpenDirectories!()
+    expect(await rejectionOf(view.writeFileAtomic(join(dir(), 'commits', '0'), 'x'))).toBeInstanceOf(FencedError)
+    await view.writeFileAtomic(join(dir(), 'state', '0.delta'), 'y')
+    expect(await readdir(dir())).toEqual(['state'])
+    await view.close()
   })
 
   it('a checkpointed query keeps one descriptor per directory it writes while it runs, none once stopped', async () => {
