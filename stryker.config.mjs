@@ -13,6 +13,7 @@ const fast = [
   'test/laws/{codecCopies,incremental,query,rows,upgrade}.test.ts',
   'test/operators/**/*.test.ts',
   'test/plan/**/*.test.ts',
+  'test/scale/tasks.test.ts',
   'test/session/**/*.test.ts',
   'test/sinks/{consoleSink,jsonFilesSink,sinkContract}.test.ts',
   'test/sources/{fromObservable,jsonFiles,jsonFilesLargeFile,logSource,memorySource}.test.ts',

@@ -11,12 +11,16 @@ import {
   filter,
   flatMap,
   groupBy,
+  jetStream,
+  jetStreamPartitions,
   map,
   mapGroupsWithState,
   max,
   min,
+  type Operator,
   type PostgresPoolLike,
   type S3ClientLike,
+  repartition,
   sum,
   type Window,
   withWatermark,
@@ -159,5 +163,27 @@ describe('connector signatures: structural types that the real client objects sa
     expectTypeOf<S3Client>().toExtend<S3ClientLike>()
     expectTypeOf<{ query(text: string): Promise<unknown> }>().not.toExtend<PostgresPoolLike>()
     expectTypeOf<{ region: string }>().not.toExtend<S3ClientLike>()
+  })
+})
+
+describe('repartition takes only a partitioned stream of the library, of the stream\'s row type, as via', () => {
+  const Activity: t.Type<Activity> = t.readonly(t.type({ gt: t.string, user: t.string, x: t.number, ts: t.number }))
+  const servers = 'nats://127.0.0.1:1'
+  const user = (r: Activity) => r.user
+
+  it('accepts jetStreamPartitions of the row type', () => {
+    const via = jetStreamPartitions({ servers, stream: 'S', subject: 's', partitions: 2, codec: Activity })
+    expectTypeOf(repartition(user, t.string, { via })).toEqualTypeOf<Operator<Activity, Activity>>()
+  })
+
+  it('refuses a source, a look-alike object and a stream of another row type at compile time', () => {
+    const source = jetStream({ servers, stream: 'S', subject: 's', codec: Activity })
+    // @ts-expect-error a source is not a partitioned stream to write into
+    repartition(user, t.string, { via: source })
+    // @ts-expect-error an object with the same fields was not built by jetStreamPartitions or redisStreamPartitions
+    repartition(user, t.string, { via: { description: 'S', partitions: 2, codec: Activity } })
+    const visits = jetStreamPartitions({ servers, stream: 'S', subject: 's', partitions: 2, codec: t.type({ page: t.string }) })
+    // @ts-expect-error its rows are not the stream's
+    repartition(user, t.string, { via: visits })
   })
 })

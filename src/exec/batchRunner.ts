@@ -164,6 +164,9 @@ export class BatchRunner {
     // Without any operator the output is the source's own batch array, which a source may keep for replay
     // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
     if (output === rows) output = rows.slice()
+    // Only the counts outlive this function: the rows can be collected while the commit runs in the background.
+    const numInputRows = rows.length
+    const numOutputRows = output.length
     try {
       await writer.addBatch(batchId, output)
     } catch (e) {
@@ -193,8 +196,8 @@ export class BatchRunner {
           elapsedMs,
           batchId,
           triggerStart,
-          numInputRows: rows.length,
-          numOutputRows: output.length,
+          numInputRows,
+          numOutputRows,
           durationMs: {
             latestOffset: Math.round(getOffsetMs),
             getOffset: Math.round(getOffsetMs),

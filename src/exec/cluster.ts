@@ -8,6 +8,7 @@ import { checkRunsAs } from '../checkpoint/tasksMetadata.js'
 import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'
+import { type ClusterWork, partitionedWork } from './clusterWork.js'
 import type { ClusterOptions, SessionContext } from './queryRun.js'
 import { checkPartitioning, type PartitionedQueryDefinition } from './tasks.js'
 
@@ -19,15 +20,27 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/
  * members whose leases expired, and runs each task it holds as an ordinary query over the shared checkpoint, locked
  * by the task's lease and fenced where its commits are written.
  * @example const query = await startCluster(context, def, { name: 'counts', coordinator: redisCoordinator(url) })
- * @throws InvalidQueryError for a bad cluster name or heartbeat, or without a checkpoint location (the state must be
- * in a store every member reads); PartitioningMismatchError as startTasks; the coordinator's error of the first heartbeat.
+ * @throws InvalidQueryError as checkCluster; PartitioningMismatchError as startTasks; IncompatibleCheckpointError
+ * for a checkpoint written by a query read as one source; the coordinator's error of the first heartbeat.
  */
 export async function startCluster(session: SessionContext, def: PartitionedQueryDefinition, cluster: ClusterOptions): Promise<ClusterQuery> {
+  const location = checkCluster(def, cluster)
+  checkPartitioning(def)
+  await checkRunsAs(session.fs, location, 'tasks')
+  return joinCluster(session, cluster, partitionedWork(def, location, session.shufflePartitions))
+}
+
+/**
+ * Checks a query's cluster options before anything starts, and returns the checkpoint location the members share.
+ * @example const location = checkCluster(def, { name: 'counts', coordinator })
+ * @throws InvalidQueryError for a bad cluster name or heartbeat, without a checkpoint location (the state must be
+ * in a store every member reads), or with parallelism above 1.
+ */
+export function checkCluster(def: { readonly checkpointLocation?: string; readonly parallelism?: number }, cluster: ClusterOptions): string {
   if (typeof cluster.name !== 'string' || !NAME.test(cluster.name)) {
     throw new InvalidQueryError(`writeStream: cluster.name must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(cluster.name)}`)
   }
-  const heartbeatMs = cluster.heartbeatMs ?? ('ttlMs' in cluster.coordinator ? Math.max(1, Math.floor(cluster.coordinator.ttlMs / 4)) : 1_000)
-  if (!(heartbeatMs > 0)) throw new InvalidQueryError(`writeStream: cluster.heartbeatMs must be a positive number, got ${heartbeatMs}`)
+  if (!(heartbeatOf(cluster) > 0)) throw new InvalidQueryError(`writeStream: cluster.heartbeatMs must be a positive number, got ${heartbeatOf(cluster)}`)
   if (def.checkpointLocation === undefined) {
     throw new InvalidQueryError(
       `writeStream: cluster '${cluster.name}' needs a checkpointLocation that every member reads (a shared directory or S3): ` +
@@ -37,12 +50,22 @@ export async function startCluster(session: SessionContext, def: PartitionedQuer
   if ((def.parallelism ?? 1) !== 1) {
     throw new InvalidQueryError(`writeStream: cluster '${cluster.name}' runs one task loop per member; run more members instead of parallelism ${def.parallelism}`)
   }
-  checkPartitioning(def)
-  await checkRunsAs(session.fs, def.checkpointLocation, 'tasks')
+  return def.checkpointLocation
+}
+
+/**
+ * Joins the cluster as a new member that leases and runs `work`'s tasks (options checked by checkCluster).
+ * @example const query = await joinCluster(context, cluster, partitionedWork(def, location, 4))
+ * @throws the coordinator's error of the first heartbeat.
+ */
+export async function joinCluster(session: SessionContext, cluster: ClusterOptions, work: ClusterWork): Promise<ClusterQuery> {
   const member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const coordinator = coordinatorFor(cluster.coordinator, cluster.name)
-  const query = new ClusterQuery(session, def, { name: cluster.name, coordinator, heartbeatMs }, member)
+  const query = new ClusterQuery(session, work, { name: cluster.name, coordinator, heartbeatMs: heartbeatOf(cluster) }, member)
   await query.join()
   return query
 }
 
+function heartbeatOf(cluster: ClusterOptions): number {
+  return cluster.heartbeatMs ?? ('ttlMs' in cluster.coordinator ? Math.max(1, Math.floor(cluster.coordinator.ttlMs / 4)) : 1_000)
+}

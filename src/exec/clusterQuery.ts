@@ -1,22 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import { Subject } from 'rxjs'
-import { checkpointLayout } from '../checkpoint/layout.js'
 import { type Coordinator, fairShares, fencedFs, type Lease, leaseLock } from '../durable/lease.js'
 import { StreamingQueryError } from '../errors.js'
-import { compilePlan } from '../plan/compile.js'
-import { explainPlan } from '../plan/explain.js'
-import { type ClusterNames, clusterNames, clusterQueryId, type ClusterView, isFenced, memberView, taskKey } from './clusterView.js'
+import { type ClusterNames, clusterNames, clusterQueryId, type ClusterView, isFenced, memberView } from './clusterView.js'
+import type { ClusterWork } from './clusterWork.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import { clusterScaleOut, type ScaleOutStatus } from './scaleOutView.js'
 import type { SessionContext } from './queryRun.js'
-import { startQuery } from './startQuery.js'
 import type { StreamingQuery } from './streamingQuery.js'
-import type { PartitionedQueryDefinition } from './tasks.js'
 import type { Trigger } from './trigger.js'
 import { settledWithin } from './withTimeout.js'
 
 /** A task this member runs: its lease (renewed in place) and its query once started. */
 interface HeldTask {
+  /** Its index in the work's tasks. */
   readonly p: number
   lease: Lease
   query: StreamingQuery | undefined
@@ -58,22 +55,22 @@ export class ClusterQuery implements StreamingQuery {
 
   constructor(
     private readonly session: SessionContext,
-    private readonly def: PartitionedQueryDefinition,
+    private readonly work: ClusterWork,
     private readonly cluster: { readonly name: string; readonly coordinator: Coordinator; readonly heartbeatMs: number },
     readonly member: string, // <host>-<pid>-<random>
   ) {
-    this.id = clusterQueryId(cluster.name, def.checkpointLocation!)
+    this.id = clusterQueryId(cluster.name, work.checkpointLocation)
     this.ended = new Promise((resolve) => (this.endedNow = resolve))
     this.view = { cluster: cluster.name, member, members: [member], tasks: [] }
     this.names = clusterNames(cluster.name)
   }
 
   get name(): string | undefined {
-    return this.def.queryName
+    return this.work.queryName
   }
 
   get trigger(): Trigger {
-    return this.def.trigger ?? { kind: 'processingTime', intervalMs: 0 }
+    return this.work.trigger ?? { kind: 'processingTime', intervalMs: 0 }
   }
 
   /** The members, the tasks and their owners as of this member's last heartbeat. */
@@ -83,7 +80,7 @@ export class ClusterQuery implements StreamingQuery {
 
   /** Every task with its owner and epoch (as of the last heartbeat), the last progress of those run here, and their sum. */
   get scaleOut(): ScaleOutStatus {
-    return clusterScaleOut(this.view, this.partitions, this.lastOf)
+    return clusterScaleOut(this.view, this.lastOf)
   }
 
   /** The tasks this member runs now. */
@@ -94,7 +91,7 @@ export class ClusterQuery implements StreamingQuery {
   get status(): StreamingQueryStatus {
     const running = [...this.held.values()].flatMap((t) => (t.query === undefined ? [] : [t.query]))
     return {
-      message: `member ${this.member} of cluster ${this.cluster.name}: tasks [${this.runningTasks.join(', ')}] of ${this.partitions}`,
+      message: `member ${this.member} of cluster ${this.cluster.name}: tasks [${this.runningTasks.join(', ')}] of ${this.work.tasks.length}`,
       isDataAvailable: running.some((q) => q.status.isDataAvailable),
       isTriggerActive: running.some((q) => q.status.isTriggerActive),
     }
@@ -114,10 +111,6 @@ export class ClusterQuery implements StreamingQuery {
 
   get exception(): StreamingQueryError | undefined {
     return this.failure
-  }
-
-  private get partitions(): number {
-    return this.def.source.partitioning.partitions
   }
 
   /** Joins the cluster: the first heartbeat, then the member's loop in the background. */
@@ -153,20 +146,21 @@ export class ClusterQuery implements StreamingQuery {
     for (const r of renewals) if (r.status === 'rejected') throw r.reason
     const live = this.names.ours(await coordinator.members())
     if (!live.includes(this.member)) live.push(this.member)
-    const share = fairShares(live, this.partitions).get(this.member) ?? 0
+    const share = fairShares(live, this.work.tasks.length).get(this.member) ?? 0
     const kept = [...this.held.values()].filter((t) => !t.lost && !t.releasing).sort((a, b) => b.p - a.p)
     for (const task of kept.slice(0, Math.max(0, kept.length - share))) this.handOver(task)
     if (kept.length < share && this.stopping === undefined) await this.takeFree(share - kept.length, live.sort())
-    this.view = memberView(this.cluster.name, this.member, live, this.partitions, await coordinator.leases(), this.names.unprefixed)
+    this.view = memberView(this.cluster.name, this.member, live, this.work.tasks.map((task) => task.name), await coordinator.leases(), this.names.unprefixed)
   }
 
   /** Tries free tasks, starting at a place that differs per member so that members joining together rarely collide. */
   private async takeFree(wanted: number, live: readonly string[]): Promise<void> {
-    const start = Math.max(0, live.indexOf(this.member)) * Math.floor(this.partitions / live.length)
-    for (let i = 0; i < this.partitions && wanted > 0; i++) {
-      const p = (start + i) % this.partitions
+    const { tasks } = this.work
+    const start = Math.max(0, live.indexOf(this.member)) * Math.floor(tasks.length / live.length)
+    for (let i = 0; i < tasks.length && wanted > 0; i++) {
+      const p = (start + i) % tasks.length
       if (this.held.has(p)) continue // also while a task that was lost here is still stopping
-      const lease = await this.cluster.coordinator.acquire(this.names.prefixed(taskKey(p)), this.names.prefixed(this.member))
+      const lease = await this.cluster.coordinator.acquire(this.names.prefixed(tasks[p]!.name), this.names.prefixed(this.member))
       if (lease === undefined) continue
       wanted--
       const task: HeldTask = { p, lease, query: undefined, started: Promise.resolve(), releasing: false, lost: false }
@@ -181,29 +175,20 @@ export class ClusterQuery implements StreamingQuery {
     const fence = { task: lease.task, member: lease.member, epoch: lease.epoch }
     const { coordinator } = this.cluster
     try {
-      const query = await startQuery(
-        {
-          ...this.session,
-          fs: fencedFs(this.session.fs, coordinator, fence),
-          takeLock: async () => leaseLock(coordinator, fence),
-          onStarted: () => undefined,
-          onTerminated: (q) => this.taskEnded(task, q),
-        },
-        {
-          ...this.def,
-          source: this.def.source.partition(p),
-          queryName: this.def.queryName === undefined ? undefined : `${this.def.queryName}[task ${p}]`,
-          checkpointLocation: checkpointLayout(this.def.checkpointLocation!).task(p),
-          task: { task: p, tasks: this.partitions, source: this.def.source.description },
-        },
-      )
+      const query = await this.work.tasks[p]!.start({
+        ...this.session,
+        fs: fencedFs(this.session.fs, coordinator, fence),
+        takeLock: async () => leaseLock(coordinator, fence),
+        onStarted: () => undefined,
+        onTerminated: (q) => this.taskEnded(task, q),
+      })
       task.query = query
       query.progress$.subscribe((progress) => this.progressed(p, progress))
       if (task.lost || task.releasing || this.stopping !== undefined) void query.stop()
     } catch (e) {
       this.held.delete(p)
       await this.exclusive(() => coordinator.release(task.lease)).catch(() => false)
-      if (!isFenced(e)) this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: task ${p} could not start: ${(e as Error).message}`, e, undefined, undefined))
+      if (!isFenced(e)) this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: ${this.work.tasks[p]!.label} could not start: ${(e as Error).message}`, e, undefined, undefined))
     }
   }
 
@@ -213,7 +198,7 @@ export class ClusterQuery implements StreamingQuery {
     this.held.delete(task.p)
     this.lastOf.delete(task.p)
     if (task.lost || (q.exception !== undefined && isFenced(q.exception))) {
-      this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost task ${task.p} (epoch ${task.lease.epoch}); it stopped without committing further`)
+      this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost ${this.work.tasks[task.p]!.label} (epoch ${task.lease.epoch}); it stopped without committing further`)
       return
     }
     this.track(this.exclusive(() => this.cluster.coordinator.release(task.lease)).then(() => undefined, () => undefined))
@@ -278,9 +263,9 @@ export class ClusterQuery implements StreamingQuery {
   }
 
   explain(print = true): string {
-    const { def, partitions, cluster } = this
-    const each = explainPlan(compilePlan(def.nodes, def.outputMode), def.source.partition(0).description, def.sink.description, this.session.shufflePartitions)
-    const text = `Runs as ${partitions} tasks shared by the members of cluster ${cluster.name} (here: ${this.runningTasks.join(', ') || 'none'}); each task:\n${each}`
+    const { work, cluster } = this
+    const here = this.runningTasks.map((p) => work.tasks[p]!.label).join(', ') || 'none'
+    const text = `Runs as ${work.tasks.length} tasks shared by the members of cluster ${cluster.name} (here: ${here}); ${work.describe()}`
     if (print) console.log(text)
     return text
   }

@@ -7,7 +7,10 @@ import { FencedError } from '../errors.js'
  * @example member.clusterView.tasks.filter((t) => !t.ownerLive) // tasks about to be taken over
  */
 export interface ClusterTaskView {
+  /** Its number: part two's task p is p; a repartitioned query's part one comes after them. */
   readonly task: number
+  /** Its lease's name: `task-<p>`, or `repartition` (`repartition-task-<p>`) for part one of a repartitioned query. */
+  readonly name: string
   /** The member holding its lease, if any member ever took it. */
   readonly owner: string | undefined
   readonly epoch: number | undefined
@@ -37,14 +40,14 @@ export const taskKey = (p: number): string => `task-${p}`
 
 /**
  * Builds a member's view from the live members and the coordinator's leases, keeping only this cluster's.
- * @example memberView('counts', 'm1', ['m1'], 2, leases, (id) => id.replace(/^counts\//, ''))
+ * @example memberView('counts', 'm1', ['m1'], ['task-0', 'task-1'], leases, (id) => id.replace(/^counts\//, ''))
  * @throws never.
  */
 export function memberView(
   cluster: string,
   member: string,
   live: readonly string[],
-  partitions: number,
+  tasks: readonly string[],
   leases: readonly Lease[],
   unprefixed: (id: string) => string | undefined,
 ): ClusterView {
@@ -52,12 +55,12 @@ export function memberView(
     const task = unprefixed(l.task)
     return task === undefined ? [] : [[task, l] as const]
   }))
-  const tasks = Array.from({ length: partitions }, (_, p): ClusterTaskView => {
-    const lease = byTask.get(taskKey(p))
+  const views = tasks.map((name, p): ClusterTaskView => {
+    const lease = byTask.get(name)
     const owner = lease === undefined ? undefined : unprefixed(lease.member)
-    return { task: p, owner, epoch: lease?.epoch, ownerLive: owner !== undefined && live.includes(owner) }
+    return { task: p, name, owner, epoch: lease?.epoch, ownerLive: owner !== undefined && live.includes(owner) }
   })
-  return { cluster, member, members: [...live].sort(), tasks }
+  return { cluster, member, members: [...live].sort(), tasks: views }
 }
 
 /**

@@ -9,10 +9,12 @@ import type { PlanNode, RepartitionNode } from '../plan/nodes.js'
 import { isPartitioned, type PartitionedSource } from '../sources/partitioned.js'
 import type { Source } from '../sources/source.js'
 import type { QueryDefinition, SessionContext } from './queryRun.js'
-import { isRepartitionVia, type RepartitionVia } from './repartitionVia.js'
+import { type RepartitionVia, viaOf } from './repartitionVia.js'
 import { RepartitionedQuery } from './repartitionedQuery.js'
 import { startQuery } from './startQuery.js'
 import type { StreamingQuery } from './streamingQuery.js'
+import { checkCluster, joinCluster } from './cluster.js'
+import { describeTask, partitionedWork, partitionTasks, singleTask } from './clusterWork.js'
 import { checkParallelism, type Scaling, startScaledOut } from './scaleOut.js'
 import { checkPartitioning, type PartitionedQueryDefinition, startTasks } from './tasks.js'
 import type { WorkerSessionOptions } from './workerProtocol.js'
@@ -64,9 +66,11 @@ export function splitAtRepartition(nodes: readonly PlanNode[]): RepartitionSplit
  * `via` by key, part two (`<checkpoint>/tasks/<p>`) runs the rest as one task per partition of `via`, on this thread
  * or on `parallelism` worker threads (a worker, given its tasks in `scaling`, runs only its share of part two). With
  * trigger once or availableNow, part two starts once part one has finished, so it sees every row part one wrote.
+ * In a cluster, part one is one more leased task (one per input partition over a partitioned source) beside part
+ * two's, fenced like them, so exactly one member runs it and a member that takes it over resumes from its checkpoint.
  * @example const query = await startRepartitioned(context, { source, nodes, outputMode: 'update', sink, checkpointLocation }, split, session.scaling, session.options)
- * @throws InvalidQueryError when `via` is not a partitioned stream, without a checkpoint location, or in a cluster;
- * the errors of checkParallelism; every error of starting either part (checkpoint, plan, partitioning).
+ * @throws InvalidQueryError when `via` is not a partitioned stream or without a checkpoint location; the errors of
+ * checkParallelism or checkCluster; every error of starting either part (checkpoint, plan, partitioning).
  */
 export async function startRepartitioned(
   session: SessionContext,
@@ -83,14 +87,8 @@ export async function startRepartitioned(
         'tells a restart which rows part one already wrote and part two already read',
     )
   }
-  if (def.cluster !== undefined) {
-    throw new InvalidQueryError(
-      `${label}: cluster '${def.cluster.name}' is not supported with repartition yet; run the part before it as a query ` +
-        'of its own that writes to the partitioned stream (its sink), and the rest in the cluster as a query over that ' +
-        'stream read with partitionedBy: \'stableKeyHash\'',
-    )
-  }
-  checkParallelism(def, scaling, options)
+  if (def.cluster !== undefined) checkCluster(def, def.cluster)
+  else checkParallelism(def, scaling, options)
   const partTwo: PartitionedQueryDefinition = { ...def, source: via.source(), nodes: split.after }
   checkPartitioning(partTwo)
   // A worker thread runs its share of part two's tasks; part one runs on the thread that started the query.
@@ -113,6 +111,17 @@ export async function startRepartitioned(
     trigger: def.trigger,
     checkpointLocation: layout.repartition,
   }
+  if (def.cluster !== undefined) {
+    const partOneTasks = isPartitioned(partOne.source)
+      ? partitionTasks({ ...partOne, source: partOne.source }, 'repartition')
+      : [singleTask('repartition', { ...partOne, source: partOne.source })]
+    if (isPartitioned(partOne.source)) await tasksMetadata(session.fs, layout.repartition, partOne.source.partitioning.partitions)
+    return joinCluster(session, def.cluster, {
+      ...partitionedWork(partTwo, def.checkpointLocation, session.shufflePartitions),
+      tasks: [...partitionTasks(partTwo), ...partOneTasks],
+      describe: () => `part one (${partOneTasks.map((task) => task.name).join(', ')}) writes every row into its key's partition of ${via.description}; part two, each task:\n${describeTask(partTwo, session.shufflePartitions)}`,
+    })
+  }
   const query = new RepartitionedQuery(id, def.queryName, def.trigger, via.description, via.partitions, session)
   await query.start(
     (context) => (isPartitioned(partOne.source) ? startTasks(context, { ...partOne, source: partOne.source }) : startQuery(context, { ...partOne, source: partOne.source })),
@@ -122,12 +131,11 @@ export async function startRepartitioned(
 }
 
 function checkedVia(split: RepartitionSplit): RepartitionVia<unknown> {
-  const via: unknown = split.node.via
-  if (!isRepartitionVia(via)) {
-    const what = (via as { description?: unknown } | undefined)?.description
+  const via = viaOf(split.node.via)
+  if (via === undefined) {
     throw new InvalidQueryError(
       `${split.label}: via must be a partitioned stream to write the rows into by key and read them back, built with ` +
-        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }); got ${typeof what === 'string' ? what : String(via)}`,
+        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }); got ${split.node.via.description}`,
     )
   }
   return via

@@ -5,7 +5,7 @@
  */
 import type { RetryOptions } from '../durable/retry.js'
 import { InvalidQueryError } from '../errors.js'
-import type { Codec, RepartitionTarget } from '../plan/nodes.js'
+import { type Codec, REPARTITION_VIA, type RepartitionNode, type RepartitionTarget } from '../plan/nodes.js'
 import { jetStreamSink } from '../sinks/jetStreamSink.js'
 import type { PartitionBy } from '../sinks/placement.js'
 import { redisStreamSink } from '../sinks/redisStreamSink.js'
@@ -20,20 +20,34 @@ import { describeIoTsErrors, type IoTsErrorDescription } from '../util/ioTsError
  * @example const via: RepartitionVia<Click> = jetStreamPartitions({ servers, stream: 'BY_USER', subject: 'by-user', partitions: 8, codec: Click })
  */
 export interface RepartitionVia<T> extends RepartitionTarget<T> {
+  /** The number of partitions: the number of tasks of part two. */
+  readonly partitions: number
   /** The sink part one writes with: every row into partition `hash(encode(key)) mod P`, idempotent per batch. */
   sink<K>(partitionBy: PartitionBy<T, K>): Sink<T>
   /** The partitions read back by part two, partitioned by the stable key hash. */
   source(): PartitionedSource<T>
 }
 
+/** Every partitioned stream built in this process (or worker thread), by the name its plan nodes carry. */
+const built = new Map<string, RepartitionVia<unknown>>()
+let builtCount = 0
+
+/** Names a new partitioned stream and records it, so that a plan naming it finds it at start. */
+function named<T>(via: Omit<RepartitionVia<T>, typeof REPARTITION_VIA>): RepartitionVia<T> {
+  const name = `${via.description}#${++builtCount}`
+  const stream: RepartitionVia<T> = { ...via, [REPARTITION_VIA]: name }
+  built.set(name, stream as RepartitionVia<unknown>)
+  return stream
+}
+
 /**
- * Whether a value given as `via` is a full repartition descriptor (and not, say, a source).
- * @example if (!isRepartitionVia(node.via)) throw new InvalidQueryError('via must be built with jetStreamPartitions')
+ * The partitioned stream a `repartition` node names, or undefined when it names none (what was given as `via` was not
+ * built by jetStreamPartitions or redisStreamPartitions in this process).
+ * @example const via = viaOf(split.node.via); if (via === undefined) throw new InvalidQueryError('via must be built with jetStreamPartitions')
  * @throws never.
  */
-export function isRepartitionVia(via: unknown): via is RepartitionVia<unknown> {
-  const v = via as Partial<RepartitionVia<unknown>> | undefined
-  return typeof v?.sink === 'function' && typeof v.source === 'function' && Number.isInteger(v.partitions) && (v.partitions as number) >= 1
+export function viaOf(ref: RepartitionNode['via']): RepartitionVia<unknown> | undefined {
+  return ref.name === undefined ? undefined : built.get(ref.name)
 }
 
 /**
@@ -64,7 +78,7 @@ export function jetStreamPartitions<T>(options: JetStreamPartitionsOptions<T>): 
   const { servers, stream, subject, partitions, codec, retry } = options
   checkViaPartitions(partitions, 'jetStreamPartitions')
   const description = `JetStream[${stream}/${subject}.[0..${partitions - 1}]]`
-  return {
+  return named({
     description,
     partitions,
     codec,
@@ -72,7 +86,7 @@ export function jetStreamPartitions<T>(options: JetStreamPartitionsOptions<T>): 
       checkedRows(jetStreamSink({ servers, subject, partitions, partitionBy, encode: codec.encode, markerBucket: options.markerBucket, retry }), codec, description),
     source: () =>
       jetStream({ servers, stream, subject, partitions, partitionedBy: 'stableKeyHash', codec, maxMessagesPerTrigger: options.maxMessagesPerTrigger, retry }),
-  }
+  })
 }
 
 /**
@@ -99,13 +113,13 @@ export function redisStreamPartitions<T>(options: RedisStreamPartitionsOptions<T
   const { url, key, partitions, codec, retry } = options
   checkViaPartitions(partitions, 'redisStreamPartitions')
   const description = `RedisStream[${key}:[0..${partitions - 1}]]`
-  return {
+  return named({
     description,
     partitions,
     codec,
     sink: (partitionBy) => checkedRows(redisStreamSink({ url, key, partitions, partitionBy, encode: codec.encode, retry }), codec, description),
     source: () => redisStream({ url, key, partitions, partitionedBy: 'stableKeyHash', codec, maxEntriesPerTrigger: options.maxEntriesPerTrigger, retry }),
-  }
+  })
 }
 
 /**

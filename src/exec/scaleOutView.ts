@@ -8,6 +8,8 @@ import type { StreamingQuery } from './streamingQuery.js'
  */
 export interface TaskStatus {
   readonly task: number
+  /** In a cluster, its lease's name: `task-<p>`, or `repartition` for part one of a repartitioned query. */
+  readonly name?: string
   /**
    * The member that runs it (in a cluster; undefined while nobody holds it), `'worker-<w>'` for a task on worker
    * thread w of this process, or `'local'` for a task on the thread that started the query.
@@ -26,7 +28,7 @@ export interface TaskStatus {
  * @example console.log(scaleOutOf(query)?.aggregate.processedRowsPerSecond)
  */
 export interface ScaleOutStatus {
-  /** The number of tasks (source partitions). */
+  /** The number of tasks (source partitions; in a cluster, every leased task, a repartitioned query's part one included). */
   readonly tasks: number
   /** In a cluster: this member and the live members. */
   readonly member?: string
@@ -86,15 +88,15 @@ export function taskStatus(task: number, owner: string | undefined, epoch: numbe
 /**
  * A cluster member's scale-out status: every task's owner and epoch from its view, the last progress of the tasks
  * it runs, and their sum.
- * @example clusterScaleOut(member.clusterView, 8, lastProgressByTask)
+ * @example clusterScaleOut(member.clusterView, lastProgressByTask)
  * @throws never.
  */
-export function clusterScaleOut(view: ClusterView, partitions: number, last: ReadonlyMap<number, StreamingQueryProgress>): ScaleOutStatus {
+export function clusterScaleOut(view: ClusterView, last: ReadonlyMap<number, StreamingQueryProgress>): ScaleOutStatus {
   return {
-    tasks: partitions,
+    tasks: view.tasks.length,
     member: view.member,
     members: view.members,
-    taskStatus: view.tasks.map((t) => taskStatus(t.task, t.owner, t.epoch, last.get(t.task))),
+    taskStatus: view.tasks.map((t) => ({ ...taskStatus(t.task, t.owner, t.epoch, last.get(t.task)), name: t.name })),
     aggregate: aggregateOf(last),
   }
 }

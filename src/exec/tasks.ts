@@ -71,13 +71,7 @@ export async function startTasks(
               if (aggregate !== undefined && ended.size === indices.length) session.onTerminated(aggregate)
             },
           },
-          {
-            ...def,
-            source: def.source.partition(p),
-            queryName: def.queryName === undefined ? undefined : `${def.queryName}[task ${p}]`,
-            checkpointLocation: def.checkpointLocation === undefined ? undefined : checkpointLayout(def.checkpointLocation).task(p),
-            task: { task: p, tasks: partitions, source: def.source.description },
-          },
+          taskDefinition(def, p),
         )
         started[i] = task
       }),
@@ -89,4 +83,20 @@ export async function startTasks(
   aggregate = new TasksQuery(def.queryName, randomUUID(), started as StreamingQuery[], indices, partitions)
   if (ended.size === indices.length) session.onTerminated(aggregate)
   return aggregate
+}
+
+/**
+ * Task p of a query over a partitioned source, as a query of its own: partition p of the source, the name
+ * `<name>[task p]`, the checkpoint `<checkpoint>/tasks/<p>`, and the ownership its state store checks keys against.
+ * @example await startQuery(context, taskDefinition(def, 3))
+ * @throws never.
+ */
+export function taskDefinition(def: PartitionedQueryDefinition, p: number): QueryDefinition {
+  return {
+    ...def,
+    source: def.source.partition(p),
+    queryName: def.queryName === undefined ? undefined : `${def.queryName}[task ${p}]`,
+    checkpointLocation: def.checkpointLocation === undefined ? undefined : checkpointLayout(def.checkpointLocation).task(p),
+    task: { task: p, tasks: def.source.partitioning.partitions, source: def.source.description },
+  }
 }

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs'
-import { type Codec, type Operator, type RepartitionTarget, withPlan } from '../plan/nodes.js'
+import { type Codec, type Operator, REPARTITION_VIA, type RepartitionTarget, withPlan } from '../plan/nodes.js'
 
 /**
  * Partitions the stream by a key through a partitioned stream, the way Kafka Streams' repartition topics do: the query
@@ -15,15 +15,19 @@ import { type Codec, type Operator, type RepartitionTarget, withPlan } from '../
  *     count(),
  *   )
  * Throws nothing itself; `start()` throws InvalidQueryError when `via` is not a partitioned stream, `repartition`
- * appears twice, an operator other than map, filter or flatMap stands before it, no checkpointLocation is given, or
- * in a cluster (not supported yet). With `parallelism`, part two's tasks run on worker threads.
+ * appears twice, an operator other than map, filter or flatMap stands before it, or no checkpointLocation is given.
+ * With `parallelism`, part two's tasks run on worker threads; in a cluster, part one is one more leased task.
  */
 export function repartition<T, K>(keyOf: (row: T) => K, keyCodec: Codec<K>, options: { readonly via: RepartitionTarget<T> }): Operator<T, T> {
+  // Read loosely: from plain JavaScript (or past a cast) `via` may be anything, and start() says what it got.
+  const via = options?.via as Partial<RepartitionTarget<T>> | undefined
+  const name = via?.[REPARTITION_VIA]
+  const description = typeof via?.description === 'string' ? via.description : String(via)
   // A function of its own: the plan node is attached to it, so it must not be shared (as rxjs' identity is).
   return withPlan((rows: Observable<T>) => rows, {
     kind: 'repartition',
     keyOf: keyOf as (row: never) => unknown,
     keyCodec,
-    via: options.via as RepartitionTarget<unknown>,
+    via: { name: typeof name === 'string' ? name : undefined, description },
   })
 }

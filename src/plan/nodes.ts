@@ -195,14 +195,22 @@ export interface MapGroupsWithStateNode {
 }
 
 /**
- * Where `repartition` writes rows by key and reads them back: a partitioned stream, described here only by what the
- * plan needs (its name, its partition count and the codec its rows are read back with); the session gets the rest
- * from the descriptor (`jetStreamPartitions`, `redisStreamPartitions`).
+ * The key under which the library's partitioned streams for `repartition` carry their name. Only
+ * `jetStreamPartitions` and `redisStreamPartitions` set it, so `via` accepts nothing else (a source or a sink does not
+ * type-check as one).
+ */
+export const REPARTITION_VIA: unique symbol = Symbol('structured-rx.repartitionVia')
+
+/**
+ * Where `repartition` writes rows by key and reads them back, as a query's code names it: a partitioned stream built
+ * by `jetStreamPartitions` or `redisStreamPartitions`. The plan keeps only its name; the session finds the stream by
+ * that name when the query starts.
  * @example const via: RepartitionTarget<Click> = jetStreamPartitions({ servers, stream: 'CLICKS_BY_USER', subject: 'clicks-by-user', partitions: 8, codec: Click })
  */
 export interface RepartitionTarget<T> {
+  /** The name the stream was registered under when it was built. */
+  readonly [REPARTITION_VIA]: string
   readonly description: string
-  readonly partitions: number
   /** Every row is encoded with this codec, written as JSON and decoded with it when read back; part one refuses a row that is not a value of it. */
   readonly codec: Codec<T>
 }
@@ -212,7 +220,11 @@ export interface RepartitionNode {
   readonly kind: 'repartition'
   readonly keyOf: Fn
   readonly keyCodec: ErasedCodec
-  readonly via: RepartitionTarget<unknown>
+  /**
+   * The partitioned stream by name (undefined when what was given is not one of the library's) and as errors name
+   * it; no connection, partition count or codec: those belong to the stream, found by name at start.
+   */
+  readonly via: { readonly name: string | undefined; readonly description: string }
 }
 
 /** The plan nodes of stateful operators. */

@@ -111,7 +111,8 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
           }
           const tolerate = options.badRecords !== undefined
           const read = await mapLimit(parts, concurrency, ({ file }) => readFileRows(dir, file, options, tolerate))
-          const rows: T[] = []
+          // A batch of one file is that file's rows as they were read, not a copy of them.
+          const rows: T[] = read.length === 1 && read[0] !== 'missing' ? read[0]!.rows : []
           const bad: BadRow[] = []
           let missing = 0
           for (let i = 0; i < read.length; i++) {
@@ -121,7 +122,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
               missing++
               continue
             }
-            for (const row of r.rows) rows.push(row)
+            if (r.rows !== rows) for (const row of r.rows) rows.push(row)
             for (const b of r.bad) bad.push(b)
           }
           last.bad = bad.length

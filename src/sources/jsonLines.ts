@@ -27,7 +27,19 @@ export interface RowTarget<T> {
   readonly bad: BadRow[] | undefined
 }
 
-const CHUNK_BYTES = 4 * 1024 * 1024
+/** How the bytes are cut: the size of one read, and of the text decoded as one string. */
+export interface LineSizes {
+  readonly readBytes: number
+  readonly blockBytes: number
+}
+
+/**
+ * One read buffer per file, reused for every read of it (a fresh buffer per read costs page faults on every byte).
+ * Text is decoded 64 KiB at a time: a string that size is made in V8's young generation and dies there, while a
+ * string above 128 KiB goes to the large-object space, which maps fresh memory for each one (measured on the
+ * benchmark's 47 MB of JSON lines: 14 ms to decode in 64 KiB strings, 240 ms in 4 MiB ones).
+ */
+const SIZES: LineSizes = { readBytes: 1024 * 1024, blockBytes: 64 * 1024 }
 const NEWLINE = 0x0a
 const BOM = Buffer.from([0xef, 0xbb, 0xbf])
 
@@ -36,26 +48,67 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf])
  * than `end`; the number of bytes actually read is returned, so the caller can tell.
  * @throws BadRecordError (file, line, codec path) on a bad line when `target.bad` is undefined.
  */
-export async function readJsonLines<T>(handle: FileHandle, path: string, from: number, end: number, target: RowTarget<T>): Promise<number> {
+export async function readJsonLines<T>(
+  handle: FileHandle,
+  path: string,
+  from: number,
+  end: number,
+  target: RowTarget<T>,
+  sizes: LineSizes = SIZES,
+): Promise<number> {
+  let buffer: Buffer = Buffer.allocUnsafe(Math.max(1, Math.min(sizes.readBytes, end - from)))
+  // `buffer[0, held)` is the start of a line whose end has not been read yet.
+  let held = 0
   let pos = from
-  let carry: Buffer | undefined
+  // Only a read from the file's first byte may start with a byte-order mark, skipped once three bytes are in.
+  let bomPending = from === 0
   // Line numbers are counted from `from`: a version of a file read from its old end numbers its new lines from 1.
   let lineNo = 1
   while (pos < end) {
-    const want = Math.min(CHUNK_BYTES, end - pos)
-    const buffer = Buffer.allocUnsafe(want)
-    const { bytesRead } = await handle.read(buffer, 0, want, pos)
+    // A line longer than the buffer: the buffer grows with the longest line, never with the file.
+    if (held === buffer.length) buffer = grown(buffer, held)
+    const { bytesRead } = await handle.read(buffer, held, Math.min(buffer.length - held, end - pos), pos)
     if (bytesRead === 0) break
-    let chunk = buffer.subarray(0, bytesRead)
-    if (pos === 0 && chunk.subarray(0, 3).equals(BOM)) chunk = chunk.subarray(3)
     pos += bytesRead
-    const data = carry === undefined ? chunk : Buffer.concat([carry, chunk])
-    const complete = pos >= end ? data.length : data.lastIndexOf(NEWLINE) + 1
-    carry = complete < data.length ? data.subarray(complete) : undefined
-    if (complete > 0) lineNo = parseBlock(path, data.subarray(0, complete), lineNo, target)
+    const data = held + bytesRead
+    let skip = 0
+    if (bomPending) {
+      if (data < BOM.length && pos < end) {
+        held = data
+        continue
+      }
+      bomPending = false
+      if (data >= BOM.length && buffer.subarray(0, BOM.length).equals(BOM)) skip = BOM.length
+    }
+    const complete = pos >= end ? data : Math.max(skip, buffer.lastIndexOf(NEWLINE, data - 1) + 1)
+    if (complete > skip) lineNo = parseBytes(path, buffer, skip, complete, lineNo, target, sizes.blockBytes)
+    held = data - complete
+    buffer.copy(buffer, 0, complete, data)
   }
-  if (carry !== undefined) parseBlock(path, carry, lineNo, target)
+  if (held > 0) parseBytes(path, buffer, 0, held, lineNo, target, sizes.blockBytes)
   return pos - from
+}
+
+function grown(buffer: Buffer, held: number): Buffer {
+  const bigger = Buffer.allocUnsafe(buffer.length * 2)
+  buffer.copy(bigger, 0, 0, held)
+  return bigger
+}
+
+/** Parses the whole lines in `bytes[start, stop)` a block of about `blockBytes` at a time; returns the next line's number. */
+function parseBytes<T>(path: string, bytes: Buffer, start: number, stop: number, lineNo: number, target: RowTarget<T>, blockBytes: number): number {
+  while (start < stop) {
+    let cut = stop
+    if (stop - start > blockBytes) {
+      // The block ends after the last newline within blockBytes, or, for a longer line, after that line.
+      const before = bytes.lastIndexOf(NEWLINE, start + blockBytes - 1)
+      const after = before >= start ? before : bytes.indexOf(NEWLINE, start + blockBytes)
+      cut = after === -1 || after >= stop ? stop : after + 1
+    }
+    lineNo = parseBlock(path, bytes.subarray(start, cut), lineNo, target)
+    start = cut
+  }
+  return lineNo
 }
 
 /** Parses whole lines; returns the number of the line after them. */
@@ -76,6 +129,7 @@ function parseBlock<T>(path: string, block: Buffer, lineNo: number, target: RowT
 }
 
 function parseText<T>(path: string, text: string, lineNo: number, target: RowTarget<T>): number {
+  const { codec, rows } = target
   let lineStart = 0
   while (lineStart < text.length) {
     let lineEnd = text.indexOf('\n', lineStart)
@@ -86,9 +140,15 @@ function parseText<T>(path: string, text: string, lineNo: number, target: RowTar
     if (line.length === 0 || (line.length < 3 && line.trim().length === 0)) continue
     let failure: { codecPath: string; reason: string }
     try {
-      const r = decodeRow(target.codec as t.Mixed, JSON.parse(line))
+      const value: unknown = JSON.parse(line)
+      // A value of the codec's type is the row as it is: one parse, one check, nothing else made per row.
+      if (codec.is(value)) {
+        rows.push(value)
+        continue
+      }
+      const r = decodeRow(codec as t.Mixed, value)
       if (r.ok) {
-        target.rows.push(r.value as T)
+        rows.push(r.value as T)
         continue
       }
       failure = r

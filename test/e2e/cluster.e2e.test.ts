@@ -5,101 +5,28 @@
  * resumed; a fourth joins. The output must hold every key's exact count, each (key, count) once. Times are printed,
  * never asserted tightly: the machine is shared.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
-import { afterEach, describe, expect, it } from 'vitest'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
-import { natsTestClient, type NatsTestClient } from '../connectors/natsHelpers.js'
-import { startNats } from '../support/servers/nats.js'
-import { startRedis } from '../support/servers/redis.js'
+import type { NatsTestClient } from '../connectors/natsHelpers.js'
 import { CLUSTER_PARTITIONS as P, type ClusterRow } from './clusterMember.js'
+import { covered as coveredBy, type Member, memberProcesses } from './clusterProcesses.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const repoRoot = join(here, '..', '..')
-const script = join(here, 'clusterMember.ts')
+const script = join(import.meta.dirname, 'clusterMember.ts')
 const TTL = 3_000
 const KEYS = 9
-
-interface Member {
-  readonly child: ChildProcess
-  /** The tasks it last said it runs. */
-  tasks: number[]
-  stderr: string
-  readonly exited: Promise<number | null>
-}
-
-const cleanups: (() => Promise<unknown>)[] = []
-const spawned: Member[] = []
-afterEach(async () => {
-  spawned.splice(0)
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined)
-})
-
-function startMember(kind: 'redis' | 'nats', natsUrl: string, redisUrl: string, checkpoint: string): Member {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, kind, natsUrl, redisUrl, checkpoint, String(TTL)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const member: Member = { child, tasks: [], stderr: '', exited }
-  spawned.push(member)
-  let buffered = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8')
-    const lines = buffered.split('\n')
-    buffered = lines.pop()!
-    for (const line of lines) if (line.startsWith('tasks ')) member.tasks = line.slice(6).split(',').filter((s) => s !== '').map(Number)
-  })
-  child.stderr!.on('data', (chunk: Buffer) => (member.stderr += chunk.toString('utf8')))
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT')
-      child.kill('SIGKILL')
-    }
-    await exited
-  })
-  return member
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      const states = spawned.map((m, i) => `member ${i}: tasks [${m.tasks}], exit ${m.child.exitCode ?? m.child.signalCode}; stderr: ${m.stderr.slice(-2000)}`)
-      throw new Error(`timed out waiting until ${what}\n${states.join('\n')}`)
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** Every task run by exactly one of `members`. */
-const covered = (members: readonly Member[]) => {
-  const all = members.flatMap((m) => m.tasks).sort((a, b) => a - b)
-  return all.length === P && new Set(all).size === P
-}
+const { start, until, brokers } = memberProcesses()
+const covered = (members: readonly Member[]) => coveredBy(members, P)
 
 async function setUp(kind: 'redis' | 'nats') {
-  const nats = await startNats()
-  cleanups.push(() => nats.close())
-  const redisServer = await startRedis()
-  cleanups.push(() => redisServer.close())
-  const client = await natsTestClient(nats.url)
-  cleanups.push(() => client.close())
-  await client.addStream('IN', ['in.*'])
-  const redis = new Redis(redisServer.url)
-  cleanups.push(() => redis.quit())
-  const root = await mkdtemp(join(tmpdir(), 'srx-cluster-e2e-'))
-  cleanups.push(() => rm(root, { recursive: true, force: true }))
+  const { natsUrl, redisUrl, client, redis, root } = await brokers('srx-cluster-e2e-', { IN: ['in.*'] })
   const checkpoint = join(root, 'checkpoint')
   const expected = new Map<string, number>()
   let next = 0
   return {
     checkpoint,
-    member: () => startMember(kind, nats.url, redisServer.url, checkpoint),
+    member: () => start(script, [kind, natsUrl, redisUrl, checkpoint, String(TTL)]),
     /** Publishes n rows, each to its key's partition (as partitionBy(key) writes them). */
     async publish(n: number) {
       await publishRows(client, n, next, expected)

@@ -18,7 +18,7 @@ import {
   redisCoordinator,
   redisStreamSink,
 } from '../../src/index.js'
-import { runAsChild } from './childMain.js'
+import { runAsChild, runMember } from './childMain.js'
 
 export const ClusterRow = t.type({ id: t.number, key: t.string })
 export type ClusterRow = t.TypeOf<typeof ClusterRow>
@@ -47,14 +47,7 @@ async function main(argv: readonly string[]): Promise<void> {
     })
     .start()) as ClusterQuery
   process.stdout.write(`member ${query.member}\n`)
-  let shown = ''
-  const show = setInterval(() => {
-    const now = query.runningTasks.join(',')
-    if (now !== shown) process.stdout.write(`tasks ${(shown = now)}\n`)
-  }, 50)
-  process.once('SIGTERM', () => void query.stop())
-  await query.awaitTermination().finally(() => clearInterval(show))
-  await coordinator.close()
+  await runMember(query, coordinator)
 }
 
 runAsChild(import.meta.url, main)

@@ -2,7 +2,7 @@ import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import { jetStreamPartitions, repartition, withWatermark } from '../../src/index.js'
 import { compilePlan } from '../../src/plan/compile.js'
-import { PLAN } from '../../src/plan/nodes.js'
+import { PLAN, REPARTITION_VIA } from '../../src/plan/nodes.js'
 import { emitted } from './reference.js'
 
 const Row = t.type({ user: t.string })
@@ -15,8 +15,16 @@ describe('repartition', () => {
     expect(emitted(rows, repartition(user, t.string, { via }))).toEqual(rows)
   })
 
-  it('carries a repartition plan node with its key, key codec and via', () => {
-    expect(repartition(user, t.string, { via })[PLAN]).toEqual({ kind: 'repartition', keyOf: user, keyCodec: t.string, via })
+  it('carries a repartition plan node with its key, key codec and via by name, as data', () => {
+    const node = repartition(user, t.string, { via })[PLAN]
+    expect(node).toEqual({ kind: 'repartition', keyOf: user, keyCodec: t.string, via: { name: via[REPARTITION_VIA], description: 'JetStream[S/s.[0..3]]' } })
+    // No connection, factory or partition count in the plan: via is a name and a description, plain JSON.
+    if (node.kind === 'repartition') expect(JSON.parse(JSON.stringify(node.via))).toEqual(node.via)
+  })
+
+  it('gives every partitioned stream built a name of its own', () => {
+    const again = jetStreamPartitions({ servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's', partitions: 4, codec: Row })
+    expect(again[REPARTITION_VIA]).not.toBe(via[REPARTITION_VIA])
   })
 
   it('keeps its own plan node beside withWatermark (neither shares a function with the other)', () => {

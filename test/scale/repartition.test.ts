@@ -292,10 +292,10 @@ describe('start() refuses a repartition it cannot run', () => {
       QueryModuleError,
     )
   })
-  it('a cluster, saying it is not supported yet and what to run instead', async () => {
+  it('a cluster with worker threads, saying to run more members instead', async () => {
     const cluster = { name: 'c', coordinator: memoryCoordinator({ ttlMs: 1000 }) }
-    await expect(start([repartition(user, t.string, { via: via() }), groupBy(user, t.string), count()], { cluster })).rejects.toThrow(
-      /cluster 'c' is not supported with repartition yet; run the part before it as a query of its own/,
+    await expect(start([repartition(user, t.string, { via: via() }), groupBy(user, t.string), count()], { cluster, parallelism: 2 })).rejects.toThrow(
+      /cluster 'c' runs one task loop per member; run more members instead of parallelism 2/,
     )
   })
   it('a partition count that is not a positive integer', () => {

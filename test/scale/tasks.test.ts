@@ -141,6 +141,22 @@ describe('a checkpoint of tasks keeps its number of tasks', () => {
     await expect(start).rejects.toThrow(/written by 2 tasks, but the source now has 3 partitions.*start on a new checkpoint location/s)
   })
 
+  it('refuses to run as tasks over a checkpoint written by one query, and as one query over one written by tasks', async () => {
+    const single = await checkpoint()
+    const all = memorySource<Click>()
+    all.addData(clicks)
+    await (await countsOf(all.source, single)).query.stop()
+    const asTasks = countsOf(partitionedClicks(2, clicks), single)
+    await expect(asTasks).rejects.toBeInstanceOf(IncompatibleCheckpointError)
+    await expect(asTasks).rejects.toThrow(/written by a query that read its source as one.*read the source as one as before/s)
+
+    const ofTasks = await checkpoint()
+    await (await countsOf(partitionedClicks(2, clicks), ofTasks)).query.stop()
+    const asOne = countsOf(all.source, ofTasks)
+    await expect(asOne).rejects.toBeInstanceOf(IncompatibleCheckpointError)
+    await expect(asOne).rejects.toThrow(/written by a query that ran as tasks.*read it as a PartitionedSource as before/s)
+  })
+
   it('starts a checkpoint written before the count was stored, and records the count then', async () => {
     const dir = await checkpoint()
     await (await countsOf(partitionedClicks(2, clicks), dir)).query.stop()

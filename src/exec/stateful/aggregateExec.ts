@@ -4,6 +4,7 @@ import { StateStore, type StateEntry, type TaskOwnership } from '../../state/sta
 import { OperatorFailure } from '../../errors.js'
 import type { BatchContext, StatefulExec } from '../batch.js'
 import { keyIdOf, windowedId } from '../../util/keys.js'
+import { lastWindowStart, windowsOf } from '../../operators/internal/windows.js'
 import { Grouping } from './grouping.js'
 
 /**
@@ -77,15 +78,47 @@ export class AggregateExec implements StatefulExec {
     }
   }
 
+  /**
+   * The hot loop for windowed keys. A key's consecutive rows mostly fall in the window of its previous row, so for
+   * the length of the batch each key id remembers the window start and the entry it last added to: such a row costs
+   * one lookup by key id and builds no window, window id or array. Only a row that starts another window of its key
+   * builds its window id and looks it up in the store. Entries are never removed while a batch folds, so what a key
+   * remembers stays the store's entry. Sliding windows (several per row) go through `windowsOf`.
+   */
   private foldWindowed(rows: unknown[], watermarkMs: number): void {
     const { grouping } = this
+    const { sizeMs, slideMs } = grouping.node.window!
+    const agg = this.node.aggregator
+    const last = new Map<string, { start: number; entry: StateEntry }>()
     try {
-      for (const row of rows) {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]
         const key = grouping.keyOfRow(row)
         const keyId = grouping.idOf(key)
-        for (const window of grouping.windowsOfRow(row)) {
-          if (window.end <= watermarkMs) this.numRowsDroppedByWatermark++
-          else this.accumulate(windowedId(keyId, window), key, window, row)
+        const time = grouping.timeOfRow(row)
+        if (slideMs !== sizeMs) {
+          for (const window of windowsOf(time, sizeMs, slideMs)) {
+            if (window.end <= watermarkMs) this.numRowsDroppedByWatermark++
+            else this.accumulate(windowedId(keyId, window), key, window, row)
+          }
+          continue
+        }
+        const start = lastWindowStart(time, slideMs)
+        if (start + sizeMs <= watermarkMs) {
+          this.numRowsDroppedByWatermark++
+          continue
+        }
+        const seen = last.get(keyId)
+        if (seen !== undefined && seen.start === start) {
+          seen.entry.value = agg.add(seen.entry.value, row)
+          continue
+        }
+        const window = { start, end: start + sizeMs }
+        const entry = this.accumulate(windowedId(keyId, window), key, window, row)
+        if (seen === undefined) last.set(keyId, { start, entry })
+        else {
+          seen.start = start
+          seen.entry = entry
         }
       }
     } catch (e) {
@@ -93,14 +126,14 @@ export class AggregateExec implements StatefulExec {
     }
   }
 
-  private accumulate(id: string, key: unknown, window: Window | undefined, row: unknown): void {
+  /** Adds `row` to the state of `id`, creating it at zero; marks it changed in this batch and returns it. */
+  private accumulate(id: string, key: unknown, window: Window | undefined, row: unknown): StateEntry {
     const agg = this.node.aggregator
     const entry = this.store.get(id)
-    if (entry === undefined) this.store.put(id, key, window, agg.add(agg.zero(), row))
-    else {
-      entry.value = agg.add(entry.value, row)
-      this.store.markChanged(entry)
-    }
+    if (entry === undefined) return this.store.put(id, key, window, agg.add(agg.zero(), row))
+    entry.value = agg.add(entry.value, row)
+    this.store.markChanged(entry)
+    return entry
   }
 
   private emit(ctx: BatchContext): unknown[] {

@@ -1,5 +1,4 @@
-import type { ErasedCodec, GroupByNode, Window } from '../../plan/nodes.js'
-import { windowsOf } from '../../operators/internal/windows.js'
+import type { ErasedCodec, GroupByNode } from '../../plan/nodes.js'
 import { keyIdOf } from '../../util/keys.js'
 import { safeJson } from '../../util/text.js'
 import { OperatorFailure } from '../../errors.js'
@@ -45,10 +44,10 @@ export class Grouping {
     return keyIdOf(this.keyCodec.encode(key))
   }
 
-  /** The windows of a row's event time. */
-  windowsOfRow(row: unknown): Window[] {
-    const w = this.node.window!
-    return windowsOf(readEventTime(this.time!, row, this.label), w.sizeMs, w.slideMs)
+  /** The event time of a row (windowed groupings only), checked to be finite epoch ms. */
+  timeOfRow(row: unknown): number {
+    return readEventTime(this.time!, row, this.label)
   }
+
 }
 

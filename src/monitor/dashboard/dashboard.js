@@ -67,7 +67,7 @@
       // One row per task: its owner and epoch, and its last batch and rate where it runs here (else blank).
       $('tasks').querySelector('tbody').innerHTML = s.taskStatus
         .map(
-          (t) => `<tr data-task="${t.task}"><td class="num">${t.task}</td><td>${text(t.owner ?? 'free')}</td>
+          (t) => `<tr data-task="${t.task}"><td class="num">${t.name && t.name !== `task-${t.task}` ? text(t.name) : t.task}</td><td>${text(t.owner ?? 'free')}</td>
             <td class="num">${t.epoch ?? ''}</td><td class="num">${t.lastBatchId ?? ''}</td>
             <td class="num">${t.processedRowsPerSecond === null ? '' : t.processedRowsPerSecond.toFixed(1)}</td></tr>`,
         )

@@ -5,8 +5,13 @@ import type { Window } from '../../plan/nodes.js'
  * sliding otherwise (every window `[start, start + size)` with `start` a multiple of `slide` that contains `time`).
  */
 export function windowsOf(time: number, sizeMs: number, slideMs: number): Window[] {
-  const lastStart = time - (((time % slideMs) + slideMs) % slideMs)
+  const lastStart = lastWindowStart(time, slideMs)
   const out: Window[] = []
   for (let start = lastStart; start > time - sizeMs; start -= slideMs) out.unshift({ start, end: start + sizeMs })
   return out
+}
+
+/** The start of the latest window `time` falls in: the largest multiple of `slideMs` at or below it. */
+export function lastWindowStart(time: number, slideMs: number): number {
+  return time - (((time % slideMs) + slideMs) % slideMs)
 }
