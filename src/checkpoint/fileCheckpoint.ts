@@ -194,7 +194,7 @@ export class FileCheckpoint implements QueryCheckpoint {
         manifest.check(p, dir, present)
       }
       this.manifests.set(op.spec.name, manifest)
-      await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null)
+      await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null, op.spec.version)
     }
     if (this.metadata.formatVersion < CURRENT_FORMAT_VERSION) await this.upgradeFormat(operators, stateVersion)
     else await removeV1PartitionDirs(this.fs, operators.map((op) => this.layout.state(op.spec.name)))

@@ -61,18 +61,19 @@ export function fairShares(members: readonly string[], tasks: number): Map<strin
 }
 
 /**
- * Whether a path is a write-ahead-log entry (`…/offsets/<batchId>` or `…/commits/<batchId>`), the writes fencing
- * guards: a fenced member can neither commit nor log a batch range over the one its successor runs.
+ * Whether a path is a log entry recovery reads — `…/offsets/<batchId>`, `…/commits/<batchId>`, or a source's own
+ * log `…/sources/<i>/<n>` (and its `.compact`) — the writes fencing guards: a fenced member can neither commit, nor
+ * log a batch range over the one its successor runs, nor rewrite the files a batch its successor committed listed.
  */
-const isLogEntry = (path: string): boolean => /[\\/](commits|offsets)[\\/]\d+$/.test(path)
+const isLogEntry = (path: string): boolean => /[\\/](commits|offsets)[\\/]\d+$/.test(path) || /[\\/]sources[\\/]\d+[\\/]\d+(\.compact)?$/.test(path)
 
 /**
- * A file system for one task's checkpoint that refuses to write an offsets or commit-log entry unless the
+ * A file system for one task's checkpoint that refuses to write an offsets, commit-log or source-log entry unless the
  * coordinator confirms, just before the write, that `member` still holds the task at `epoch`. Other writes pass:
  * without a commit they are invisible to recovery, so a fenced member's stray state files are written over by the
  * new owner. The check and the write are two steps: a member paused exactly between them writes once more.
  * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch })
- * @throws FencedError from an offsets or commit write when the lease was lost.
+ * @throws FencedError from an offsets, commit or source-log write when the lease was lost.
  */
 export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointFs {
   const guard = async (path: string): Promise<void> => {

@@ -140,6 +140,11 @@ export class BatchRunner {
       await offsetsLogged.catch(() => undefined)
       throw this.error(e, batchId, undefined)
     }
+    // Without any operator the output is the source's own batch array, which a source may keep for replay
+    // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
+    if (output === rows) output = rows.slice()
+    // Only the count of the input rows is kept: they can be collected while this batch waits and writes.
+    const numInputRows = rows.length
     if (this.abandoned) {
       await offsetsLogged.catch(() => undefined)
       throw new AbandonedBatch()
@@ -161,11 +166,6 @@ export class BatchRunner {
     await offsetsLogged.catch(failed)
     // The previous batch's commit ran in the background while this one computed; its failure is ours.
     await this.backgroundCommit.catch(failed)
-    // Without any operator the output is the source's own batch array, which a source may keep for replay
-    // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
-    if (output === rows) output = rows.slice()
-    // Only the counts outlive this function: the rows can be collected while the commit runs in the background.
-    const numInputRows = rows.length
     const numOutputRows = output.length
     try {
       await writer.addBatch(batchId, output)
