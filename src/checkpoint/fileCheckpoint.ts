@@ -78,7 +78,8 @@ export async function openCheckpoint(
       }
       await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(metadata))
     }
-    return { metadata, isNew, checkpoint: new FileCheckpoint(fs, location, metadata, lock, retention) }
+    // Under the lock the run owns the checkpoint's directories: its writes may keep them open until close().
+    return { metadata, isNew, checkpoint: new FileCheckpoint(fs.withOpenDirectories?.() ?? fs, location, metadata, lock, retention) }
   } catch (e) {
     await lock.release().catch(() => undefined)
     throw e
@@ -100,7 +101,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   private metadata: CheckpointMetadata
 
   constructor(
-    private readonly fs: CheckpointFs,
+    private readonly fs: CheckpointFs & { close?(): Promise<void> },
     readonly location: string,
     metadata: CheckpointMetadata,
     private readonly lock: CheckpointLock,
@@ -285,6 +286,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   }
 
   async close(): Promise<void> {
+    await this.fs.close?.().catch(() => undefined)
     await this.lock.release()
   }
 }

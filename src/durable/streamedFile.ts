@@ -65,6 +65,8 @@ export async function readCheckpointLines(
     body.push(pending!.subarray(head.bodyStart))
   }
   body.end()
+  // The span outlives this read in whatever kept it; it must not keep the last chunk's text alive.
+  span.text = ''
   checkEnvelopeBody(path, head, body.length, body.crc ?? bodyChecksum(head.version, new Uint8Array(0)))
   if (body.failure !== undefined) throw body.failure.error
 }

@@ -36,9 +36,10 @@ function slotOf(hash: number, mask: number): number {
 }
 
 /**
- * Snapshot lines not yet turned into entries, looked up by key id. Each line costs about 23 bytes of typed arrays and
- * 16 of index besides its text. The arrays of a file's lines are sized from the file's length (lines are at least
- * {@link MIN_LINE} bytes, so they never grow while a file is read, and the pages never written cost no memory); the
+ * Snapshot lines not yet turned into entries, looked up by key id. Each line costs about 25 bytes of typed arrays and
+ * 16–32 of index besides its text. The arrays of a file's lines are sized from the file's length (lines are at least
+ * {@link MIN_LINE} bytes, so they never grow while a file is read, at the price of room for as many lines as the
+ * shortest would make); the
  * index is built in one pass when the first lookup comes, not grown line by line. A line taken (or discarded) is only
  * marked gone, and the whole tier is released once no line is left.
  * @example const cold = new ColdTier(); cold.openFile(apply, bytes); cold.add('user-1', 3, 2, span); cold.take('user-1') // true: apply ran
@@ -55,7 +56,7 @@ export class ColdTier {
   private endOf!: Int32Array
   private lineNoOf!: Int32Array
   private hashOf!: Int32Array
-  private partitionOf!: Uint16Array
+  private partitionOf!: Int32Array
   private gone!: Uint8Array
   /** The index: slot i is `[2i]` line + 1 (0 is empty) and `[2i + 1]` the line's key hash, side by side in memory. */
   private slots!: Int32Array
@@ -138,7 +139,7 @@ export class ColdTier {
 
   /** Bytes held: the kept text (2 bytes a character at most), the arrays of the lines kept and the index. */
   get bytes(): number {
-    return this.textChars * 2 + this.lines * 23 + this.slots.length * 4
+    return this.textChars * 2 + this.lines * 25 + this.slots.length * 4
   }
 
   private takeLine(line: number, item: StoredLine): void {
@@ -216,7 +217,7 @@ export class ColdTier {
 
   private growLines(size: number): void {
     if (size <= this.gone.length) return
-    const grow = <A extends Int32Array | Uint16Array | Uint8Array>(old: A, make: (n: number) => A): A => {
+    const grow = <A extends Int32Array | Uint8Array>(old: A, make: (n: number) => A): A => {
       const next = make(size)
       next.set(old.subarray(0, this.lines))
       return next
@@ -226,7 +227,7 @@ export class ColdTier {
     this.endOf = grow(this.endOf, (n) => new Int32Array(n))
     this.lineNoOf = grow(this.lineNoOf, (n) => new Int32Array(n))
     this.hashOf = grow(this.hashOf, (n) => new Int32Array(n))
-    this.partitionOf = grow(this.partitionOf, (n) => new Uint16Array(n))
+    this.partitionOf = grow(this.partitionOf, (n) => new Int32Array(n))
     this.gone = grow(this.gone, (n) => new Uint8Array(n))
   }
 
@@ -234,12 +235,13 @@ export class ColdTier {
   private release(): void {
     this.texts.length = 0
     this.textFile.length = 0
+    // Each applier's closure holds the last text its file's reader handed out: keeping one would keep a whole chunk.
+    this.appliers.length = 0
     this.lastText = undefined
     this.textChars = 0
     this.lines = 0
     this.indexed = 0
-    for (const name of ['textOf', 'startOf', 'endOf', 'lineNoOf', 'hashOf'] as const) this[name] = new Int32Array(0)
-    this.partitionOf = new Uint16Array(0)
+    for (const name of ['textOf', 'startOf', 'endOf', 'lineNoOf', 'hashOf', 'partitionOf'] as const) this[name] = new Int32Array(0)
     this.gone = new Uint8Array(0)
     this.slots = new Int32Array(0)
   }

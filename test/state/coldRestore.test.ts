@@ -9,6 +9,7 @@ import { IncompatibleCheckpointError } from '../../src/errors.js'
 import { keyIdOf, windowedId } from '../../src/util/keys.js'
 import { loadState, type OperatorStateFiles, operatorStateFiles, StateDecodeFailure } from '../../src/state/stateFiles.js'
 import { type EncodedEntry, type StateEntry, StateStore } from '../../src/state/stateStore.js'
+import { ColdTier } from '../../src/state/coldTier.js'
 
 /** nodeFs, but every file is read in chunks of `size` bytes, so lines (and characters) span chunks. */
 function chunked(size: number): CheckpointFs {
@@ -182,5 +183,17 @@ describe('a restore that keeps snapshot lines cold', () => {
     expect(cold).toBeInstanceOf(IncompatibleCheckpointError)
     expect((cold as Error).message).toBe((eager as Error).message)
     expect((cold as Error).message).toContain('(line 3)')
+  })
+
+  it('gives a cold line back with its partition, also past 65,535 partitions', () => {
+    const text = '{"k":"a","s":1}\n{"k":"b","s":2}\n'
+    const applied: [unknown, number, number][] = []
+    const cold = new ColdTier()
+    cold.openFile((item, lineNo, partition) => applied.push([item, lineNo, partition]), text.length)
+    cold.add('a', 70_000, 1, { text, start: 0, end: 15 })
+    cold.add('b', 3, 2, { text, start: 16, end: 31 })
+    expect(cold.take('a')).toBe(true)
+    expect(cold.take('b')).toBe(true)
+    expect(applied).toEqual([[{ k: 'a', s: 1 }, 1, 70_000], [{ k: 'b', s: 2 }, 2, 3]])
   })
 })
