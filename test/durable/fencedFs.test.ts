@@ -33,6 +33,16 @@ async function fencedMember() {
   return { dir, fs }
 }
 
+/** A checkpoint directory, and a lease on task `t` that `member` has just taken, on a coordinator clock the test moves. */
+async function heldBy(member: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'srx-fenced-fs-'))
+  dirs.push(dir)
+  const time = { clock: 0 }
+  const coordinator = memoryCoordinator({ ttlMs: TTL, now: () => time.clock })
+  const lease = (await coordinator.acquire('t', member))!
+  return { dir, coordinator, lease, time }
+}
+
 describe('fencedFs', () => {
   it.each([['offsets/3'], ['commits/3'], ['sources/0/3'], ['sources/0/9.compact'], ['state/agg/0/4.delta']])('refuses a lost lease its write of %s', async (entry) => {
     const { dir, fs } = await fencedMember()
@@ -59,11 +69,7 @@ describe('fencedFs', () => {
   })
 
   it('refuses a change whose "holds" answer was given before the member paused past its TTL and its successor took over', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'srx-fenced-fs-'))
-    dirs.push(dir)
-    let clock = 0
-    const coordinator = memoryCoordinator({ ttlMs: TTL, now: () => clock })
-    const lease = (await coordinator.acquire('t', 'old'))!
+    const { dir, coordinator, lease, time } = await heldBy('old')
     const committed = join(dir, 'state', 'agg', '10.snapshot')
     let pauses = 1
     // The coordinator answers "held"; then the process stops (SIGSTOP) before it acts on the answer, and while it is
@@ -72,7 +78,7 @@ describe('fencedFs', () => {
       async holds(task, member, epoch) {
         const answer = await coordinator.holds(task, member, epoch)
         if (pauses-- > 0) {
-          clock += TTL + 1
+          time.clock += TTL + 1
           expect(await coordinator.acquire('t', 'new')).toBeDefined()
           await nodeFs.writeFileAtomic(committed, "the successor's")
         }
@@ -80,30 +86,26 @@ describe('fencedFs', () => {
       },
     }
     const fence = { task: 't', member: 'old', epoch: lease.epoch }
-    const fs = fencedFs(nodeFs, pausing, fence, { maxAnswerAgeMs: TTL / 2, clock: () => clock })
+    const fs = fencedFs(nodeFs, pausing, fence, { maxAnswerAgeMs: TTL / 2, clock: () => time.clock })
     await expect(fs.remove(committed)).rejects.toBeInstanceOf(FencedError)
     expect(await readFile(committed, 'utf8')).toBe("the successor's")
     pauses = 1
-    const lock = leaseLock(pausing, { task: 't', member: 'new', epoch: lease.epoch + 1 }, { maxAnswerAgeMs: TTL / 2, clock: () => clock })
+    const lock = leaseLock(pausing, { task: 't', member: 'new', epoch: lease.epoch + 1 }, { maxAnswerAgeMs: TTL / 2, clock: () => time.clock })
     // The successor itself paused past its TTL in its check before a commit: asked again, it is refused too.
     await expect(lock.assertHeld()).rejects.toBeInstanceOf(FencedError)
   })
 
   it('acts on a "holds" answer that came within maxAnswerAgeMs, asking again after a slow one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'srx-fenced-fs-'))
-    dirs.push(dir)
-    let clock = 0
-    const coordinator = memoryCoordinator({ ttlMs: TTL, now: () => clock })
-    const lease = (await coordinator.acquire('t', 'm'))!
+    const { dir, coordinator, lease, time } = await heldBy('m')
     let asked = 0
     const slowOnce: Pick<Coordinator, 'holds'> = {
       async holds(task, member, epoch) {
         // The first answer takes longer than maxAnswerAgeMs (a loaded host), though the lease is still fresh.
-        if (asked++ === 0) clock += TTL / 2 + 1
+        if (asked++ === 0) time.clock += TTL / 2 + 1
         return coordinator.holds(task, member, epoch)
       },
     }
-    const fs = fencedFs(nodeFs, slowOnce, { task: 't', member: 'm', epoch: lease.epoch }, { maxAnswerAgeMs: TTL / 2, clock: () => clock })
+    const fs = fencedFs(nodeFs, slowOnce, { task: 't', member: 'm', epoch: lease.epoch }, { maxAnswerAgeMs: TTL / 2, clock: () => time.clock })
     await fs.writeFileAtomic(join(dir, 'offsets', '0'), 'held')
     expect(asked).toBe(2)
     expect(await readFile(join(dir, 'offsets', '0'), 'utf8')).toBe('held')
