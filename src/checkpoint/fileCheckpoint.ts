@@ -78,7 +78,8 @@ export async function openCheckpoint(
       }
       await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(metadata))
     }
-    return { metadata, isNew, checkpoint: new FileCheckpoint(fs, location, metadata, lock, retention) }
+    // Under the lock the run owns the checkpoint's directories: its writes may keep them open until close().
+    return { metadata, isNew, checkpoint: new FileCheckpoint(fs.withOpenDirectories?.() ?? fs, location, metadata, lock, retention) }
   } catch (e) {
     await lock.release().catch(() => undefined)
     throw e
@@ -100,7 +101,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   private metadata: CheckpointMetadata
 
   constructor(
-    private readonly fs: CheckpointFs,
+    private readonly fs: CheckpointFs & { close?(): Promise<void> },
     readonly location: string,
     metadata: CheckpointMetadata,
     private readonly lock: CheckpointLock,
@@ -193,7 +194,7 @@ export class FileCheckpoint implements QueryCheckpoint {
         manifest.check(p, dir, present)
       }
       this.manifests.set(op.spec.name, manifest)
-      await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null)
+      await loadState(files, op.store, stateVersion, stateDecoders(op.spec, this.location), (before?.window ?? null) !== null, op.spec.version)
     }
     if (this.metadata.formatVersion < CURRENT_FORMAT_VERSION) await this.upgradeFormat(operators, stateVersion)
     else await removeV1PartitionDirs(this.fs, operators.map((op) => this.layout.state(op.spec.name)))
@@ -285,6 +286,7 @@ export class FileCheckpoint implements QueryCheckpoint {
   }
 
   async close(): Promise<void> {
+    await this.fs.close?.().catch(() => undefined)
     await this.lock.release()
   }
 }

@@ -72,23 +72,44 @@ export function renamePath(from: string, to: string): Promise<void> {
 const DIR_SYNC_UNSUPPORTED = ['EINVAL', 'EBADF', 'EPERM', 'EISDIR']
 
 /**
+ * Opens a directory for fsync: its descriptor, or undefined on platforms that cannot open one (Windows answers
+ * EISDIR/EPERM).
+ * @example const fd = await openDirFd('/ckpt/offsets')
+ * @throws the Node error of open(2) otherwise ('ENOENT', 'EACCES', …).
+ */
+export async function openDirFd(dir: string): Promise<number | undefined> {
+  try {
+    return await openFd(dir, fs.constants.O_RDONLY)
+  } catch (error) {
+    if (['EISDIR', 'EPERM'].includes(codeOf(error) ?? '')) return undefined
+    throw error
+  }
+}
+
+/**
+ * fsync of an open directory, resolving where the file system cannot sync one (EINVAL and the like).
+ * @example await syncDirFd(fd)
+ * @throws the Node error of fsync(2) otherwise ('EIO', …).
+ */
+export async function syncDirFd(fd: number): Promise<void> {
+  try {
+    await fsyncFd(fd)
+  } catch (error) {
+    if (!DIR_SYNC_UNSUPPORTED.includes(codeOf(error) ?? '')) throw error
+  }
+}
+
+/**
  * Makes a directory's entries (creations, renames, removals in it) durable: open it read-only, fsync, close.
  * @example await fsyncDir('/ckpt/offsets')
  * @throws the Node error of opening or syncing it, except on platforms that cannot sync a directory (Windows
  * answers EISDIR/EPERM to the open; some file systems EINVAL to the fsync), where it resolves.
  */
 export async function fsyncDir(dir: string): Promise<void> {
-  let fd: number
+  const fd = await openDirFd(dir)
+  if (fd === undefined) return
   try {
-    fd = await openFd(dir, fs.constants.O_RDONLY)
-  } catch (error) {
-    if (['EISDIR', 'EPERM'].includes(codeOf(error) ?? '')) return
-    throw error
-  }
-  try {
-    await fsyncFd(fd)
-  } catch (error) {
-    if (!DIR_SYNC_UNSUPPORTED.includes(codeOf(error) ?? '')) throw error
+    await syncDirFd(fd)
   } finally {
     await closeFd(fd)
   }

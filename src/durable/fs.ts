@@ -13,6 +13,7 @@ import { createReadStream, readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
+import { OpenDirectories } from './openDirectories.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
 
 export { fsyncDir, type PinnedFile } from './fdOps.js'
@@ -73,6 +74,12 @@ export interface CheckpointFs {
    * this way before every commit; without it, the lock reads its file each time. Rejects with 'ENOENT' when missing.
    */
   pinFile?(path: string): Promise<PinnedFile>
+  /**
+   * Optional: this file system as seen by a writer that owns the directories it writes into until `close()` (a
+   * checkpoint under its lock), which may keep directories open between the fsyncs of its atomic writes. Its own
+   * `remove` and `renameDurable` let go of what they touch; nobody else may remove or rename those directories.
+   */
+  withOpenDirectories?(): CheckpointFs & { close(): Promise<void> }
   /**
    * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
    * Optional: without it, errors name the path itself.
@@ -150,7 +157,7 @@ function namingPath(error: unknown, path: string): unknown {
 
 const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined)
 
-async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+async function writeFileAtomic(path: string, data: string | Uint8Array, syncDir = fsyncDir): Promise<void> {
   const dir = dirname(path)
   const temp = tempPathFor(path)
   // The directory nearly always exists: opening first saves a call per write, and only a miss creates it.
@@ -163,7 +170,7 @@ async function writeFileAtomic(path: string, data: string | Uint8Array): Promise
     await removeQuietly(temp)
     throw error
   }
-  await fsyncDir(dir)
+  await syncDir(dir)
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -250,6 +257,21 @@ async function createExclusive(path: string, data: string | Uint8Array): Promise
   return created
 }
 
+/** Over `this` (nodeFs, or an object spread from it): only nodeFs's own atomic write can keep directories open. */
+function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Promise<void> } {
+  const base = this
+  const dirs = new OpenDirectories()
+  return {
+    ...base,
+    withOpenDirectories: undefined,
+    writeFileAtomic:
+      base.writeFileAtomic === writeFileAtomic ? (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)) : base.writeFileAtomic,
+    remove: async (path) => (await dirs.forget(path), base.remove(path)),
+    renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), base.renameDurable(from, to)),
+    close: () => dirs.close(),
+  }
+}
+
 /**
  * {@link CheckpointFs} on `node:fs`, with real fsync of files and directories.
  * @example
@@ -271,6 +293,7 @@ export const nodeFs: CheckpointFs = {
   size: async (path) => (await fsp.stat(path)).size,
   createExclusive,
   sweepTempFiles,
+  withOpenDirectories,
   // On Windows an open file blocks the atomic rename over it (the lock's heartbeat): there the lock reads its file.
   pinFile: process.platform === 'win32' ? undefined : pinPath,
 }

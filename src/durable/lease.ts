@@ -61,45 +61,45 @@ export function fairShares(members: readonly string[], tasks: number): Map<strin
 }
 
 /**
- * Whether a path is a log entry recovery reads — `…/offsets/<batchId>`, `…/commits/<batchId>`, or a source's own
- * log `…/sources/<i>/<n>` (and its `.compact`) — the writes fencing guards: a fenced member can neither commit, nor
- * log a batch range over the one its successor runs, nor rewrite the files a batch its successor committed listed.
- */
-const isLogEntry = (path: string): boolean => /[\\/](commits|offsets)[\\/]\d+$/.test(path) || /[\\/]sources[\\/]\d+[\\/]\d+(\.compact)?$/.test(path)
-
-/**
- * A file system for one task's checkpoint that refuses to write an offsets, commit-log or source-log entry unless the
- * coordinator confirms, just before the write, that `member` still holds the task at `epoch`. Other writes pass:
- * without a commit they are invisible to recovery, so a fenced member's stray state files are written over by the
- * new owner. The check and the write are two steps: a member paused exactly between them writes once more.
+ * A file system for one task's checkpoint that refuses every change to it — a write, an append, a rename, a removal
+ * — unless the coordinator confirms, just before it, that `member` still holds the task at `epoch`. Not only the
+ * offsets and commit logs: a member paused mid-batch or mid-recovery and resumed after its successor committed
+ * would otherwise write over the state files of batches the successor committed, rewrite a file source's list of a
+ * batch, or (recovering) remove the state files newer than the last commit it had read, which are now committed.
+ * The check and the change are two steps: a member paused exactly between them makes that one change late.
  * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch })
- * @throws FencedError from an offsets, commit or source-log write when the lease was lost.
+ * @throws FencedError from any change once the lease was lost.
  */
 export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'holds'>, fence: { task: string; member: string; epoch: number }): CheckpointFs {
-  const guard = async (path: string): Promise<void> => {
-    if (isLogEntry(path) && !(await coordinator.holds(fence.task, fence.member, fence.epoch))) {
-      throw new FencedError(fence.task, fence.member, fence.epoch)
-    }
+  const guard = async (): Promise<void> => {
+    if (!(await coordinator.holds(fence.task, fence.member, fence.epoch))) throw new FencedError(fence.task, fence.member, fence.epoch)
   }
-  return {
+  const fenced: CheckpointFs = {
     ...inner,
     async writeFileAtomic(path, data) {
-      await guard(path)
+      await guard()
       return inner.writeFileAtomic(path, data)
     },
     async appendFileDurable(path, data) {
-      await guard(path)
+      await guard()
       return inner.appendFileDurable(path, data)
     },
     async renameDurable(from, to) {
-      await guard(to)
+      await guard()
       return inner.renameDurable(from, to)
     },
     async createExclusive(path, data) {
-      await guard(path)
+      await guard()
       return inner.createExclusive(path, data)
     },
+    async remove(path) {
+      await guard()
+      return inner.remove(path)
+    },
   }
+  const sweep = inner.sweepTempFiles?.bind(inner)
+  if (sweep !== undefined) fenced.sweepTempFiles = async (root) => (await guard(), sweep(root))
+  return fenced
 }
 
 /**

@@ -12,8 +12,21 @@ import { bodyChecksum, checkEnvelopeBody, type EnvelopeHead, readEnvelopeHead } 
 export type LineVisitor = (line: string, lineNo: number) => void
 
 /**
+ * Where the visited line lies: `text.slice(start, end)` is the line. `text` is the decoded text of the chunk the line
+ * came in (or the line itself when it spanned chunks), so a reader may keep a line as three numbers and one shared
+ * string instead of a string per line. One object, handed to `open`, is updated before each line is visited: read it
+ * during the visit only.
+ */
+export interface LineSpan {
+  text: string
+  start: number
+  end: number
+}
+
+/**
  * Streams the body of the checkpoint file at `path` line by line. `open` gets the file's format version and size
- * (as its head declares) once the head is read, and returns the visitor of its lines. Lines reach the visitor before
+ * (as its head declares) and the {@link LineSpan} of the visited line once the head is read, and returns the visitor
+ * of its lines. Lines reach the visitor before
  * the checksum can be checked, so a caller must treat what it built as void when this rejects. When the visitor
  * throws, the rest of the file is still read: a damaged file (wrong length or checksum) is reported as such rather
  * than as the first line that did not make sense, and otherwise the visitor's error is rethrown.
@@ -25,8 +38,9 @@ export type LineVisitor = (line: string, lineNo: number) => void
 export async function readCheckpointLines(
   fs: CheckpointFs,
   path: string,
-  open: (version: number, bytes: number) => LineVisitor,
+  open: (version: number, bytes: number, span: LineSpan) => LineVisitor,
 ): Promise<void> {
+  const span: LineSpan = { text: '', start: 0, end: 0 }
   const chunks: AsyncIterable<Uint8Array> = fs.readChunks?.(path) ?? wholeFile(fs, path)
   let pending: Buffer | undefined
   let head: EnvelopeHead | undefined
@@ -40,17 +54,19 @@ export async function readCheckpointLines(
     const read = readEnvelopeHead(path, pending, false)
     if (read === 'incomplete') continue
     head = read
-    body = new BodyLines(head, open(head.version, head.bodyStart + head.expectedLength))
+    body = new BodyLines(head, open(head.version, head.bodyStart + head.expectedLength, span), span)
     body.push(pending.subarray(head.bodyStart))
     pending = undefined
   }
   if (head === undefined || body === undefined) {
     // The file ended within its head (or is empty): read as a whole file, the head says how it is damaged.
     head = readEnvelopeHead(path, pending ?? Buffer.alloc(0), true) as EnvelopeHead
-    body = new BodyLines(head, open(head.version, head.bodyStart + head.expectedLength))
+    body = new BodyLines(head, open(head.version, head.bodyStart + head.expectedLength, span), span)
     body.push(pending!.subarray(head.bodyStart))
   }
   body.end()
+  // The span outlives this read in whatever kept it; it must not keep the last chunk's text alive.
+  span.text = ''
   checkEnvelopeBody(path, head, body.length, body.crc ?? bodyChecksum(head.version, new Uint8Array(0)))
   if (body.failure !== undefined) throw body.failure.error
 }
@@ -73,6 +89,7 @@ class BodyLines {
   constructor(
     private readonly head: EnvelopeHead,
     private readonly visit: LineVisitor,
+    private readonly span: LineSpan,
   ) {}
 
   push(bytes: Uint8Array): void {
@@ -86,7 +103,7 @@ class BodyLines {
     if (this.failure !== undefined) return
     const rest = this.carry + this.decoder.end()
     this.carry = ''
-    if (rest.length > 0) this.emit(rest)
+    if (rest.length > 0) this.emit(rest, 0, rest.length)
   }
 
   private lines(text: string): void {
@@ -97,19 +114,26 @@ class BodyLines {
       return
     }
     // The carried start of a line joins only its own end: the chunk's text itself is sliced, never concatenated.
-    if (!this.emit(this.carry + text.slice(0, end))) return
+    if (this.carry.length > 0) {
+      const joined = this.carry + text.slice(0, end)
+      if (!this.emit(joined, 0, joined.length)) return
+    } else if (!this.emit(text, 0, end)) return
     this.carry = ''
     start = end + 1
     while ((end = text.indexOf('\n', start)) >= 0) {
-      if (!this.emit(text.slice(start, end))) return
+      if (!this.emit(text, start, end)) return
       start = end + 1
     }
     this.carry = text.slice(start)
   }
 
-  private emit(line: string): boolean {
+  private emit(text: string, start: number, end: number): boolean {
+    const span = this.span
+    span.text = text
+    span.start = start
+    span.end = end
     try {
-      this.visit(line, ++this.lineNo)
+      this.visit(start === 0 && end === text.length ? text : text.slice(start, end), ++this.lineNo)
       return true
     } catch (error) {
       this.failure = { error }

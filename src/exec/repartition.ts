@@ -115,6 +115,8 @@ export async function startRepartitioned(
     const partOneTasks = isPartitioned(partOne.source)
       ? partitionTasks({ ...partOne, source: partOne.source }, 'repartition')
       : [singleTask('repartition', { ...partOne, source: partOne.source })]
+    // Part one's tasks carry no check of their own: a switch between one source and a partitioned one is refused here.
+    await checkRunsAs(session.fs, layout.repartition, isPartitioned(partOne.source) ? 'tasks' : 'one query')
     if (isPartitioned(partOne.source)) await tasksMetadata(session.fs, layout.repartition, partOne.source.partitioning.partitions)
     return joinCluster(session, def.cluster, {
       ...partitionedWork(partTwo, def.checkpointLocation, session.shufflePartitions),
@@ -135,7 +137,8 @@ function checkedVia(split: RepartitionSplit): RepartitionVia<unknown> {
   if (via === undefined) {
     throw new InvalidQueryError(
       `${split.label}: via must be a partitioned stream to write the rows into by key and read them back, built with ` +
-        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }); got ${split.node.via.description}`,
+        `jetStreamPartitions({ …, partitions }) or redisStreamPartitions({ …, partitions }) of this copy of structured-rx, ` +
+        `in this process or worker (a stream is found by the name it was built with); got ${split.node.via.description}`,
     )
   }
   return via

@@ -1,5 +1,6 @@
 /**
- * The encoding of one state entry as one JSON line, shared by every state file format: in a snapshot an entry line
+ * The shapes of a state entry (in memory, encoded, in one partition's delta) and the encoding of one entry as one JSON
+ * line, shared by every state file format: in a snapshot an entry line
  * is the encoded entry itself, `{"k":key,"s":state}` (with `"w":[start,end]` for a window and `"t":ms` for a
  * timeout); in a delta it is `{"u":entry}` for an upsert, `{"r":{"k":key,"w":window}}` for a removal, or
  * `{"p":{"k":key,"w":window,"t":timeout,"d":[patches]}}` for a state changed by immer patches against the value the
@@ -8,8 +9,43 @@
  * one case in each of the two functions.
  */
 import { CheckpointCorruptedError } from '../errors.js'
+import type { Window } from '../plan/nodes.js'
 import { applyJsonPatches, PatchFailure, type Patch } from './patches.js'
-import type { EncodedEntry } from './stateStore.js'
+
+/** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
+export interface StateEntry {
+  readonly id: string
+  readonly key: unknown
+  readonly window?: Window
+  readonly partition: number
+  value: unknown
+  /** Epoch ms: a mapGroupsWithState timeout, or when a dropDuplicates key expires. */
+  timeoutAt?: number
+  /** The store's batch epoch in which the entry last changed: marks it changed once per batch, not once per row. */
+  changedIn: number
+  /** The encoded state as the state files hold it after the last batch (undefined for a key new in this batch). */
+  durable?: unknown
+  /** Estimated JSON size of `durable`, once measured: decides whether patches are the smaller record. */
+  durableBytes?: number
+}
+
+/** How an entry is persisted: codec-encoded key, window bounds, codec-encoded state, timeout. */
+export interface EncodedEntry {
+  k: unknown
+  w?: [number, number]
+  s: unknown
+  t?: number
+}
+
+/** The changes of one batch in one partition: upserted, patched and removed keys, ready to persist. */
+export interface PartitionDelta {
+  readonly partition: number
+  readonly upserts: EncodedEntry[]
+  /** Keys whose state is recorded as patches against its value after the previous batch. */
+  readonly patches: PatchedKey[]
+  readonly removes: EncodedEntry['k'][]
+  readonly removedWindows: ([number, number] | null)[]
+}
 
 /** A key a delta removes (its window too, for a windowed operator). */
 export class RemovedKey {

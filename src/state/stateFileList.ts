@@ -4,7 +4,7 @@
  */
 import { CheckpointCorruptedError } from '../errors.js'
 import type { CheckpointFs } from '../durable/fs.js'
-import { readCheckpointLines } from '../durable/streamedFile.js'
+import { type LineSpan, readCheckpointLines } from '../durable/streamedFile.js'
 
 /** Visits one entry line of a state file: the parsed line, its 1-based line number in the body, its partition. */
 export type EntryVisitor = (entry: unknown, lineNo: number, partition: number) => void
@@ -21,6 +21,8 @@ export interface ReplayedFile {
   readonly stateVersion: number
   /** The checkpoint format version of the file's layout (only v2 deltas may hold patch lines). */
   readonly formatVersion: number
+  /** Where the entry line being visited lies in the text read (valid during the visit only). */
+  readonly span: LineSpan
 }
 
 /** A state file found in a directory: its batch, kind and name. */
@@ -90,11 +92,11 @@ export type StateLinesOpener = (header: StateFileHeader) => (item: unknown, line
 export async function readStateFile(
   fs: CheckpointFs,
   path: string,
-  open: (header: StateFileHeader, file: { formatVersion: number; bytes: number }) => (item: unknown, lineNo: number) => void,
+  open: (header: StateFileHeader, file: { formatVersion: number; bytes: number; span: LineSpan }) => (item: unknown, lineNo: number) => void,
 ): Promise<void> {
   let parser: StateLineParser | undefined
-  await readCheckpointLines(fs, path, (formatVersion, bytes) => {
-    parser = new StateLineParser(path, (header) => open(header, { formatVersion, bytes }))
+  await readCheckpointLines(fs, path, (formatVersion, bytes, span) => {
+    parser = new StateLineParser(path, (header) => open(header, { formatVersion, bytes, span }))
     return (line, lineNo) => parser!.line(line, lineNo)
   })
   parser!.end()

@@ -73,8 +73,10 @@ export type StateDecoder = (encoded: unknown) => unknown
 
 /**
  * Loads the state as of `version` into `store` (cleared first), decoding through `decoderFor` (the operator's
- * codec, or a migration from the file's older state version).
- * @example await loadState(files, store, 7, (v, path) => stateDecoders(spec, '/ckpt')(v, path), false)
+ * codec, or a migration from the file's older state version). Every line is checked as it is read. With
+ * `currentStateVersion` (the operator's), the lines of a snapshot written at that version stay cold in the store
+ * (see {@link StateStore.restoreCold}) when the store keeps cold lines; other files are restored as entries.
+ * @example await loadState(files, store, 7, (v, path) => stateDecoders(spec, '/ckpt')(v, path), false, 1)
  * @throws CheckpointCorruptedError naming the file when a line does not parse; IncompatibleCheckpointError when a
  * key or state no longer decodes with the query's codecs.
  */
@@ -84,14 +86,23 @@ export async function loadState(
   version: number,
   decoderFor: (stateVersion: number, path: string) => StateDecoder,
   windowed: boolean,
+  currentStateVersion?: number,
 ): Promise<void> {
   store.clear()
   if (version < 0) return
-  await files.replay(version, (file) => entryApplier(store, file, decoderFor(file.stateVersion, file.path), windowed))
+  await files.replay(version, (file) => {
+    const decode = decoderFor(file.stateVersion, file.path)
+    if (file.kind !== 'snapshot' || file.stateVersion !== currentStateVersion || !store.keepsCold) {
+      return entryApplier(store, file, decode, windowed, false)
+    }
+    // A cold line becomes an entry through the same applier an eager restore uses, so it fails the same way.
+    store.openColdFile(entryApplier(store, file, decode, windowed, false), file.bytes)
+    return entryApplier(store, file, decode, windowed, true)
+  })
 }
 
-function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateDecoder, windowed: boolean): EntryVisitor {
-  const { path } = file
+function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateDecoder, windowed: boolean, cold: boolean): EntryVisitor {
+  const { path, span } = file
   const inSnapshot = file.kind === 'snapshot'
   const patchLines = !inSnapshot && file.formatVersion >= 2
   const keyCodec = store.keyCodec
@@ -150,7 +161,8 @@ function entryApplier(store: StateStore, file: ReplayedFile, decodeState: StateD
           'codec changed, raise the operator\'s version and add a migration from the old one',
       ])
     }
-    store.restore(id, key, window, state, change.t, partition, encoded)
+    if (cold) store.restoreCold(id, partition, lineNo, span)
+    else store.restore(id, key, window, state, change.t, partition, encoded)
   }
 }
 

@@ -56,8 +56,8 @@ export class PartitionedStateFiles implements OperatorStateFiles {
       const dir = this.partitionDir(p)
       for (const file of filesForVersion(await listStateFiles(this.fs, dir), version)) {
         const path = join(dir, file.name)
-        await readStateFile(this.fs, path, ({ stateVersion }, { bytes }) => {
-          const visit = visitFile({ ...file, path, bytes, stateVersion, formatVersion: 1 })
+        await readStateFile(this.fs, path, ({ stateVersion }, { bytes, span }) => {
+          const visit = visitFile({ ...file, path, bytes, stateVersion, formatVersion: 1, span })
           return (item, lineNo) => visit(item, lineNo, p)
         })
       }

@@ -56,11 +56,11 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
   async replay(version: number, visitFile: (file: ReplayedFile) => EntryVisitor): Promise<void> {
     for (const file of filesForVersion(await listStateFiles(this.fs, this.dir), version)) {
       const path = join(this.dir, file.name)
-      await readStateFile(this.fs, path, ({ stateVersion, partitions }, { bytes }) => {
+      await readStateFile(this.fs, path, ({ stateVersion, partitions }, { bytes, span }) => {
         if (partitions !== this.partitions) {
           throw new CheckpointCorruptedError(path, `header says ${String(partitions)} partitions, the checkpoint has ${this.partitions}`)
         }
-        const visit = visitFile({ ...file, path, bytes, stateVersion, formatVersion: 2 })
+        const visit = visitFile({ ...file, path, bytes, stateVersion, formatVersion: 2, span })
         let partition = -1
         return (item, lineNo) => {
           const marker = (item as { partition?: unknown } | null)?.partition

@@ -8,51 +8,16 @@ import { freeze } from 'immer'
 import type { ErasedCodec, Window } from '../plan/nodes.js'
 import { partitionOf } from '../util/keys.js'
 import { safeJson } from '../util/text.js'
-import { PatchedKey } from './stateEntries.js'
+import type { LineSpan } from '../durable/streamedFile.js'
+import type { EncodedEntry, PartitionDelta, StateEntry } from './stateEntries.js'
 import { checkOwned, type TaskOwnership } from './taskOwnership.js'
-import { diffJson } from './patches.js'
+import { asPatches } from './deltaPatches.js'
+import { ColdTier, type LineApplier } from './coldTier.js'
 import { ExpiryIndex } from './expiryIndex.js'
 import { jsonUnsafePath, prefixed } from './jsonSafety.js'
 
 export type { TaskOwnership } from './taskOwnership.js'
-
-/** One key's state: the decoded key (and window), its shuffle partition, the value and an optional timeout. */
-export interface StateEntry {
-  readonly id: string
-  readonly key: unknown
-  readonly window?: Window
-  readonly partition: number
-  value: unknown
-  /** Epoch ms: a mapGroupsWithState timeout, or when a dropDuplicates key expires. */
-  timeoutAt?: number
-  /** The store's batch epoch in which the entry last changed: marks it changed once per batch, not once per row. */
-  changedIn: number
-  /** The encoded state as the state files hold it after the last batch (undefined for a key new in this batch). */
-  durable?: unknown
-  /** Estimated JSON size of `durable`, once measured: decides whether patches are the smaller record. */
-  durableBytes?: number
-}
-
-/** How an entry is persisted: codec-encoded key, window bounds, codec-encoded state, timeout. */
-export interface EncodedEntry {
-  k: unknown
-  w?: [number, number]
-  s: unknown
-  t?: number
-}
-
-/** The changes of one batch in one partition: upserted, patched and removed keys, ready to persist. */
-export interface PartitionDelta {
-  readonly partition: number
-  readonly upserts: EncodedEntry[]
-  /** Keys whose state is recorded as patches against its value after the previous batch. */
-  readonly patches: PatchedKey[]
-  readonly removes: EncodedEntry['k'][]
-  readonly removedWindows: ([number, number] | null)[]
-}
-
-/** At most this many patches per key and batch; a change needing more is recorded as the whole value. */
-const MAX_PATCHES = 64
+export type { EncodedEntry, PartitionDelta, StateEntry } from './stateEntries.js'
 
 /**
  * The keyed state of one stateful operator, split into `partitions` by a stable hash of the encoded key. Lookups go
@@ -60,9 +25,15 @@ const MAX_PATCHES = 64
  * keys changed or were removed so the checkpoint can persist a delta per partition. Object state is deeply frozen
  * once a batch ends, so what user code is handed cannot change behind the store's back; with `patchDeltas`, a
  * changed object state is recorded as patches against its previous value when they are smaller than the value.
+ *
+ * A store restored from a snapshot keeps the snapshot's lines cold (see `coldTier.ts`) unless the watermark evicts
+ * from it: a key's line becomes an entry when {@link get}, {@link put} or {@link remove} first reaches it, or when
+ * {@link values} iterates; `size`, snapshots and the memory estimate count both tiers.
  */
 export class StateStore {
+  /** The keys that are entries (the hot tier); a restored store may hold more keys as cold lines. */
   readonly entries = new Map<string, StateEntry>()
+  private cold: ColdTier | undefined
   private readonly touched = new Map<string, StateEntry>()
   private readonly removed = new Map<string, StateEntry>()
   /** Counts batches (starts at 1 so restored entries, at 0, are unchanged). */
@@ -82,17 +53,49 @@ export class StateStore {
     readonly owner?: TaskOwnership,
   ) {}
 
+  /** Keys held, entries and cold lines. */
   get size(): number {
-    return this.entries.size
+    return this.entries.size + (this.cold?.live ?? 0)
   }
 
+  /** The entry of `id`, made from its cold line first if it has one. */
   get(id: string): StateEntry | undefined {
+    const entry = this.entries.get(id)
+    if (entry !== undefined || this.cold === undefined || !this.cold.take(id)) return entry
     return this.entries.get(id)
+  }
+
+  /** Every entry, after turning every cold line into one (complete output, timeouts, tests). */
+  values(): IterableIterator<StateEntry> {
+    this.warmAll()
+    return this.entries.values()
+  }
+
+  /** Whether a restore may keep snapshot lines cold: not when the watermark evicts, which needs every entry's bound. */
+  get keepsCold(): boolean {
+    return this.expiry === undefined
+  }
+
+  /** Starts keeping cold lines of another snapshot file (of `bytes` bytes); `apply` makes an entry of one when reached. */
+  openColdFile(apply: LineApplier, bytes: number): void {
+    ;(this.cold ??= new ColdTier()).openFile(apply, bytes)
+  }
+
+  /** Restores key `id` of `partition` as the (checked) snapshot line `span` points at, left cold. */
+  restoreCold(id: string, partition: number, lineNo: number, span: LineSpan): void {
+    if (this.entries.size > 0) this.entries.delete(id)
+    this.cold!.add(id, partition, lineNo, span)
+  }
+
+  private warmAll(): void {
+    const cold = this.cold
+    this.cold = undefined
+    cold?.takeAll()
   }
 
   /** Creates or replaces a key's state and marks it changed in this batch. */
   put(id: string, key: unknown, window: Window | undefined, value: unknown): StateEntry {
-    let entry = this.entries.get(id)
+    let entry = this.get(id)
     if (entry === undefined) {
       if (this.owner !== undefined) checkOwned(this.owner, this.operator, this.keyCodec, key)
       entry = { id, key, window, partition: partitionOf(id, this.partitions), value, changedIn: 0 }
@@ -114,7 +117,7 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    const entry = this.entries.get(id)
+    const entry = this.get(id)
     if (entry !== undefined) this.drop(entry)
   }
 
@@ -130,6 +133,7 @@ export class StateStore {
    * what expires. The index lives in memory only: a restore rebuilds it as it restores each entry.
    */
   evictsBy(boundOf: (entry: StateEntry) => number): void {
+    this.warmAll()
     this.expiry = { boundOf, index: new ExpiryIndex() }
     for (const entry of this.entries.values()) this.expiry.index.add(boundOf(entry), entry)
   }
@@ -243,6 +247,7 @@ export class StateStore {
     if (typeof value === 'object' && value !== null) freeze(value, true)
     const entry: StateEntry = { id, key, window, partition, value, changedIn: 0, durable }
     if (timeoutAt !== undefined) entry.timeoutAt = timeoutAt
+    this.cold?.discard(id)
     this.entries.set(id, entry)
     this.expiry?.index.add(this.expiry.boundOf(entry), entry)
   }
@@ -250,49 +255,35 @@ export class StateStore {
   /** Forgets a restored entry (a later delta removed it). */
   forget(id: string): void {
     this.entries.delete(id)
+    this.cold?.discard(id)
   }
 
   /** Drops all state (before a restore). */
   clear(): void {
     this.entries.clear()
+    this.cold = undefined
     this.expiry?.index.clear()
     this.discardChanges()
   }
 
-  /** Every entry, encoded, grouped by partition (for snapshots). */
+  /** Every key, encoded, grouped by partition (for snapshots): entries through the codecs, cold lines as read. */
   encodeAll(): EncodedEntry[][] {
     const parts: EncodedEntry[][] = Array.from({ length: this.partitions }, () => [])
     for (const entry of this.entries.values()) parts[entry.partition]!.push(this.encode(entry))
+    if (this.cold !== undefined) for (const { partition, item } of this.cold.remaining()) parts[partition]!.push(item as EncodedEntry)
     return parts
   }
 
-  /** Estimated bytes held, for progress: the encoded size of a sample of entries times the count. */
+  /** Estimated bytes held, for progress: the encoded size of a sample of entries times their count, plus the cold tier. */
   estimateMemoryBytes(): number {
-    if (this.entries.size === 0) return 0
+    const cold = this.cold?.bytes ?? 0
+    if (this.entries.size === 0) return cold
     let sampled = 0
     let bytes = 0
     for (const entry of this.entries.values()) {
       bytes += 64 + safeJson({ k: this.keyCodec.encode(entry.key), s: this.stateCodec.encode(entry.value) }).length * 2
       if (++sampled === 32) break
     }
-    return Math.round((bytes / sampled) * this.entries.size)
+    return Math.round((bytes / sampled) * this.entries.size) + cold
   }
-}
-
-/**
- * A changed entry as patches against its durable value, or undefined when the whole value is the smaller record (or
- * the key is new, or its state is not an object). The value's size is measured once and then estimated (grown by
- * each patch written); it is measured again whenever a patch comes close to it.
- */
-function asPatches(entry: StateEntry, encoded: EncodedEntry): PatchedKey | undefined {
-  const before = entry.durable
-  if (before === undefined || typeof encoded.s !== 'object' || encoded.s === null || typeof before !== 'object') return undefined
-  const d = diffJson(before, encoded.s, MAX_PATCHES)
-  if (d === undefined) return undefined
-  const bytes = JSON.stringify(d).length
-  let whole = entry.durableBytes ?? JSON.stringify(before).length
-  if (bytes * 2 >= whole) whole = JSON.stringify(encoded.s).length
-  if (bytes >= whole) return undefined
-  entry.durableBytes = whole + bytes
-  return new PatchedKey(encoded.k, d, encoded.w, encoded.t)
 }

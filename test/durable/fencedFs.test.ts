@@ -1,6 +1,6 @@
 /**
- * `fencedFs` on a real directory: once a member's lease is gone, it refuses every write of an entry recovery reads
- * (offsets, commits, a source's own log and its compaction) and lets other writes pass.
+ * `fencedFs` on a real directory: while the lease is held it changes the checkpoint like the file system it wraps;
+ * once the lease is gone it refuses every change (log entries, a source's own log, state files, removals).
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -33,18 +33,27 @@ async function fencedMember() {
 }
 
 describe('fencedFs', () => {
-  it.each([['offsets/3'], ['commits/3'], ['sources/0/3'], ['sources/0/9.compact']])('refuses a lost lease its write of %s', async (entry) => {
+  it.each([['offsets/3'], ['commits/3'], ['sources/0/3'], ['sources/0/9.compact'], ['state/agg/0/4.delta']])('refuses a lost lease its write of %s', async (entry) => {
     const { dir, fs } = await fencedMember()
     const path = join(dir, ...entry.split('/'))
     await expect(fs.writeFileAtomic(path, 'stale')).rejects.toBeInstanceOf(FencedError)
     await expect(fs.createExclusive(path, 'stale')).rejects.toBeInstanceOf(FencedError)
+    await expect(fs.appendFileDurable(path, 'stale')).rejects.toBeInstanceOf(FencedError)
     await expect(nodeFs.exists(path)).resolves.toBe(false)
   })
 
-  it('lets a lost lease write what recovery does not read without a commit (state files), and wrote the log while held', async () => {
+  it('refuses a lost lease the removal or replacement of a file its successor wrote', async () => {
     const { dir, fs } = await fencedMember()
-    await fs.writeFileAtomic(join(dir, 'state', 'agg', '0', '4.delta'), 'stray')
-    expect(await readFile(join(dir, 'state', 'agg', '0', '4.delta'), 'utf8')).toBe('stray')
+    const committed = join(dir, 'state', 'agg', '0', '10.snapshot')
+    await nodeFs.writeFileAtomic(committed, 'the successor\'s')
+    await expect(fs.remove(committed)).rejects.toBeInstanceOf(FencedError)
+    await nodeFs.writeFileAtomic(join(dir, 'stray'), 'stale')
+    await expect(fs.renameDurable(join(dir, 'stray'), committed)).rejects.toBeInstanceOf(FencedError)
+    expect(await readFile(committed, 'utf8')).toBe('the successor\'s')
+  })
+
+  it('changes the checkpoint while the lease is held', async () => {
+    const { dir } = await fencedMember()
     expect(await readFile(join(dir, 'sources', '0', '0'), 'utf8')).toBe('while held')
   })
 })

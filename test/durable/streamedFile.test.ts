@@ -27,10 +27,11 @@ function chunkedFs(bytes: Buffer, cuts: readonly number[]): CheckpointFs {
 async function streamedLines(fs: CheckpointFs): Promise<{ lines: string[]; version: number; bytes: number }> {
   const lines: string[] = []
   let opened = { version: -1, bytes: -1 }
-  await readCheckpointLines(fs, PATH, (version, bytes) => {
+  await readCheckpointLines(fs, PATH, (version, bytes, span) => {
     opened = { version, bytes }
     return (line, lineNo) => {
       expect(lineNo).toBe(lines.length + 1)
+      expect(span.text.slice(span.start, span.end)).toBe(line)
       lines.push(line)
     }
   })

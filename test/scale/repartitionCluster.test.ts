@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   type ClusterQuery,
   type Coordinator,
+  IncompatibleCheckpointError,
   count,
   createSession,
   groupBy,
@@ -160,6 +161,31 @@ describe('a repartitioned query in a cluster', () => {
     await until('the counts are complete', () => JSON.stringify(countsOf(sink)) === JSON.stringify(expected))
     const { ids, misplaced } = await repartitioned(key)
     expect({ ids, misplaced }).toEqual({ ids: rows.map((r) => r.id), misplaced: 0 })
+  }, 120_000)
+
+  it('refuses to run part one as tasks over a checkpoint where it read its input as one source', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'srx-repartition-cluster-'))
+    dirs.push(root)
+    const key = viaKey()
+    const sink = memorySink<{ key: string; count: number }>()
+    const coordinator = memoryCoordinator({ ttlMs: TTL })
+    const one = memorySource<Row>()
+    const parts = [memorySource<Row>(), memorySource<Row>()]
+    const start = (partitioned: boolean) => {
+      const via = redisStreamPartitions({ url: redis.server.url, key, partitions: P, codec: Row })
+      const session = createSession()
+      return (partitioned ? session.readStream(partitionedSource(parts.map((p) => p.source), { by: 'unknown' })) : session.readStream(one.source))
+        .pipe(repartition((r: Row) => r.user, t.string, { via }), groupBy((r: Row) => r.user, t.string), count())
+        .writeStream({ outputMode: 'update', sink, checkpointLocation: root, cluster: { name: 'rc', coordinator, heartbeatMs: HEARTBEAT } })
+        .start() as Promise<ClusterQuery>
+    }
+    const rows = Array.from({ length: 30 }, (_, id): Row => ({ id, user: `u${id % 5}` }))
+    const first = await start(false)
+    queries.push(first)
+    one.addData(rows)
+    await until('the counts are complete', () => JSON.stringify(countsOf(sink)) === JSON.stringify(countByUser(rows)))
+    await first.stop()
+    await expect(start(true)).rejects.toThrow(IncompatibleCheckpointError)
   }, 120_000)
 
   it('leases part one to exactly one member and gives exactly the result of the query run in one process', async () => {

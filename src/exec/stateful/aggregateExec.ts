@@ -140,7 +140,7 @@ export class AggregateExec implements StatefulExec {
     const out: unknown[] = []
     switch (ctx.outputMode) {
       case 'complete':
-        for (const entry of this.store.entries.values()) out.push(this.resultRow(entry))
+        for (const entry of this.store.values()) out.push(this.resultRow(entry))
         return out
       case 'update':
         for (const entry of this.store.changedEntries()) out.push(this.resultRow(entry))

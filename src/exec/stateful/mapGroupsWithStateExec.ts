@@ -76,7 +76,7 @@ export class MapGroupsWithStateExec implements StatefulExec {
 
   private *timedOut(ctx: BatchContext): Iterable<StateEntry> {
     if (this.node.timeout === 'none') return
-    for (const entry of [...this.store.entries.values()]) {
+    for (const entry of [...this.store.values()]) {
       if (entry.timeoutAt !== undefined && this.expired(entry.timeoutAt, ctx.processingTimeMs, ctx.watermarkMs)) {
         yield entry
       }
@@ -89,7 +89,7 @@ export class MapGroupsWithStateExec implements StatefulExec {
 
   needsNoDataBatch(nextWatermarkMs: number, nowMs: number): boolean {
     if (this.node.timeout === 'none') return false
-    for (const entry of this.store.entries.values()) {
+    for (const entry of this.store.values()) {
       if (entry.timeoutAt !== undefined && this.expired(entry.timeoutAt, nowMs, nextWatermarkMs)) return true
     }
     return false
