@@ -27,7 +27,11 @@ export interface RowTarget<T> {
   readonly bad: BadRow[] | undefined
 }
 
-/** How the bytes are cut: the size of one read, and of the text decoded as one string. */
+/**
+ * How the bytes are cut: the size of one read, and of the text decoded as one string (a line longer than either is
+ * still read whole). Tests pass tiny sizes so that every boundary falls inside lines and characters.
+ * @example readJsonLines(handle, path, 0, size, target, { readBytes: 7, blockBytes: 5 })
+ */
 export interface LineSizes {
   readonly readBytes: number
   readonly blockBytes: number

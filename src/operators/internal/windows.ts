@@ -11,7 +11,11 @@ export function windowsOf(time: number, sizeMs: number, slideMs: number): Window
   return out
 }
 
-/** The start of the latest window `time` falls in: the largest multiple of `slideMs` at or below it. */
+/**
+ * The start of the latest window `time` falls in: the largest multiple of `slideMs` at or below it.
+ * @example lastWindowStart(12_345, 10_000) // 10_000; lastWindowStart(-1, 10_000) // -10_000
+ * @throws never.
+ */
 export function lastWindowStart(time: number, slideMs: number): number {
   return time - (((time % slideMs) + slideMs) % slideMs)
 }
