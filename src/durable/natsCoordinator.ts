@@ -77,7 +77,13 @@ export function natsCoordinator(servers: string | readonly string[], options?: N
       let opened: Promise<KV> | undefined
       const kv = (): Promise<KV> =>
         (opened ??= connection()
-          .then(async (c) => new (await import('@nats-io/kv')).Kvm(c.js).create(bucket, { history: 1, replicas, allow_direct: false }))
+          .then(async (c) => {
+            const kvm = new (await import('@nats-io/kv')).Kvm(c.js)
+            const options = { history: 1, replicas, allow_direct: false }
+            // Members of a new cluster may create its bucket at the same moment: the stream of the one that loses
+            // the race is refused as overlapping the winner's (or as a name in use), and opening again finds it made.
+            return kvm.create(bucket, options).catch((e: unknown) => (lostCreateRace(e) ? kvm.create(bucket, options) : Promise.reject(e)))
+          })
           .catch((e: unknown) => {
             opened = undefined
             throw e
@@ -90,6 +96,12 @@ export function natsCoordinator(servers: string | readonly string[], options?: N
       if (client !== undefined) await (await client).nc.close()
     },
   })
+}
+
+/** Whether JetStream refused a bucket's stream because another member created it at the same moment. */
+function lostCreateRace(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return code === 10065 || code === 10058
 }
 
 /** The lease protocol on one bucket; `call` runs a step with the bucket, retrying while the server is away. */

@@ -40,6 +40,21 @@ describe('natsCoordinator', () => {
     expect((await kv.get('member.m1'))?.json()).toMatchObject({ member: 'm1' })
   })
 
+  it('lets members of a new cluster that start at the same moment all open its bucket (one creates it, the others find it)', async () => {
+    const members = Array.from({ length: 4 }, () => natsCoordinator(server.url, { ttlMs: 10_000 }))
+    try {
+      // Connected first, one after the other, so that the rounds below race only for the new buckets.
+      for (const [i, m] of members.entries()) await m.forCluster(`at-once-warm-${i}`).heartbeat(`m${i}`)
+      for (let round = 0; round < 15; round++) {
+        const cluster = `at-once-${round}`
+        await Promise.all(members.map((m, i) => m.forCluster(cluster).heartbeat(`m${i}`)))
+        expect((await shared.forCluster(cluster).members()).sort()).toEqual(['m0', 'm1', 'm2', 'm3'])
+      }
+    } finally {
+      await Promise.all(members.map((m) => m.close()))
+    }
+  }, 60_000)
+
   it('deletes the entry of a member whose heartbeat ran out when it lists the members', async () => {
     const short = natsCoordinator(server.url, { ttlMs: 200 })
     try {
