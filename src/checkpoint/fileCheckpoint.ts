@@ -1,6 +1,6 @@
 import { BatchLog } from '../durable/batchLog.js'
 import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
-import type { CheckpointFs } from '../durable/fs.js'
+import { type CheckpointFs, settledAll } from '../durable/fs.js'
 import { acquireCheckpointLock, type CheckpointLock } from '../durable/lock.js'
 import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
@@ -78,8 +78,9 @@ export async function openCheckpoint(
       }
       await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(metadata))
     }
-    // Under the lock the run owns the checkpoint's directories: its writes may keep them open until close().
-    return { metadata, isNew, checkpoint: new FileCheckpoint(fs.withOpenDirectories?.() ?? fs, location, metadata, lock, retention) }
+    // Under the lock the run owns the checkpoint's directories: its writes may keep them open until close(), and
+    // go to the writer thread.
+    return { metadata, isNew, checkpoint: new FileCheckpoint(fs.withWriterThread?.() ?? fs.withOpenDirectories?.() ?? fs, location, metadata, lock, retention) }
   } catch (e) {
     await lock.release().catch(() => undefined)
     throw e
@@ -95,6 +96,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   private readonly manifests = new Map<string, StateManifest>()
   /** The state part of the commit of each batch whose state was written but which has not committed yet. */
   private readonly stateRecords = new Map<number, CommitLogEntry['state']>()
+  /** The state file writes of each batch that has not committed yet: its commit file follows them. */
+  private readonly stateWrites = new Map<number, Promise<void>[]>()
   private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
@@ -237,14 +240,22 @@ export class FileCheckpoint implements QueryCheckpoint {
     // Everything is encoded before the first await: the caller lets the next batch mutate state while these writes run.
     const snapshot = this.fingerprintChanged || (batchId > 0 && batchId % this.retention.snapshotInterval === 0)
     const writes: Promise<void>[] = []
-    for (const { operator, deltas: parts } of deltas) {
-      const files = this.stateFiles(operator)
-      this.manifestOf(operator).wrote(batchId, snapshot, parts)
-      writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
+    // Recorded first: a commit of this batch must follow these writes, and fail with them if encoding one failed.
+    this.stateWrites.set(batchId, writes)
+    try {
+      for (const { operator, deltas: parts } of deltas) {
+        const files = this.stateFiles(operator)
+        this.manifestOf(operator).wrote(batchId, snapshot, parts)
+        writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
+      }
+    } catch (error) {
+      const failed = Promise.reject(error)
+      failed.catch(() => undefined)
+      writes.push(failed)
     }
     // The next batch's state may be written before this batch commits: its commit records the files as of now.
     this.stateRecords.set(batchId, this.stateRecord())
-    await settleAll(writes)
+    await settledAll(writes)
   }
 
   /** Per stateful operator, the state files a restore as of the last batch whose state was written needs. */
@@ -254,17 +265,26 @@ export class FileCheckpoint implements QueryCheckpoint {
     return state
   }
 
-  async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
+  async commit(batchId: number, nextWatermarkMs: number): Promise<{ readonly durable: Promise<void> }> {
     // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
     await this.lock.assertHeld()
     const state = this.stateRecords.get(batchId) ?? this.stateRecord()
+    const stateWrites = this.stateWrites.get(batchId) ?? []
     for (const id of this.stateRecords.keys()) if (id <= batchId) this.stateRecords.delete(id)
-    await this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch })
-    if (this.fingerprintChanged && this.planFingerprint !== undefined) {
-      await this.recordFingerprint(this.planFingerprint)
-      this.fingerprintChanged = false
-    }
-    if (batchId % this.retention.snapshotInterval === 0) await this.purge(batchId)
+    for (const id of this.stateWrites.keys()) if (id <= batchId) this.stateWrites.delete(id)
+    // Handed to the file system now, to appear once the state files are durable: on a writer thread that happens
+    // while this thread computes the next batch.
+    const written = this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch }, stateWrites)
+    const durable = (async () => {
+      await written
+      if (this.fingerprintChanged && this.planFingerprint !== undefined) {
+        await this.recordFingerprint(this.planFingerprint)
+        this.fingerprintChanged = false
+      }
+      if (batchId % this.retention.snapshotInterval === 0) await this.purge(batchId)
+    })()
+    durable.catch(() => undefined)
+    return { durable }
   }
 
   /** Keeps the last `minBatchesToRetain` batches recoverable; older logs and state files go. */
@@ -289,11 +309,4 @@ export class FileCheckpoint implements QueryCheckpoint {
     await this.fs.close?.().catch(() => undefined)
     await this.lock.release()
   }
-}
-
-/** Waits for every write; fails with the first error only after all have settled (no write left in flight). */
-async function settleAll(writes: Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(writes)
-  const failed = results.find((r) => r.status === 'rejected')
-  if (failed) throw (failed as PromiseRejectedResult).reason
 }

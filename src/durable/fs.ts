@@ -13,102 +13,15 @@ import { createReadStream, readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
+import { type CheckpointFs, errorCode, isHiddenName } from './checkpointFs.js'
 import { OpenDirectories } from './openDirectories.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
+import { writerThread } from './writerThread.js'
 
 export { fsyncDir, type PinnedFile } from './fdOps.js'
+export { type CheckpointFs, errorCode, isHiddenName, settledAll, writeFileAtomicAfter } from './checkpointFs.js'
 export { tempPathFor } from './tempFiles.js'
 
-/**
- * File-system operations the checkpoint layer needs, with the durability each one promises.
- * Mutating methods (`writeFileAtomic`, `appendFileDurable`, `mkdirp`, `remove`, `renameDurable`, `createExclusive`) are durable when
- * their promise resolves; a crash before that leaves either the old state or the new one, never a mix, except that
- * an interrupted `appendFileDurable` may leave a partial tail (write-ahead-log readers must tolerate it).
- * @example
- * const fs: CheckpointFs = nodeFs
- * await fs.writeFileAtomic('/ckpt/offsets/0', 'v1\n…')
- * const names = await fs.readdir('/ckpt/offsets') // ['0']
- * @throws Node-style errors (`code` 'ENOENT', 'ENOSPC', 'EIO', …) as documented on each method.
- */
-export interface CheckpointFs {
-  /** The whole file. Rejects with an error whose `code` is 'ENOENT' when it is missing. */
-  readFile(path: string): Promise<Buffer>
-  /** Optional: the file as a stream of chunks, so a large one is never held whole (readers fall back to readFile). */
-  readChunks?(path: string): AsyncIterable<Uint8Array>
-  /**
-   * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
-   * `path`, fsyncs the directory. Creates missing parent directories. Readers see the old or the new content.
-   */
-  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>
-  /** Appends and fsyncs (creating the file and its parents if needed), for write-ahead logs. */
-  appendFileDurable(path: string, data: string | Uint8Array): Promise<void>
-  /** Whether anything exists at `path`. */
-  exists(path: string): Promise<boolean>
-  /** Entry names of a directory, sorted, without hidden/temp names (starting with '.'); [] if it is missing. */
-  readdir(path: string): Promise<string[]>
-  /** Creates a directory and its missing parents, durably. Existing directories are fine. */
-  mkdirp(path: string): Promise<void>
-  /** Removes a file or a directory tree. A missing path is fine. */
-  remove(path: string): Promise<void>
-  /**
-   * Renames a file or directory and fsyncs the parent directories, so the rename is on disk when this resolves.
-   * Rejects with 'ENOENT' when `from` is missing, 'ENOTEMPTY' when `to` is a non-empty directory.
-   */
-  renameDurable(from: string, to: string): Promise<void>
-  /** Size in bytes. Rejects with 'ENOENT' when missing. */
-  size(path: string): Promise<number>
-  /**
-   * Creates `path` with `data` only if nothing exists there, durably, and without ever exposing a partly written
-   * file. Resolves false if `path` exists. Used for the checkpoint lock.
-   */
-  createExclusive(path: string, data: string | Uint8Array): Promise<boolean>
-  /**
-   * Removes the temp files that atomic writes of crashed processes left anywhere under `root` (a process still alive
-   * may be mid-write, so its temp files stay, as do those of lock claims); returns the paths removed. Optional: a
-   * file system without it keeps its litter, which `readdir` hides anyway.
-   */
-  sweepTempFiles?(root: string): Promise<string[]>
-  /**
-   * Optional: opens `path` and keeps it open, so that `stillAt()` can later tell with one lstat, without reading the
-   * file, whether `path` still names that same file (not removed, not replaced). The checkpoint lock checks its hold
-   * this way before every commit; without it, the lock reads its file each time. Rejects with 'ENOENT' when missing.
-   */
-  pinFile?(path: string): Promise<PinnedFile>
-  /**
-   * Optional: this file system as seen by a writer that owns the directories it writes into until `close()` (a
-   * checkpoint under its lock), which may keep directories open between the fsyncs of its atomic writes. Its own
-   * `remove` and `renameDurable` let go of what they touch; nobody else may remove or rename those directories.
-   */
-  withOpenDirectories?(): CheckpointFs & { close(): Promise<void> }
-  /**
-   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
-   * Optional: without it, errors name the path itself.
-   */
-  describe?(path: string): string
-}
-
-/**
- * Whether a directory entry name is hidden from {@link CheckpointFs.readdir}: temp files of interrupted atomic
- * writes and any other dot file.
- * @example
- * isHiddenName('.3.4242.a1b2.tmp') // true
- * @throws never.
- */
-export function isHiddenName(name: string): boolean {
-  return name.startsWith('.')
-}
-
-/**
- * The Node error code (`'ENOENT'`, `'ENOSPC'`, …) of a rejection from a {@link CheckpointFs}, if it has one.
- * @example
- * try { await fs.readFile(path) } catch (e) { if (errorCode(e) === 'ENOENT') return undefined; throw e }
- * @throws never.
- */
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined
-}
 
 async function mkdirp(path: string): Promise<void> {
   const target = resolve(path)
@@ -272,6 +185,16 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
   }
 }
 
+/** Over `this`, as `withOpenDirectories`: nodeFs's own atomic writes go to the writer thread. */
+function withWriterThread(this: CheckpointFs): CheckpointFs & { close(): Promise<void> } {
+  const view = withOpenDirectories.call(this)
+  if (this.writeFileAtomic !== writeFileAtomic) return { ...view, withWriterThread: undefined }
+  // The thread's own promise is returned as is: a later write ordered after it waits for it inside the thread.
+  const write = (path: string, data: string | Uint8Array, after: readonly Promise<unknown>[]) =>
+    writerThread.write(path, tempPathFor(path), typeof data === 'string' ? Buffer.from(data, 'utf8') : data, after)
+  return { ...view, withWriterThread: undefined, writeFileAtomic: (path, data) => write(path, data, []), writeFileAtomicAfter: write }
+}
+
 /**
  * {@link CheckpointFs} on `node:fs`, with real fsync of files and directories.
  * @example
@@ -294,6 +217,7 @@ export const nodeFs: CheckpointFs = {
   createExclusive,
   sweepTempFiles,
   withOpenDirectories,
+  withWriterThread,
   // On Windows an open file blocks the atomic rename over it (the lock's heartbeat): there the lock reads its file.
   pinFile: process.platform === 'win32' ? undefined : pinPath,
 }
