@@ -106,7 +106,7 @@ async function once(checkpoint: boolean, record: boolean): Promise<Sample> {
     .start()
   await query.processAllAvailable()
   sinkCalls = 0
-  events.length = 0
+  if (record) events.length = 0
   const [wall0, main0, all0, trips0] = [performance.now(), mainCpu(), allCpu(), trips]
   origin = wall0
   recording = record
