@@ -8,6 +8,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { nodeFs, writeFileAtomicAfter } from '../../src/durable/fs.js'
+import { fencedFs } from '../../src/durable/lease.js'
+import { FencedError } from '../../src/errors.js'
 import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 /** A promise settled from outside. */
@@ -97,6 +99,19 @@ describe('nodeFs.withWriterThread', () => {
     expect(String((error as Error).message)).toContain(join(dir(), 'offsets', '3'))
     expect(await allEntries(join(dir(), 'offsets'))).toEqual(['3'])
     await fs.close()
+  })
+})
+
+describe('withWriterThread over a file system built on nodeFs', () => {
+  const dir = useTempDir()
+
+  it("keeps that file system's own atomic write: a fenced member's view still refuses its commit, ordered or not", async () => {
+    const fenced = fencedFs(nodeFs, { holds: async () => false }, { task: '0', member: 'm1', epoch: 1 })
+    const view = fenced.withWriterThread!()
+    expect(await rejectionOf(view.writeFileAtomic(join(dir(), 'commits', '0'), 'x'))).toBeInstanceOf(FencedError)
+    expect(await rejectionOf(writeFileAtomicAfter(view, join(dir(), 'commits', '1'), 'x', [Promise.resolve()]))).toBeInstanceOf(FencedError)
+    expect(await readdir(dir())).toEqual([])
+    await view.close()
   })
 })
 
