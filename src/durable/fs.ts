@@ -9,11 +9,12 @@
  * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
-import { createReadStream, readFile as readFileCallback } from 'node:fs'
+import { readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
 import { OpenDirectories } from './openDirectories.js'
+import { readChunksReusing } from './readChunks.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
 
 export { fsyncDir, type PinnedFile } from './fdOps.js'
@@ -33,7 +34,7 @@ export { tempPathFor } from './tempFiles.js'
 export interface CheckpointFs {
   /** The whole file. Rejects with an error whose `code` is 'ENOENT' when it is missing. */
   readFile(path: string): Promise<Buffer>
-  /** Optional: the file as a stream of chunks, so a large one is never held whole (readers fall back to readFile). */
+  /** Optional: the file in chunks, never held whole (readers fall back to readFile); a chunk is valid until the next is asked for. */
   readChunks?(path: string): AsyncIterable<Uint8Array>
   /**
    * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
@@ -80,10 +81,7 @@ export interface CheckpointFs {
    * `remove` and `renameDurable` let go of what they touch; nobody else may remove or rename those directories.
    */
   withOpenDirectories?(): CheckpointFs & { close(): Promise<void> }
-  /**
-   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
-   * Optional: without it, errors name the path itself.
-   */
+  /** Optional: where `path` lives as a user would look for it (`s3://bucket/key`…), for error messages (else the path). */
   describe?(path: string): string
 }
 
@@ -282,7 +280,7 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
 export const nodeFs: CheckpointFs = {
   // The callback form: the same calls as fs/promises' readFile without a FileHandle per read (see fdOps.ts).
   readFile: (path) => new Promise((resolve, reject) => readFileCallback(path, (error, bytes) => (error ? reject(error) : resolve(bytes)))),
-  readChunks: (path) => createReadStream(path, { highWaterMark: 1 << 20 }),
+  readChunks: (path) => readChunksReusing(path, 1 << 20),
   writeFileAtomic,
   appendFileDurable,
   exists,

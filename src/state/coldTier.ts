@@ -30,18 +30,21 @@ const MIN_LINE = 14
 /** Room for this many lines of a file at first: once they are kept, their length tells how many the file holds. */
 const FIRST_GUESS = 4096
 
-/** Spreads the bits of a 32-bit FNV-1a hash so its low bits pick a slot well (murmur3's finaliser). */
-function slotOf(hash: number, mask: number): number {
+/**
+ * The slot of a 32-bit FNV-1a hash among `count` slots: its bits spread by murmur3's finaliser, then scaled to the
+ * slot count (multiply and shift, so the count need not be a power of two).
+ */
+function slotOf(hash: number, count: number): number {
   let h = hash ^ (hash >>> 16)
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) & mask
+  return Math.floor(((h ^ (h >>> 16)) >>> 0) * count / 4294967296)
 }
 
 /**
  * Snapshot lines not yet turned into entries, looked up by key id. Each line costs 9 bytes of typed arrays (where it
- * starts in its text, its key's hash, whether it is gone) and 16–32 of index besides its text; its text, partition
+ * starts in its text, its key's hash, whether it is gone) and 12–18 of index besides its text; its text, partition
  * and line number are kept per run of lines (see `lineRuns.ts`), and its end is the next newline of its text. The
  * arrays are sized once a file's first few thousand lines show how long its lines are, and grow (doubling) only when
  * the rest of the file has shorter lines; the index is built in one pass when the first lookup comes, not grown line by line. A
@@ -189,8 +192,8 @@ export class ColdTier {
     this.index()
     const hash = stableHash(id) | 0
     const slots = this.slots
-    const mask = (slots.length >> 1) - 1
-    for (let slot = slotOf(hash, mask); ; slot = (slot + 1) & mask) {
+    const count = slots.length >> 1
+    for (let slot = slotOf(hash, count); ; slot = slot + 1 === count ? 0 : slot + 1) {
       const entry = slots[slot << 1]!
       if (entry === 0) return -1
       const line = entry - 1
@@ -204,28 +207,28 @@ export class ColdTier {
   }
 
   /**
-   * Indexes the lines kept since the last lookup, in a new index at most half full when they do not fit. A line of
-   * the same id as a remaining earlier one marks that one gone: a later line replaces an earlier one, as in an eager
-   * restore.
+   * Indexes the lines kept since the last lookup. When they would fill the index more than two thirds, a new one is
+   * made with half as many slots again as lines (twice as many when it replaces one: more files are coming); every
+   * slot costs 8 bytes, which the first touch of its page makes expensive. A line of the same id as a remaining
+   * earlier one marks that one gone: a later line replaces an earlier one, as in an eager restore.
    */
   private index(): void {
     if (this.indexed === this.lines) return
     let from = this.indexed
-    if (this.lines * 2 > this.slots.length >> 1) {
-      let size = 4096
-      while (size < this.lines * 4) size *= 2
-      this.slots = new Int32Array(size)
+    if (this.lines * 3 > (this.slots.length >> 1) * 2) {
+      const count = Math.max(1024, Math.ceil(this.lines * (this.slots.length === 0 ? 1.5 : 3)))
+      this.slots = new Int32Array(count * 2)
       from = 0
     }
     const slots = this.slots
-    const mask = (slots.length >> 1) - 1
+    const count = slots.length >> 1
     for (let line = from; line < this.lines; line++) {
       if (this.gone[line] !== 0) continue
       const hash = this.hashOf[line]!
-      let slot = slotOf(hash, mask)
+      let slot = slotOf(hash, count)
       for (let entry = slots[slot << 1]!; entry !== 0; entry = slots[slot << 1]!) {
         if (line >= this.indexed && slots[(slot << 1) + 1] === hash && this.gone[entry - 1] === 0) this.replaceIfSame(entry - 1, line)
-        slot = (slot + 1) & mask
+        slot = slot + 1 === count ? 0 : slot + 1
       }
       slots[slot << 1] = line + 1
       slots[(slot << 1) + 1] = hash
