@@ -39,8 +39,12 @@ export interface CheckpointFs {
   /**
    * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
    * `path`, fsyncs the directory. Creates missing parent directories. Readers see the old or the new content.
+   * `beforeReplace`, when given, is awaited once the data is durable and just before `path` is replaced, and nothing
+   * else is awaited between the two; when it throws, `path` keeps its old content and the write rejects with that
+   * error. A fenced checkpoint checks its lease there, so a writer stopped mid-write cannot replace a file once it
+   * has lost its lease. Every implementation must call it (a fenced file system refuses one that did not).
    */
-  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>
+  writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void>
   /** Appends and fsyncs (creating the file and its parents if needed), for write-ahead logs. */
   appendFileDurable(path: string, data: string | Uint8Array): Promise<void>
   /** Whether anything exists at `path`. */
@@ -155,13 +159,18 @@ function namingPath(error: unknown, path: string): unknown {
 
 const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined)
 
-async function writeFileAtomic(path: string, data: string | Uint8Array, syncDir = fsyncDir): Promise<void> {
+function writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void> {
+  return writeAtomicSyncing(path, data, beforeReplace, fsyncDir)
+}
+
+async function writeAtomicSyncing(path: string, data: string | Uint8Array, beforeReplace: (() => Promise<void>) | undefined, syncDir: (dir: string) => Promise<void>): Promise<void> {
   const dir = dirname(path)
   const temp = tempPathFor(path)
   // The directory nearly always exists: opening first saves a call per write, and only a miss creates it.
   const fd = await openNew(temp)
   try {
     await writeDurably(fd, data, path)
+    if (beforeReplace !== undefined) await beforeReplace()
     await renamePath(temp, path)
   } catch (error) {
     // A failed write (ENOSPC, EIO) should not leave litter; a real crash still may, which readdir hides.
@@ -263,7 +272,9 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
     ...base,
     withOpenDirectories: undefined,
     writeFileAtomic:
-      base.writeFileAtomic === writeFileAtomic ? (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)) : base.writeFileAtomic,
+      base.writeFileAtomic === writeFileAtomic
+        ? (path, data, beforeReplace) => writeAtomicSyncing(path, data, beforeReplace, (dir) => dirs.fsync(dir))
+        : base.writeFileAtomic,
     remove: async (path) => (await dirs.forget(path), base.remove(path)),
     renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), base.renameDurable(from, to)),
     close: () => dirs.close(),

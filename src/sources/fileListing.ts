@@ -16,7 +16,7 @@ const EXTENSIONS = /\.(json|jsonl|ndjson)$/
 export interface ListingRules {
   /** Names matching it are never input (temp files of writers that write in place). */
   readonly ignoreFiles: RegExp | undefined
-  /** Files modified less than this long ago are left for a later listing. */
+  /** Files modified less than this long ago are left for a later listing (0: every file listed is read). */
   readonly minFileAgeMs: number
   /** Files modified before this are never read (older than `maxFileAgeMs` behind the newest file logged). */
   readonly ignoreOlderThanMs?: number
@@ -64,7 +64,9 @@ export async function listNewFiles(
       if (errorCode(error) === 'ENOENT') return undefined
       throw error
     })
-    if (s === undefined || now - s.mtimeMs < rules.minFileAgeMs) return undefined
+    // A file's time has sub-millisecond precision and `now` does not (and a writer's clock may be ahead): with no
+    // minimum age, a file modified in the listing's own millisecond is read, not taken for one modified in the future.
+    if (s === undefined || (rules.minFileAgeMs > 0 && now - s.mtimeMs < rules.minFileAgeMs)) return undefined
     if (rules.ignoreOlderThanMs !== undefined && s.mtimeMs < rules.ignoreOlderThanMs) return undefined
     if (!seen.has(name)) return { name, size: s.size, mtimeMs: s.mtimeMs }
     const readUpTo = seen.get(name)

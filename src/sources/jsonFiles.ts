@@ -25,7 +25,10 @@ export interface JsonFilesOptions<T> {
    * `{ file, line, codecPath, reason, text }` records. Without it, the first bad row fails the query.
    */
   readonly badRecords?: { readonly path: string }
-  /** Files modified less than this many ms ago are left for a later batch (default 0: every file listed is read). */
+  /**
+   * Files modified less than this many ms ago are left for a later batch (default 0: every file listed is read, also
+   * one whose modification time is ahead of this host's clock).
+   */
   readonly minFileAgeMs?: number
   /** File names matching this are never read, e.g. `/\.inprogress\./` for a writer's temp names. */
   readonly ignoreFiles?: RegExp
