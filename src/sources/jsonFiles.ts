@@ -6,7 +6,7 @@ import { errorCode } from '../durable/fs.js'
 import { PathNotFoundError, SourceFileChangedError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
 import { mapLimit } from '../util/mapLimit.js'
-import { type ListingRules, listNewFiles, missingDirectory } from './fileListing.js'
+import { type ListingRules, listNewFiles, missingDirectory, RECENT_MS } from './fileListing.js'
 import { FileLog, type LoggedFile } from './fileLog.js'
 import { type BadRow, readJsonLines } from './jsonLines.js'
 import type { Offset, Source, SourceReader } from './source.js'
@@ -35,6 +35,8 @@ export interface JsonFilesOptions<T> {
   /**
    * What a file that changed after it was logged for a batch means: `'fail'` (default) fails the batch naming it;
    * `'readAppended'` reads the logged bytes in their batch and bytes appended later as a new version of the file.
+   * A file is then logged only up to its last newline, so no batch holds a line its writer has not finished; a last
+   * line without a newline is read once the file is old enough (`minFileAgeMs` above 0, else 5 minutes unmodified).
    */
   readonly fileChanges?: 'fail' | 'readAppended'
   /** Skip input files deleted after they were logged (counted as `numMissingFiles`) instead of failing. */
@@ -52,8 +54,6 @@ export interface JsonFilesOptions<T> {
 
 const DEFAULT_MAX_FILES_PER_TRIGGER = 1000
 const DEFAULT_CONCURRENT_READS = 16
-/** How long after its last modification a logged file is still checked for appended bytes. */
-const RECENT_MS = 5 * 60_000
 
 /**
  * Reads JSON-lines files (`.json`, `.jsonl`, `.ndjson`) from `dir` as a stream: every file exactly once, in name
