@@ -1,6 +1,6 @@
 /**
- * The file-system door's contract: what every {@link CheckpointFs} (Node's, S3's, the fault injectors of tests)
- * promises, and the helpers every caller of one shares.
+ * The interface every file system of a checkpoint implements: what each operation must do, and how durable it is
+ * once it resolves. `nodeFs` (fs.ts) and `s3Fs` implement it; fault injection and fencing wrap it.
  */
 import type { PinnedFile } from './fdOps.js'
 
@@ -18,13 +18,17 @@ import type { PinnedFile } from './fdOps.js'
 export interface CheckpointFs {
   /** The whole file. Rejects with an error whose `code` is 'ENOENT' when it is missing. */
   readFile(path: string): Promise<Buffer>
-  /** Optional: the file as a stream of chunks, so a large one is never held whole (readers fall back to readFile). */
+  /** Optional: the file in chunks, never held whole (readers fall back to readFile); a chunk is valid until the next is asked for. */
   readChunks?(path: string): AsyncIterable<Uint8Array>
   /**
    * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
    * `path`, fsyncs the directory. Creates missing parent directories. Readers see the old or the new content.
+   * `beforeReplace`, when given, is awaited once the data is durable and just before `path` is replaced, and nothing
+   * else is awaited between the two; when it throws, `path` keeps its old content and the write rejects with that
+   * error. A fenced checkpoint checks its lease there, so a writer stopped mid-write cannot replace a file once it
+   * has lost its lease. Every implementation must call it (a fenced file system refuses one that did not).
    */
-  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>
+  writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void>
   /** Appends and fsyncs (creating the file and its parents if needed), for write-ahead logs. */
   appendFileDurable(path: string, data: string | Uint8Array): Promise<void>
   /** Whether anything exists at `path`. */
@@ -76,37 +80,11 @@ export interface CheckpointFs {
    * Optional: {@link CheckpointFs.writeFileAtomic}, except that the file appears at `path` only once every promise
    * of `after` has resolved; if one rejects, nothing appears and this rejects with the first such reason (in the
    * order given) once all have settled. The file may be written and fsynced meanwhile under its temp name. Callers
-   * without it await `after` first (see `writeFileAtomicAfter` in `format.ts`).
+   * without it await `after` first (see {@link writeFileAtomicAfter}).
    */
   writeFileAtomicAfter?(path: string, data: string | Uint8Array, after: readonly Promise<unknown>[]): Promise<void>
-  /**
-   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
-   * Optional: without it, errors name the path itself.
-   */
+  /** Optional: where `path` lives as a user would look for it (`s3://bucket/key`…), for error messages (else the path). */
   describe?(path: string): string
-}
-
-/**
- * Whether a directory entry name is hidden from {@link CheckpointFs.readdir}: temp files of interrupted atomic
- * writes and any other dot file.
- * @example
- * isHiddenName('.3.4242.a1b2.tmp') // true
- * @throws never.
- */
-export function isHiddenName(name: string): boolean {
-  return name.startsWith('.')
-}
-
-/**
- * The Node error code (`'ENOENT'`, `'ENOSPC'`, …) of a rejection from a {@link CheckpointFs}, if it has one.
- * @example
- * try { await fs.readFile(path) } catch (e) { if (errorCode(e) === 'ENOENT') return undefined; throw e }
- * @throws never.
- */
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined
 }
 
 /**

@@ -9,19 +9,42 @@
  * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
-import { createReadStream, readFile as readFileCallback } from 'node:fs'
+import { readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
-import { type CheckpointFs, errorCode, isHiddenName } from './checkpointFs.js'
+import { closeFd, fsyncDir, fsyncFd, openFd, pinPath, renamePath, writeAllFd } from './fdOps.js'
+import type { CheckpointFs } from './checkpointFs.js'
 import { OpenDirectories } from './openDirectories.js'
+import { readChunksReusing } from './readChunks.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
 import { writerThread } from './writerThread.js'
 
+export { type CheckpointFs, settledAll, writeFileAtomicAfter } from './checkpointFs.js'
 export { fsyncDir, type PinnedFile } from './fdOps.js'
-export { type CheckpointFs, errorCode, isHiddenName, settledAll, writeFileAtomicAfter } from './checkpointFs.js'
 export { tempPathFor } from './tempFiles.js'
 
+/**
+ * Whether a directory entry name is hidden from {@link CheckpointFs.readdir}: temp files of interrupted atomic
+ * writes and any other dot file.
+ * @example
+ * isHiddenName('.3.4242.a1b2.tmp') // true
+ * @throws never.
+ */
+export function isHiddenName(name: string): boolean {
+  return name.startsWith('.')
+}
+
+/**
+ * The Node error code (`'ENOENT'`, `'ENOSPC'`, …) of a rejection from a {@link CheckpointFs}, if it has one.
+ * @example
+ * try { await fs.readFile(path) } catch (e) { if (errorCode(e) === 'ENOENT') return undefined; throw e }
+ * @throws never.
+ */
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined
+}
 
 async function mkdirp(path: string): Promise<void> {
   const target = resolve(path)
@@ -70,13 +93,18 @@ function namingPath(error: unknown, path: string): unknown {
 
 const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined)
 
-async function writeFileAtomic(path: string, data: string | Uint8Array, syncDir = fsyncDir): Promise<void> {
+function writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void> {
+  return writeAtomicSyncing(path, data, beforeReplace, fsyncDir)
+}
+
+async function writeAtomicSyncing(path: string, data: string | Uint8Array, beforeReplace: (() => Promise<void>) | undefined, syncDir: (dir: string) => Promise<void>): Promise<void> {
   const dir = dirname(path)
   const temp = tempPathFor(path)
   // The directory nearly always exists: opening first saves a call per write, and only a miss creates it.
   const fd = await openNew(temp)
   try {
     await writeDurably(fd, data, path)
+    if (beforeReplace !== undefined) await beforeReplace()
     await renamePath(temp, path)
   } catch (error) {
     // A failed write (ENOSPC, EIO) should not leave litter; a real crash still may, which readdir hides.
@@ -178,21 +206,31 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
     ...base,
     withOpenDirectories: undefined,
     writeFileAtomic:
-      base.writeFileAtomic === writeFileAtomic ? (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)) : base.writeFileAtomic,
+      base.writeFileAtomic === writeFileAtomic
+        ? (path, data, beforeReplace) => writeAtomicSyncing(path, data, beforeReplace, (dir) => dirs.fsync(dir))
+        : base.writeFileAtomic,
     remove: async (path) => (await dirs.forget(path), base.remove(path)),
     renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), base.renameDurable(from, to)),
     close: () => dirs.close(),
   }
 }
 
-/** Over `this`, as `withOpenDirectories`: nodeFs's own atomic writes go to the writer thread. */
+/**
+ * Over `this`, as `withOpenDirectories`: nodeFs's own atomic writes go to the writer thread, except those with a
+ * `beforeReplace` check, which runs on this thread just before the rename.
+ */
 function withWriterThread(this: CheckpointFs): CheckpointFs & { close(): Promise<void> } {
   const view = withOpenDirectories.call(this)
   if (this.writeFileAtomic !== writeFileAtomic) return { ...view, withWriterThread: undefined }
   // The thread's own promise is returned as is: a later write ordered after it waits for it inside the thread.
   const write = (path: string, data: string | Uint8Array, after: readonly Promise<unknown>[]) =>
     writerThread.write(path, tempPathFor(path), typeof data === 'string' ? Buffer.from(data, 'utf8') : data, after)
-  return { ...view, withWriterThread: undefined, writeFileAtomic: (path, data) => write(path, data, []), writeFileAtomicAfter: write }
+  return {
+    ...view,
+    withWriterThread: undefined,
+    writeFileAtomic: (path, data, beforeReplace) => (beforeReplace === undefined ? write(path, data, []) : view.writeFileAtomic(path, data, beforeReplace)),
+    writeFileAtomicAfter: write,
+  }
 }
 
 /**
@@ -205,7 +243,7 @@ function withWriterThread(this: CheckpointFs): CheckpointFs & { close(): Promise
 export const nodeFs: CheckpointFs = {
   // The callback form: the same calls as fs/promises' readFile without a FileHandle per read (see fdOps.ts).
   readFile: (path) => new Promise((resolve, reject) => readFileCallback(path, (error, bytes) => (error ? reject(error) : resolve(bytes)))),
-  readChunks: (path) => createReadStream(path, { highWaterMark: 1 << 20 }),
+  readChunks: (path) => readChunksReusing(path, 1 << 20),
   writeFileAtomic,
   appendFileDurable,
   exists,
