@@ -9,11 +9,12 @@
  * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
-import { createReadStream, readFile as readFileCallback } from 'node:fs'
+import { readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
 import { OpenDirectories } from './openDirectories.js'
+import { readChunksReusing } from './readChunks.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
 
 export { fsyncDir, type PinnedFile } from './fdOps.js'
@@ -33,13 +34,17 @@ export { tempPathFor } from './tempFiles.js'
 export interface CheckpointFs {
   /** The whole file. Rejects with an error whose `code` is 'ENOENT' when it is missing. */
   readFile(path: string): Promise<Buffer>
-  /** Optional: the file as a stream of chunks, so a large one is never held whole (readers fall back to readFile). */
+  /** Optional: the file in chunks, never held whole (readers fall back to readFile); a chunk is valid until the next is asked for. */
   readChunks?(path: string): AsyncIterable<Uint8Array>
   /**
    * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
    * `path`, fsyncs the directory. Creates missing parent directories. Readers see the old or the new content.
+   * `beforeReplace`, when given, is awaited once the data is durable and just before `path` is replaced, and nothing
+   * else is awaited between the two; when it throws, `path` keeps its old content and the write rejects with that
+   * error. A fenced checkpoint checks its lease there, so a writer stopped mid-write cannot replace a file once it
+   * has lost its lease. Every implementation must call it (a fenced file system refuses one that did not).
    */
-  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>
+  writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void>
   /** Appends and fsyncs (creating the file and its parents if needed), for write-ahead logs. */
   appendFileDurable(path: string, data: string | Uint8Array): Promise<void>
   /** Whether anything exists at `path`. */
@@ -80,10 +85,7 @@ export interface CheckpointFs {
    * `remove` and `renameDurable` let go of what they touch; nobody else may remove or rename those directories.
    */
   withOpenDirectories?(): CheckpointFs & { close(): Promise<void> }
-  /**
-   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
-   * Optional: without it, errors name the path itself.
-   */
+  /** Optional: where `path` lives as a user would look for it (`s3://bucket/key`…), for error messages (else the path). */
   describe?(path: string): string
 }
 
@@ -157,13 +159,18 @@ function namingPath(error: unknown, path: string): unknown {
 
 const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined)
 
-async function writeFileAtomic(path: string, data: string | Uint8Array, syncDir = fsyncDir): Promise<void> {
+function writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void> {
+  return writeAtomicSyncing(path, data, beforeReplace, fsyncDir)
+}
+
+async function writeAtomicSyncing(path: string, data: string | Uint8Array, beforeReplace: (() => Promise<void>) | undefined, syncDir: (dir: string) => Promise<void>): Promise<void> {
   const dir = dirname(path)
   const temp = tempPathFor(path)
   // The directory nearly always exists: opening first saves a call per write, and only a miss creates it.
   const fd = await openNew(temp)
   try {
     await writeDurably(fd, data, path)
+    if (beforeReplace !== undefined) await beforeReplace()
     await renamePath(temp, path)
   } catch (error) {
     // A failed write (ENOSPC, EIO) should not leave litter; a real crash still may, which readdir hides.
@@ -265,7 +272,9 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
     ...base,
     withOpenDirectories: undefined,
     writeFileAtomic:
-      base.writeFileAtomic === writeFileAtomic ? (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)) : base.writeFileAtomic,
+      base.writeFileAtomic === writeFileAtomic
+        ? (path, data, beforeReplace) => writeAtomicSyncing(path, data, beforeReplace, (dir) => dirs.fsync(dir))
+        : base.writeFileAtomic,
     remove: async (path) => (await dirs.forget(path), base.remove(path)),
     renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), base.renameDurable(from, to)),
     close: () => dirs.close(),
@@ -282,7 +291,7 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
 export const nodeFs: CheckpointFs = {
   // The callback form: the same calls as fs/promises' readFile without a FileHandle per read (see fdOps.ts).
   readFile: (path) => new Promise((resolve, reject) => readFileCallback(path, (error, bytes) => (error ? reject(error) : resolve(bytes)))),
-  readChunks: (path) => createReadStream(path, { highWaterMark: 1 << 20 }),
+  readChunks: (path) => readChunksReusing(path, 1 << 20),
   writeFileAtomic,
   appendFileDurable,
   exists,

@@ -189,22 +189,36 @@ export class ClusterQuery implements StreamingQuery {
       if (task.lost || task.releasing || this.stopping !== undefined) void query.stop()
     } catch (e) {
       this.held.delete(p)
+      const ours = await this.failedWhileHeld(task, e)
       await this.exclusive(() => coordinator.release(task.lease)).catch(() => false)
-      if (!isFenced(e)) this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: ${this.work.tasks[p]!.label} could not start: ${(e as Error).message}`, e, undefined, undefined))
+      if (ours) this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: ${this.work.tasks[p]!.label} could not start: ${(e as Error).message}`, e, undefined, undefined))
     }
   }
 
-  /** A task's query ended: give its lease back, unless it was lost; a task that failed fails the member. */
+  /** A task's query ended: give its lease back, unless it was lost; a task that failed while held fails the member. */
   private taskEnded(task: HeldTask, q: StreamingQuery): void {
     if (this.held.get(task.p) !== task) return
     this.held.delete(task.p)
     this.lastOf.delete(task.p)
-    if (task.lost || (q.exception !== undefined && isFenced(q.exception))) {
-      this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost ${this.work.tasks[task.p]!.label} (epoch ${task.lease.epoch}); it stopped without committing further`)
-      return
-    }
-    this.track(this.exclusive(() => this.cluster.coordinator.release(task.lease)).then(() => undefined, () => undefined))
-    if (q.exception !== undefined) this.fail(q.exception)
+    const error = q.exception
+    this.track((async () => {
+      if ((task.lost || error !== undefined) && !(await this.failedWhileHeld(task, error))) return
+      await this.exclusive(() => this.cluster.coordinator.release(task.lease)).catch(() => false)
+      if (error !== undefined) this.fail(error)
+    })())
+  }
+
+  /**
+   * Whether a task that failed (or was lost) still held its lease at its epoch. If not, it is lost, not failed: its
+   * error came from losing the lease — refused by the fence, or, paused mid-batch or mid-recovery, reading a checkpoint
+   * its successor changed meanwhile (a log entry purged, a commit newer than the offsets it had listed).
+   */
+  private async failedWhileHeld(task: HeldTask, error: unknown): Promise<boolean> {
+    const { task: name, member, epoch } = task.lease
+    if (!task.lost && !isFenced(error) && (await this.cluster.coordinator.holds(name, member, epoch).catch(() => false))) return true
+    const why = error === undefined || isFenced(error) ? '' : ` (${(error as Error).message})`
+    this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost ${this.work.tasks[task.p]!.label} (epoch ${epoch}); it stopped without committing further${why}`)
+    return false
   }
 
   private handOver(task: HeldTask): void {

@@ -3,7 +3,8 @@
  * modification time each new file has, to be logged with its batch.
  */
 import type { Dirent } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errorCode } from '../durable/fs.js'
 import { PathNotFoundError, SourceFileChangedError } from '../errors.js'
@@ -12,11 +13,20 @@ import type { LoggedFile } from './fileLog.js'
 
 const EXTENSIONS = /\.(json|jsonl|ndjson)$/
 
+/**
+ * How long after its last modification a file may still be written to: a logged file that grows within it fails
+ * (without `readAppended`), and a line without a final newline is held back within it (with `readAppended`).
+ */
+export const RECENT_MS = 5 * 60_000
+
+/** How many bytes are read at a time, from the end, to find a growing file's last newline. */
+const TAIL_CHUNK = 64 * 1024
+
 /** How a directory is listed. */
 export interface ListingRules {
   /** Names matching it are never input (temp files of writers that write in place). */
   readonly ignoreFiles: RegExp | undefined
-  /** Files modified less than this long ago are left for a later listing. */
+  /** Files modified less than this long ago are left for a later listing (0: every file listed is read). */
   readonly minFileAgeMs: number
   /** Files modified before this are never read (older than `maxFileAgeMs` behind the newest file logged). */
   readonly ignoreOlderThanMs?: number
@@ -36,6 +46,9 @@ export function isInputName(name: string, ignoreFiles: RegExp | undefined): bool
  * The files of `dir` that a new batch should read, in name order: files not seen before, and (with `readAppended`)
  * the appended bytes of files seen before, as a new version from the size already read. Without `readAppended`, the
  * `recent` files (logged shortly ago, so perhaps still being written) are checked too, and one that grew fails.
+ * With `readAppended` a file is taken only up to its last newline: the bytes after it may be a line its writer is
+ * still writing, and wait for a later listing — until the file is old enough (`minFileAgeMs` above 0, or unmodified
+ * for RECENT_MS), when they count as its last line.
  * @throws PathNotFoundError when `dir` does not exist (unless waited for); SourceFileChangedError for a recent file
  * that grew after it was read; other file-system errors as they are.
  */
@@ -64,15 +77,46 @@ export async function listNewFiles(
       if (errorCode(error) === 'ENOENT') return undefined
       throw error
     })
-    if (s === undefined || now - s.mtimeMs < rules.minFileAgeMs) return undefined
+    // A file's time has sub-millisecond precision and `now` does not (and a writer's clock may be ahead): with no
+    // minimum age, a file modified in the listing's own millisecond is read, not taken for one modified in the future.
+    if (s === undefined || (rules.minFileAgeMs > 0 && now - s.mtimeMs < rules.minFileAgeMs)) return undefined
     if (rules.ignoreOlderThanMs !== undefined && s.mtimeMs < rules.ignoreOlderThanMs) return undefined
-    if (!seen.has(name)) return { name, size: s.size, mtimeMs: s.mtimeMs }
+    if (!seen.has(name)) {
+      if (!rules.readAppended || s.size === 0) return { name, size: s.size, mtimeMs: s.mtimeMs }
+      const end = await completeLinesEnd(join(dir, name), 0, s, now, rules)
+      return end === 0 ? undefined : { name, size: end, mtimeMs: s.mtimeMs }
+    }
     const readUpTo = seen.get(name)
     if (readUpTo === undefined || s.size <= readUpTo) return undefined
     if (!rules.readAppended) throw new SourceFileChangedError(join(dir, name), readUpTo, s.size)
-    return { name, size: s.size, mtimeMs: s.mtimeMs, from: readUpTo }
+    const end = await completeLinesEnd(join(dir, name), readUpTo, s, now, rules)
+    return end === readUpTo ? undefined : { name, size: end, mtimeMs: s.mtimeMs, from: readUpTo }
   })
   return listed.filter((f): f is LoggedFile => f !== undefined)
+}
+
+/**
+ * Where the bytes of a growing file that a batch may take end: after its last newline at or past `from`, or at its
+ * size once the file is old enough for a last line without a newline to be complete (or when it ends with one).
+ */
+async function completeLinesEnd(path: string, from: number, s: Stats, now: number, rules: ListingRules): Promise<number> {
+  if (rules.minFileAgeMs > 0 || now - s.mtimeMs >= RECENT_MS) return s.size
+  const handle = await open(path, 'r')
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(TAIL_CHUNK, s.size - from))
+    for (let end = s.size; end > from; ) {
+      const start = Math.max(from, end - buffer.length)
+      const { bytesRead } = await handle.read(buffer, 0, end - start, start)
+      // Fewer bytes than listed: the file was replaced meanwhile, which reading the batch reports.
+      if (bytesRead < end - start) return s.size
+      const newline = buffer.subarray(0, bytesRead).lastIndexOf(0x0a)
+      if (newline >= 0) return start + newline + 1
+      end = start
+    }
+    return from
+  } finally {
+    await handle.close()
+  }
 }
 
 /**

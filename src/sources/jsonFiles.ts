@@ -6,7 +6,7 @@ import { errorCode } from '../durable/fs.js'
 import { PathNotFoundError, SourceFileChangedError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
 import { mapLimit } from '../util/mapLimit.js'
-import { type ListingRules, listNewFiles, missingDirectory } from './fileListing.js'
+import { type ListingRules, listNewFiles, missingDirectory, RECENT_MS } from './fileListing.js'
 import { FileLog, type LoggedFile } from './fileLog.js'
 import { type BadRow, readJsonLines } from './jsonLines.js'
 import type { Offset, Source, SourceReader } from './source.js'
@@ -25,13 +25,18 @@ export interface JsonFilesOptions<T> {
    * `{ file, line, codecPath, reason, text }` records. Without it, the first bad row fails the query.
    */
   readonly badRecords?: { readonly path: string }
-  /** Files modified less than this many ms ago are left for a later batch (default 0: every file listed is read). */
+  /**
+   * Files modified less than this many ms ago are left for a later batch (default 0: every file listed is read, also
+   * one whose modification time is ahead of this host's clock).
+   */
   readonly minFileAgeMs?: number
   /** File names matching this are never read, e.g. `/\.inprogress\./` for a writer's temp names. */
   readonly ignoreFiles?: RegExp
   /**
    * What a file that changed after it was logged for a batch means: `'fail'` (default) fails the batch naming it;
    * `'readAppended'` reads the logged bytes in their batch and bytes appended later as a new version of the file.
+   * A file is then logged only up to its last newline, so no batch holds a line its writer has not finished; a last
+   * line without a newline is read once the file is old enough (`minFileAgeMs` above 0, else 5 minutes unmodified).
    */
   readonly fileChanges?: 'fail' | 'readAppended'
   /** Skip input files deleted after they were logged (counted as `numMissingFiles`) instead of failing. */
@@ -49,8 +54,6 @@ export interface JsonFilesOptions<T> {
 
 const DEFAULT_MAX_FILES_PER_TRIGGER = 1000
 const DEFAULT_CONCURRENT_READS = 16
-/** How long after its last modification a logged file is still checked for appended bytes. */
-const RECENT_MS = 5 * 60_000
 
 /**
  * Reads JSON-lines files (`.json`, `.jsonl`, `.ndjson`) from `dir` as a stream: every file exactly once, in name
