@@ -44,11 +44,19 @@ export function threadCpuMs(pids: readonly number[] = [process.pid]): Map<string
 
 /**
  * What the threads spent between two readings: the busiest thread's CPU (the critical path when one thread runs the
- * tasks; one of the workers when several do) and the CPU of all threads. Undefined where /proc is not there.
- * @example const before = threadCpuMs(); work(); const spent = cpuSpent(before, threadCpuMs())
+ * tasks; one of the workers when several do), the CPU of the `taskThreads` busiest threads (the threads that run
+ * the tasks), of the others (V8's collector and compiler threads, the fs pool) and of all threads. Undefined where
+ * /proc is not there.
+ * @example const before = threadCpuMs(); work(); const spent = cpuSpent(before, threadCpuMs(), 1)
  */
-export function cpuSpent(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Record<string, number> | undefined {
+export function cpuSpent(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, taskThreads: number): Record<string, number> | undefined {
   if (after.size === 0) return undefined
-  const spent = [...after].map(([thread, ms]) => ms - (before.get(thread) ?? 0))
-  return { 'cpu of the busiest thread': Math.max(...spent), 'cpu of all threads': spent.reduce((n, ms) => n + ms, 0) }
+  const spent = [...after].map(([thread, ms]) => ms - (before.get(thread) ?? 0)).sort((a, b) => b - a)
+  const sum = (xs: readonly number[]) => xs.reduce((n, ms) => n + ms, 0)
+  return {
+    'cpu of the busiest thread': spent[0]!,
+    'cpu of the task threads': sum(spent.slice(0, taskThreads)),
+    'cpu of the other threads': sum(spent.slice(taskThreads)),
+    'cpu of all threads': sum(spent),
+  }
 }

@@ -1,6 +1,7 @@
 import type { Operator, PlanNode } from './plan/nodes.js'
 import { planNodeOf } from './plan/nodes.js'
 import type { WriteStreamOptions } from './exec/queryRun.js'
+import { workerResourceLimits } from './exec/workerLimits.js'
 import type { StreamingQuery } from './exec/streamingQuery.js'
 import type { PartitionedSource } from './sources/partitioned.js'
 import type { Source } from './sources/source.js'
@@ -16,7 +17,8 @@ export type { WriteStreamOptions }
 export interface DataStreamWriter {
   /**
    * Compiles the plan, checks it against the output mode and the checkpoint, and starts the query.
-   * @throws InvalidQueryError for an invalid plan or output mode; checkpoint errors when the checkpoint cannot be used.
+   * @throws InvalidQueryError for an invalid plan or output mode, or for invalid `workerResourceLimits`; checkpoint errors
+   * when the checkpoint cannot be used.
    */
   start(): Promise<StreamingQuery>
 }
@@ -75,7 +77,13 @@ export class Stream<T> {
 
   /** Configures the sink, output mode, trigger and checkpoint of the query. */
   writeStream(options: WriteStreamOptions<T>): DataStreamWriter {
-    return { start: () => this.starter.startQuery(this.source, this.nodes, options as WriteStreamOptions<unknown>) }
+    return {
+      start: async () => {
+        // Checked for every query, so that limits given without worker threads (or misspelt) are refused, not ignored.
+        workerResourceLimits(options)
+        return this.starter.startQuery(this.source, this.nodes, options as WriteStreamOptions<unknown>)
+      },
+    }
   }
 
   /** The plan nodes piped so far (for laws and tools). */

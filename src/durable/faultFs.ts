@@ -180,11 +180,11 @@ export function faultyFs(inner: CheckpointFs, fault: Fault, options: FaultFsOpti
     },
     readdir: (path) => read(`readdir ${show(path)}`, () => inner.readdir(path)),
     size: (path) => read(`size ${show(path)}`, () => inner.size(path)),
-    writeFileAtomic: (path, data) =>
+    writeFileAtomic: (path, data, beforeReplace) =>
       mutate(
         'writeFileAtomic',
         path,
-        () => inner.writeFileAtomic(path, data),
+        () => inner.writeFileAtomic(path, data, beforeReplace),
         // The temp file is as far as a torn atomic write gets: the target keeps its old content.
         async (index) => {
           await inner.mkdirp(dirname(path))

@@ -9,83 +9,18 @@
  * logs, sink manifests, rescale's directory swaps) is read and written through a {@link CheckpointFs}, so tests and
  * laws can swap in a fault injector (see `faultFs.ts`) and crash a query at any single I/O step.
  */
-import { createReadStream, readFile as readFileCallback } from 'node:fs'
+import { readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { closeFd, fsyncDir, fsyncFd, openFd, type PinnedFile, pinPath, renamePath, writeAllFd } from './fdOps.js'
+import { closeFd, fsyncDir, fsyncFd, openFd, pinPath, renamePath, writeAllFd } from './fdOps.js'
+import type { CheckpointFs } from './checkpointFs.js'
 import { OpenDirectories } from './openDirectories.js'
+import { readChunksReusing } from './readChunks.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
 
+export type { CheckpointFs } from './checkpointFs.js'
 export { fsyncDir, type PinnedFile } from './fdOps.js'
 export { tempPathFor } from './tempFiles.js'
-
-/**
- * File-system operations the checkpoint layer needs, with the durability each one promises.
- * Mutating methods (`writeFileAtomic`, `appendFileDurable`, `mkdirp`, `remove`, `renameDurable`, `createExclusive`) are durable when
- * their promise resolves; a crash before that leaves either the old state or the new one, never a mix, except that
- * an interrupted `appendFileDurable` may leave a partial tail (write-ahead-log readers must tolerate it).
- * @example
- * const fs: CheckpointFs = nodeFs
- * await fs.writeFileAtomic('/ckpt/offsets/0', 'v1\n…')
- * const names = await fs.readdir('/ckpt/offsets') // ['0']
- * @throws Node-style errors (`code` 'ENOENT', 'ENOSPC', 'EIO', …) as documented on each method.
- */
-export interface CheckpointFs {
-  /** The whole file. Rejects with an error whose `code` is 'ENOENT' when it is missing. */
-  readFile(path: string): Promise<Buffer>
-  /** Optional: the file as a stream of chunks, so a large one is never held whole (readers fall back to readFile). */
-  readChunks?(path: string): AsyncIterable<Uint8Array>
-  /**
-   * Replaces `path` atomically: writes `.<basename>.<pid>.<random>.tmp` next to it, fsyncs it, renames it over
-   * `path`, fsyncs the directory. Creates missing parent directories. Readers see the old or the new content.
-   */
-  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>
-  /** Appends and fsyncs (creating the file and its parents if needed), for write-ahead logs. */
-  appendFileDurable(path: string, data: string | Uint8Array): Promise<void>
-  /** Whether anything exists at `path`. */
-  exists(path: string): Promise<boolean>
-  /** Entry names of a directory, sorted, without hidden/temp names (starting with '.'); [] if it is missing. */
-  readdir(path: string): Promise<string[]>
-  /** Creates a directory and its missing parents, durably. Existing directories are fine. */
-  mkdirp(path: string): Promise<void>
-  /** Removes a file or a directory tree. A missing path is fine. */
-  remove(path: string): Promise<void>
-  /**
-   * Renames a file or directory and fsyncs the parent directories, so the rename is on disk when this resolves.
-   * Rejects with 'ENOENT' when `from` is missing, 'ENOTEMPTY' when `to` is a non-empty directory.
-   */
-  renameDurable(from: string, to: string): Promise<void>
-  /** Size in bytes. Rejects with 'ENOENT' when missing. */
-  size(path: string): Promise<number>
-  /**
-   * Creates `path` with `data` only if nothing exists there, durably, and without ever exposing a partly written
-   * file. Resolves false if `path` exists. Used for the checkpoint lock.
-   */
-  createExclusive(path: string, data: string | Uint8Array): Promise<boolean>
-  /**
-   * Removes the temp files that atomic writes of crashed processes left anywhere under `root` (a process still alive
-   * may be mid-write, so its temp files stay, as do those of lock claims); returns the paths removed. Optional: a
-   * file system without it keeps its litter, which `readdir` hides anyway.
-   */
-  sweepTempFiles?(root: string): Promise<string[]>
-  /**
-   * Optional: opens `path` and keeps it open, so that `stillAt()` can later tell with one lstat, without reading the
-   * file, whether `path` still names that same file (not removed, not replaced). The checkpoint lock checks its hold
-   * this way before every commit; without it, the lock reads its file each time. Rejects with 'ENOENT' when missing.
-   */
-  pinFile?(path: string): Promise<PinnedFile>
-  /**
-   * Optional: this file system as seen by a writer that owns the directories it writes into until `close()` (a
-   * checkpoint under its lock), which may keep directories open between the fsyncs of its atomic writes. Its own
-   * `remove` and `renameDurable` let go of what they touch; nobody else may remove or rename those directories.
-   */
-  withOpenDirectories?(): CheckpointFs & { close(): Promise<void> }
-  /**
-   * Where `path` lives, as a user would look for it (e.g. `s3://bucket/key` for an object store), for error messages.
-   * Optional: without it, errors name the path itself.
-   */
-  describe?(path: string): string
-}
 
 /**
  * Whether a directory entry name is hidden from {@link CheckpointFs.readdir}: temp files of interrupted atomic
@@ -157,13 +92,18 @@ function namingPath(error: unknown, path: string): unknown {
 
 const removeQuietly = (path: string): Promise<void> => fsp.rm(path, { force: true }).catch(() => undefined)
 
-async function writeFileAtomic(path: string, data: string | Uint8Array, syncDir = fsyncDir): Promise<void> {
+function writeFileAtomic(path: string, data: string | Uint8Array, beforeReplace?: () => Promise<void>): Promise<void> {
+  return writeAtomicSyncing(path, data, beforeReplace, fsyncDir)
+}
+
+async function writeAtomicSyncing(path: string, data: string | Uint8Array, beforeReplace: (() => Promise<void>) | undefined, syncDir: (dir: string) => Promise<void>): Promise<void> {
   const dir = dirname(path)
   const temp = tempPathFor(path)
   // The directory nearly always exists: opening first saves a call per write, and only a miss creates it.
   const fd = await openNew(temp)
   try {
     await writeDurably(fd, data, path)
+    if (beforeReplace !== undefined) await beforeReplace()
     await renamePath(temp, path)
   } catch (error) {
     // A failed write (ENOSPC, EIO) should not leave litter; a real crash still may, which readdir hides.
@@ -265,7 +205,9 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
     ...base,
     withOpenDirectories: undefined,
     writeFileAtomic:
-      base.writeFileAtomic === writeFileAtomic ? (path, data) => writeFileAtomic(path, data, (dir) => dirs.fsync(dir)) : base.writeFileAtomic,
+      base.writeFileAtomic === writeFileAtomic
+        ? (path, data, beforeReplace) => writeAtomicSyncing(path, data, beforeReplace, (dir) => dirs.fsync(dir))
+        : base.writeFileAtomic,
     remove: async (path) => (await dirs.forget(path), base.remove(path)),
     renameDurable: async (from, to) => (await Promise.all([dirs.forget(from), dirs.forget(to)]), base.renameDurable(from, to)),
     close: () => dirs.close(),
@@ -282,7 +224,7 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
 export const nodeFs: CheckpointFs = {
   // The callback form: the same calls as fs/promises' readFile without a FileHandle per read (see fdOps.ts).
   readFile: (path) => new Promise((resolve, reject) => readFileCallback(path, (error, bytes) => (error ? reject(error) : resolve(bytes)))),
-  readChunks: (path) => createReadStream(path, { highWaterMark: 1 << 20 }),
+  readChunks: (path) => readChunksReusing(path, 1 << 20),
   writeFileAtomic,
   appendFileDurable,
   exists,

@@ -73,6 +73,7 @@ export function fairShares(members: readonly string[], tasks: number): Map<strin
  * monotonic clock, which runs on while the process is stopped), and the change is issued in the same turn; an older
  * one is asked again. `maxAnswerAgeMs` must stay below the time a fresh lease has left (a cluster passes two
  * heartbeats, about half the TTL); the only step left unchecked is the synchronous hand-over of the change to the OS.
+ * An atomic write asks after its data is written and synced, right before the rename that makes it visible.
  * @example const fs = fencedFs(nodeFs, coordinator, { task: '3', member: 'm1', epoch: lease.epoch }, { maxAnswerAgeMs: 1_000 })
  * @throws FencedError from any change once the lease was lost.
  */
@@ -80,9 +81,16 @@ export function fencedFs(inner: CheckpointFs, coordinator: Pick<Coordinator, 'ho
   const guard = freshHold(coordinator, fence, timing)
   const fenced: CheckpointFs = {
     ...inner,
-    async writeFileAtomic(path, data) {
-      await guard()
-      return inner.writeFileAtomic(path, data)
+    async writeFileAtomic(path, data, beforeReplace) {
+      // Checked where the file is replaced, not before its data is written: a member stopped while its temp file is
+      // written and synced, and resumed past its TTL, would otherwise replace a file its successor has committed.
+      let checked = false
+      await inner.writeFileAtomic(path, data, async () => {
+        await guard()
+        checked = true
+        if (beforeReplace !== undefined) await beforeReplace()
+      })
+      if (!checked) throw new Error(`fencedFs: the wrapped file system replaced ${path} without calling beforeReplace, so the lease could not be checked there; a cluster's checkpoint needs a CheckpointFs whose writeFileAtomic calls it (nodeFs and s3Fs do)`)
     },
     async appendFileDurable(path, data) {
       await guard()

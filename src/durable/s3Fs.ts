@@ -127,7 +127,9 @@ export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
   return {
     describe,
     readFile,
-    async writeFileAtomic(path, data) {
+    async writeFileAtomic(path, data, beforeReplace) {
+      // A put replaces the object in one request: the last step before it is the place for beforeReplace.
+      if (beforeReplace !== undefined) await beforeReplace()
       await put(path, data)
     },
     async appendFileDurable(path, data) {

@@ -52,7 +52,11 @@ export async function readCheckpointLines(
     }
     pending = pending === undefined ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([pending, chunk])
     const read = readEnvelopeHead(path, pending, false)
-    if (read === 'incomplete') continue
+    // A chunk is valid only until the next is asked for: keep a copy of a head that goes on in the next chunk.
+    if (read === 'incomplete') {
+      pending = Buffer.from(pending)
+      continue
+    }
     head = read
     body = new BodyLines(head, open(head.version, head.bodyStart + head.expectedLength, span), span)
     body.push(pending.subarray(head.bodyStart))

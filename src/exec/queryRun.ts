@@ -13,6 +13,7 @@ import type { Executable } from './instantiate.js'
 import type { StreamingQueryProgress } from './progress.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
+import type { WorkerResourceLimits } from './workerLimits.js'
 
 /**
  * Options of `writeStream`, as Spark's DataStreamWriter.
@@ -32,6 +33,11 @@ export interface WriteStreamOptions<T> {
    * on the calling thread). Above 1, the query must be defined in a module with `defineQuery`, which each worker imports.
    */
   readonly parallelism?: number
+  /**
+   * The V8 heap limits of each worker thread (with `parallelism` above 1), in MiB; fields left out keep the engine's
+   * default (`WORKER_RESOURCE_LIMITS`: a 96 MiB young generation) or V8's. Refused with parallelism 1.
+   */
+  readonly workerResourceLimits?: WorkerResourceLimits
   /**
    * Runs the tasks of a query over a partitioned source in a cluster: every process that starts the same query with
    * the same cluster name shares its tasks through `coordinator` (leases, fair shares, takeover, fencing).

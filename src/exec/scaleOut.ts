@@ -4,6 +4,7 @@ import type { SessionContext } from './queryRun.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import { type PartitionedQueryDefinition, startTasks } from './tasks.js'
 import { tasksMetadata } from '../checkpoint/tasksMetadata.js'
+import { workerResourceLimits } from './workerLimits.js'
 import { startOnWorkers } from './workers.js'
 import type { QueryModuleRef, WorkerSessionOptions } from './workerProtocol.js'
 
@@ -34,7 +35,7 @@ export async function startScaledOut(
   const { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas } = session
   const settings = { shufflePartitions, numRecentProgressUpdates, snapshotInterval, minBatchesToRetain, stateDeltas }
   if (def.checkpointLocation !== undefined) await tasksMetadata(context.fs, def.checkpointLocation, def.source.partitioning.partitions)
-  return startOnWorkers(context, scaling.definedIn!, def.source.partitioning.partitions, parallelism, settings)
+  return startOnWorkers(context, scaling.definedIn!, def.source.partitioning.partitions, parallelism, settings, workerResourceLimits(def))
 }
 
 /**

@@ -9,11 +9,13 @@ import type { SessionContext } from './queryRun.js'
 import { aggregateOf, type ScaleOutStatus, taskStatus } from './scaleOutView.js'
 import type { StreamingQuery } from './streamingQuery.js'
 import type { Trigger } from './trigger.js'
+import { WORKER_RESOURCE_LIMITS, type WorkerResourceLimits } from './workerLimits.js'
 import type { ErrorText, FromWorker, QueryModuleRef, ToWorker, WorkerData, WorkerSessionOptions } from './workerProtocol.js'
 
 /**
  * Starts a query over a partitioned source on `parallelism` worker threads: worker w runs the tasks p with
- * p mod parallelism = w, each importing the query from its module. Resolves once every worker started its tasks.
+ * p mod parallelism = w, each importing the query from its module, each with the V8 heap limits `resourceLimits`.
+ * Resolves once every worker started its tasks.
  * @example const query = await startOnWorkers(context, { module: import.meta.url, exportName: 'query', params: {} }, 8, 2, options)
  * @throws QueryModuleError when a worker cannot import the query; any start-up error of a task (re-raised with its
  * code), after every worker has been stopped.
@@ -24,8 +26,9 @@ export async function startOnWorkers(
   partitions: number,
   parallelism: number,
   options: WorkerSessionOptions,
+  resourceLimits: WorkerResourceLimits = WORKER_RESOURCE_LIMITS,
 ): Promise<StreamingQuery> {
-  const query = new WorkersQuery(session, definedIn, partitions, Math.min(parallelism, partitions), options)
+  const query = new WorkersQuery(session, definedIn, partitions, Math.min(parallelism, partitions), options, resourceLimits)
   await query.started
   return query
 }
@@ -69,13 +72,14 @@ class WorkersQuery implements StreamingQuery {
     partitions: number,
     parallelism: number,
     options: WorkerSessionOptions,
+    resourceLimits: WorkerResourceLimits,
   ) {
     const entry = workerEntry()
     this.ownerOf = Array.from({ length: partitions }, (_, p) => p % parallelism)
     this.workers = Array.from({ length: parallelism }, (_, w) => {
       const tasks = this.ownerOf.flatMap((owner, p) => (owner === w ? [p] : []))
       const data: WorkerData = { definedIn, tasks, session: options }
-      return new Worker(entry, { workerData: data })
+      return new Worker(entry, { workerData: data, resourceLimits: { ...resourceLimits } })
     })
     const starts = this.workers.map((worker) => this.watch(worker))
     this.started = Promise.all(starts.map((s) => s.started)).then(

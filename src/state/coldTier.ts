@@ -7,6 +7,7 @@
  */
 import type { LineSpan } from '../durable/streamedFile.js'
 import { keyIdOf, stableHash, windowedId } from '../util/keys.js'
+import { LineRuns } from './lineRuns.js'
 
 /** Turns one parsed line of a cold file into an entry of the store (the applier an eager restore uses). */
 export type LineApplier = (item: unknown, lineNo: number, partition: number) => void
@@ -26,22 +27,28 @@ function lineId(item: StoredLine): string {
 /** The fewest bytes an entry line of a snapshot takes, with its newline (`{"k":0,"s":0}`). */
 const MIN_LINE = 14
 
-/** Spreads the bits of a 32-bit FNV-1a hash so its low bits pick a slot well (murmur3's finaliser). */
-function slotOf(hash: number, mask: number): number {
+/** Room for this many lines of a file at first: once they are kept, their length tells how many the file holds. */
+const FIRST_GUESS = 4096
+
+/**
+ * The slot of a 32-bit FNV-1a hash among `count` slots: its bits spread by murmur3's finaliser, then scaled to the
+ * slot count (multiply and shift, so the count need not be a power of two).
+ */
+function slotOf(hash: number, count: number): number {
   let h = hash ^ (hash >>> 16)
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) & mask
+  return Math.floor(((h ^ (h >>> 16)) >>> 0) * count / 4294967296)
 }
 
 /**
- * Snapshot lines not yet turned into entries, looked up by key id. Each line costs about 25 bytes of typed arrays and
- * 16–32 of index besides its text. The arrays of a file's lines are sized from the file's length (lines are at least
- * {@link MIN_LINE} bytes, so they never grow while a file is read, at the price of room for as many lines as the
- * shortest would make); the
- * index is built in one pass when the first lookup comes, not grown line by line. A line taken (or discarded) is only
- * marked gone, and the whole tier is released once no line is left.
+ * Snapshot lines not yet turned into entries, looked up by key id. Each line costs 9 bytes of typed arrays (where it
+ * starts in its text, its key's hash, whether it is gone) and 12–18 of index besides its text; its text, partition
+ * and line number are kept per run of lines (see `lineRuns.ts`), and its end is the next newline of its text. The
+ * arrays are sized once a file's first few thousand lines show how long its lines are, and grow (doubling) only when
+ * the rest of the file has shorter lines; the index is built in one pass when the first lookup comes, not grown line by line. A
+ * line taken (or discarded) is only marked gone, and the whole tier is released once no line is left.
  * @example const cold = new ColdTier(); cold.openFile(apply, bytes); cold.add('user-1', 3, 2, span); cold.take('user-1') // true: apply ran
  */
 export class ColdTier {
@@ -49,14 +56,11 @@ export class ColdTier {
   /** For each text, the index of its file's applier. */
   private readonly textFile: number[] = []
   private readonly appliers: LineApplier[] = []
+  private readonly runs = new LineRuns()
   private lastText: string | undefined
   private lines!: number
-  private textOf!: Int32Array
   private startOf!: Int32Array
-  private endOf!: Int32Array
-  private lineNoOf!: Int32Array
   private hashOf!: Int32Array
-  private partitionOf!: Int32Array
   private gone!: Uint8Array
   /** The index: slot i is `[2i]` line + 1 (0 is empty) and `[2i + 1]` the line's key hash, side by side in memory. */
   private slots!: Int32Array
@@ -65,6 +69,8 @@ export class ColdTier {
   /** Lines not yet taken or discarded (a line replaced by a later one of its key counts until the index is built). */
   private left = 0
   private textChars = 0
+  /** The file being read: its size, and the lines and characters kept before it; `sized` once its line count was guessed. */
+  private file = { bytes: 0, firstLine: 0, firstChars: 0, sized: true }
   /** The line parsed by the last successful {@link find}. */
   private found: StoredLine | undefined
 
@@ -79,26 +85,41 @@ export class ColdTier {
   openFile(apply: LineApplier, bytes: number): void {
     this.appliers.push(apply)
     this.lastText = undefined
-    this.growLines(this.lines + Math.ceil(bytes / MIN_LINE) + 16)
+    this.file = { bytes, firstLine: this.lines, firstChars: this.textChars, sized: false }
+    this.growLines(this.lines + Math.min(Math.ceil(bytes / MIN_LINE), FIRST_GUESS) + 16)
   }
 
-  /** Keeps the line `span` points at (already checked) for key `id` of `partition`. */
+  /** Keeps the line `span` points at (already checked) for key `id` of `partition`; the line ends at the text's next newline or end. */
   add(id: string, partition: number, lineNo: number, span: LineSpan): void {
-    if (span.text !== this.lastText) {
-      this.lastText = span.text
-      this.texts.push(span.text)
-      this.textFile.push(this.appliers.length - 1)
-      this.textChars += span.text.length
-    }
-    if (this.lines === this.gone.length) this.growLines(this.lines * 2)
+    if (span.text !== this.lastText) this.addText(span.text)
+    if (this.lines === this.gone.length) this.growLines(this.nextSize(span))
     const line = this.lines++
-    this.textOf[line] = this.texts.length - 1
+    this.runs.add(line, this.texts.length - 1, partition, lineNo)
     this.startOf[line] = span.start
-    this.endOf[line] = span.end
-    this.lineNoOf[line] = lineNo
     this.hashOf[line] = stableHash(id)
-    this.partitionOf[line] = partition
     this.left++
+  }
+
+  /**
+   * The room for lines once the arrays are full: the first time in a file, for as many lines as the file holds if the
+   * rest of it has lines as long as those read so far (plus a tenth); after that, twice as many.
+   */
+  private nextSize(span: LineSpan): number {
+    const file = this.file
+    if (file.sized) return this.lines * 2
+    file.sized = true
+    const lines = this.lines - file.firstLine
+    const chars = this.textChars - file.firstChars - span.text.length + span.start
+    const expected = Math.ceil((file.bytes * lines * 1.1) / Math.max(chars, 1))
+    const size = file.firstLine + Math.min(expected, Math.ceil(file.bytes / MIN_LINE)) + 16
+    return size > this.lines ? size : this.lines * 2
+  }
+
+  private addText(text: string): void {
+    this.lastText = text
+    this.texts.push(text)
+    this.textFile.push(this.appliers.length - 1)
+    this.textChars += text.length
   }
 
   /** Lines not yet taken or discarded. */
@@ -132,19 +153,23 @@ export class ColdTier {
   /** Every remaining line, parsed (`{k, s, w?, t?}`, as written), with its partition. */
   *remaining(): IterableIterator<{ partition: number; item: unknown }> {
     this.index()
-    for (let line = 0; line < this.lines; line++) {
-      if (this.gone[line] === 0) yield { partition: this.partitionOf[line]!, item: this.parse(line) }
+    for (let run = 0; run < this.runs.count; run++) {
+      const partition = this.runs.partitionOf(run)
+      for (let line = this.runs.firstLine(run, 0), end = this.runs.firstLine(run + 1, this.lines); line < end; line++) {
+        if (this.gone[line] === 0) yield { partition, item: this.parse(line) }
+      }
     }
   }
 
   /** Bytes held: the kept text (2 bytes a character at most), the arrays of the lines kept and the index. */
   get bytes(): number {
-    return this.textChars * 2 + this.lines * 25 + this.slots.length * 4
+    return this.textChars * 2 + this.gone.length * 9 + this.runs.count * 32 + this.slots.length * 4
   }
 
   private takeLine(line: number, item: StoredLine): void {
-    const apply = this.appliers[this.textFile[this.textOf[line]!]!]!
-    const [lineNo, partition] = [this.lineNoOf[line]!, this.partitionOf[line]!]
+    const run = this.runs.of(line)
+    const apply = this.appliers[this.textFile[this.runs.textOf(run)]!]!
+    const [lineNo, partition] = [this.runs.lineNoOf(run, line), this.runs.partitionOf(run)]
     this.drop(line)
     apply(item, lineNo, partition)
   }
@@ -155,7 +180,10 @@ export class ColdTier {
   }
 
   private parse(line: number): StoredLine {
-    return JSON.parse(this.texts[this.textOf[line]!]!.slice(this.startOf[line], this.endOf[line])) as StoredLine
+    const text = this.texts[this.runs.textOf(this.runs.of(line))]!
+    const start = this.startOf[line]!
+    const end = text.indexOf('\n', start)
+    return JSON.parse(text.slice(start, end < 0 ? text.length : end)) as StoredLine
   }
 
   /** The remaining line whose key id is `id`, or -1; sets {@link found} to it parsed. */
@@ -164,8 +192,8 @@ export class ColdTier {
     this.index()
     const hash = stableHash(id) | 0
     const slots = this.slots
-    const mask = (slots.length >> 1) - 1
-    for (let slot = slotOf(hash, mask); ; slot = (slot + 1) & mask) {
+    const count = slots.length >> 1
+    for (let slot = slotOf(hash, count); ; slot = slot + 1 === count ? 0 : slot + 1) {
       const entry = slots[slot << 1]!
       if (entry === 0) return -1
       const line = entry - 1
@@ -179,28 +207,28 @@ export class ColdTier {
   }
 
   /**
-   * Indexes the lines kept since the last lookup, in a new index at most half full when they do not fit. A line of
-   * the same id as a remaining earlier one marks that one gone: a later line replaces an earlier one, as in an eager
-   * restore.
+   * Indexes the lines kept since the last lookup. When they would fill the index more than two thirds, a new one is
+   * made with half as many slots again as lines (twice as many when it replaces one: more files are coming); every
+   * slot costs 8 bytes, which the first touch of its page makes expensive. A line of the same id as a remaining
+   * earlier one marks that one gone: a later line replaces an earlier one, as in an eager restore.
    */
   private index(): void {
     if (this.indexed === this.lines) return
     let from = this.indexed
-    if (this.lines * 2 > this.slots.length >> 1) {
-      let size = 4096
-      while (size < this.lines * 4) size *= 2
-      this.slots = new Int32Array(size)
+    if (this.lines * 3 > (this.slots.length >> 1) * 2) {
+      const count = Math.max(1024, Math.ceil(this.lines * (this.slots.length === 0 ? 1.5 : 3)))
+      this.slots = new Int32Array(count * 2)
       from = 0
     }
     const slots = this.slots
-    const mask = (slots.length >> 1) - 1
+    const count = slots.length >> 1
     for (let line = from; line < this.lines; line++) {
       if (this.gone[line] !== 0) continue
       const hash = this.hashOf[line]!
-      let slot = slotOf(hash, mask)
+      let slot = slotOf(hash, count)
       for (let entry = slots[slot << 1]!; entry !== 0; entry = slots[slot << 1]!) {
         if (line >= this.indexed && slots[(slot << 1) + 1] === hash && this.gone[entry - 1] === 0) this.replaceIfSame(entry - 1, line)
-        slot = (slot + 1) & mask
+        slot = slot + 1 === count ? 0 : slot + 1
       }
       slots[slot << 1] = line + 1
       slots[(slot << 1) + 1] = hash
@@ -222,12 +250,8 @@ export class ColdTier {
       next.set(old.subarray(0, this.lines))
       return next
     }
-    this.textOf = grow(this.textOf, (n) => new Int32Array(n))
     this.startOf = grow(this.startOf, (n) => new Int32Array(n))
-    this.endOf = grow(this.endOf, (n) => new Int32Array(n))
-    this.lineNoOf = grow(this.lineNoOf, (n) => new Int32Array(n))
     this.hashOf = grow(this.hashOf, (n) => new Int32Array(n))
-    this.partitionOf = grow(this.partitionOf, (n) => new Int32Array(n))
     this.gone = grow(this.gone, (n) => new Uint8Array(n))
   }
 
@@ -237,11 +261,13 @@ export class ColdTier {
     this.textFile.length = 0
     // Each applier's closure holds the last text its file's reader handed out: keeping one would keep a whole chunk.
     this.appliers.length = 0
+    this.runs.clear()
     this.lastText = undefined
     this.textChars = 0
     this.lines = 0
     this.indexed = 0
-    for (const name of ['textOf', 'startOf', 'endOf', 'lineNoOf', 'hashOf', 'partitionOf'] as const) this[name] = new Int32Array(0)
+    this.startOf = new Int32Array(0)
+    this.hashOf = new Int32Array(0)
     this.gone = new Uint8Array(0)
     this.slots = new Int32Array(0)
   }

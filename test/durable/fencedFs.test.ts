@@ -3,11 +3,11 @@
  * once the lease is gone it refuses every change (log entries, a source's own log, state files, removals), also when
  * the member was paused after the coordinator said it held the lease and resumed once its successor had taken it.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { nodeFs } from '../../src/durable/fs.js'
+import { type CheckpointFs, nodeFs } from '../../src/durable/fs.js'
 import { type Coordinator, fencedFs, leaseLock } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
 import { FencedError } from '../../src/errors.js'
@@ -93,6 +93,34 @@ describe('fencedFs', () => {
     const lock = leaseLock(pausing, { task: 't', member: 'new', epoch: lease.epoch + 1 }, { maxAnswerAgeMs: TTL / 2, clock: () => time.clock })
     // The successor itself paused past its TTL in its check before a commit: asked again, it is refused too.
     await expect(lock.assertHeld()).rejects.toBeInstanceOf(FencedError)
+  })
+
+  it('checks the lease after an atomic write\'s data is synced, right before the rename: a member paused while writing cannot replace its successor\'s file', async () => {
+    const { dir, coordinator, lease, time } = await heldBy('old')
+    const offsets = join(dir, 'offsets', '3')
+    // The member is stopped once its temp file is written and synced; meanwhile its lease expires, and the successor
+    // takes the task and commits its own offsets/3.
+    const stoppedMidWrite: CheckpointFs = {
+      ...nodeFs,
+      writeFileAtomic: (path, data, beforeReplace) =>
+        nodeFs.writeFileAtomic(path, data, async () => {
+          time.clock += TTL + 1
+          expect(await coordinator.acquire('t', 'new')).toBeDefined()
+          await nodeFs.writeFileAtomic(offsets, "the successor's")
+          await beforeReplace?.()
+        }),
+    }
+    const fs = fencedFs(stoppedMidWrite, coordinator, { task: 't', member: 'old', epoch: lease.epoch })
+    await expect(fs.writeFileAtomic(offsets, 'stale')).rejects.toBeInstanceOf(FencedError)
+    expect(await readFile(offsets, 'utf8')).toBe("the successor's")
+    expect(await readdir(join(dir, 'offsets'))).toEqual(['3'])
+  })
+
+  it('refuses a wrapped file system whose atomic write never calls beforeReplace (the lease could not be checked)', async () => {
+    const { dir, coordinator, lease } = await heldBy('m')
+    const ignoresHook: CheckpointFs = { ...nodeFs, writeFileAtomic: (path, data) => nodeFs.writeFileAtomic(path, data) }
+    const fs = fencedFs(ignoresHook, coordinator, { task: 't', member: 'm', epoch: lease.epoch })
+    await expect(fs.writeFileAtomic(join(dir, 'offsets', '0'), 'x')).rejects.toThrow(/without calling beforeReplace/)
   })
 
   it('acts on a "holds" answer that came within maxAnswerAgeMs, asking again after a slow one', async () => {

@@ -25,6 +25,25 @@ describe('nodeFs', () => {
     expect(await fsp.readdir(join(dir(), 'commits'))).toEqual(['0'])
   })
 
+  it('writeFileAtomic calls beforeReplace once the new content is synced, and keeps the old content when it throws', async () => {
+    const path = join(dir(), 'offsets', '0')
+    await nodeFs.writeFileAtomic(path, 'old')
+    const seen: string[][] = []
+    const refuse = async () => {
+      // The temp file holds the new content by now; the target still holds the old one.
+      seen.push(await fsp.readdir(join(dir(), 'offsets')))
+      throw new Error('lease lost')
+    }
+    await expect(nodeFs.writeFileAtomic(path, 'new', refuse)).rejects.toThrow('lease lost')
+    expect(seen).toHaveLength(1)
+    expect(seen[0]!.filter((name) => name.endsWith('.tmp'))).toHaveLength(1)
+    expect((await nodeFs.readFile(path)).toString('utf8')).toBe('old')
+    expect(await fsp.readdir(join(dir(), 'offsets'))).toEqual(['0'])
+    await nodeFs.writeFileAtomic(path, 'new', async () => void seen.push([]))
+    expect(seen).toHaveLength(2)
+    expect((await nodeFs.readFile(path)).toString('utf8')).toBe('new')
+  })
+
   it('names temp files .<basename>.<pid>.<token>.tmp next to the target', () => {
     expect(tempPathFor('/ckpt/offsets/3', 'abc')).toBe(`/ckpt/offsets/.3.${process.pid}.abc.tmp`)
     expect(tempPathFor('/ckpt/offsets/3')).toMatch(new RegExp(`^/ckpt/offsets/\\.3\\.${process.pid}\\.[0-9a-f]+\\.tmp$`))

@@ -24,6 +24,21 @@ function chunkedFs(bytes: Buffer, cuts: readonly number[]): CheckpointFs {
   }
 }
 
+/** chunkedFs, but each chunk's memory is overwritten once the next is asked for, as `nodeFs.readChunks` may do. */
+function reusingFs(bytes: Buffer, cuts: readonly number[]): CheckpointFs {
+  const inner = chunkedFs(bytes, cuts)
+  return {
+    ...inner,
+    async *readChunks(path: string) {
+      for await (const chunk of inner.readChunks!(path)) {
+        const scratch = Buffer.from(chunk)
+        yield scratch
+        scratch.fill(0x78)
+      }
+    },
+  }
+}
+
 async function streamedLines(fs: CheckpointFs): Promise<{ lines: string[]; version: number; bytes: number }> {
   const lines: string[] = []
   let opened = { version: -1, bytes: -1 }
@@ -68,6 +83,17 @@ describe('reading a checkpoint file as a stream of lines', () => {
         expect(read).toEqual({ lines: linesOf(text), version, bytes: bytes.length })
       }),
       { numRuns: 300 },
+    )
+  })
+
+  it('hands on the same lines when the memory of a chunk is reused for the next one', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, fc.array(fc.nat(), { maxLength: 8 }), async (text, cuts) => {
+        const bytes = Buffer.from(encodeCheckpointFile(text, 2), 'utf8')
+        const read = await streamedLines(reusingFs(bytes, cuts))
+        expect(read).toEqual({ lines: linesOf(text), version: 2, bytes: bytes.length })
+      }),
+      { numRuns: 200 },
     )
   })
 

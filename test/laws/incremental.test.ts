@@ -22,12 +22,13 @@ import {
 import { withPlan } from '../../src/plan/nodes.js'
 import { type Activity, activities, type Event, eventsWithDuplicatesWithin, manyUsers } from './activity.js'
 import { offByOneWindowGroupBy } from './brokenEngines.js'
+import { holdsRuns } from '../support/propertyRuns.js'
 
 /** Runs per law: enough to cover splits of inputs of up to 30 rows into up to 10 micro-batches. */
 const numRuns = 100
 
 function holdsFor<T, R>(query: QueryUnderTest<T, R>, input: fc.Arbitrary<T[]>): Promise<void> {
-  return fc.assert(incrementalMatchesReference({ query, input }), { numRuns })
+  return fc.assert(incrementalMatchesReference({ query, input }), { numRuns: holdsRuns(numRuns) })
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -183,7 +184,7 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
           input: manyUsers(),
           maxBatches: 4,
         }),
-        { numRuns: 30 },
+        { numRuns: holdsRuns(30) },
       ))
 
     it('holds for windowed sums by user in append mode', () =>
@@ -197,7 +198,7 @@ describe.concurrent('incrementalMatchesReference', { timeout: 60_000 }, () => {
           input: manyUsers(),
           maxBatches: 4,
         }),
-        { numRuns: 30 },
+        { numRuns: holdsRuns(30) },
       ))
   })
 

@@ -50,8 +50,11 @@ import {
   statsV3,
 } from '../fixtures/upgradeSamples.js'
 import { type Sale, T0 } from '../fixtures/upgradeSupport.js'
+import { holdsRuns } from '../support/propertyRuns.js'
 
 const numRuns = 100
+/** Runs of the properties below that must hold (fewer under mutation testing; see holdsRuns). */
+const holds = holdsRuns(numRuns)
 
 /** Checkpoints of the upgrade law on a tmpfs when there is one: the law is about state, not about fsync latency. */
 const directory = (() => {
@@ -161,7 +164,7 @@ describe.concurrent('codecRoundTrip', () => {
 })
 
 /** Each case restores up to eight states on a real checkpoint; 30 cases try up to 240 states. */
-const migrationRuns = 30
+const migrationRuns = holdsRuns(30)
 
 describe.concurrent('migrationLaws', () => {
   it('hold for the sample chain stats 1 → 2 → 3', async () => {
@@ -240,23 +243,23 @@ describe.concurrent('checkpointUpgradeCompatible', { timeout: 60_000 }, () => {
   const upgrade = <R0, R>(before: QueryUnderTest<Sale, R0>, after: QueryUnderTest<Sale, R>) =>
     checkpointUpgradeCompatible({ before, after, input: sales, directory })
 
-  it('holds for a restart of the same query', () => fc.assert(upgrade(counts, counts), { numRuns }))
+  it('holds for a restart of the same query', () => fc.assert(upgrade(counts, counts), { numRuns: holds }))
 
   it('holds for output mode update → complete of an aggregation', () =>
-    fc.assert(upgrade(counts, { ...counts, outputMode: 'complete' }), { numRuns }))
+    fc.assert(upgrade(counts, { ...counts, outputMode: 'complete' }), { numRuns: holds }))
 
   it('holds for aggregate stats v1 → v2, whose migration agrees with the v2 fold', () =>
-    fc.assert(upgrade({ build: (s) => s.pipe(byUser, statsV1()), outputMode: 'update' }, { build: (s) => s.pipe(byUser, statsV2()), outputMode: 'update' }), { numRuns }))
+    fc.assert(upgrade({ build: (s) => s.pipe(byUser, statsV1()), outputMode: 'update' }, { build: (s) => s.pipe(byUser, statsV2()), outputMode: 'update' }), { numRuns: holds }))
 
   it('holds for mapGroupsWithState spend v1 → v2', () =>
-    fc.assert(upgrade({ build: spendV1, outputMode: 'update' }, { build: spendV2, outputMode: 'update' }), { numRuns }))
+    fc.assert(upgrade({ build: spendV1, outputMode: 'update' }, { build: spendV2, outputMode: 'update' }), { numRuns: holds }))
 
   it('holds for a restart of a windowed append aggregation: the watermark and open windows survive', () => {
     const windowed: QueryUnderTest<Sale, unknown> = {
       build: (s) => s.pipe(withWatermark((r) => r.ts, '3 seconds'), groupBy((r) => r.user, t.string, { window: { time: (r: Sale) => r.ts, size: '5 seconds' } }), count()),
       outputMode: 'append',
     }
-    return fc.assert(checkpointUpgradeCompatible({ before: windowed, after: windowed, input: orderedSales, directory }), { numRuns })
+    return fc.assert(checkpointUpgradeCompatible({ before: windowed, after: windowed, input: orderedSales, directory }), { numRuns: holds })
   })
 
   const v2: QueryUnderTest<Sale, unknown> = { build: (s) => s.pipe(byUser, statsV2()), outputMode: 'update' }
@@ -277,7 +280,7 @@ describe.concurrent('checkpointUpgradeCompatible', { timeout: 60_000 }, () => {
             return { key: user, stats: `${total}/${n}` }
           }),
       }),
-      { numRuns },
+      { numRuns: holds },
     ))
 
   it('fails for stats v2 → v3 by default: the placeholder n = -1 is not what a fresh v3 counts', async () => {

@@ -275,6 +275,27 @@ describe('typed state migrations', () => {
     const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV2(wrongResult)), outputMode: 'update' }))
     expect(reasons).toMatch(/operator 'stats'.*version 1.*version 2.*does not match the current state codec \{ total: number \}/)
   })
+
+  it('old state that the migration codec does not decode is refused naming the field that does not decode', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV2()), outputMode: 'update' }, [[sale('a', 5)]])
+    const V3 = t.type({ total: t.number, n: t.number })
+    const statsV3 = aggregate<Grouped<string, Sale>, t.TypeOf<typeof V3>, number, 'stats'>({
+      name: 'stats', version: 3, state: V3, zero: () => ({ total: 0, n: 0 }), add: (s, r) => ({ total: s.total + r.amount, n: s.n + 1 }),
+      result: (s) => s.total,
+      migrations: [migration({ from: 2, to: 3, codec: t.type({ total: t.string }), migrate: (old) => ({ total: Number(old.total), n: 0 }) })],
+    })
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV3), outputMode: 'update' }))
+    expect(reasons).toMatch(/state written at version 2 in .* cannot be migrated to version 3: does not decode as version 2 \(\{ total: string \}\) at \.total: expected string, got 5\./)
+  })
+
+  it('a migration that throws is refused at start(), with the step and what it threw', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: stats(statsV1()), outputMode: 'update' }, [[sale('a', 5)]])
+    const throws = [migration({ from: 1, to: 2, codec: t.number, migrate: (): { total: number } => { throw new RangeError('no total for 5') } })]
+    const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV2(throws)), outputMode: 'update' }))
+    expect(reasons).toMatch(/operator 'stats': state written at version 1 in .* cannot be migrated to version 2: migration 1→2 threw: .*no total for 5\. Fix the migration/)
+  })
 })
 
 describe('refused changes fail at start() with reasons that say what to do', () => {

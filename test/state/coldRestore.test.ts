@@ -185,6 +185,42 @@ describe('a restore that keeps snapshot lines cold', () => {
     expect((cold as Error).message).toContain('(line 3)')
   })
 
+  it('keeps every line when a file has more lines than its first lines promise (the line arrays grow)', async () => {
+    const shape = shapes['string keys of any characters']!
+    // 4,200 long lines, then 8,000 short ones: the count guessed from the first few thousand lines is far too low.
+    const long = Array.from({ length: 20 }, (_, i) => `tag-${i}-xxxxxxxx`)
+    const first = Array.from({ length: 12_200 }, (_, i): Op => ({ key: i, window: 0, remove: false, value: { n: i, tags: i < 4_200 ? long : [] }, timeout: undefined }))
+    const dir = join(root, String(run++))
+    const live = new StateStore('op', 1, shape.keyCodec, State, true)
+    for (const o of first) apply(live, shape, o)
+    await filesIn(dir, 1).writeSnapshot(0, live.encodeAll())
+    const files = filesIn(dir, 1, chunked(4096))
+    const [eager, cold] = [await restored(files, shape, 0, 1, false), await restored(files, shape, 0, 1, true)]
+    expect([cold.size, cold.entries.size]).toEqual([12_200, 0])
+    for (const i of [0, 4_199, 4_200, 9_876, 12_199]) expect(cold.get(keyIdOf(shape.keyOf(i)))?.value).toEqual(eager.get(keyIdOf(shape.keyOf(i)))?.value)
+    expect(sortedParts(cold.encodeAll())).toEqual(sortedParts(eager.encodeAll()))
+    expect([...cold.values()].map(visible).sort(byId)).toEqual([...eager.values()].map(visible).sort(byId))
+  })
+
+  it('gives each line back with its own line number and partition when a file says it is smaller than it is', () => {
+    const lines = Array.from({ length: 10_000 }, (_, i) => `{"k":"k${i}","s":${i}}`)
+    const text = lines.join('\n')
+    const applied = new Map<unknown, [number, number]>()
+    const cold = new ColdTier()
+    cold.openFile((item, lineNo, partition) => applied.set((item as { k: unknown }).k, [lineNo, partition]), 0)
+    let start = 0
+    for (let i = 0; i < lines.length; i++) {
+      // A new partition every 1,000 lines, after a marker line that takes a line number.
+      cold.add(`k${i}`, Math.floor(i / 1_000), i + 2 + Math.floor(i / 1_000), { text, start, end: start + lines[i]!.length })
+      start += lines[i]!.length + 1
+    }
+    expect(cold.live).toBe(10_000)
+    for (const i of [9_999, 0, 999, 1_000, 5_432]) expect(cold.take(`k${i}`)).toBe(true)
+    cold.takeAll()
+    expect(applied.size).toBe(10_000)
+    for (let i = 0; i < 10_000; i++) expect(applied.get(`k${i}`)).toEqual([i + 2 + Math.floor(i / 1_000), Math.floor(i / 1_000)])
+  })
+
   it('gives a cold line back with its partition, also past 65,535 partitions', () => {
     const text = '{"k":"a","s":1}\n{"k":"b","s":2}\n'
     const applied: [unknown, number, number][] = []
