@@ -12,8 +12,8 @@
 import { readFile as readFileCallback } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { closeFd, fsyncDir, fsyncFd, openFd, pinPath, renamePath, writeAllFd } from './fdOps.js'
 import type { CheckpointFs } from './checkpointFs.js'
+import { closeFd, fsyncDir, fsyncFd, mkdirp, openFd, pinPath, renamePath, writeAllFd } from './fdOps.js'
 import { OpenDirectories } from './openDirectories.js'
 import { readChunksReusing } from './readChunks.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
@@ -44,22 +44,6 @@ export function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
     ? error.code
     : undefined
-}
-
-async function mkdirp(path: string): Promise<void> {
-  const target = resolve(path)
-  const created = await fsp.mkdir(target, { recursive: true })
-  if (created === undefined) return
-  const firstCreated = resolve(created)
-  // Each newly created directory is an entry in its parent; fsync those parents so the whole chain survives a crash.
-  let dir = target
-  const parents: string[] = []
-  while (dir !== dirname(firstCreated)) {
-    dir = dirname(dir)
-    parents.unshift(dir)
-    if (dir === dirname(dir)) break
-  }
-  for (const parent of parents) await fsyncDir(parent)
 }
 
 /** Writes `data` to the open descriptor and fsyncs it, then closes it (also on failure). */

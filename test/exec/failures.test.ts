@@ -145,6 +145,31 @@ describe('a failing batch', () => {
     expect(q.sink.rows()).toEqual([{ key: 'u0', tot: 1 }])
   })
 
+  it('a state value that JSON cannot carry is a StreamingQueryError naming the operator, the key and where in the state', async () => {
+    const Stats = t.type({ total: t.number, ratios: t.array(t.number) })
+    const { error, q } = await failOnSecondBatch(
+      (s) =>
+        s.pipe(
+          groupBy((o) => o.user, t.string),
+          aggregate<{ key: string; value: Order }, t.TypeOf<typeof Stats>, number, 'stats'>({
+            name: 'stats',
+            version: 1,
+            state: Stats,
+            zero: () => ({ total: 0, ratios: [] }),
+            // t.number accepts NaN, which JSON would write as null: the state could not be restored as it was.
+            add: (st, o) => ({ total: st.total + o.amount, ratios: [...st.ratios, o.amount === 13 ? NaN : o.amount] }),
+            result: (st) => st.total,
+          }),
+        ),
+      orders(1),
+      orders(13),
+    )
+    expect(error).toBeInstanceOf(StreamingQueryError)
+    expect(error).toMatchObject({ batchId: 1, operator: 'stats' })
+    expect((error as Error).message).toMatch(/state of operator 'stats' for key "u0" cannot be persisted: \.ratios\[1\] is NaN \(JSON has no NaN/)
+    expect(q.sink.lastBatchId).toBe(0)
+  })
+
   it('a key that fails its codec is a StreamingQueryError naming the groupBy', async () => {
     const { error, q } = await failOnSecondBatch(
       (s) => s.pipe(groupBy((o) => (o.amount === 13 ? (o.amount as unknown as string) : o.user), t.string), count()),

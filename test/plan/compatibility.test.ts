@@ -264,7 +264,7 @@ describe('typed state migrations', () => {
     const wrongCodec = [migration({ from: 1, to: 2, codec: t.type({ n: t.number }), migrate: (old) => ({ total: old.n }) })]
     const { reasons } = await refusal(deploy(location(), input, { build: stats(statsV2(wrongCodec)), outputMode: 'update' }))
     expect(reasons).toMatch(/operator 'stats': state written at version 1 in .*state\/stats\/0\.delta cannot be migrated to version 2/)
-    expect(reasons).toMatch(/does not decode as version 1 \(\{ n: number \}\)/)
+    expect(reasons).toMatch(/does not decode as version 1 \(\{ n: number \}\): expected \{ n: number \}, got 5\. /)
     expect(reasons).toMatch(/Fix the migration, or start from a new checkpoint location/)
   })
 

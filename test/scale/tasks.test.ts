@@ -121,7 +121,13 @@ describe('start() checks the source is partitioned by the stateful key', () => {
     const misplaced = ['a', 'b', 'c', 'd'].find((u) => partitionOf(keyIdOf(u), 2) === 1)!
     parts[0]!.addData([{ user: misplaced, n: 1 }])
     await expect(countsOf(partitionedSource(parts.map((p) => p.source), { by: 'stableKeyHash' }))).rejects.toThrow()
-    await expect(started.at(-1)!.awaitTermination()).rejects.toThrow(/hash puts it in partition 1/)
+    await expect(started.at(-1)!.awaitTermination()).rejects.toThrow(
+      new RegExp(
+        `task 0 of 2 read key "${misplaced}" of operator \\w+ from partition 0 of .*, but the key's stable hash puts it in partition 1: ` +
+          "the source is not partitioned by this operator's key\\. Write it with partitionBy of the same key \\(the engine's stable key " +
+          'hash\\), or read it as one unpartitioned source\\.',
+      ),
+    )
   })
 })
 

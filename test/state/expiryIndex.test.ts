@@ -42,8 +42,31 @@ describe('the expiry index', () => {
     )
   })
 
+  it('drops the items nextLive rejects once: a later call visits only the live item', () => {
+    const index = new ExpiryIndex<string>()
+    index.add(5, 'gone')
+    index.add(5, 'also gone')
+    index.add(5, 'live')
+    const isLive = vi.fn((item: string) => item === 'live')
+    expect(index.nextLive(isLive)).toBe(5)
+    expect(isLive).toHaveBeenCalledTimes(3)
+    isLive.mockClear()
+    expect(index.nextLive(isLive)).toBe(5)
+    expect(isLive).toHaveBeenCalledTimes(1)
+    expect(index.takeUpTo(5)).toEqual(['live'])
+  })
+
+  it('holds nothing after clear()', () => {
+    const index = new ExpiryIndex<string>()
+    index.add(5, 'a')
+    index.add(1, 'b')
+    index.clear()
+    expect(index.nextLive(() => true)).toBeUndefined()
+    expect(index.takeUpTo(Infinity)).toEqual([])
+  })
+
   it('refuses a NaN bound, which no watermark would ever reach', () => {
-    expect(() => new ExpiryIndex<string>().add(Number.NaN, 'a')).toThrow(RangeError)
+    expect(() => new ExpiryIndex<string>().add(Number.NaN, 'a')).toThrow(new RangeError('an expiry bound cannot be NaN'))
   })
 })
 
