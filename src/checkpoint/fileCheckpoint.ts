@@ -33,6 +33,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   private readonly stateRecords = new Map<number, CommitLogEntry['state']>()
   /** The state file writes of each batch that has not committed yet: its commit file follows them. */
   private readonly stateWrites = new Map<number, Promise<void>[]>()
+  /** Commit files handed to the file system and not yet settled. */
+  private readonly commitsInFlight = new Set<Promise<void>>()
   private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
@@ -200,9 +202,10 @@ export class FileCheckpoint implements QueryCheckpoint {
     return state
   }
 
-  async commit(batchId: number, nextWatermarkMs: number): Promise<{ readonly durable: Promise<void> }> {
+  async commit(batchId: number, nextWatermarkMs: number, wanted: () => boolean = () => true): Promise<{ readonly durable: Promise<void> } | undefined> {
     // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
     await this.lock.assertHeld()
+    if (!wanted()) return undefined
     const state = this.stateRecords.get(batchId) ?? this.stateRecord()
     const stateWrites = this.stateWrites.get(batchId) ?? []
     for (const id of this.stateRecords.keys()) if (id <= batchId) this.stateRecords.delete(id)
@@ -210,6 +213,8 @@ export class FileCheckpoint implements QueryCheckpoint {
     // Handed to the file system now, to appear once the state files are durable: on a writer thread that happens
     // while this thread computes the next batch.
     const written = this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch }, stateWrites)
+    this.commitsInFlight.add(written)
+    void written.catch(() => undefined).finally(() => this.commitsInFlight.delete(written))
     const durable = (async () => {
       await written
       if (this.fingerprintChanged && this.planFingerprint !== undefined) {
@@ -241,6 +246,8 @@ export class FileCheckpoint implements QueryCheckpoint {
   }
 
   async close(): Promise<void> {
+    // A commit handed over before a stop must not land once the lock is given up.
+    await Promise.allSettled([...this.commitsInFlight])
     await this.fs.close?.().catch(() => undefined)
     await this.lock.release()
   }

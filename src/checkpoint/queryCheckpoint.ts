@@ -58,11 +58,12 @@ export interface QueryCheckpoint {
   /**
    * Commits batch N once `writeState(N)` has been called and the sink has the batch: checks that the run still holds
    * the checkpoint (fencing), then hands `commits/N` to be written as soon as the state files of N are durable.
-   * Resolves once the write is under way, with `durable`, which resolves once `commits/N` is durable.
+   * Resolves once the write is under way, with `durable`, which resolves once `commits/N` is durable; resolves
+   * undefined, handing nothing over, when `wanted` (asked right after the lock check) says the batch was given up.
    * @throws CheckpointLockLostError when another run took the checkpoint over; `durable` rejects with the failure
    * of the state files or of the commit file.
    */
-  commit(batchId: number, nextWatermarkMs: number): Promise<{ readonly durable: Promise<void> }>
+  commit(batchId: number, nextWatermarkMs: number, wanted?: () => boolean): Promise<{ readonly durable: Promise<void> } | undefined>
   close(): Promise<void>
 }
 

@@ -183,19 +183,21 @@ export class BatchRunner {
     // batch's computation never holds it up: it is written once the state files are durable, and a restart re-runs
     // every batch after the last commit, so nothing depends on it until the next batch's sink or a stop.
     const commitStart = performance.now()
-    let committed: { readonly durable: Promise<void> }
+    let committed: { readonly durable: Promise<void> } | undefined
     try {
-      committed = await checkpoint.commit(batchId, nextWatermark)
+      committed = await checkpoint.commit(batchId, nextWatermark, () => !this.abandoned)
     } catch (e) {
       return failed(this.error(e, batchId, undefined))
     }
+    if (committed === undefined) return failed(new AbandonedBatch())
+    const { durable } = committed
     // The batch's progress is posted once its commit is durable: a listener never sees a batch that a crash would
     // re-run.
     this.backgroundCommit = (async () => {
       try {
         await stateWritten
         const commitTimeMs = stateWriteMs
-        await committed.durable
+        await durable
         await reader.commit(end)
         const elapsedMs = performance.now() - clock + getOffsetMs
         this.host.recordProgress({
