@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import * as t from 'io-ts'
 import type { CheckpointFs } from '../durable/fs.js'
-import { readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
+import { encodeCheckpointBytes, readCheckpointJson } from '../durable/format.js'
 import { IncompatibleCheckpointError } from '../errors.js'
 import { checkpointLayout } from './layout.js'
 
@@ -18,7 +18,8 @@ export type TasksMetadata = t.TypeOf<typeof TasksMetadata>
 
 /**
  * Reads the tasks' metadata of `location`, or records it (a new id and `tasks`) when the location has none — also
- * for a checkpoint written before the count was stored, which is taken to have `tasks` tasks.
+ * for a checkpoint written before the count was stored, which is taken to have `tasks` tasks. Members of a cluster
+ * starting at once race to record it: it is created exclusively, so all of them read the one that was written first.
  * @example const { id } = await tasksMetadata(fs, '/ckpt/clicks', 8)
  * @throws IncompatibleCheckpointError when the checkpoint was written with another number of tasks;
  * CheckpointCorruptedError on a damaged file; the file-system error of the read or write.
@@ -27,8 +28,7 @@ export async function tasksMetadata(fs: CheckpointFs, location: string, tasks: n
   const path = join(checkpointLayout(location).tasksRoot, 'metadata')
   if (!(await fs.exists(path))) {
     const recorded = { id: randomUUID(), tasks }
-    await writeCheckpointJson(fs, path, recorded)
-    return recorded
+    if (await fs.createExclusive(path, encodeCheckpointBytes(JSON.stringify(recorded)))) return recorded
   }
   const stored = await readCheckpointJson(fs, path, TasksMetadata)
   if (stored.tasks !== tasks) {

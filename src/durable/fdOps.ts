@@ -6,6 +6,8 @@
  * so this is on the engine's hot path.
  */
 import * as fs from 'node:fs'
+import * as fsp from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 
 /** Node's error code of a rejection (`'ENOENT'`, `'EEXIST'`, …), if it has one. */
 function codeOf(error: unknown): string | undefined {
@@ -194,4 +196,26 @@ export async function pinPath(path: string): Promise<PinnedFile> {
       await closeFd(fd)
     },
   }
+}
+
+/**
+ * Creates `path` and any missing parents, fsyncing the parent of each directory it created so the chain survives a
+ * crash.
+ * @example await mkdirp('/ckpt/state/count')
+ * @throws the Node error of mkdir(2) or of an fsync.
+ */
+export async function mkdirp(path: string): Promise<void> {
+  const target = resolve(path)
+  const created = await fsp.mkdir(target, { recursive: true })
+  if (created === undefined) return
+  const firstCreated = resolve(created)
+  // Each newly created directory is an entry in its parent; fsync those parents so the whole chain survives a crash.
+  let dir = target
+  const parents: string[] = []
+  while (dir !== dirname(firstCreated)) {
+    dir = dirname(dir)
+    parents.unshift(dir)
+    if (dir === dirname(dir)) break
+  }
+  for (const parent of parents) await fsyncDir(parent)
 }

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import { checkRunsAs } from '../checkpoint/tasksMetadata.js'
+import { checkRunsAs, tasksMetadata } from '../checkpoint/tasksMetadata.js'
 import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'
@@ -21,12 +21,14 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/
  * by the task's lease and fenced where its commits are written.
  * @example const query = await startCluster(context, def, { name: 'counts', coordinator: redisCoordinator(url) })
  * @throws InvalidQueryError as checkCluster; PartitioningMismatchError as startTasks; IncompatibleCheckpointError
- * for a checkpoint written by a query read as one source; the coordinator's error of the first heartbeat.
+ * for a checkpoint written by a query read as one source or by another number of tasks; the coordinator's error of
+ * the first heartbeat.
  */
 export async function startCluster(session: SessionContext, def: PartitionedQueryDefinition, cluster: ClusterOptions): Promise<ClusterQuery> {
   const location = checkCluster(def, cluster)
   checkPartitioning(def)
   await checkRunsAs(session.fs, location, 'tasks')
+  await tasksMetadata(session.fs, location, def.source.partitioning.partitions)
   return joinCluster(session, cluster, partitionedWork(def, location, session.shufflePartitions))
 }
 

@@ -14,6 +14,7 @@ import {
   count,
   createSession,
   groupBy,
+  IncompatibleCheckpointError,
   InvalidQueryError,
   memoryCoordinator,
   memorySink,
@@ -222,6 +223,27 @@ describe('a cluster of members shares the tasks of one query', () => {
     } finally {
       await server.close()
     }
+  })
+
+  it('records the number of tasks, and refuses a member whose source has another number of partitions', async () => {
+    const dir = await tempDir()
+    const stream = clickStream()
+    const sink = memorySink<{ key: string; count: number }>()
+    const coordinator = memoryCoordinator({ ttlMs: TTL })
+    // Members of a new cluster starting at once all read the one count recorded first.
+    const ms = await Promise.all([member(stream, sink, dir, coordinator), member(stream, sink, dir, coordinator)])
+    await until('the tasks are spread', () => spreadEvenly(ms))
+    stream.add(100)
+    await until('the counts are complete', () => JSON.stringify(countsOf(sink)) === JSON.stringify(stream.expected()))
+    await Promise.all(ms.map((m) => m.stop()))
+    const fewer = partitionedSource([0, 1, 2, 3].map(() => memorySource<Click>().source), { by: 'stableKeyHash' })
+    const restart = createSession()
+      .readStream(fewer)
+      .pipe(groupBy((c: Click) => c.user, t.string), count())
+      .writeStream({ outputMode: 'update', sink, checkpointLocation: dir, cluster: { name: 'clicks', coordinator, heartbeatMs: HEARTBEAT } })
+      .start()
+    await expect(restart).rejects.toThrow(IncompatibleCheckpointError)
+    await expect(restart).rejects.toThrow(/written by 8 tasks, but the source now has 4 partitions.*start on a new checkpoint location/s)
   })
 
   it('refuses a cluster without a checkpoint, with a bad name, or over an unpartitioned source', async () => {
