@@ -5,9 +5,10 @@
  * comparison), and on 2 processes of one cluster vs 1 process (`scaling-processes`, coordinated on a real
  * redis-server).
  *
- * Each repetition measures a long-running stream's steady state, not its start: it starts the query over a warm-up
- * file per partition (as many rows as the timed input, with earlier event times) and drains it untimed, so that every
- * thread's code is optimised and its heap has grown to its working size; the start and that drain are reported apart.
+ * Each repetition measures a long-running stream's steady state, not its start: it starts the query over empty
+ * partitions, links a warm-up file into each (as many rows as the timed input, with earlier event times) and drains
+ * it untimed, so that every thread's code is optimised and its heap has grown to its working size; the start and
+ * that drain are reported apart.
  * Then it links the timed files into the partitions and times draining them. Both sides of a comparison run the same
  * warm-up, the same rows and the same isolate settings (the one-worker baseline gets the resource limits the library
  * gives its workers). `npm run bench` runs compiled JavaScript, so no worker or member compiles TypeScript.
@@ -53,6 +54,11 @@ export async function stageScalingInput(staged: string): Promise<void> {
   await writeEvents(staged, SCALING_PARTITIONS, INPUT_FILE, events(SCALING_ROWS, WARMUP_ROWS * 5), true)
 }
 
+/** Creates the partitions under `input`, empty: every case starts its query over no rows. */
+function emptyPartitions(input: string): void {
+  for (let p = 0; p < SCALING_PARTITIONS; p++) mkdirSync(partitionDir(input, p), { recursive: true })
+}
+
 /** Hard-links `file` of every staged partition into the partitions under `input`. */
 export function linkInput(staged: string, input: string, file: string): void {
   for (let p = 0; p < SCALING_PARTITIONS; p++) {
@@ -95,10 +101,11 @@ function onThreads(staged: string, placement: Placement) {
     async setup(): Promise<Run> {
       const run: Run = { dir: mkdtempSync(join(tmpdir(), 'srx-bench-scaling-')), query: undefined, startupMs: 0, warmupMs: 0 }
       const input = join(run.dir, 'in')
-      linkInput(staged, input, WARMUP_FILE)
+      emptyPartitions(input)
       const t0 = performance.now()
       run.query = await startOn(placement, { input, partitions: SCALING_PARTITIONS, output: join(run.dir, 'out'), checkpoint: join(run.dir, 'ckpt') })
       const t1 = performance.now()
+      linkInput(staged, input, WARMUP_FILE)
       await run.query.drain()
       run.startupMs = t1 - t0
       run.warmupMs = performance.now() - t1
@@ -192,7 +199,7 @@ function onProcesses(staged: string, redisUrl: () => string, processes: number) 
     async setup(): Promise<ClusterRun> {
       const run: ClusterRun = { dir: mkdtempSync(join(tmpdir(), 'srx-bench-cluster-')), members: [], startupMs: 0, warmupMs: 0, extraDrains: 0 }
       const input = join(run.dir, 'in')
-      linkInput(staged, input, WARMUP_FILE)
+      emptyPartitions(input)
       const args = [redisUrl(), `bench-${process.pid}-${++clusters}`, input, join(run.dir, 'out'), join(run.dir, 'ckpt'), String(SCALING_PARTITIONS)]
       const t0 = performance.now()
       for (let i = 0; i < processes; i++) run.members.push(spawnMember(args))
@@ -203,6 +210,9 @@ function onProcesses(staged: string, redisUrl: () => string, processes: number) 
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
       const t1 = performance.now()
+      // The warm-up comes once the tasks are split: a member that must hand tasks over does so after its current
+      // batch, and a batch of the warm-up's size would hold the split up.
+      linkInput(staged, input, WARMUP_FILE)
       await Promise.all(run.members.map((m) => m.drain()))
       run.startupMs = t1 - t0
       run.warmupMs = performance.now() - t1

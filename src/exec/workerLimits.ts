@@ -23,6 +23,7 @@ export interface WorkerResourceLimits {
  * What every worker thread gets unless `workerResourceLimits` says otherwise: a young generation of 96 MiB (32 MiB
  * semi-spaces, V8's default for a 64-bit process being 16 MiB), measured on the parse-heavy scaling benchmark to
  * halve the scavenges of a worker (see docs/scaling.md).
+ * @example writeStream({ outputMode: 'append', sink, parallelism: 2, workerResourceLimits: { ...WORKER_RESOURCE_LIMITS, maxOldGenerationSizeMb: 4096 } })
  */
 export const WORKER_RESOURCE_LIMITS: Readonly<Required<Pick<WorkerResourceLimits, 'maxYoungGenerationSizeMb'>>> = Object.freeze({
   maxYoungGenerationSizeMb: 96,
