@@ -86,21 +86,12 @@ export interface GroupResult {
   readonly comparisons: readonly ComparisonResult[]
 }
 
-/**
- * Collects garbage left by earlier cases and by an untimed setup (input rows made for the run), when the bench runs
- * with `--expose-gc` as `npm run bench` does, so that no case pays in its timed part for what another allocated.
- */
-function settleHeap(): void {
-  ;(globalThis as { gc?: () => void }).gc?.()
-}
-
 /** A case whose whole body is timed (no setup), e.g. a hand-written baseline loop. */
 export function simpleCase(name: string, rows: number, run: () => number): BenchCase {
   return {
     name,
     rows,
     async once() {
-      settleHeap()
       const t0 = performance.now()
       const checksum = run()
       return { ms: performance.now() - t0, checksum }
@@ -129,7 +120,6 @@ export function phasedCase<C>(
     async once() {
       const ctx = await phases.setup()
       try {
-        settleHeap()
         const t0 = performance.now()
         const result = await phases.run(ctx)
         const ms = performance.now() - t0
