@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { useTempDirs } from '../support/tempDirs.js'
 import {
   BadRecordError,
   count,
@@ -20,15 +20,7 @@ import {
 const Activity = t.type({ User: t.string, gt: t.string, x: t.number })
 type Activity = t.TypeOf<typeof Activity>
 
-const created: string[] = []
-afterEach(async () => {
-  await Promise.all(created.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-async function tempDir(prefix: string) {
-  const dir = await mkdtemp(join(tmpdir(), `srx-${prefix}-`))
-  created.push(dir)
-  return dir
-}
+const tempDir = useTempDirs()
 const lines = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n'
 
 describe('jsonFiles source', () => {

@@ -4,25 +4,17 @@
  * between two batches, and the offsets logged stay exact across restarts. And a file whose modification time is ahead
  * of the listing's clock (the same millisecond, or a writer's clock ahead) is read when no minimum age is asked for.
  */
-import { appendFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { useTempDirs } from '../support/tempDirs.js'
 import { createSession, jsonFiles, type JsonFilesOptions, memorySink, nodeFs } from '../../src/index.js'
 
 const Row = t.type({ id: t.number })
 type Row = t.TypeOf<typeof Row>
 
-const created: string[] = []
-afterEach(async () => {
-  await Promise.all(created.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `srx-${prefix}-`))
-  created.push(dir)
-  return dir
-}
+const tempDir = useTempDirs()
 
 /** Opens the source's reader the way a query with a checkpoint does (its log in `logDir`, a temp dir by default). */
 async function openReader(dir: string, options: Partial<JsonFilesOptions<Row>>, logDir?: string) {

@@ -2,11 +2,11 @@
  * The jsonFiles source on an operator's bad day: files that grow, vanish or are still being written, a mistyped
  * directory, bytes that are not UTF-8, a backlog larger than a sane batch.
  */
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, mkdir, readdir, readFile, unlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { useTempDirs } from '../support/tempDirs.js'
 import { decodeCheckpointFile } from '../../src/durable/format.js'
 import {
   BadRecordError,
@@ -24,15 +24,7 @@ import {
 const Row = t.type({ id: t.number })
 type Row = t.TypeOf<typeof Row>
 
-const created: string[] = []
-afterEach(async () => {
-  await Promise.all(created.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `srx-${prefix}-`))
-  created.push(dir)
-  return dir
-}
+const tempDir = useTempDirs()
 const lines = (ids: number[]) => ids.map((id) => JSON.stringify({ id })).join('\n') + '\n'
 
 /** Opens the source's reader the way a query with a checkpoint does, its log in a temp dir. */
