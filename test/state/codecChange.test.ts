@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { afterEach, describe, expect, it } from 'vitest'
+import { runGroupedOnce } from '../support/groupedRun.js'
 import {
   aggregate,
   createSession,
@@ -74,18 +75,7 @@ describe('a state codec whose encoded form differs from its values', () => {
       name: 'latest', version: 1, state: DateFromIso, zero: () => new Date(0),
       add: (s, r) => (r.at > s.getTime() ? new Date(r.at) : s), result: (s) => s.toISOString(),
     })
-    const run = async (rows: Visit[]) => {
-      const sink = memorySink<{ key: string; latest: string }>()
-      const q = await createSession()
-        .readStream(input.source)
-        .pipe(groupBy((r: Visit) => r.user, t.string), latest)
-        .writeStream({ outputMode: 'update', sink, checkpointLocation: dir })
-        .start()
-      input.addData(rows)
-      await q.processAllAvailable()
-      await q.stop()
-      return sink.rows()
-    }
+    const run = (rows: Visit[]) => runGroupedOnce(dir, input, latest, rows)
     await run([{ user: 'a', at: 5_000 }, { user: 'b', at: 1_000 }])
     expect(await run([{ user: 'a', at: 2_000 }, { user: 'b', at: 3_000 }])).toEqual([
       { key: 'a', latest: new Date(5_000).toISOString() },

@@ -3,16 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as t from 'io-ts'
 import { afterEach, describe, expect, it } from 'vitest'
+import { runGroupedOnce } from '../support/groupedRun.js'
 import {
   aggregate,
-  createSession,
-  groupBy,
   IncompatibleCheckpointError,
-  memorySink,
   memorySource,
   migration,
-  type MemorySource,
-  type Operator,
   type Grouped,
 } from '../../src/index.js'
 
@@ -48,27 +44,15 @@ async function checkpointDir(): Promise<string> {
   return dir
 }
 
-async function runOnce<R>(dir: string, input: MemorySource<Sale>, agg: Operator<Grouped<string, Sale>, R>, rows: Sale[]) {
-  const sink = memorySink<R>()
-  const q = await createSession()
-    .readStream(input.source)
-    .pipe(groupBy((r: Sale) => r.user, t.string), agg)
-    .writeStream({ outputMode: 'update', sink, checkpointLocation: dir })
-    .start()
-  input.addData(rows)
-  await q.processAllAvailable()
-  await q.stop()
-  return sink.rows()
-}
 
 describe('typed state migrations', () => {
   it('carries aggregate state v1 → v2 → v3 and continues with exact results', async () => {
     const dir = await checkpointDir()
     const input = memorySource<Sale>()
-    await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }])
-    expect(await runOnce(dir, input, v2(), [{ user: 'a', amount: 2 }])).toEqual([{ key: 'a', stats: 7 }])
-    expect(await runOnce(dir, input, v3(), [{ user: 'b', amount: 10 }])).toEqual([{ key: 'b', stats: '11/0' }])
-    expect(await runOnce(dir, input, v3(), [{ user: 'a', amount: 1 }])).toEqual([{ key: 'a', stats: '8/0' }])
+    await runGroupedOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }])
+    expect(await runGroupedOnce(dir, input, v2(), [{ user: 'a', amount: 2 }])).toEqual([{ key: 'a', stats: 7 }])
+    expect(await runGroupedOnce(dir, input, v3(), [{ user: 'b', amount: 10 }])).toEqual([{ key: 'b', stats: '11/0' }])
+    expect(await runGroupedOnce(dir, input, v3(), [{ user: 'a', amount: 1 }])).toEqual([{ key: 'a', stats: '8/0' }])
   })
 
   it.each([
@@ -77,8 +61,8 @@ describe('typed state migrations', () => {
   ])('restores a v1 checkpoint directly with a v3 query and migrations %s', async (_, migrations) => {
     const dir = await checkpointDir()
     const input = memorySource<Sale>()
-    await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }, { user: 'a', amount: 2 }])
-    const rows = await runOnce(dir, input, v3(migrations), [{ user: 'a', amount: 1 }, { user: 'b', amount: 10 }, { user: 'c', amount: 4 }])
+    await runGroupedOnce(dir, input, v1(), [{ user: 'a', amount: 5 }, { user: 'b', amount: 1 }, { user: 'a', amount: 2 }])
+    const rows = await runGroupedOnce(dir, input, v3(migrations), [{ user: 'a', amount: 1 }, { user: 'b', amount: 10 }, { user: 'c', amount: 4 }])
     // Migrated state: total kept, n = -1 (unknown); one more sale each makes n = 0; 'c' is new.
     expect(rows.sort((x, y) => x.key.localeCompare(y.key))).toEqual([
       { key: 'a', stats: '8/0' },
@@ -90,8 +74,8 @@ describe('typed state migrations', () => {
   it('rejects a missing migration step at start() naming the operator and versions', async () => {
     const dir = await checkpointDir()
     const input = memorySource<Sale>()
-    await runOnce(dir, input, v1(), [{ user: 'a', amount: 5 }])
-    const error = await runOnce(dir, input, v3([m23]), []).catch((e: unknown) => e)
+    await runGroupedOnce(dir, input, v1(), [{ user: 'a', amount: 5 }])
+    const error = await runGroupedOnce(dir, input, v3([m23]), []).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(IncompatibleCheckpointError)
     expect((error as IncompatibleCheckpointError).reasons.join('\n')).toMatch(/'stats'.*from 1 to 3/)
   })
@@ -99,8 +83,8 @@ describe('typed state migrations', () => {
   it('rejects a lowered state version', async () => {
     const dir = await checkpointDir()
     const input = memorySource<Sale>()
-    await runOnce(dir, input, v2(), [{ user: 'a', amount: 5 }])
-    const error = await runOnce(dir, input, v1(), []).catch((e: unknown) => e)
+    await runGroupedOnce(dir, input, v2(), [{ user: 'a', amount: 5 }])
+    const error = await runGroupedOnce(dir, input, v1(), []).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(IncompatibleCheckpointError)
     expect((error as IncompatibleCheckpointError).reasons.join('\n')).toMatch(/version 2.*version 1.*cannot go down/)
   })
