@@ -7,6 +7,7 @@
  * message out and one back, and a write may wait inside the thread for earlier writes (a commit for its state files)
  * without the query's thread in between.
  */
+import v8 from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { settledAll } from './checkpointFs.js'
 
@@ -166,7 +167,7 @@ export class WriterThread {
 
   private started(): Worker {
     if (this.worker !== undefined) return this.worker
-    const worker = new Worker(THREAD_SOURCE, { eval: true })
+    const worker = withoutMemoryReducer(() => new Worker(THREAD_SOURCE, { eval: true }))
     worker.unref()
     worker.on('message', (answer: Answer) => this.answered(answer))
     const lost = (error: Error) => {
@@ -189,6 +190,35 @@ export class WriterThread {
     if (error === undefined) return waiting.resolve()
     waiting.reject(Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code }))
   }
+}
+
+/**
+ * Creates a worker whose isolate has no memory reducer. The reducer shrinks an isolate's heap once its allocation
+ * stops: for this thread, whose heap is little more than Node's own start-up objects (about 4 MB), that is one full
+ * collection of about 25 ms of CPU some 8 seconds after it started, which lands in the first seconds of an idle
+ * query. V8 reads the flag when it sets up an isolate's heap, so it is off only until the worker is online and the
+ * main isolate keeps its reducer. A process started with its own `memory-reducer` setting is left as it is.
+ */
+function withoutMemoryReducer(create: () => Worker): Worker {
+  const chosen = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.includes('memory-reducer') || arg.includes('memory_reducer'))
+  if (chosen) return create()
+  v8.setFlagsFromString('--no-memory-reducer')
+  let worker: Worker
+  try {
+    worker = create()
+  } catch (error) {
+    v8.setFlagsFromString('--memory-reducer')
+    throw error
+  }
+  let restored = false
+  const restore = () => {
+    if (!restored) v8.setFlagsFromString('--memory-reducer')
+    restored = true
+  }
+  worker.once('online', restore)
+  worker.once('error', restore)
+  worker.once('exit', restore)
+  return worker
 }
 
 /** The writer thread of this process (one for every checkpoint: its writes are independent jobs). */
