@@ -59,6 +59,12 @@ export interface ClusterOptions {
    * coordinator's TTL, else 1000); keep it well below the coordinator's TTL.
    */
   readonly heartbeatMs?: number
+  /**
+   * The longest one call to the coordinator may take, in ms (default four heartbeats: the coordinator's TTL
+   * with the default heartbeat); past it the call fails with
+   * `CoordinatorUnavailableError` naming it, and the member tries again at its next heartbeat.
+   */
+  readonly callTimeoutMs?: number
 }
 
 /** A query as `writeStream` describes it: its source, the plan nodes piped after it, and the writer's options. */
