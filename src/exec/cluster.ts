@@ -9,6 +9,7 @@ import { boundedCoordinator } from '../durable/boundedCoordinator.js'
 import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'
+import { stopOnSignals } from './clusterSignals.js'
 import { clusterNames } from './clusterView.js'
 import { type ClusterWork, partitionedWork } from './clusterWork.js'
 import type { ClusterOptions, SessionContext } from './queryRun.js'
@@ -37,7 +38,7 @@ export async function startCluster(session: SessionContext, def: PartitionedQuer
 /**
  * Checks a query's cluster options before anything starts, and returns the checkpoint location the members share.
  * @example const location = checkCluster(def, { name: 'counts', coordinator })
- * @throws InvalidQueryError for a bad cluster name, heartbeat or call timeout, without a checkpoint location (the state must be
+ * @throws InvalidQueryError for a bad cluster name, heartbeat, call timeout or list of signals, without a checkpoint location (the state must be
  * in a store every member reads), or with parallelism above 1.
  */
 export function checkCluster(def: { readonly checkpointLocation?: string; readonly parallelism?: number }, cluster: ClusterOptions): string {
@@ -45,6 +46,10 @@ export function checkCluster(def: { readonly checkpointLocation?: string; readon
     throw new InvalidQueryError(`writeStream: cluster.name must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(cluster.name)}`)
   }
   if (!(heartbeatOf(cluster) > 0)) throw new InvalidQueryError(`writeStream: cluster.heartbeatMs must be a positive number, got ${heartbeatOf(cluster)}`)
+  const signals = cluster.stopOnSignals
+  if (signals !== undefined && signals !== false && !(Array.isArray(signals) && signals.every((s) => typeof s === 'string' && /^SIG[A-Z0-9]+$/.test(s)))) {
+    throw new InvalidQueryError(`writeStream: cluster.stopOnSignals must be false or a list of signal names such as 'SIGINT', got ${JSON.stringify(signals)}`)
+  }
   if (!(callTimeoutOf(cluster) > 0)) throw new InvalidQueryError(`writeStream: cluster.callTimeoutMs must be a positive number, got ${callTimeoutOf(cluster)}`)
   if (def.checkpointLocation === undefined) {
     throw new InvalidQueryError(
@@ -59,7 +64,8 @@ export function checkCluster(def: { readonly checkpointLocation?: string; readon
 }
 
 /**
- * Joins the cluster as a new member that leases and runs `work`'s tasks (options checked by checkCluster).
+ * Joins the cluster as a new member that leases and runs `work`'s tasks (options checked by checkCluster); on
+ * `cluster.stopOnSignals` (default SIGINT and SIGTERM) it hands its tasks over and leaves.
  * @example const query = await joinCluster(context, cluster, partitionedWork(def, location, 4))
  * @throws the coordinator's error of the first heartbeat.
  */
@@ -73,6 +79,8 @@ export async function joinCluster(session: SessionContext, cluster: ClusterOptio
   const coordinator = boundedCoordinator(unbounded, { timeoutMs: callTimeoutOf(cluster), store })
   const query = new ClusterQuery(session, work, { name: cluster.name, coordinator, heartbeatMs: heartbeatOf(cluster) }, member)
   query.join()
+  const unwatch = stopOnSignals(query, cluster.stopOnSignals === false ? [] : (cluster.stopOnSignals ?? ['SIGINT', 'SIGTERM']))
+  void query.awaitTermination().catch(() => undefined).finally(unwatch)
   return query
 }
 
