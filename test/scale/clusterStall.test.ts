@@ -5,11 +5,8 @@
  * stopped uncommitted, given back and run again, with every count exact. Leases here last far longer than each test,
  * so nothing in them can move by expiry: only a member that survives the hung call lets them pass.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import {
   type ClusterQuery,
   type Coordinator,
@@ -23,15 +20,14 @@ import {
   partitionedSource,
 } from '../../src/index.js'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
+import { until, useClusterMembers } from '../support/clusterMembers.js'
+import { useTempDirs } from '../support/tempDirs.js'
 
 const P = 2
 const LONG_TTL = 120_000
-const members: ClusterQuery[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(members.splice(0).map((m) => m.stop()))
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
+// Registered after the temp directories: vitest runs after-each hooks last-registered first, so members stop first.
+const tempDir = useTempDirs()
+const members = useClusterMembers<ClusterQuery>()
 
 /** `inner`, except that the next call named `which` after `hangNext(which)` never answers. */
 function hanging(inner: Coordinator) {
@@ -81,29 +77,15 @@ async function member(stream: ReturnType<typeof clicks>, sink: MemorySink<{ key:
   return query
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 const countsOf = (sink: MemorySink<{ key: string; count: number }>) =>
   Object.fromEntries(sink.rows().map((r) => [r.key, r.count]).sort(([a], [b]) => String(a).localeCompare(String(b))))
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'srx-cluster-stall-'))
-  dirs.push(dir)
-  return dir
-}
 
 it('a member whose members() call never answers goes on after the call timeout and hands a task to a member that joins', async () => {
   const store = memoryCoordinator({ ttlMs: LONG_TTL })
   const a = hanging(store)
   const stream = clicks()
   const sink = memorySink<{ key: string; count: number }>()
-  const dir = await tempDir()
+  const dir = await tempDir('cluster-stall')
   const warningsA: string[] = []
   const first = await member(stream, sink, dir, a.coordinator, warningsA)
   await until('the first member runs both tasks', () => first.runningTasks.length === P)
@@ -126,7 +108,7 @@ it('a task whose fence check never answers stops uncommitted, is given back and 
   const stream = clicks()
   const sink = memorySink<{ key: string; count: number }>()
   const warnings: string[] = []
-  const query = await member(stream, sink, await tempDir(), a.coordinator, warnings)
+  const query = await member(stream, sink, await tempDir('cluster-stall'), a.coordinator, warnings)
   await until('the member runs both tasks', () => query.runningTasks.length === P)
   stream.add(40)
   await query.processAllAvailable()
