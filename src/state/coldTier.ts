@@ -38,10 +38,10 @@ const LARGE_FILE = 1 << 20
 
 /**
  * Snapshot lines not yet turned into entries, looked up by key id. Each line costs 8 bytes of typed arrays (where it
- * starts in its text, its key's hash; see `lineBlocks.ts`) and 8.5 of index (`coldIndex.ts`) besides its text; its text, partition
- * and line number are kept per run of lines (see `lineRuns.ts`), and its end is the next newline of its text. The
- * index is built in one pass when the first lookup comes, not grown line by line. A line taken (or discarded) is only
- * marked gone, and the whole tier is released once no line is left.
+ * starts in its text, its key's hash; see `lineBlocks.ts`) and 8.5 of index (`coldIndex.ts`) besides its text; its
+ * text, partition and line number are kept per run of lines (see `lineRuns.ts`), and its end is the next newline of
+ * its text. The index is built whole when the first lookup comes, not grown line by line. A line taken (or
+ * discarded) is only marked gone, and the whole tier is released once no line is left.
  *
  * For a large file, the memory of the next blocks of line arrays, and of the index once the file's first few thousand
  * lines show how many lines it holds, is allocated ahead and its pages touched on the thread pool while the file
