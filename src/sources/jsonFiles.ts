@@ -99,15 +99,15 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
         }
         const tolerate = options.badRecords !== undefined
         const inOrder = new InFileOrder(parts.length, onBlock)
-        const read = await mapLimit(parts, concurrency, async ({ file }, i) => {
+        const results = await mapLimit(parts, concurrency, async ({ file }, i) => {
           const r = await readFileRows(dir, file, options, tolerate, inOrder.blockOf(i))
           inOrder.end(i)
           return r
         })
         const bad: BadRow[] = []
         let missing = 0
-        for (let i = 0; i < read.length; i++) {
-          const r = read[i]!
+        for (let i = 0; i < results.length; i++) {
+          const r = results[i]!
           if (r === 'missing') {
             await log.markMissing(parts[i]!.n, parts[i]!.file.name)
             missing++
