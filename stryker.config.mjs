@@ -23,14 +23,14 @@ const fast = [
 
 /**
  * The test files each folder's mutants run against: the fast suites, plus the suites with real servers for the
- * folders whose code only those servers exercise (Postgres and JetStream sinks, Redis and JetStream sources, S3).
+ * folders whose code only those servers exercise (Postgres, JetStream and Redis sinks and sources, S3).
  */
 const testsOf = {
   checkpoint: fast,
   state: fast,
   plan: fast,
   exec: fast,
-  sinks: [...fast, 'test/sinks/{postgresSink,postgresTransient}.test.ts', 'test/connectors/jetStream.test.ts'],
+  sinks: [...fast, 'test/sinks/{postgresSink,postgresTransient}.test.ts', 'test/connectors/{jetStream,redisStream}.test.ts'],
   // jsonFilesFaults failed now and then (a file's growth not seen) when run after other files in one module graph;
   // only the sources folder needs it.
   sources: [...fast, 'test/sources/jsonFilesFaults.test.ts', 'test/connectors/**/*.test.ts'],

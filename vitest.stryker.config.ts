@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { relative } from 'node:path'
 import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
+import { endKeptThread, keptThreadsPool } from './vitest.stryker.pool.ts'
 
 /**
  * Temp directories on tmpfs when the machine has one: most tests write checkpoints with fsync and atomic renames,
@@ -47,6 +48,16 @@ class QuickFirst extends BaseSequencer {
  * each; docs/testing.md says what that leaves out.
  */
 export default defineConfig({
+  // Stryker's runner sets `pool: 'threads'` over the config; this puts the pool that keeps its worker thread from one
+  // mutant to the next (vitest.stryker.pool.ts) back. SRX_MUTATE_WORKER=fresh runs with a new thread per mutant.
+  plugins: process.env.SRX_MUTATE_WORKER === 'fresh' ? [] : [{
+    name: 'structured-rx:kept-threads-pool',
+    configureVitest({ project, vitest }) {
+      project.config.pool = keptThreadsPool.name
+      project.config.poolRunner = keptThreadsPool
+      vitest.onClose(endKeptThread)
+    },
+  }],
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/e2e/**', 'test/cli/demo.test.ts', 'test/laws/exactlyOnce.test.ts'],

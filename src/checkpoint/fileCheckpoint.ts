@@ -1,8 +1,8 @@
 import { BatchLog } from '../durable/batchLog.js'
-import { CURRENT_FORMAT_VERSION, readCheckpointJson, writeCheckpointJson } from '../durable/format.js'
-import type { CheckpointFs } from '../durable/fs.js'
-import { acquireCheckpointLock, type CheckpointLock } from '../durable/lock.js'
-import { CheckpointCorruptedError, IncompatibleCheckpointError } from '../errors.js'
+import { CURRENT_FORMAT_VERSION, writeCheckpointJson } from '../durable/format.js'
+import { type CheckpointFs, settledAll } from '../durable/fs.js'
+import type { CheckpointLock } from '../durable/lock.js'
+import { CheckpointCorruptedError } from '../errors.js'
 import type { PlanFingerprint } from '../plan/fingerprint.js'
 import { stateDecoders } from '../state/migrations.js'
 import { loadState, type OperatorStateFiles, operatorStateFiles } from '../state/stateFiles.js'
@@ -22,70 +22,6 @@ export interface RetentionOptions {
   readonly minBatchesToRetain: number
 }
 
-/** An opened checkpoint location: its metadata, logs and lock. */
-export interface OpenedCheckpoint {
-  readonly metadata: CheckpointMetadata
-  readonly isNew: boolean
-  readonly checkpoint: FileCheckpoint
-}
-
-/**
- * Opens (or creates) a checkpoint location: takes the lock (or `takeLock`'s, a lease in a cluster), reads or writes `metadata`.
- * @throws ConcurrentQueryError when another running query holds the lock; CheckpointCorruptedError /
- * CheckpointVersionError for a bad metadata file.
- */
-export async function openCheckpoint(
-  fs: CheckpointFs,
-  location: string,
-  fresh: { id: string; fingerprint: PlanFingerprint },
-  owner: { runId: string; queryName?: string },
-  retention: RetentionOptions,
-  takeLock: typeof acquireCheckpointLock = acquireCheckpointLock,
-): Promise<OpenedCheckpoint> {
-  const layout = checkpointLayout(location)
-  const lock = await takeLock(fs, location, owner)
-  try {
-    // Litter of atomic writes that a crash interrupted: invisible to readers, but it would pile up over the years.
-    await fs.sweepTempFiles?.(location)
-    if (await fs.exists(layout.rescaleMarker)) {
-      throw new IncompatibleCheckpointError(location, [
-        "an interrupted 'structured-rx rescale' left its marker file 'rescale' in the checkpoint: finish it with " +
-          `'structured-rx rescale ${location} --partitions N' (N: see 'structured-rx inspect ${location}') before starting the query`,
-      ])
-    }
-    const metadataPath = layout.metadata
-    let metadata: CheckpointMetadata
-    let isNew = false
-    if (await fs.exists(metadataPath)) {
-      metadata = await readCheckpointJson(fs, metadataPath, CheckpointMetadata)
-    } else {
-      for (const log of [layout.offsets, layout.commits]) {
-        if ((await fs.readdir(log)).length > 0) {
-          throw new CheckpointCorruptedError(
-            metadataPath,
-            `missing, while ${log} holds batches: the query's id and plan are lost with it; restore it from a backup, ` +
-              'or start the query on a new checkpoint location',
-          )
-        }
-      }
-      isNew = true
-      metadata = {
-        id: fresh.id,
-        formatVersion: CURRENT_FORMAT_VERSION,
-        shufflePartitions: fresh.fingerprint.shufflePartitions,
-        createdAt: new Date().toISOString(),
-        fingerprint: fresh.fingerprint,
-      }
-      await writeCheckpointJson(fs, metadataPath, CheckpointMetadata.encode(metadata))
-    }
-    // Under the lock the run owns the checkpoint's directories: its writes may keep them open until close().
-    return { metadata, isNew, checkpoint: new FileCheckpoint(fs.withOpenDirectories?.() ?? fs, location, metadata, lock, retention) }
-  } catch (e) {
-    await lock.release().catch(() => undefined)
-    throw e
-  }
-}
-
 /** The write-ahead-log protocol of {@link QueryCheckpoint} on a real (or fault-injecting) file system. */
 export class FileCheckpoint implements QueryCheckpoint {
   readonly offsets: BatchLog<OffsetLogEntry>
@@ -95,6 +31,10 @@ export class FileCheckpoint implements QueryCheckpoint {
   private readonly manifests = new Map<string, StateManifest>()
   /** The state part of the commit of each batch whose state was written but which has not committed yet. */
   private readonly stateRecords = new Map<number, CommitLogEntry['state']>()
+  /** The state file writes of each batch that has not committed yet: its commit file follows them. */
+  private readonly stateWrites = new Map<number, Promise<void>[]>()
+  /** Commit files handed to the file system and not yet settled. */
+  private readonly commitsInFlight = new Set<Promise<void>>()
   private readonly layout: CheckpointLayout
   private planFingerprint: PlanFingerprint | undefined
   private fingerprintChanged = false
@@ -237,14 +177,22 @@ export class FileCheckpoint implements QueryCheckpoint {
     // Everything is encoded before the first await: the caller lets the next batch mutate state while these writes run.
     const snapshot = this.fingerprintChanged || (batchId > 0 && batchId % this.retention.snapshotInterval === 0)
     const writes: Promise<void>[] = []
-    for (const { operator, deltas: parts } of deltas) {
-      const files = this.stateFiles(operator)
-      this.manifestOf(operator).wrote(batchId, snapshot, parts)
-      writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
+    // Recorded first: a commit of this batch must follow these writes, and fail with them if encoding one failed.
+    this.stateWrites.set(batchId, writes)
+    try {
+      for (const { operator, deltas: parts } of deltas) {
+        const files = this.stateFiles(operator)
+        this.manifestOf(operator).wrote(batchId, snapshot, parts)
+        writes.push(snapshot ? files.writeSnapshot(batchId, operator.store.encodeAll()) : files.writeDelta(batchId, parts))
+      }
+    } catch (error) {
+      const failed = Promise.reject(error)
+      failed.catch(() => undefined)
+      writes.push(failed)
     }
     // The next batch's state may be written before this batch commits: its commit records the files as of now.
     this.stateRecords.set(batchId, this.stateRecord())
-    await settleAll(writes)
+    await settledAll(writes)
   }
 
   /** Per stateful operator, the state files a restore as of the last batch whose state was written needs. */
@@ -254,17 +202,29 @@ export class FileCheckpoint implements QueryCheckpoint {
     return state
   }
 
-  async commit(batchId: number, nextWatermarkMs: number): Promise<void> {
+  async commit(batchId: number, nextWatermarkMs: number, wanted: () => boolean = () => true): Promise<{ readonly durable: Promise<void> } | undefined> {
     // A run fenced off by a later holder of the lock must not commit: the new holder re-runs this batch.
     await this.lock.assertHeld()
+    if (!wanted()) return undefined
     const state = this.stateRecords.get(batchId) ?? this.stateRecord()
+    const stateWrites = this.stateWrites.get(batchId) ?? []
     for (const id of this.stateRecords.keys()) if (id <= batchId) this.stateRecords.delete(id)
-    await this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch })
-    if (this.fingerprintChanged && this.planFingerprint !== undefined) {
-      await this.recordFingerprint(this.planFingerprint)
-      this.fingerprintChanged = false
-    }
-    if (batchId % this.retention.snapshotInterval === 0) await this.purge(batchId)
+    for (const id of this.stateWrites.keys()) if (id <= batchId) this.stateWrites.delete(id)
+    // Handed to the file system now, to appear once the state files are durable: on a writer thread that happens
+    // while this thread computes the next batch.
+    const written = this.commits.add(batchId, { nextWatermarkMs, state, epoch: this.lock.epoch }, stateWrites)
+    this.commitsInFlight.add(written)
+    void written.catch(() => undefined).finally(() => this.commitsInFlight.delete(written))
+    const durable = (async () => {
+      await written
+      if (this.fingerprintChanged && this.planFingerprint !== undefined) {
+        await this.recordFingerprint(this.planFingerprint)
+        this.fingerprintChanged = false
+      }
+      if (batchId % this.retention.snapshotInterval === 0) await this.purge(batchId)
+    })()
+    durable.catch(() => undefined)
+    return { durable }
   }
 
   /** Keeps the last `minBatchesToRetain` batches recoverable; older logs and state files go. */
@@ -286,14 +246,9 @@ export class FileCheckpoint implements QueryCheckpoint {
   }
 
   async close(): Promise<void> {
+    // A commit handed over before a stop must not land once the lock is given up.
+    await Promise.allSettled([...this.commitsInFlight])
     await this.fs.close?.().catch(() => undefined)
     await this.lock.release()
   }
-}
-
-/** Waits for every write; fails with the first error only after all have settled (no write left in flight). */
-async function settleAll(writes: Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(writes)
-  const failed = results.find((r) => r.status === 'rejected')
-  if (failed) throw (failed as PromiseRejectedResult).reason
 }

@@ -43,8 +43,9 @@ export interface PendingBatch {
 /**
  * The write-ahead-log protocol of a query for batch N: `writeOffsets(N)` is durable before the sink gets any output
  * of batch N; `writeState(N)` may run beside both (a restart deletes state files of batches after the last commit,
- * so they count only once `commits/N` names them); `writeState(N)` and the sink's `addBatch(N)` both complete
- * before `commit(N)`; commits are written in batch order. State writes and commits may run in the background while
+ * so they count only once `commits/N` names them); `writeState(N)` is durable and the sink's `addBatch(N)` has
+ * completed before `commits/N` appears (`commit(N)` may be called while the state write runs: the file is written
+ * after it); commits are written in batch order. State writes and commits may run in the background while
  * batch N+1 computes (so `writeState(N+1)` may start before `commit(N)`: each commit records the state files as of
  * its own batch), and a restart may find several batches pending after the last commit and re-runs them all.
  * Without a checkpoint location every call is a no-op and a restart starts from scratch.
@@ -54,7 +55,15 @@ export interface QueryCheckpoint {
   recover(operators: readonly OperatorState[]): Promise<RecoveredPosition>
   writeOffsets(batchId: number, start: Offset, end: Offset, watermarkMs: number, batchTimestampMs: number): Promise<void>
   writeState(batchId: number, deltas: readonly OperatorDeltas[]): Promise<void>
-  commit(batchId: number, nextWatermarkMs: number): Promise<void>
+  /**
+   * Commits batch N once `writeState(N)` has been called and the sink has the batch: checks that the run still holds
+   * the checkpoint (fencing), then hands `commits/N` to be written as soon as the state files of N are durable.
+   * Resolves once the write is under way, with `durable`, which resolves once `commits/N` is durable; resolves
+   * undefined, handing nothing over, when `wanted` (asked right after the lock check) says the batch was given up.
+   * @throws CheckpointLockLostError when another run took the checkpoint over; `durable` rejects with the failure
+   * of the state files or of the commit file.
+   */
+  commit(batchId: number, nextWatermarkMs: number, wanted?: () => boolean): Promise<{ readonly durable: Promise<void> } | undefined>
   close(): Promise<void>
 }
 
@@ -65,6 +74,8 @@ export const noCheckpoint: QueryCheckpoint = {
   },
   async writeOffsets() {},
   async writeState() {},
-  async commit() {},
+  async commit() {
+    return { durable: Promise.resolve() }
+  },
   async close() {},
 }

@@ -46,13 +46,15 @@ export class BatchLog<A> {
 
   /**
    * Writes the entry of `batchId` atomically, replacing an existing one (re-running a batch after a crash writes the
-   * same value again; a torn earlier attempt only left a temp file).
+   * same value again; a torn earlier attempt only left a temp file). With `after`, the entry appears only once those
+   * writes have succeeded, and not at all if one fails.
    * @example
    * await log.add(3, value)
-   * @throws RangeError for an invalid batchId; the file-system error of the write (e.g. code 'ENOSPC').
+   * @throws RangeError for an invalid batchId; the file-system error of the write (e.g. code 'ENOSPC'); the first
+   * failure of `after`.
    */
-  async add(batchId: number, value: A): Promise<void> {
-    await writeCheckpointJson(this.fs, this.pathOf(batchId), this.codec.encode(value))
+  async add(batchId: number, value: A, after: readonly Promise<unknown>[] = []): Promise<void> {
+    await writeCheckpointJson(this.fs, this.pathOf(batchId), this.codec.encode(value), after)
   }
 
   /**

@@ -69,6 +69,54 @@ export interface CheckpointFs {
    * `remove` and `renameDurable` let go of what they touch; nobody else may remove or rename those directories.
    */
   withOpenDirectories?(): CheckpointFs & { close(): Promise<void> }
+  /**
+   * Optional: like {@link CheckpointFs.withOpenDirectories}, for the same owner, but its atomic writes may run on a
+   * thread of their own (see `writerThread.ts`), so they make progress while the caller's thread computes, and it
+   * offers {@link CheckpointFs.writeFileAtomicAfter}. Where its writes cannot go to a thread, it is the
+   * `withOpenDirectories` view.
+   */
+  withWriterThread?(): CheckpointFs & { close(): Promise<void> }
+  /**
+   * Optional: {@link CheckpointFs.writeFileAtomic}, except that the file appears at `path` only once every promise
+   * of `after` has resolved; if one rejects, nothing appears and this rejects with the first such reason (in the
+   * order given) once all have settled. The file may be written and fsynced meanwhile under its temp name. Callers
+   * without it await `after` first (see {@link writeFileAtomicAfter}).
+   */
+  writeFileAtomicAfter?(path: string, data: string | Uint8Array, after: readonly Promise<unknown>[]): Promise<void>
   /** Optional: where `path` lives as a user would look for it (`s3://bucket/key`…), for error messages (else the path). */
   describe?(path: string): string
+}
+
+/**
+ * Writes `data` atomically at `path` so that it appears only once every promise of `after` has resolved, through
+ * {@link CheckpointFs.writeFileAtomicAfter} where `fs` has it, else by awaiting them first. Rejects with the first
+ * reason of `after` (once all have settled) without writing anything. The write is handed to `fs` before this returns
+ * when nothing of `after` must be awaited here, so a caller that goes on computing does not hold it up.
+ * @example
+ * const state = fs.writeFileAtomic('/ckpt/state/count/3.delta', delta)
+ * await writeFileAtomicAfter(fs, '/ckpt/commits/3', commit, [state])
+ * @throws the file-system error of the write; the first reason of `after`.
+ */
+export async function writeFileAtomicAfter(
+  fs: CheckpointFs,
+  path: string,
+  data: string | Uint8Array,
+  after: readonly Promise<unknown>[],
+): Promise<void> {
+  if (after.length === 0) return fs.writeFileAtomic(path, data)
+  if (fs.writeFileAtomicAfter !== undefined) return fs.writeFileAtomicAfter(path, data, after)
+  await settledAll(after)
+  return fs.writeFileAtomic(path, data)
+}
+
+/**
+ * Waits for every promise; rejects with the first one's reason (in the given order) once all have settled, so that
+ * nothing is left running behind a failure.
+ * @example await settledAll([stateWrite, otherStateWrite])
+ * @throws the first rejection's reason.
+ */
+export async function settledAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
 }

@@ -14,7 +14,7 @@ import type * as t from 'io-ts'
 import { CheckpointCorruptedError, CheckpointVersionError } from '../errors.js'
 import { describeIoTsErrors } from '../util/ioTsErrors.js'
 import { errorText } from '../util/text.js'
-import type { CheckpointFs } from './fs.js'
+import { type CheckpointFs, writeFileAtomicAfter } from './checkpointFs.js'
 
 /** The format version this library writes, and the newest it reads. */
 export const CURRENT_FORMAT_VERSION = 2
@@ -215,15 +215,21 @@ export async function readCheckpointFile(fs: CheckpointFs, path: string): Promis
 }
 
 /**
- * Writes a JSON value as a checkpoint file, atomically. Pass the codec-encoded value (`codec.encode(a)`).
+ * Writes a JSON value as a checkpoint file, atomically. Pass the codec-encoded value (`codec.encode(a)`). With
+ * `after`, the file appears only once those writes have succeeded (see `writeFileAtomicAfter`).
  * @example
  * await writeCheckpointJson(nodeFs, '/ckpt/commits/3', CommitCodec.encode({ batchWatermarkMs: 0 }))
  * @throws TypeError if `value` has no JSON form (undefined, a function, a bigint); the file-system error of the write.
  */
-export async function writeCheckpointJson(fs: CheckpointFs, path: string, value: unknown): Promise<void> {
+export async function writeCheckpointJson(
+  fs: CheckpointFs,
+  path: string,
+  value: unknown,
+  after: readonly Promise<unknown>[] = [],
+): Promise<void> {
   const body = JSON.stringify(value) as string | undefined
   if (body === undefined) throw new TypeError(`cannot write ${typeof value} to checkpoint file ${path}: no JSON form`)
-  await writeCheckpointFile(fs, path, body)
+  await writeFileAtomicAfter(fs, path, encodeCheckpointBytes(body, CURRENT_FORMAT_VERSION), after)
 }
 
 /**

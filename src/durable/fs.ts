@@ -17,8 +17,9 @@ import { closeFd, fsyncDir, fsyncFd, mkdirp, openFd, pinPath, renamePath, writeA
 import { OpenDirectories } from './openDirectories.js'
 import { readChunksReusing } from './readChunks.js'
 import { sweepTempFiles, tempPathFor } from './tempFiles.js'
+import { writerThread } from './writerThread.js'
 
-export type { CheckpointFs } from './checkpointFs.js'
+export { type CheckpointFs, settledAll, writeFileAtomicAfter } from './checkpointFs.js'
 export { fsyncDir, type PinnedFile } from './fdOps.js'
 export { tempPathFor } from './tempFiles.js'
 
@@ -199,6 +200,24 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
 }
 
 /**
+ * Over `this`, as `withOpenDirectories`: nodeFs's own atomic writes go to the writer thread, except those with a
+ * `beforeReplace` check, which runs on this thread just before the rename.
+ */
+function withWriterThread(this: CheckpointFs): CheckpointFs & { close(): Promise<void> } {
+  const view = withOpenDirectories.call(this)
+  if (this.writeFileAtomic !== writeFileAtomic) return { ...view, withWriterThread: undefined }
+  // The thread's own promise is returned as is: a later write ordered after it waits for it inside the thread.
+  const write = (path: string, data: string | Uint8Array, after: readonly Promise<unknown>[]) =>
+    writerThread.write(path, tempPathFor(path), typeof data === 'string' ? Buffer.from(data, 'utf8') : data, after)
+  return {
+    ...view,
+    withWriterThread: undefined,
+    writeFileAtomic: (path, data, beforeReplace) => (beforeReplace === undefined ? write(path, data, []) : view.writeFileAtomic(path, data, beforeReplace)),
+    writeFileAtomicAfter: write,
+  }
+}
+
+/**
  * {@link CheckpointFs} on `node:fs`, with real fsync of files and directories.
  * @example
  * await nodeFs.writeFileAtomic('/tmp/ckpt/metadata', 'v1\n…')
@@ -220,6 +239,7 @@ export const nodeFs: CheckpointFs = {
   createExclusive,
   sweepTempFiles,
   withOpenDirectories,
+  withWriterThread,
   // On Windows an open file blocks the atomic rename over it (the lock's heartbeat): there the lock reads its file.
   pinFile: process.platform === 'win32' ? undefined : pinPath,
 }

@@ -187,17 +187,25 @@ export class BatchRunner {
         ? Math.max(this.watermarkMs, eventTime.max - plan.watermark.delayMs)
         : this.watermarkMs
     const sourceMetrics = reader.metrics?.() ?? {}
-    // The commit log is written in the background, once the state files are durable: the next batch may compute
-    // meanwhile, and a restart re-runs every batch after the last commit, so nothing depends on it until the next
-    // batch's sink or a stop. The batch's progress is posted once its commit is durable: a listener never sees a batch
-    // that a crash would re-run.
+    // The lock is checked and commits/N handed to the file system before this batch returns, so that the next
+    // batch's computation never holds it up: it is written once the state files are durable, and a restart re-runs
+    // every batch after the last commit, so nothing depends on it until the next batch's sink or a stop.
+    const commitStart = performance.now()
+    let committed: { readonly durable: Promise<void> } | undefined
+    try {
+      committed = await checkpoint.commit(batchId, nextWatermark, () => !this.abandoned)
+    } catch (e) {
+      return failed(this.error(e, batchId, undefined))
+    }
+    if (committed === undefined) return failed(new AbandonedBatch())
+    const { durable } = committed
+    // The batch's progress is posted once its commit is durable: a listener never sees a batch that a crash would
+    // re-run.
     this.backgroundCommit = (async () => {
       try {
-        const commitStart = performance.now()
         await stateWritten
-        if (this.abandoned) return
         const commitTimeMs = stateWriteMs
-        await checkpoint.commit(batchId, nextWatermark)
+        await durable
         await reader.commit(end)
         const elapsedMs = performance.now() - clock + getOffsetMs
         this.host.recordProgress({

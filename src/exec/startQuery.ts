@@ -5,7 +5,7 @@
  * the checkpoint below it; nothing below imports it.
  */
 import { randomUUID } from 'node:crypto'
-import { type OpenedCheckpoint, openCheckpoint } from '../checkpoint/fileCheckpoint.js'
+import { type OpenedCheckpoint, openCheckpoint } from '../checkpoint/openCheckpoint.js'
 import { checkpointLayout } from '../checkpoint/layout.js'
 import { checkRunsAs } from '../checkpoint/tasksMetadata.js'
 import { noCheckpoint } from '../checkpoint/queryCheckpoint.js'

@@ -6,7 +6,7 @@ import { errorCode } from '../durable/fs.js'
 import { PathNotFoundError, SourceFileChangedError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
 import { mapLimit } from '../util/mapLimit.js'
-import { type ListingRules, listNewFiles, missingDirectory, RECENT_MS } from './fileListing.js'
+import { DirectoryLister, type ListingRules, listNewFiles, missingDirectory, RECENT_MS } from './fileListing.js'
 import { FileLog, type LoggedFile } from './fileLog.js'
 import { InFileOrder } from './inFileOrder.js'
 import { type BadRow, readJsonLines } from './jsonLines.js'
@@ -87,6 +87,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
       await checkDirectory(dir, rules.waitForDirectory)
       const log = new FileLog(ctx.fs, ctx.logDir)
       await log.load()
+      const lister = new DirectoryLister(dir, rules)
       let availableNowFiles: Set<string> | undefined
       const oldestKept = () => (options.maxFileAgeMs === undefined ? undefined : log.newestMtimeMs - options.maxFileAgeMs)
       const last = { bad: 0, missing: 0 }
@@ -130,7 +131,7 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
           if (log.latest > from) return from + 1
           // Files modified within the last few minutes are watched for growth: a writer may not be done with them.
           log.forgetRecent(Date.now() - RECENT_MS)
-          let fresh = await listNewFiles(dir, log.seen, log.recent, { ...rules, ignoreOlderThanMs: oldestKept() })
+          let fresh = await lister.list(log.seen, log.recent, oldestKept())
           if (availableNowFiles !== undefined) fresh = fresh.filter((f) => availableNowFiles!.has(f.name))
           if (limit === 'default') fresh = fresh.slice(0, max)
           if (fresh.length === 0) return from

@@ -21,7 +21,11 @@ export { type EntryVisitor, type ReplayedFile, readStateLines } from './stateFil
 export interface OperatorStateFiles {
   /** The checkpoint format version whose layout these files follow. */
   readonly formatVersion: number
-  /** Writes the changes of one batch (the partitions that changed) atomically. */
+  /**
+   * Writes the changes of one batch (the partitions that changed) atomically. Everything is encoded before this
+   * returns, and the returned promise may be the file system's own (which a later write may be ordered after).
+   * @throws (synchronously or by rejecting) the error of encoding an entry; the file-system error of the write.
+   */
   writeDelta(batchId: number, deltas: readonly PartitionDelta[]): Promise<void>
   /** Writes every key of every partition after one batch; `partitions[p]` holds partition p's entries. */
   writeSnapshot(batchId: number, partitions: readonly EncodedEntry[][]): Promise<void>

@@ -25,29 +25,30 @@ export class OperatorBatchStateFiles implements OperatorStateFiles {
     private readonly stateVersion: number,
   ) {}
 
-  private async write(name: string, sections: readonly { partition: number; lines: string[] }[]): Promise<void> {
+  /** Hands the write to the file system before returning, and returns its promise (a commit may wait on it there). */
+  private write(name: string, sections: readonly { partition: number; lines: string[] }[]): Promise<void> {
     const out: string[] = [JSON.stringify({ stateVersion: this.stateVersion, partitions: this.partitions })]
     for (const { partition, lines } of sections) {
       if (lines.length === 0) continue
       out.push(`{"partition":${partition}}`)
       for (const line of lines) out.push(line)
     }
-    await this.fs.writeFileAtomic(join(this.dir, name), encodeCheckpointBytes(out.join('\n'), 2))
+    return this.fs.writeFileAtomic(join(this.dir, name), encodeCheckpointBytes(out.join('\n'), 2))
   }
 
-  async writeDelta(batchId: number, deltas: readonly PartitionDelta[]): Promise<void> {
-    if (deltas.length === 0) return
+  writeDelta(batchId: number, deltas: readonly PartitionDelta[]): Promise<void> {
+    if (deltas.length === 0) return Promise.resolve()
     const sections = deltas.map((delta) => {
       const lines = delta.upserts.map((u) => writeStateEntry(u, false))
       for (const patched of delta.patches) lines.push(writeStateEntry(patched, false))
       delta.removes.forEach((k, i) => lines.push(writeStateEntry(new RemovedKey(k, delta.removedWindows[i] ?? undefined), false)))
       return { partition: delta.partition, lines }
     })
-    await this.write(`${batchId}.delta`, sections)
+    return this.write(`${batchId}.delta`, sections)
   }
 
-  async writeSnapshot(batchId: number, partitions: readonly EncodedEntry[][]): Promise<void> {
-    await this.write(
+  writeSnapshot(batchId: number, partitions: readonly EncodedEntry[][]): Promise<void> {
+    return this.write(
       `${batchId}.snapshot`,
       partitions.map((entries, partition) => ({ partition, lines: entries.map((e) => writeStateEntry(e, true)) })),
     )
