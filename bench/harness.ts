@@ -66,6 +66,8 @@ export interface CaseResult {
   readonly checksum: number
   /** The median of each of the samples' `extraMs`, by name. */
   readonly extraMs: Readonly<Record<string, number>>
+  /** Each of the samples' `extraMs` by name, one per timed round (NaN where a sample had none). */
+  readonly extraSamplesMs: Readonly<Record<string, readonly number[]>>
 }
 
 /** One comparison with its measured ratio. */
@@ -78,6 +80,11 @@ export interface ComparisonResult extends Comparison {
   readonly ratioRange: readonly [number, number]
   /** PASS/MISS on the ratio; ERROR when the two cases did not compute the same checksum. */
   readonly verdict: 'PASS' | 'MISS' | 'ERROR'
+  /**
+   * For each CPU time both cases report (an `extraMs` whose name ends in 'CPU'): the subject's CPU per row as a
+   * multiple of the baseline's, paired by round like the ratio (median and range); lower is better.
+   */
+  readonly cpuMultiples: readonly { readonly name: string; readonly multiple: number; readonly range: readonly [number, number] }[]
 }
 
 export interface GroupResult {
@@ -175,7 +182,14 @@ export async function runGroup(group: BenchGroup, options: RunOptions): Promise<
       const ratio = median(perRound)
       const ratioRange: [number, number] = [Math.min(...perRound), Math.max(...perRound)]
       const verdict = !Number.isFinite(s.checksum) || s.checksum !== b.checksum ? 'ERROR' : ratio >= c.target ? 'PASS' : 'MISS'
-      return { ...c, subjectRowsPerSec: s.rowsPerSec, baselineRowsPerSec: b.rowsPerSec, ratio, ratioRange, verdict }
+      const cpuMultiples = Object.keys(s.extraSamplesMs)
+        .filter((name) => name.endsWith('CPU') && b.extraSamplesMs[name] !== undefined)
+        .map((name) => {
+          const per = s.extraSamplesMs[name]!.map((ms, r) => (ms / s.rows) / (b.extraSamplesMs[name]![r]! / b.rows)).filter(Number.isFinite)
+          return { name, multiple: median(per), range: [Math.min(...per), Math.max(...per)] as const }
+        })
+        .filter((m) => Number.isFinite(m.multiple))
+      return { ...c, subjectRowsPerSec: s.rowsPerSec, baselineRowsPerSec: b.rowsPerSec, ratio, ratioRange, verdict, cpuMultiples }
     }),
   }
 }
@@ -187,7 +201,8 @@ function caseResult(c: BenchCase, samples: readonly Sample[]): CaseResult {
   const checksum = samples.every((s) => s.checksum === samples[0]!.checksum) ? samples[0]!.checksum : Number.NaN
   const names = [...new Set(samples.flatMap((s) => Object.keys(s.extraMs ?? {})))]
   const extraMs = Object.fromEntries(names.map((n) => [n, median(samples.flatMap((s) => s.extraMs?.[n] ?? []))]))
-  return { name: c.name, rows: c.rows, samplesMs: ms, medianMs, rowsPerSec: (c.rows * 1000) / medianMs, checksum, extraMs }
+  const extraSamplesMs = Object.fromEntries(names.map((n) => [n, samples.map((s) => s.extraMs?.[n] ?? Number.NaN)]))
+  return { name: c.name, rows: c.rows, samplesMs: ms, medianMs, rowsPerSec: (c.rows * 1000) / medianMs, checksum, extraMs, extraSamplesMs }
 }
 
 /** The median of a non-empty list. */
@@ -237,6 +252,14 @@ export function formatCases(result: GroupResult): string {
 function formatExtras(result: GroupResult): string {
   const lines = result.cases.flatMap((c) => Object.entries(c.extraMs).map(([what, ms]) => `${c.name}: ${what} ${ms.toFixed(0)} ms (median)`))
   return lines.length === 0 ? '' : `\n${lines.join('\n')}`
+}
+
+/** The CPU multiples of the comparisons that have them, one line each; empty when none has. */
+export function formatCpuMultiples(results: readonly GroupResult[]): string {
+  return results
+    .flatMap((g) => g.comparisons.flatMap((c) => c.cpuMultiples.map((m) =>
+      `${c.title}: ${m.name} per row ${m.multiple.toFixed(2)}× the baseline's (${m.range[0].toFixed(2)}–${m.range[1].toFixed(2)} per round; lower is better)`)))
+    .join('\n')
 }
 
 /** The comparison table of all groups: subject and baseline rows/s, ratio, target, verdict. */

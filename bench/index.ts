@@ -10,7 +10,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { checkpointOverheadGroup, jsonFilesGroup } from './checkpoint.js'
 import { groupByCountGroup } from './groupByCount.js'
-import { type BenchGroup, formatCases, formatComparisons, type GroupResult, runGroup } from './harness.js'
+import { type BenchGroup, formatCases, formatComparisons, formatCpuMultiples, type GroupResult, runGroup } from './harness.js'
 import { measureIdleCpu } from './idle.js'
 import { jetStreamSourceGroup, redisStreamSourceGroup } from './logConnectors.js'
 import { mapLiteralFilterGroup, mapSpreadFilterGroup } from './mapFilter.js'
@@ -85,6 +85,8 @@ if (idleSelected) {
   loads.push(loadavg()[0]!)
 }
 console.log(formatComparisons(results))
+const cpuMultiples = formatCpuMultiples(results)
+if (cpuMultiples !== '') console.log(`\n${cpuMultiples}`)
 const verdicts = results.flatMap((r) => r.comparisons.map((c) => c.verdict))
 const misses = verdicts.filter((v) => v === 'MISS').length + idleMiss
 const errors = verdicts.filter((v) => v === 'ERROR').length

@@ -207,12 +207,20 @@ export class QueryModuleError extends StructuredRxError {
  */
 export class FencedError extends StructuredRxError {
   readonly code = 'SRX_FENCED'
-  constructor(
-    readonly task: string,
-    readonly member: string,
-    readonly epoch: number,
-  ) {
+  constructor(readonly task: string, readonly member: string, readonly epoch: number) {
     super(`task ${task}: member ${member} lost its lease (epoch ${epoch} is no longer current); its commit is refused`)
+  }
+}
+
+/**
+ * A call to a cluster's coordinator got no answer in time, or failed through its retries: `call` names it (`renew(task-3)`),
+ * `store` the coordinator. The member retries at its next heartbeat; a task that needed the answer stops uncommitted.
+ * @example if (e instanceof CoordinatorUnavailableError) console.warn(`${e.store}: ${e.call}`)
+ */
+export class CoordinatorUnavailableError extends StructuredRxError {
+  readonly code = 'SRX_COORDINATOR_UNAVAILABLE'
+  constructor(readonly store: string, readonly call: string, why: string, cause?: unknown) {
+    super(`coordinator ${store}: ${call} ${why}`, { cause })
   }
 }
 
@@ -224,15 +232,8 @@ export class FencedError extends StructuredRxError {
  */
 export class CoordinatorStateError extends StructuredRxError {
   readonly code = 'SRX_COORDINATOR_STATE'
-  constructor(
-    readonly store: string,
-    readonly key: string,
-    readonly reason: string,
-  ) {
-    super(
-      `coordinator ${store}: entry ${key} is not a lease or heartbeat structured-rx wrote (${reason}); ` +
-        'use a cluster name no other application uses, or delete the entry',
-    )
+  constructor(readonly store: string, readonly key: string, readonly reason: string) {
+    super(`coordinator ${store}: entry ${key} is not a lease or heartbeat structured-rx wrote (${reason}); use a cluster name no other application uses, or delete the entry`)
   }
 }
 

@@ -135,6 +135,7 @@ export {
   QueryModuleError,
   FencedError,
   CoordinatorStateError,
+  CoordinatorUnavailableError,
   PathNotFoundError,
   SourceFileChangedError,
 } from './errors.js'

@@ -29,6 +29,7 @@ import {
   QueryModuleError,
   FencedError,
   CoordinatorStateError,
+  CoordinatorUnavailableError,
   CheckpointLockLostError,
   PathNotFoundError,
   SourceFileChangedError,
@@ -161,6 +162,7 @@ describe('public errors', () => {
     ['QueryModuleError', () => new QueryModuleError('no export'), 'SRX_QUERY_MODULE'],
     ['FencedError', () => new FencedError('3', 'm1', 2), 'SRX_FENCED'],
     ['CoordinatorStateError', () => new CoordinatorStateError('redis 127.0.0.1:6379', 'lease:3', 'no epoch'), 'SRX_COORDINATOR_STATE'],
+    ['CoordinatorUnavailableError', () => new CoordinatorUnavailableError('redis 127.0.0.1:6379', 'renew(task-3)', 'did not answer within 2500 ms'), 'SRX_COORDINATOR_UNAVAILABLE'],
   ]
 
   it.each(cases)('%s is a StructuredRxError and an Error with its name and the stable code', (name, make, code) => {

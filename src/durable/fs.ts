@@ -206,6 +206,8 @@ function withOpenDirectories(this: CheckpointFs): CheckpointFs & { close(): Prom
 function withWriterThread(this: CheckpointFs): CheckpointFs & { close(): Promise<void> } {
   const view = withOpenDirectories.call(this)
   if (this.writeFileAtomic !== writeFileAtomic) return { ...view, withWriterThread: undefined }
+  // The thread starts while the checkpoint is read (a restart's restore), not at the first batch's first write.
+  writerThread.prepare()
   // The thread's own promise is returned as is: a later write ordered after it waits for it inside the thread.
   const write = (path: string, data: string | Uint8Array, after: readonly Promise<unknown>[]) =>
     writerThread.write(path, tempPathFor(path), typeof data === 'string' ? Buffer.from(data, 'utf8') : data, after)

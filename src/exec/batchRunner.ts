@@ -7,7 +7,7 @@ import type { StateOperatorProgress } from './progress.js'
 import { type BatchMeasurements, stateOperatorProgress } from './progressReporter.js'
 import { queryError } from './queryError.js'
 import type { QueryRun } from './queryRun.js'
-import { type EventTimeStats, runSteps } from './runSteps.js'
+import { BatchFold, type BatchResult } from './runSteps.js'
 
 /** How the runner leaves a batch that `stop(timeoutMs)` abandoned: nothing of it may be committed. */
 export class AbandonedBatch extends Error {}
@@ -106,15 +106,6 @@ export class BatchRunner {
       walCommit = Math.round(performance.now() - clock)
     })
     offsetsLogged.catch(() => undefined)
-    let rows: unknown[]
-    try {
-      rows = hasData ? await reader.getBatch(start, end) : []
-    } catch (e) {
-      // The query may terminate (and release its lock) only once nothing of it is still writing.
-      await offsetsLogged.catch(() => undefined)
-      throw this.error(e, batchId, def.source.description)
-    }
-    const getBatch = lap()
     const ctx: BatchContext = {
       batchId,
       watermarkMs: watermarkForBatch,
@@ -124,27 +115,44 @@ export class BatchRunner {
       outputMode: plan.outputMode,
     }
     const queryPlanning = lap()
-    let output: unknown[]
-    let eventTime: EventTimeStats | undefined
+    // The source hands its rows over a block at a time where it can, and each block runs through the steps up to
+    // the first stateful operator before the next is read: a batch's rows die young instead of all living until
+    // the batch has been read. The batch's result is the same as over one array of all its rows.
+    const fold = new BatchFold(executable.steps, ctx)
+    let numInputRows = 0
+    let result: BatchResult
     const stateProgress: StateOperatorProgress[] = []
     const deltas: OperatorDeltas[] = []
+    const readStarted = performance.now()
+    let readMs = 0
     try {
-      let operatorTimesMs: Map<StatefulExec, number>
-      ;({ output, eventTime, operatorTimesMs } = runSteps(executable.steps, rows, ctx))
+      if (hasData && reader.readBatch !== undefined) numInputRows = await reader.readBatch(start, end, (block) => fold.add(block))
+      else if (hasData) {
+        const rows = await reader.getBatch(start, end)
+        numInputRows = rows.length
+        fold.add(rows)
+      }
+      result = fold.finish()
+      // Reading took the time until the last row was read, less what the operators spent folding meanwhile, which
+      // counts, as before, in the time of the batch's execution (addBatch).
+      let foldMs = 0
+      for (const ms of result.operatorTimesMs.values()) foldMs += ms
+      readMs = Math.max(0, performance.now() - readStarted - foldMs)
       for (const op of executable.operators) {
-        stateProgress.push(stateOperatorProgress(op, operatorTimesMs.get(op)))
+        stateProgress.push(stateOperatorProgress(op, result.operatorTimesMs.get(op)))
         deltas.push({ operator: op, deltas: takeDeltas(op) })
       }
     } catch (e) {
       for (const op of executable.operators) op.store.discardChanges()
+      // The query may terminate (and release its lock) only once nothing of it is still writing.
       await offsetsLogged.catch(() => undefined)
-      throw this.error(e, batchId, undefined)
+      // An error the fold threw is an operator's; any other is the source's (a state failure names its operator).
+      throw this.error(e, batchId, fold.failure?.error === e ? undefined : def.source.description)
     }
-    // Without any operator the output is the source's own batch array, which a source may keep for replay
-    // (memorySource hands out its addData chunk): the sink gets a copy it is free to mutate.
-    if (output === rows) output = rows.slice()
-    // Only the count of the input rows is kept: they can be collected while this batch waits and writes.
-    const numInputRows = rows.length
+    const getBatch = Math.round(readMs)
+    lapStart = readStarted + readMs
+    const { eventTime } = result
+    const output = result.output
     if (this.abandoned) {
       await offsetsLogged.catch(() => undefined)
       throw new AbandonedBatch()

@@ -5,9 +5,12 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { checkRunsAs, tasksMetadata } from '../checkpoint/tasksMetadata.js'
+import { boundedCoordinator } from '../durable/boundedCoordinator.js'
 import { coordinatorFor } from '../durable/sharedCoordinator.js'
 import { InvalidQueryError } from '../errors.js'
 import { ClusterQuery } from './clusterQuery.js'
+import { stopOnSignals } from './clusterSignals.js'
+import { clusterNames } from './clusterView.js'
 import { type ClusterWork, partitionedWork } from './clusterWork.js'
 import type { ClusterOptions, SessionContext } from './queryRun.js'
 import { checkPartitioning, type PartitionedQueryDefinition } from './tasks.js'
@@ -35,7 +38,7 @@ export async function startCluster(session: SessionContext, def: PartitionedQuer
 /**
  * Checks a query's cluster options before anything starts, and returns the checkpoint location the members share.
  * @example const location = checkCluster(def, { name: 'counts', coordinator })
- * @throws InvalidQueryError for a bad cluster name or heartbeat, without a checkpoint location (the state must be
+ * @throws InvalidQueryError for a bad cluster name, heartbeat, call timeout or list of signals, without a checkpoint location (the state must be
  * in a store every member reads), or with parallelism above 1.
  */
 export function checkCluster(def: { readonly checkpointLocation?: string; readonly parallelism?: number }, cluster: ClusterOptions): string {
@@ -43,6 +46,11 @@ export function checkCluster(def: { readonly checkpointLocation?: string; readon
     throw new InvalidQueryError(`writeStream: cluster.name must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(cluster.name)}`)
   }
   if (!(heartbeatOf(cluster) > 0)) throw new InvalidQueryError(`writeStream: cluster.heartbeatMs must be a positive number, got ${heartbeatOf(cluster)}`)
+  const signals = cluster.stopOnSignals
+  if (signals !== undefined && signals !== false && !(Array.isArray(signals) && signals.every((s) => typeof s === 'string' && /^SIG[A-Z0-9]+$/.test(s)))) {
+    throw new InvalidQueryError(`writeStream: cluster.stopOnSignals must be false or a list of signal names such as 'SIGINT', got ${JSON.stringify(signals)}`)
+  }
+  if (!(callTimeoutOf(cluster) > 0)) throw new InvalidQueryError(`writeStream: cluster.callTimeoutMs must be a positive number, got ${callTimeoutOf(cluster)}`)
   if (def.checkpointLocation === undefined) {
     throw new InvalidQueryError(
       `writeStream: cluster '${cluster.name}' needs a checkpointLocation that every member reads (a shared directory or S3): ` +
@@ -56,16 +64,32 @@ export function checkCluster(def: { readonly checkpointLocation?: string; readon
 }
 
 /**
- * Joins the cluster as a new member that leases and runs `work`'s tasks (options checked by checkCluster).
+ * Joins the cluster as a new member that leases and runs `work`'s tasks (options checked by checkCluster); on
+ * `cluster.stopOnSignals` (default SIGINT and SIGTERM) it hands its tasks over and leaves.
  * @example const query = await joinCluster(context, cluster, partitionedWork(def, location, 4))
  * @throws the coordinator's error of the first heartbeat.
  */
 export async function joinCluster(session: SessionContext, cluster: ClusterOptions, work: ClusterWork): Promise<ClusterQuery> {
   const member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
-  const coordinator = coordinatorFor(cluster.coordinator, cluster.name)
+  const store = 'description' in cluster.coordinator ? cluster.coordinator.description : 'in-process'
+  const unbounded = coordinatorFor(cluster.coordinator, cluster.name)
+  // The first call opens the store's connection (on NATS it may create the cluster's bucket): it is bounded by the
+  // store's own timeouts and retries, not by the call timeout meant for a member that is already running.
+  await unbounded.heartbeat(clusterNames(cluster.name).prefixed(member))
+  const coordinator = boundedCoordinator(unbounded, { timeoutMs: callTimeoutOf(cluster), store })
   const query = new ClusterQuery(session, work, { name: cluster.name, coordinator, heartbeatMs: heartbeatOf(cluster) }, member)
-  await query.join()
+  query.join()
+  const unwatch = stopOnSignals(query, cluster.stopOnSignals === false ? [] : (cluster.stopOnSignals ?? ['SIGINT', 'SIGTERM']))
+  void query.awaitTermination().catch(() => undefined).finally(unwatch)
   return query
+}
+
+/**
+ * Four heartbeats by default, the TTL with the default heartbeat: past it the member's leases are gone anyway, and a
+ * shorter bound would fail calls that a member's own busy event loop delayed.
+ */
+function callTimeoutOf(cluster: ClusterOptions): number {
+  return cluster.callTimeoutMs ?? 4 * heartbeatOf(cluster)
 }
 
 function heartbeatOf(cluster: ClusterOptions): number {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { Subject } from 'rxjs'
 import { type Coordinator, fairShares, fencedFs, type Lease, leaseLock } from '../durable/lease.js'
 import { StreamingQueryError } from '../errors.js'
-import { type ClusterNames, clusterNames, clusterQueryId, type ClusterView, isFenced, memberView } from './clusterView.js'
+import { taskFate, type TaskFate } from './clusterFate.js'
+import { type ClusterNames, clusterNames, clusterQueryId, type ClusterView, memberView } from './clusterView.js'
 import type { ClusterWork } from './clusterWork.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
 import { clusterScaleOut, type ScaleOutStatus } from './scaleOutView.js'
@@ -113,9 +114,8 @@ export class ClusterQuery implements StreamingQuery {
     return this.failure
   }
 
-  /** Joins the cluster: the first heartbeat, then the member's loop in the background. */
-  async join(): Promise<void> {
-    await this.exclusive(() => this.cluster.coordinator.heartbeat(this.names.prefixed(this.member)))
+  /** Runs the member's loop in the background, once its first heartbeat was recorded (joinCluster does it). */
+  join(): void {
     this.loopDone = this.loop()
   }
 
@@ -189,9 +189,9 @@ export class ClusterQuery implements StreamingQuery {
       if (task.lost || task.releasing || this.stopping !== undefined) void query.stop()
     } catch (e) {
       this.held.delete(p)
-      const ours = await this.failedWhileHeld(task, e)
+      const fate = await this.fateOf(task, e)
       await this.exclusive(() => coordinator.release(task.lease)).catch(() => false)
-      if (ours) this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: ${this.work.tasks[p]!.label} could not start: ${(e as Error).message}`, e, undefined, undefined))
+      if (fate === 'failed') this.fail(new StreamingQueryError(`cluster ${this.cluster.name}: ${this.work.tasks[p]!.label} could not start: ${(e as Error).message}`, e, undefined, undefined))
     }
   }
 
@@ -202,23 +202,21 @@ export class ClusterQuery implements StreamingQuery {
     this.lastOf.delete(task.p)
     const error = q.exception
     this.track((async () => {
-      if ((task.lost || error !== undefined) && !(await this.failedWhileHeld(task, error))) return
+      const fate = task.lost || error !== undefined ? await this.fateOf(task, error) : undefined
+      if (fate === 'lost') return
       await this.exclusive(() => this.cluster.coordinator.release(task.lease)).catch(() => false)
-      if (error !== undefined) this.fail(error)
+      if (fate === 'failed') this.fail(error!)
     })())
   }
 
-  /**
-   * Whether a task that failed (or was lost) still held its lease at its epoch. If not, it is lost, not failed: its
-   * error came from losing the lease — refused by the fence, or, paused mid-batch or mid-recovery, reading a checkpoint
-   * its successor changed meanwhile (a log entry purged, a commit newer than the offsets it had listed).
-   */
-  private async failedWhileHeld(task: HeldTask, error: unknown): Promise<boolean> {
-    const { task: name, member, epoch } = task.lease
-    if (!task.lost && !isFenced(error) && (await this.cluster.coordinator.holds(name, member, epoch).catch(() => false))) return true
-    const why = error === undefined || isFenced(error) ? '' : ` (${(error as Error).message})`
-    this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost ${this.work.tasks[task.p]!.label} (epoch ${epoch}); it stopped without committing further${why}`)
-    return false
+  /** What became of a task that failed or was lost (see taskFate); a lost or interrupted one is reported, not failed. */
+  private async fateOf(task: HeldTask, error: unknown): Promise<TaskFate> {
+    const fate = await taskFate(this.cluster.coordinator, task.lease, task.lost, error)
+    const { label } = this.work.tasks[task.p]!
+    const why = error === undefined ? '' : ` (${(error as Error).message})`
+    if (fate === 'lost') this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} lost ${label} (epoch ${task.lease.epoch}); it stopped without committing further${why}`)
+    if (fate === 'interrupted') this.session.warn(`structured-rx: cluster ${this.cluster.name}: member ${this.member} stopped ${label} uncommitted: the coordinator did not answer${why}; its lease is given back`)
+    return fate
   }
 
   private handOver(task: HeldTask): void {

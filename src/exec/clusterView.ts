@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import type { Lease } from '../durable/lease.js'
-import { FencedError } from '../errors.js'
 
 /**
  * One task of a cluster's query and who holds it, as a member last saw the coordinator.
@@ -61,19 +60,6 @@ export function memberView(
     return { task: p, name, owner, epoch: lease?.epoch, ownerLive: owner !== undefined && live.includes(owner) }
   })
   return { cluster, member, members: [...live].sort(), tasks: views }
-}
-
-/**
- * Whether an error (or one it was caused by) is a refused commit of a member that lost its lease.
- * @example if (isFenced(query.exception)) console.log('lease lost')
- * @throws never.
- */
-export function isFenced(e: unknown): boolean {
-  for (let cause = e, depth = 0; cause !== undefined && cause !== null && depth < 10; depth++) {
-    if (cause instanceof FencedError) return true
-    cause = (cause as { cause?: unknown }).cause
-  }
-  return false
 }
 
 /** How a cluster's members and tasks are named in a coordinator that several clusters may share: `<cluster>/<id>`. */

@@ -59,6 +59,18 @@ export interface ClusterOptions {
    * coordinator's TTL, else 1000); keep it well below the coordinator's TTL.
    */
   readonly heartbeatMs?: number
+  /**
+   * The longest one call to the coordinator may take, in ms (default four heartbeats: the coordinator's TTL
+   * with the default heartbeat); past it the call fails with
+   * `CoordinatorUnavailableError` naming it, and the member tries again at its next heartbeat.
+   */
+  readonly callTimeoutMs?: number
+  /**
+   * The signals on which the member hands its tasks over and leaves (default `['SIGINT', 'SIGTERM']`; `false` for
+   * none): its tasks stop after their batch and their leases are released, so the others need not wait for the TTL.
+   * Without a listener of the application's own the process then ends by the signal, as by Node's default.
+   */
+  readonly stopOnSignals?: readonly NodeJS.Signals[] | false
 }
 
 /** A query as `writeStream` describes it: its source, the plan nodes piped after it, and the writer's options. */

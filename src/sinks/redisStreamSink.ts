@@ -13,7 +13,7 @@ export interface RedisStreamSinkOptions<R = unknown, K = unknown> {
   readonly url: string
   /** The stream key the rows are appended to, or with `partitions` the prefix of the partition keys `<key>:<p>`. */
   readonly key: string
-  /** Append to `<key>:0` … `<key>:<P-1>` (in one transaction per batch, so on one Redis server or hash slot). */
+  /** Append to `<key>:0` … `<key>:<P-1>` (in one script per batch, so on one Redis server or hash slot). */
   readonly partitions?: number
   /**
    * The key that places a row: partition `hash(encode(key)) mod P` with the engine's stable key hash, so stream
@@ -26,16 +26,34 @@ export interface RedisStreamSinkOptions<R = unknown, K = unknown> {
   readonly retry?: RetryOptions
 }
 
-/** Raised inside a try when another client changed the marker between WATCH and EXEC: the try starts over. */
-class MarkerMoved extends Error {
-  override readonly name = 'MarkerMoved'
-}
+/**
+ * Appends one batch, atomically on the server: KEYS are the marker hash then the stream keys, ARGV the query id, the
+ * batch id, the field name, then a stream key's index (into KEYS) and a row's JSON for each row. A batch the marker
+ * already holds for this query writes nothing (0); a stream key holding another type writes nothing and names it
+ * (checked before any write: Redis does not undo a script's earlier writes when a later command fails); otherwise
+ * the rows and the marker are written (1). Being one script, the check holds whatever connection it arrives on,
+ * also when the client sends it again after a reconnect.
+ */
+const APPEND_BATCH_LUA = `
+local done = redis.call('HGET', KEYS[1], ARGV[1])
+if done and tonumber(done) >= tonumber(ARGV[2]) then return 0 end
+for i = 2, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'stream' and kind ~= 'none' then return {KEYS[i], kind} end
+end
+for i = 4, #ARGV, 2 do
+  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', ARGV[3], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`
 
 /**
  * Appends each micro-batch's rows to a Redis stream, one entry per row with the row's JSON in field `value` (what
  * `redisStream` reads). Exactly once across crashes: the entries and a per-query marker (`<key>:srx-batches`, a hash
- * from query id to last batch id) are written in one `MULTI`, under `WATCH` of the marker, so a batch is either
- * wholly in the stream with its marker or not at all, and a re-run of a batch the marker already holds writes nothing.
+ * from query id to last batch id) are written by one server-side script that first checks the marker, so a batch is
+ * either wholly in the stream with its marker or not at all, and a re-run of a batch the marker already holds writes
+ * nothing — also when the client resends the script on a new connection after the old one dropped mid-batch.
  * With `partitions`, each row goes to the key `<key>:<p>` of its partition, all in the batch's one transaction.
  * @example writeStream({ outputMode: 'append', sink: redisStreamSink({ url: 'redis://127.0.0.1:6379', key: 'out' }), checkpointLocation })
  * @example redisStreamSink({ url, key: 'clicks-by-user', partitions: 8, partitionBy: [(c: Click) => c.user, t.string] })
@@ -57,32 +75,19 @@ export function redisStreamSink<R = unknown, K = unknown>(options: RedisStreamSi
     description: `RedisStreamSink[${partitions === undefined ? options.key : `${options.key}:[0..${partitions - 1}]`}]`,
     async open(ctx) {
       const redis = await connectRedis(options.url, { autoPipelining: false })
-      const transient = (e: unknown) => e instanceof MarkerMoved || isTransientRedisError(e)
+      redis.defineCommand('srxAppendBatch', { lua: APPEND_BATCH_LUA })
+      // One array argument (ioredis flattens it), not spread: a batch of many rows is more arguments than a call takes.
+      const appendBatch = (redis as unknown as { srxAppendBatch(args: (string | number)[]): Promise<unknown> }).srxAppendBatch.bind(redis)
       return {
         async addBatch(batchId, rows) {
-          await withRetry(`redis-server ${where}`, policy, transient, async () => {
-            await redis.watch(markerKey)
-            const done = await redis.hget(markerKey, ctx.queryId)
-            if (done !== null && Number(done) >= batchId) {
-              await redis.unwatch()
-              return
-            }
-            // Redis does not roll back a transaction whose command fails at EXEC (XADD on a key of another type),
-            // so the marker would claim rows that were never written: refuse such a key before the MULTI.
-            const types = await Promise.all(keys.map((key) => redis.type(key)))
-            const wrong = types.findIndex((type) => type !== 'stream' && type !== 'none')
-            if (wrong >= 0) throw new Error(`redisStreamSink: key ${keys[wrong]} holds a ${types[wrong]}, not a stream`)
-            const tx = redis.multi()
-            for (const row of rows) {
-              const json = JSON.stringify(encode(row))
-              tx.xadd(keys[place(row, json)]!, '*', REDIS_VALUE_FIELD, json)
-            }
-            tx.hset(markerKey, ctx.queryId, String(batchId))
-            const results = await tx.exec()
-            if (results === null) throw new MarkerMoved(`the batch marker ${markerKey} changed during batch ${batchId}`)
-            const failed = results.find(([error]) => error !== null)
-            if (failed !== undefined) throw failed[0]
-          })
+          // KEYS[1] is the marker, KEYS[2 + p] the stream key of partition p.
+          const args: (string | number)[] = [1 + keys.length, markerKey, ...keys, ctx.queryId, String(batchId), REDIS_VALUE_FIELD]
+          for (const row of rows) {
+            const json = JSON.stringify(encode(row))
+            args.push(2 + place(row, json), json)
+          }
+          const answer = await withRetry(`redis-server ${where}`, policy, isTransientRedisError, () => appendBatch(args))
+          if (Array.isArray(answer)) throw new Error(`redisStreamSink: key ${answer[0]} holds a ${answer[1]}, not a stream`)
         },
         stop: () => closeRedis(redis),
       }

@@ -8,6 +8,7 @@ import type { Codec } from '../plan/nodes.js'
 import { mapLimit } from '../util/mapLimit.js'
 import { DirectoryLister, type ListingRules, listNewFiles, missingDirectory, RECENT_MS } from './fileListing.js'
 import { FileLog, type LoggedFile } from './fileLog.js'
+import { InFileOrder } from './inFileOrder.js'
 import { type BadRow, readJsonLines } from './jsonLines.js'
 import type { Offset, Source, SourceReader } from './source.js'
 
@@ -91,6 +92,35 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
       const oldestKept = () => (options.maxFileAgeMs === undefined ? undefined : log.newestMtimeMs - options.maxFileAgeMs)
       const last = { bad: 0, missing: 0 }
       const total = { bad: 0, missing: 0 }
+      /** Reads the files logged for `(start, end]`, handing their rows to `onBlock` in file order; returns how many. */
+      const read = async (start: Offset, end: Offset, onBlock: (rows: T[]) => void): Promise<number> => {
+        const parts: { n: number; file: LoggedFile }[] = []
+        for (let n = asLogOffset(start) + 1; n <= asLogOffset(end); n++) {
+          for (const file of log.filesOf(n)) if (file.missing !== true) parts.push({ n, file })
+        }
+        const tolerate = options.badRecords !== undefined
+        const inOrder = new InFileOrder(parts.length, onBlock)
+        const results = await mapLimit(parts, concurrency, async ({ file }, i) => {
+          const r = await readFileRows(dir, file, options, tolerate, inOrder.blockOf(i))
+          inOrder.end(i)
+          return r
+        })
+        const bad: BadRow[] = []
+        let missing = 0
+        for (let i = 0; i < results.length; i++) {
+          const r = results[i]!
+          if (r === 'missing') {
+            await log.markMissing(parts[i]!.n, parts[i]!.file.name)
+            missing++
+          } else for (const b of r.bad) bad.push(b)
+        }
+        last.bad = bad.length
+        last.missing = missing
+        total.bad += bad.length
+        total.missing += missing
+        if (bad.length > 0) await writeDeadLetters(ctx.fs, options.badRecords!.path, asLogOffset(end), bad)
+        return inOrder.rows
+      }
       return {
         initialOffset: () => -1,
         progressOffset: (offset) => ({ logOffset: offset }),
@@ -109,33 +139,14 @@ export function jsonFiles<T>(dir: string, options: JsonFilesOptions<T>): Source<
           return from + 1
         },
         async getBatch(start, end) {
-          const parts: { n: number; file: LoggedFile }[] = []
-          for (let n = asLogOffset(start) + 1; n <= asLogOffset(end); n++) {
-            for (const file of log.filesOf(n)) if (file.missing !== true) parts.push({ n, file })
-          }
-          const tolerate = options.badRecords !== undefined
-          const read = await mapLimit(parts, concurrency, ({ file }) => readFileRows(dir, file, options, tolerate))
-          // A batch of one file is that file's rows as they were read, not a copy of them.
-          const rows: T[] = read.length === 1 && read[0] !== 'missing' ? read[0]!.rows : []
-          const bad: BadRow[] = []
-          let missing = 0
-          for (let i = 0; i < read.length; i++) {
-            const r = read[i]!
-            if (r === 'missing') {
-              await log.markMissing(parts[i]!.n, parts[i]!.file.name)
-              missing++
-              continue
-            }
-            if (r.rows !== rows) for (const row of r.rows) rows.push(row)
-            for (const b of r.bad) bad.push(b)
-          }
-          last.bad = bad.length
-          last.missing = missing
-          total.bad += bad.length
-          total.missing += missing
-          if (bad.length > 0) await writeDeadLetters(ctx.fs, options.badRecords!.path, asLogOffset(end), bad)
+          const blocks: T[][] = []
+          await read(start, end, (block) => blocks.push(block))
+          if (blocks.length === 1) return blocks[0]!
+          const rows: T[] = []
+          for (const block of blocks) for (const row of block) rows.push(row)
           return rows
         },
+        readBatch: (start, end, onBlock) => read(start, end, onBlock),
         async commit(end) {
           await log.compact(asLogOffset(end), oldestKept())
         },
@@ -192,7 +203,8 @@ async function readFileRows<T>(
   file: LoggedFile,
   options: JsonFilesOptions<T>,
   tolerate: boolean,
-): Promise<{ rows: T[]; bad: BadRow[] } | 'missing'> {
+  onBlock: (rows: T[]) => void,
+): Promise<{ bad: BadRow[] } | 'missing'> {
   const path = join(dir, file.name)
   let handle
   try {
@@ -214,11 +226,11 @@ async function readFileRows<T>(
     if (file.size !== undefined && !grown && (now.size !== file.size || now.mtimeMs !== file.mtimeMs)) {
       throw new SourceFileChangedError(path, file.size, now.size)
     }
-    const target = { codec: options.codec, rows: [] as T[], bad: tolerate ? ([] as BadRow[]) : undefined }
+    const target = { codec: options.codec, rows: [] as T[], bad: tolerate ? ([] as BadRow[]) : undefined, onBlock }
     const label = from > 0 ? `${path} (appended from byte ${from})` : path
     const bytes = await readJsonLines(handle, label, from, end, target)
     if (bytes < end - from) throw new SourceFileChangedError(path, end, from + bytes)
-    return { rows: target.rows, bad: target.bad ?? [] }
+    return { bad: target.bad ?? [] }
   } finally {
     await handle.close()
   }

@@ -20,11 +20,16 @@ export interface BadRow {
   readonly text: string
 }
 
-/** Where parsed rows go: `bad` is undefined when a bad row must fail the read. */
+/**
+ * Where parsed rows go: `bad` is undefined when a bad row must fail the read. With `onBlock`, the rows parsed from
+ * each block of text (about `blockBytes`) are handed to it, in order, as soon as they are parsed, and `rows` starts
+ * over empty; without it, every row is left in `rows`.
+ */
 export interface RowTarget<T> {
   readonly codec: Codec<T>
-  readonly rows: T[]
+  rows: T[]
   readonly bad: BadRow[] | undefined
+  readonly onBlock?: (rows: T[]) => void
 }
 
 /**
@@ -111,6 +116,11 @@ function parseBytes<T>(path: string, bytes: Buffer, start: number, stop: number,
     }
     lineNo = parseBlock(path, bytes.subarray(start, cut), lineNo, target)
     start = cut
+    if (target.onBlock !== undefined && target.rows.length > 0) {
+      const rows = target.rows
+      target.rows = []
+      target.onBlock(rows)
+    }
   }
   return lineNo
 }

@@ -53,6 +53,14 @@ export interface SourceReader<T> {
   latestOffset(start: Offset, limit: 'default' | 'all'): Promise<Offset>
   /** The rows in `(start, end]`. */
   getBatch(start: Offset, end: Offset): Promise<T[]>
+  /**
+   * The rows of `getBatch(start, end)`, in the same order, handed to `onBlock` a block at a time as they are read
+   * (blocks of bounded size; the source does not keep a block once `onBlock` returns), resolving to the number of
+   * rows. The engine folds each block before the next is read, so a batch's rows die young instead of living until
+   * the whole batch is read. An error `onBlock` throws ends the read with that error. Optional: without it, the
+   * batch is `getBatch`'s array as one block.
+   */
+  readBatch?(start: Offset, end: Offset, onBlock: (rows: T[]) => void): Promise<number>
   /** Everything up to `end` is committed: the source may forget it. */
   commit(end: Offset): Promise<void>
   /** trigger.availableNow: fix the end of what is available now; later `latestOffset` calls must not go past it. */

@@ -19,16 +19,20 @@ export function runAsChild(moduleUrl: string, main: (argv: readonly string[]) =>
 
 /**
  * Runs a cluster member until SIGTERM stops it: prints `tasks <i,…>` whenever the tasks it runs change, then closes
- * its coordinator once the query ended.
+ * its coordinator once the query ended. Without `ownSignalHandler`, SIGTERM is left to the library's handler.
  * @example await runMember(query, coordinator)
  */
-export async function runMember(query: { readonly runningTasks: readonly number[]; stop(): Promise<void>; awaitTermination(): Promise<boolean> }, coordinator: { close(): Promise<void> }): Promise<void> {
+export async function runMember(
+  query: { readonly runningTasks: readonly number[]; stop(): Promise<void>; awaitTermination(): Promise<boolean> },
+  coordinator: { close(): Promise<void> },
+  options: { readonly ownSignalHandler: boolean } = { ownSignalHandler: true },
+): Promise<void> {
   let shown = ''
   const show = setInterval(() => {
     const now = query.runningTasks.join(',')
     if (now !== shown) process.stdout.write(`tasks ${(shown = now)}\n`)
   }, 50)
-  process.once('SIGTERM', () => void query.stop())
+  if (options.ownSignalHandler) process.once('SIGTERM', () => void query.stop())
   await query.awaitTermination().finally(() => clearInterval(show))
   await coordinator.close()
 }

@@ -73,12 +73,13 @@ export function memberProcesses() {
 
   /**
    * A real nats-server with the JetStream `streams` (name → subjects) and a real redis-server, a client of each, and
-   * a temp directory named after `prefix`; all closed and removed after the test.
+   * a temp directory named after `prefix`; all closed and removed after the test. `drops` makes the servers close
+   * the connections of a client that stopped answering pings (NATS) or stayed idle (Redis) that long.
    */
-  async function brokers(prefix: string, streams: Record<string, string[]>) {
-    const nats = await startNats()
+  async function brokers(prefix: string, streams: Record<string, string[]>, drops: { natsPingIntervalMs?: number; redisIdleTimeoutS?: number } = {}) {
+    const nats = await startNats({ pingIntervalMs: drops.natsPingIntervalMs })
     cleanups.push(() => nats.close())
-    const redisServer = await startRedis()
+    const redisServer = await startRedis({ idleTimeoutS: drops.redisIdleTimeoutS })
     cleanups.push(() => redisServer.close())
     const client = await natsTestClient(nats.url)
     cleanups.push(() => client.close())

@@ -5,11 +5,9 @@
  * member counts the task as lost — as a fenced write — and stays in the cluster to be handed its share again, instead
  * of failing as a whole. Real time with a short TTL; the pause is a read held until the takeover happened.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, sep } from 'node:path'
+import { sep } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import {
   type ClusterQuery,
   type Coordinator,
@@ -24,23 +22,14 @@ import {
   partitionedSource,
 } from '../../src/index.js'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
+import { until, useClusterMembers } from '../support/clusterMembers.js'
 import { severable } from '../support/severableCoordinator.js'
+import { useTempDirs } from '../support/tempDirs.js'
 
 const P = 2
-const members: ClusterQuery[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(members.splice(0).map((m) => m.stop()))
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-})
-
-async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+// Registered after the temp directories: vitest runs after-each hooks last-registered first, so members stop first.
+const tempDir = useTempDirs()
+const members = useClusterMembers<ClusterQuery>()
 
 /** The node file system, except that the first listing of a task's commit log waits until `release()`. */
 function pausingFs() {
@@ -69,8 +58,7 @@ async function lastCommit(path: string): Promise<number> {
 }
 
 it('a member whose task recovery read its successor’s newer checkpoint counts the task as lost and is handed a share again', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'srx-cluster-lost-start-'))
-  dirs.push(dir)
+  const dir = await tempDir('cluster-lost-start')
   const parts = Array.from({ length: P }, () => memorySource<{ user: string }>())
   const expected = new Map<string, number>()
   let next = 0

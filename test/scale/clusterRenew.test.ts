@@ -1,6 +1,7 @@
 /**
  * A member's heartbeat renews its leases in parallel inside its one lane of coordinator calls: when one renewal
- * fails, the heartbeat still waits for the others, so no renewal runs beside the member's next call.
+ * fails, the heartbeat still waits for the others (each answers within the call timeout), so no renewal runs beside
+ * the member's next call.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -48,7 +49,7 @@ it('a failed lease renewal does not leave the other renewals running beside the 
   const query = (await createSession({ warn: () => undefined })
     .readStream(partitionedSource(parts.map((p) => p.source), { by: 'stableKeyHash' }))
     .pipe(groupBy((c: { user: string }) => c.user, t.string), count())
-    .writeStream({ outputMode: 'update', sink: memorySink(), checkpointLocation: dir, cluster: { name: 'renew', coordinator, heartbeatMs: 50 } })
+    .writeStream({ outputMode: 'update', sink: memorySink(), checkpointLocation: dir, cluster: { name: 'renew', coordinator, heartbeatMs: 50, callTimeoutMs: 5_000 } })
     .start()) as ClusterQuery
   members.push(query)
   const deadline = Date.now() + 20_000

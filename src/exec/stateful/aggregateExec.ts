@@ -22,6 +22,10 @@ export class AggregateExec implements StatefulExec {
   private readonly grouping: Grouping
   /** Whether the watermark closes windows: a watermark exists, keys are windowed and the mode is not complete. */
   private readonly evicts: boolean
+  /** The batch's watermark below which rows are late (-Infinity when nothing is evicted). */
+  private lateBelowMs = -Infinity
+  /** For the length of a windowed batch: each key id's last window start and entry (see `foldWindowed`). */
+  private readonly last = new Map<string, { start: number; entry: StateEntry }>()
 
   constructor(
     readonly spec: AggregateOperatorSpec,
@@ -39,10 +43,26 @@ export class AggregateExec implements StatefulExec {
   }
 
   run(rows: unknown[], ctx: BatchContext): unknown[] {
+    this.begin(ctx)
+    this.add(rows)
+    return this.finish(ctx)
+  }
+
+  begin(ctx: BatchContext): void {
     this.numRowsDroppedByWatermark = 0
     this.removalsTimeMs = 0
-    if (this.grouping.windowed) this.foldWindowed(rows, this.evicts ? ctx.watermarkMs : -Infinity)
+    this.lateBelowMs = this.evicts ? ctx.watermarkMs : -Infinity
+    this.last.clear()
+  }
+
+  add(rows: unknown[]): void {
+    if (this.grouping.windowed) this.foldWindowed(rows, this.lateBelowMs)
     else this.fold(rows)
+  }
+
+  finish(ctx: BatchContext): unknown[] {
+    // What the keys remember holds entries the eviction below may remove: forgotten with the batch.
+    this.last.clear()
     return this.emit(ctx)
   }
 
@@ -82,14 +102,14 @@ export class AggregateExec implements StatefulExec {
    * The hot loop for windowed keys. A key's consecutive rows mostly fall in the window of its previous row, so for
    * the length of the batch each key id remembers the window start and the entry it last added to: such a row costs
    * one lookup by key id and builds no window, window id or array. Only a row that starts another window of its key
-   * builds its window id and looks it up in the store. Entries are never removed while a batch folds, so what a key
-   * remembers stays the store's entry. Sliding windows (several per row) go through `windowsOf`.
+   * builds its window id and looks it up in the store. Entries are never removed while a batch folds (in any number
+   * of blocks), so what a key remembers stays the store's entry. Sliding windows (several per row) go through
+   * `windowsOf`.
    */
   private foldWindowed(rows: unknown[], watermarkMs: number): void {
-    const { grouping } = this
+    const { grouping, last } = this
     const { sizeMs, slideMs } = grouping.node.window!
     const agg = this.node.aggregator
-    const last = new Map<string, { start: number; entry: StateEntry }>()
     try {
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]

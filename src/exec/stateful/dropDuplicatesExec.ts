@@ -32,10 +32,23 @@ export class DropDuplicatesExec implements StatefulExec {
     if (this.within !== undefined) this.store.evictsBy((entry) => entry.value as number)
   }
 
+  /** The batch being folded: its context and the rows it keeps so far. */
+  private batch: { ctx: BatchContext; out: unknown[] } | undefined
+
   run(rows: unknown[], ctx: BatchContext): unknown[] {
+    this.begin(ctx)
+    this.add(rows)
+    return this.finish(ctx)
+  }
+
+  begin(ctx: BatchContext): void {
     this.numRowsDroppedByWatermark = 0
     this.removalsTimeMs = 0
-    const out: unknown[] = []
+    this.batch = { ctx, out: [] }
+  }
+
+  add(rows: unknown[]): void {
+    const { ctx, out } = this.batch!
     for (const row of rows) {
       let expiresAt = 0
       if (this.within !== undefined) {
@@ -52,6 +65,11 @@ export class DropDuplicatesExec implements StatefulExec {
       this.store.put(id, key, undefined, expiresAt)
       out.push(row)
     }
+  }
+
+  finish(ctx: BatchContext): unknown[] {
+    const out = this.batch!.out
+    this.batch = undefined
     if (this.within !== undefined) {
       const started = performance.now()
       this.store.evictUpTo(ctx.watermarkMs)

@@ -32,8 +32,22 @@ export class MapGroupsWithStateExec implements StatefulExec {
     this.update = spec.node.update as (key: unknown, rows: unknown[], state: GroupState<unknown>) => unknown
   }
 
+  /** The batch's rows so far, grouped by key id in order of first appearance. */
+  private groups = new Map<string, { key: unknown; rows: unknown[] }>()
+
   run(rows: unknown[], ctx: BatchContext): unknown[] {
-    const groups = new Map<string, { key: unknown; rows: unknown[] }>()
+    this.begin()
+    this.add(rows)
+    return this.finish(ctx)
+  }
+
+  begin(): void {
+    this.groups = new Map()
+  }
+
+  /** Groups the rows: `update` sees each group's rows of the whole batch, so nothing is called before `finish`. */
+  add(rows: unknown[]): void {
+    const { groups } = this
     for (const row of rows) {
       const key = this.grouping.keyOfRow(row)
       const id = this.grouping.idOf(key)
@@ -41,6 +55,11 @@ export class MapGroupsWithStateExec implements StatefulExec {
       if (group === undefined) groups.set(id, { key, rows: [row] })
       else group.rows.push(row)
     }
+  }
+
+  finish(ctx: BatchContext): unknown[] {
+    const { groups } = this
+    this.groups = new Map()
     const out: unknown[] = []
     for (const [id, group] of groups) this.call(id, group.key, group.rows, false, ctx, out)
     // Timed-out groups are this operator's removal phase: each is called once more and usually removed.

@@ -8,12 +8,14 @@ import { type ManagedServer, startManaged } from './managed.js'
 
 export type RedisServer = ManagedServer
 
-export function startRedis(): Promise<RedisServer> {
+/** With `idleTimeoutS`, the server closes a client connection idle that long (Redis' `timeout`), as a stopped client's. */
+export function startRedis(options: { readonly idleTimeoutS?: number } = {}): Promise<RedisServer> {
+  const idle = options.idleTimeoutS === undefined ? [] : ['--timeout', String(options.idleTimeoutS)]
   return startManaged({
     binary: 'redis-server',
     debianPackage: 'redis-server',
     scheme: 'redis',
-    args: (dir, port) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
+    args: (dir, port) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', ...idle],
     ready: pingAnswers,
   })
 }

@@ -1,0 +1,148 @@
+import * as fc from 'fast-check'
+import { describe, expect, it, vi } from 'vitest'
+import { prefaulted } from '../../src/durable/prefault.js'
+import { ColdIndex } from '../../src/state/coldIndex.js'
+import { ColdTier } from '../../src/state/coldTier.js'
+import { LineBlocks, type Prefaulted } from '../../src/state/lineBlocks.js'
+
+/** Memory that is ready at once (what the thread pool gives once done), or never (no `/dev/zero`), counting requests. */
+function allocator(ready: boolean): { allocate: (bytes: number) => Prefaulted; requested: number[] } {
+  const requested: number[] = []
+  return { requested, allocate: (bytes) => (requested.push(bytes), { buffer: new ArrayBuffer(bytes), ready }) }
+}
+
+describe('prefaulted memory', () => {
+  it('becomes ready, all zeros, once the thread pool has touched it', async () => {
+    const memory = prefaulted(3 << 20)
+    expect(memory.buffer.byteLength).toBe(3 << 20)
+    await vi.waitFor(() => expect(memory.ready).toBe(true), { timeout: 10_000, interval: 5 })
+    expect(new Uint8Array(memory.buffer).every((b) => b === 0)).toBe(true)
+  })
+})
+
+describe('LineBlocks', () => {
+  it('gives back every line as pushed and marked gone, whether memory touched ahead is ready or not', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40_000 }),
+        fc.boolean(),
+        fc.constantFrom('ready', 'never', 'not asked'),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (count, many, memory, goneSeeds) => {
+          const { allocate, requested } = allocator(memory === 'ready')
+          const lines = new LineBlocks(allocate)
+          if (many && memory !== 'not asked') lines.expectMany()
+          const gone = new Set(count === 0 ? [] : goneSeeds.map((g) => g % count))
+          for (let i = 0; i < count; i++) {
+            if (lines.push(i * 3, i ^ 0x5bd1e995) !== i) throw new Error(`line ${i} got another number`)
+            if (i === count >> 1) for (const g of gone) if (g <= i) lines.markGone(g)
+          }
+          for (const g of gone) if (g > count >> 1) lines.markGone(g)
+          expect(lines.count).toBe(count)
+          for (let i = 0; i < count; i++) {
+            if (lines.startOf(i) !== i * 3 || lines.hashOf(i) !== (i ^ 0x5bd1e995) || lines.isGone(i) !== gone.has(i)) {
+              throw new Error(`line ${i} of ${count} read back wrong`)
+            }
+          }
+          if (!many || memory === 'not asked') expect(requested).toEqual([])
+          else expect(requested.length).toBeGreaterThan(0)
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
+  it('costs a few bytes for a few lines, and whole blocks only for a large file', () => {
+    const small = new LineBlocks(allocator(true).allocate)
+    for (let i = 0; i < 3; i++) small.push(i, i)
+    expect(small.bytes).toBe(64 * 8)
+    const large = new LineBlocks(allocator(true).allocate)
+    large.expectMany()
+    large.push(0, 0)
+    expect(large.bytes).toBe(16_384 * 8)
+  })
+})
+
+describe('ColdIndex', () => {
+  it('finds the last line of each key and hands on every earlier line of a key, even when hashes collide', () => {
+    fc.assert(
+      fc.property(
+        // Line i holds key keys[i] whose hash is key % hashes: few hashes make many collisions between keys.
+        fc.array(fc.nat(300), { maxLength: 3_000 }),
+        fc.integer({ min: 1, max: 400 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.boolean(),
+        (keys, hashes, goneSeeds, ready) => {
+          const blocks = new LineBlocks()
+          keys.forEach((k, i) => blocks.push(i, k % hashes))
+          for (const g of goneSeeds) if (keys.length > 0) blocks.markGone(g % keys.length)
+          // The model: the last line of each key not gone before the build wins.
+          const last = new Map<number, number>()
+          keys.forEach((k, i) => void (blocks.isGone(i) || last.set(k, i)))
+          const index = new ColdIndex()
+          index.build(blocks, { buffer: new ArrayBuffer(keys.length * 8), ready }, (earlier, later) => {
+            expect(earlier).toBeLessThan(later)
+            expect(keys[earlier]! % hashes).toBe(keys[later]! % hashes)
+            if (keys[earlier] === keys[later]) blocks.markGone(earlier)
+          })
+          for (const [k, line] of last) {
+            expect(blocks.isGone(line)).toBe(false)
+            expect(index.find(k % hashes, (l) => !blocks.isGone(l) && keys[l] === k)).toBe(line)
+          }
+          expect(index.find(301 % hashes, (l) => keys[l] === 301)).toBe(-1)
+          const live = keys.filter((_, i) => !blocks.isGone(i))
+          expect(new Set(live).size).toBe(live.length)
+        },
+      ),
+      { numRuns: 100 },
+    )
+  })
+})
+
+describe('a cold tier of a large file', () => {
+  /**
+   * Keeps `n` lines of one text (line i holds state i) in a tier whose file claims `bytes` bytes; the last `dupes`
+   * lines repeat the first keys.
+   */
+  function kept(n: number, bytes: number, ready: boolean, dupes = 0) {
+    const keys = Array.from({ length: n }, (_, i) => (i >= n - dupes ? i - (n - dupes) : i))
+    const lines = keys.map((k, i) => `{"k":"key-${k}","s":${i}}`)
+    const text = lines.join('\n')
+    const applied = new Map<unknown, unknown>()
+    const { allocate, requested } = allocator(ready)
+    const cold = new ColdTier(allocate)
+    cold.openFile((item) => applied.set((item as { k: unknown }).k, (item as { s: unknown }).s), bytes)
+    let start = 0
+    for (let i = 0; i < n; i++) {
+      cold.add(`key-${keys[i]}`, 0, i + 2, { text, start, end: start + lines[i]!.length })
+      start += lines[i]!.length + 1
+    }
+    return { cold, applied, requested }
+  }
+
+  it('finds every line whether the memory touched ahead was ready or not', () => {
+    for (const ready of [true, false]) {
+      const { cold, applied, requested } = kept(40_000, 2 << 20, ready)
+      // Blocks ahead and, after the first 4,096 lines, an index sized from them.
+      expect(requested.filter((b) => b !== 16_384 * 8).length).toBe(1)
+      expect(cold.live).toBe(40_000)
+      for (const i of [0, 16_383, 16_384, 39_999]) expect(cold.take(`key-${i}`)).toBe(true)
+      expect(cold.take('key-40000')).toBe(false)
+      cold.takeAll()
+      expect(applied.size).toBe(40_000)
+      expect(applied.get('key-32768')).toBe(32_768)
+    }
+  })
+
+  it('falls back to a new index when the file holds more lines than its first lines promised, and lets later lines win', () => {
+    // The file claims fewer bytes than its lines take: the index touched ahead is too small to be used.
+    const { cold, applied } = kept(120_000, 1 << 20, true, 1_000)
+    expect(cold.live).toBe(119_000)
+    expect(cold.take('key-5')).toBe(true)
+    expect(applied.get('key-5')).toBe(119_005)
+    expect(cold.take('key-1000')).toBe(true)
+    expect(applied.get('key-1000')).toBe(1_000)
+    cold.takeAll()
+    expect(applied.size).toBe(119_000)
+  })
+})
