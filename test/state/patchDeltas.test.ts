@@ -122,28 +122,42 @@ describe('patch deltas', () => {
   it('fall back to the whole value when the patches would be larger', async () => {
     const dir = tempDir()
     // Each batch replaces every page: patches would repeat the whole list with paths on top.
-    const query = await createSession({ shufflePartitions: 1 })
-      .readStream(input.source)
-      .pipe(
-        groupBy((c: Click) => c.user, t.string),
-        mapGroupsWithState<{ key: string; value: Click }, Session, number, 'session'>({
-          name: 'session', version: 1, state: Session,
-          update: (_u, rows, state) => (state.update({ pages: rows.map((r) => r.page), total: rows.length }), rows.length),
-        }),
-      )
-      .writeStream({ outputMode: 'update', sink: memorySink(), checkpointLocation: dir })
-      .start()
-    for (const batch of [clicks('a', 'x', 'y'), clicks('a', 'z', 'w')]) {
-      input.addData(batch)
-      await query.processAllAvailable()
-    }
-    await query.stop()
+    await runReplacing(dir, [clicks('a', 'x', 'y'), clicks('a', 'z', 'w')])
     const second = decodeCheckpointFile('1.delta', await readFile(deltaPath(dir, 1)))
     expect(second.version).toBe(2)
     expect(second.body.split('\n').slice(1)).toEqual(['{"partition":0}', '{"u":{"k":"a","s":{"pages":["z","w"],"total":2}}}'])
     expect((await readdir(join(dir, 'state', 'session'))).filter((n) => /\.(delta|snapshot)$/.test(n)).sort()).toEqual(['0.delta', '1.delta'])
   })
+
+  it('write a state that shrank whole when its removals would be larger than the value left', async () => {
+    const dir = tempDir()
+    const long = Array.from({ length: 20 }, (_, i) => `https://example.com/catalogue/page/${String(i).padStart(4, '0')}`)
+    // 19 removals (about 700 bytes of patches) against a value of about 80 bytes.
+    await runReplacing(dir, [clicks('a', ...long), clicks('a', long[0]!)])
+    const second = decodeCheckpointFile('1.delta', await readFile(deltaPath(dir, 1)))
+    expect(second.body.split('\n').slice(1)).toEqual(['{"partition":0}', `{"u":{"k":"a","s":{"pages":["${long[0]}"],"total":1}}}`])
+  })
 })
+
+/** Runs `batches` through a query whose state per user is the pages of the latest batch only. */
+async function runReplacing(dir: string, batches: Click[][]): Promise<void> {
+  const query = await createSession({ shufflePartitions: 1 })
+    .readStream(input.source)
+    .pipe(
+      groupBy((c: Click) => c.user, t.string),
+      mapGroupsWithState<{ key: string; value: Click }, Session, number, 'session'>({
+        name: 'session', version: 1, state: Session,
+        update: (_u, rows, state) => (state.update({ pages: rows.map((r) => r.page), total: rows.length }), rows.length),
+      }),
+    )
+    .writeStream({ outputMode: 'update', sink: memorySink(), checkpointLocation: dir })
+    .start()
+  for (const batch of batches) {
+    input.addData(batch)
+    await query.processAllAvailable()
+  }
+  await query.stop()
+}
 
 describe('frozen state', () => {
   it('keeps a sink that edits its rows from changing the state, on this run and after a restart', async () => {

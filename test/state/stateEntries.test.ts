@@ -36,13 +36,19 @@ describe('one state entry line', () => {
     expect(() => writeStateEntry(patched, true)).toThrow(RangeError)
   })
 
-  it('refuses to write a removal into a snapshot', () => {
-    expect(() => writeStateEntry(new RemovedKey('a'), true)).toThrow(RangeError)
+  it('refuses to write a removal or a patch into a snapshot, saying which', () => {
+    expect(() => writeStateEntry(new RemovedKey('a'), true)).toThrow(new RangeError('a snapshot holds no removals'))
+    expect(() => writeStateEntry(new PatchedKey('a', []), true)).toThrow(new RangeError('a snapshot holds no patches'))
   })
 
   it.each([
     ['a snapshot line without a state', { k: 'a' }, true],
     ['a snapshot line with a malformed window', { k: 'a', s: 1, w: [1] }, true],
+    ['a snapshot line whose window has three bounds', { k: 'a', s: 1, w: [1, 2, 3] }, true],
+    ['a snapshot line whose window starts with a string', { k: 'a', s: 1, w: ['1', 2] }, true],
+    ['a snapshot line whose window ends with a string', { k: 'a', s: 1, w: [1, '2'] }, true],
+    ['a snapshot line whose window is a two-letter string', { k: 'a', s: 1, w: 'ab' }, true],
+    ['a delta removal whose window ends with a string', { r: { k: 'a', w: [1, '2'] } }, false],
     ['a snapshot line with a non-numeric timeout', { k: 'a', s: 1, t: 'soon' }, true],
     ['a delta line that is neither an upsert nor a removal', { x: 1 }, false],
     ['a delta removal without a key', { r: {} }, false],
