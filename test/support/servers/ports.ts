@@ -56,7 +56,11 @@ export class ServerProcess {
     let exited: string | undefined
     child.once('exit', (code, signal) => {
       exited = `${code ?? signal}`
-      if (this.child === child) this.child = undefined
+      // A server that dies while a test still uses it fails that test with "connection refused": say why it died.
+      if (this.child === child) {
+        this.child = undefined
+        console.error(`${this.name} exited on its own (${exited}); its last output:\n${this.output}`)
+      }
     })
     const deadline = Date.now() + timeoutMs
     for (;;) {
