@@ -109,8 +109,11 @@ describe('a cluster of processes on loopback shares a query over a partitioned J
     await c.publish(900)
     await until('the counts are complete', async () => JSON.stringify((await c.output()).counts) === JSON.stringify(c.expected()))
     paused.child.kill('SIGCONT')
-    // Resumed, it finds its leases gone: it stops those tasks without committing, and is handed a share again.
-    await until('the resumed member reports its lost tasks', () => /lost task \d+/.test(paused.stderr))
+    // Resumed, it stops those tasks without committing, and is handed a share again. It reports them lost when the
+    // coordinator tells it the leases are gone, or interrupted when its first calls after resuming meet a closed
+    // connection and are not answered in time (the lease is given back either way, and the epochs below show that
+    // nothing of its old epoch was committed).
+    await until('the resumed member reports its tasks stopped', () => /lost task \d+|stopped task \d+ uncommitted/.test(paused.stderr))
     await until('the tasks are shared by all three again', () => covered(members) && members.every((m) => m.tasks.length > 0))
     await c.publish(900)
     await until('the counts are complete again', async () => JSON.stringify((await c.output()).counts) === JSON.stringify(c.expected()))
