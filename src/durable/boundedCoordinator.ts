@@ -6,6 +6,7 @@
  * error naming it and the member goes on with its next heartbeat.
  */
 import { CoordinatorStateError, CoordinatorUnavailableError } from '../errors.js'
+import { withTimeout } from '../util/timeout.js'
 import type { Coordinator, Lease } from './lease.js'
 
 /**
@@ -44,20 +45,20 @@ export function boundedCoordinator(inner: Coordinator, bound: CallBound): Coordi
   }
 }
 
+/** What a call that did not answer within its bound resolves to inside {@link bounded}. */
+const TIMED_OUT = Symbol('timed out')
+
 async function bounded<T>(bound: CallBound, call: string, answer: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CoordinatorUnavailableError(bound.store, call, `did not answer within ${bound.timeoutMs} ms`)), bound.timeoutMs)
-  })
   const answered = (async () => answer())()
   // An answer or a failure after the bound has nobody waiting for it: not an unhandled rejection.
   answered.catch(() => undefined)
+  let result: T | typeof TIMED_OUT
   try {
-    return await Promise.race([answered, late])
+    result = await withTimeout(answered, bound.timeoutMs, TIMED_OUT)
   } catch (e) {
     if (e instanceof CoordinatorUnavailableError || e instanceof CoordinatorStateError) throw e
     throw new CoordinatorUnavailableError(bound.store, call, `failed: ${(e as Error)?.message ?? String(e)}`, e)
-  } finally {
-    clearTimeout(timer)
   }
+  if (result === TIMED_OUT) throw new CoordinatorUnavailableError(bound.store, call, `did not answer within ${bound.timeoutMs} ms`)
+  return result
 }
