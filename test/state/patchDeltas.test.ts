@@ -129,6 +129,21 @@ describe('patch deltas', () => {
     expect((await readdir(join(dir, 'state', 'session'))).filter((n) => /\.(delta|snapshot)$/.test(n)).sort()).toEqual(['0.delta', '1.delta'])
   })
 
+  it('write a change needing more than 64 patches whole, though its patches are smaller than the value', async () => {
+    const dir = tempDir()
+    const long = Array.from({ length: 200 }, (_, i) => `https://example.com/catalogue/page/${String(i).padStart(4, '0')}`)
+    const added = (from: number, n: number) => Array.from({ length: n }, (_, i) => `q${from + i}`)
+    // 63 pages and the total are 64 patches; 64 pages and the total are 65. Both are far smaller than 200 long pages.
+    const sink = await run(dir, [clicks('a', ...long), clicks('a', ...added(0, 63)), clicks('a', ...added(63, 64))])
+    const line = async (batchId: number) => decodeCheckpointFile(`${batchId}.delta`, await readFile(deltaPath(dir, batchId))).body.split('\n')[2]!
+    expect(JSON.parse(await line(1)).p.d).toHaveLength(64)
+    const all = [...long, ...added(0, 127)]
+    expect(JSON.parse(await line(2))).toEqual({ u: { k: 'a', s: { pages: all, total: 327 } } })
+    expect(sink.rows().at(-1)).toEqual({ key: 'a', session: { pages: all, total: 327 } })
+    const { partitions: [partition] } = await loadEncodedState(nodeFs, dir, 'session', 2, 1, 2)
+    expect(partition!.entries.get('a')).toEqual({ k: 'a', s: { pages: all, total: 327 } })
+  })
+
   it('write a state that shrank whole when its removals would be larger than the value left', async () => {
     const dir = tempDir()
     const long = Array.from({ length: 20 }, (_, i) => `https://example.com/catalogue/page/${String(i).padStart(4, '0')}`)

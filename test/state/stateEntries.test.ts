@@ -54,6 +54,9 @@ describe('one state entry line', () => {
     ['a delta removal without a key', { r: {} }, false],
     ['a delta upsert without a state', { u: { k: 'a' } }, false],
     ['null', null, false],
+    ['a snapshot line that is null', null, true],
+    ['a delta removal that is null', { r: null }, false],
+    ['a delta patch that is null', { p: null }, false],
   ])('does not read %s as an entry', (_what, line, inSnapshot) => {
     expect(readStateEntry(line, inSnapshot, !inSnapshot)).toBeUndefined()
   })

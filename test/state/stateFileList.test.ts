@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import * as fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CheckpointCorruptedError, nodeFs } from '../../src/index.js'
 import { encodeCheckpointFile } from '../../src/durable/format.js'
-import { filesForVersion, listStateFiles, purgeable, readStateFile, type StateFileName } from '../../src/state/stateFileList.js'
+import { filesForVersion, listStateFiles, purgeable, readStateFile, readStateLines, type StateFileName } from '../../src/state/stateFileList.js'
 import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 const tempDir = useTempDir()
@@ -55,5 +56,35 @@ describe('reading a state file', () => {
     expect(error).toBeInstanceOf(CheckpointCorruptedError)
     expect((error as Error).message).toContain('1.delta')
     expect((error as Error).message).toContain(reason)
+  })
+
+  it('gives the same lines, numbers and refusals from a body held as one string as from the file streamed from disk', async () => {
+    const dir = tempDir()
+    let n = 0
+    // What a reader sees: each visited line with its number, or the refusal that stopped it.
+    const outcome = async (visit: (open: (h: { stateVersion: number }) => (item: unknown, lineNo: number) => void) => Promise<void> | void) => {
+      const seen: unknown[] = []
+      try {
+        await visit((header) => (item, lineNo) => seen.push([header.stateVersion, item, lineNo]))
+      } catch (error) {
+        seen.push(error instanceof CheckpointCorruptedError ? error.message : error)
+      }
+      return seen
+    }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.constantFrom('{"u":', '')), { maxLength: 6 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (lines, header, trailingNewline) => {
+          const body = [...(header ? ['{"stateVersion":2}'] : []), ...lines].join('\n') + (trailingNewline ? '\n' : '')
+          const path = join(dir, `${n++}.delta`)
+          await writeFile(path, encodeCheckpointFile(body))
+          const streamed = await outcome((open) => readStateFile(nodeFs, path, open))
+          expect(await outcome((open) => readStateLines(path, body, open))).toEqual(streamed)
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })
