@@ -19,7 +19,7 @@ import { CURRENT_FORMAT_VERSION } from '../src/durable/format.js'
 import { monitoringGroup } from './monitoring.js'
 import { postgresSinkGroup } from './postgresSink.js'
 import { restartGroup } from './restart.js'
-import { scalingGroup, scalingProcessesGroup } from './scaling.js'
+import { scalingGroup, scalingParseGroup, scalingProcessesGroup } from './scaling.js'
 import { statePatchesGroup } from './statePatches.js'
 
 const GROUPS: readonly BenchGroup[] = [
@@ -35,6 +35,7 @@ const GROUPS: readonly BenchGroup[] = [
   jetStreamSourceGroup,
   redisStreamSourceGroup,
   scalingGroup,
+  scalingParseGroup,
   scalingProcessesGroup,
   statePatchesGroup,
 ]

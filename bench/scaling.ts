@@ -36,10 +36,24 @@ const WARMUP_ROWS = SCALING_ROWS
 export const WARMUP_FILE = '0-warmup.jsonl'
 export const INPUT_FILE = '1-events.jsonl'
 
-function events(n: number, fromTs: number): Event[] {
+/**
+ * How the input's event times are spaced, which decides what dominates a task's work. Each user has a row every 500
+ * rows; with rows 5 ms apart a user's 10-second window gets 4 rows, so a batch changes, checkpoints, emits and evicts
+ * one window entry per 4 rows parsed (state-heavy); 0.25 ms apart it gets 80, and parsing dominates.
+ */
+export interface ScalingShape {
+  readonly name: string
+  /** Event-time milliseconds between consecutive rows. */
+  readonly stepMs: number
+}
+
+export const STATE_HEAVY: ScalingShape = { name: '4 rows per user and window', stepMs: 5 }
+export const PARSE_HEAVY: ScalingShape = { name: '80 rows per user and window', stepMs: 0.25 }
+
+function events(n: number, fromTs: number, shape: ScalingShape): Event[] {
   return Array.from({ length: n }, (_, i) => ({
     user: `user-${(i * 7919) % 500}`,
-    ts: fromTs + i * 5,
+    ts: fromTs + Math.floor(i * shape.stepMs),
     items: [{ sku: `sku-${i % 97}`, qty: 1 + (i % 3) }, { sku: 'gift', qty: 1 }],
   }))
 }
@@ -48,10 +62,10 @@ function events(n: number, fromTs: number): Event[] {
  * Writes the warm-up and the timed input of every partition once, into `staged`; cases hard-link them into fresh
  * partition directories, so that staging costs nothing per repetition.
  */
-export async function stageScalingInput(staged: string): Promise<void> {
-  await writeEvents(staged, SCALING_PARTITIONS, WARMUP_FILE, events(WARMUP_ROWS, 0), false)
+export async function stageScalingInput(staged: string, shape: ScalingShape = STATE_HEAVY): Promise<void> {
+  await writeEvents(staged, SCALING_PARTITIONS, WARMUP_FILE, events(WARMUP_ROWS, 0, shape), false)
   // The timed rows come after the warm-up's event time, so none is late; a closing row ends every window.
-  await writeEvents(staged, SCALING_PARTITIONS, INPUT_FILE, events(SCALING_ROWS, WARMUP_ROWS * 5), true)
+  await writeEvents(staged, SCALING_PARTITIONS, INPUT_FILE, events(SCALING_ROWS, Math.ceil(WARMUP_ROWS * shape.stepMs), shape), true)
 }
 
 /** Creates the partitions under `input`, empty: every case starts its query over no rows. */
@@ -130,27 +144,34 @@ function onThreads(staged: string, placement: Placement) {
   })
 }
 
-export const scalingGroup: BenchGroup = {
-  name: 'scaling',
-  description:
-    `parse-heavy windowed count, steady state over ${SCALING_ROWS} rows in ${SCALING_PARTITIONS} partitions after a warm-up drain as large: ` +
-    '2 worker threads vs 1 worker thread (and vs the main thread)',
-  async prepare() {
-    const staged = mkdtempSync(join(tmpdir(), 'srx-bench-scaling-in-'))
-    await stageScalingInput(staged)
-    const main = onThreads(staged, 'the main thread')
-    const one = onThreads(staged, '1 worker thread')
-    const two = onThreads(staged, '2 worker threads')
-    return {
-      cases: [main, one, two],
-      comparisons: [
-        { title: '2 worker threads vs 1 worker thread (steady state)', subject: two.name, baseline: one.name, target: 1.7 },
-        { title: '2 worker threads vs the main thread (steady state)', subject: two.name, baseline: main.name, target: 1.7 },
-      ],
-      dispose: async () => rmSync(staged, { recursive: true, force: true }),
-    }
-  },
+/** The `scaling` group over input of `shape`: 2 worker threads vs 1 (and, with `withMainThread`, vs the main thread). */
+function threadsGroup(name: string, shape: ScalingShape, withMainThread: boolean): BenchGroup {
+  return {
+    name,
+    description:
+      `parse-heavy windowed count, ${shape.name}, steady state over ${SCALING_ROWS} rows in ${SCALING_PARTITIONS} partitions after a warm-up drain as large: ` +
+      `2 worker threads vs 1 worker thread${withMainThread ? ' (and vs the main thread)' : ''}`,
+    async prepare() {
+      const staged = mkdtempSync(join(tmpdir(), 'srx-bench-scaling-in-'))
+      await stageScalingInput(staged, shape)
+      const main = onThreads(staged, 'the main thread')
+      const one = onThreads(staged, '1 worker thread')
+      const two = onThreads(staged, '2 worker threads')
+      return {
+        cases: withMainThread ? [main, one, two] : [one, two],
+        comparisons: [
+          { title: `2 worker threads vs 1 worker thread (steady state, ${shape.name})`, subject: two.name, baseline: one.name, target: 1.7 },
+          ...(withMainThread ? [{ title: '2 worker threads vs the main thread (steady state)', subject: two.name, baseline: main.name, target: 1.7 }] : []),
+        ],
+        dispose: async () => rmSync(staged, { recursive: true, force: true }),
+      }
+    },
+  }
 }
+
+export const scalingGroup = threadsGroup('scaling', STATE_HEAVY, true)
+/** The same query over input where parsing dominates: what the threads give when state is a small share of the work. */
+export const scalingParseGroup = threadsGroup('scaling-parse', PARSE_HEAVY, false)
 
 /** A member process of the benchmark's cluster, driven through its stdin and stdout (`bench/scalingMember.ts`). */
 interface Member {
