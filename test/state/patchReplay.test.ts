@@ -67,6 +67,19 @@ describe('patch deltas replay to the live state', () => {
     )
   })
 
+  it('gives the patches when at most maxPatches are needed, and nothing when more are', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        fc.pre(!/"(__proto__|constructor|prototype)"/.test(JSON.stringify([a, b])))
+        const [before, after] = JSON.parse(JSON.stringify([a, b])) as [unknown, unknown]
+        const all = diffJson(before, after, Infinity)!
+        expect(diffJson(before, after, all.length)).toEqual(all)
+        if (all.length > 0) expect(diffJson(before, after, all.length - 1)).toBeUndefined()
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('restores an object whose keys changed order with that order, not the order patches would add them in', () => {
     const before = { events: { opt: {} }, n: 0 }
     for (const after of [{ events: { more: {}, opt: {} }, n: 0 }, { n: 1, events: { opt: {} } }]) {
