@@ -70,7 +70,6 @@ function diffInto(before: unknown, after: unknown, path: (string | number)[], ou
     }
     return true
   }
-  if (typeof before !== 'object' && before === after) return true
   out.push({ op: 'replace', path, value: after })
   return out.length <= max
 }

@@ -4,6 +4,7 @@ import { prefaulted } from '../../src/durable/prefault.js'
 import { ColdIndex } from '../../src/state/coldIndex.js'
 import { ColdTier } from '../../src/state/coldTier.js'
 import { LineBlocks, type Prefaulted } from '../../src/state/lineBlocks.js'
+import { LineRuns } from '../../src/state/lineRuns.js'
 
 /** Memory that is ready at once (what the thread pool gives once done), or never (no `/dev/zero`), counting requests. */
 function allocator(ready: boolean): { allocate: (bytes: number) => Prefaulted; requested: number[] } {
@@ -61,6 +62,18 @@ describe('LineBlocks', () => {
     large.push(0, 0)
     expect(large.bytes).toBe(16_384 * 8)
   })
+
+  it('doubles its first block as lines come, adds whole blocks after it, and counts a block of gone marks once one is marked', () => {
+    const lines = new LineBlocks(allocator(true).allocate)
+    for (let i = 0; i < 65; i++) lines.push(i, i)
+    expect(lines.bytes).toBe(128 * 8)
+    for (let i = 65; i <= 16_384; i++) lines.push(i, i)
+    // The first block grew to a whole one; the next is whole from the start.
+    expect(lines.bytes).toBe(2 * 16_384 * 8)
+    lines.markGone(3)
+    lines.markGone(4)
+    expect(lines.bytes).toBe(2 * 16_384 * 8 + 16_384)
+  })
 })
 
 describe('ColdIndex', () => {
@@ -68,7 +81,7 @@ describe('ColdIndex', () => {
     fc.assert(
       fc.property(
         // Line i holds key keys[i] whose hash is key % hashes: few hashes make many collisions between keys.
-        fc.array(fc.nat(300), { maxLength: 3_000 }),
+        fc.array(fc.oneof(fc.nat(3), fc.nat(300)), { maxLength: 3_000 }),
         fc.integer({ min: 1, max: 400 }),
         fc.array(fc.nat(), { maxLength: 10 }),
         fc.boolean(),
@@ -81,6 +94,8 @@ describe('ColdIndex', () => {
           keys.forEach((k, i) => void (blocks.isGone(i) || last.set(k, i)))
           const index = new ColdIndex()
           index.build(blocks, { buffer: new ArrayBuffer(keys.length * 8), ready }, (earlier, later) => {
+            // Both lines are not gone at the time of the call: a line an earlier call replaced is not handed on again.
+            expect([blocks.isGone(earlier), blocks.isGone(later)]).toEqual([false, false])
             expect(earlier).toBeLessThan(later)
             expect(keys[earlier]! % hashes).toBe(keys[later]! % hashes)
             if (keys[earlier] === keys[later]) blocks.markGone(earlier)
@@ -95,6 +110,52 @@ describe('ColdIndex', () => {
         },
       ),
       { numRuns: 100 },
+    )
+  })
+})
+
+describe('ColdIndex size', () => {
+  it('takes about 8.5 bytes a line, and finds nothing before it is built', () => {
+    expect(new ColdIndex().find(7, () => true)).toBe(-1)
+    for (const count of [1_000, 8_192, 50_000]) {
+      const blocks = new LineBlocks()
+      for (let i = 0; i < count; i++) blocks.push(i, (i * 0x9e3779b1) | 0)
+      const index = new ColdIndex()
+      index.build(blocks, undefined, () => {})
+      expect(index.bytes / count).toBeGreaterThanOrEqual(8)
+      expect(index.bytes / count).toBeLessThan(9.2)
+    }
+  })
+})
+
+describe('LineRuns', () => {
+  it('gives back the text, partition and line number of every line, one run per stretch of consecutive line numbers', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ text: fc.nat(2), partition: fc.nat(2), gap: fc.constantFrom(1, 1, 1, 2, 0) }), { maxLength: 200 }),
+        (steps) => {
+          const runs = new LineRuns()
+          const added: { text: number; partition: number; lineNo: number }[] = []
+          let expectedRuns = 0
+          for (const [line, { text, partition, gap }] of steps.entries()) {
+            const prev = added[line - 1]
+            const lineNo = prev === undefined ? gap : prev.lineNo + gap
+            if (prev === undefined || prev.text !== text || prev.partition !== partition || gap !== 1) expectedRuns++
+            added.push({ text, partition, lineNo })
+            runs.add(line, text, partition, lineNo)
+          }
+          expect(runs.count).toBe(expectedRuns)
+          added.forEach((want, line) => {
+            const run = runs.of(line)
+            expect({ text: runs.textOf(run), partition: runs.partitionOf(run), lineNo: runs.lineNoOf(run, line) }).toEqual(want)
+            expect(runs.firstLine(run, steps.length)).toBeLessThanOrEqual(line)
+            expect(runs.firstLine(run + 1, steps.length)).toBeGreaterThan(line)
+          })
+          runs.clear()
+          expect(runs.count).toBe(0)
+        },
+      ),
+      { numRuns: 200 },
     )
   })
 })
