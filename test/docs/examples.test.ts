@@ -81,4 +81,35 @@ describe('links in README.md and docs/', () => {
     }
     expect(bad).toEqual([])
   })
+
+  it('name headings that exist in the file they point at (GitHub anchors)', () => {
+    const bad: string[] = []
+    for (const file of docFiles(repo)) {
+      const text = readFileSync(join(repo, file), 'utf8')
+      for (const m of text.matchAll(/\]\(([^)\s]*#[^)\s]+)\)/g)) {
+        const [target, anchor] = m[1]!.split('#') as [string, string]
+        if (/^[a-z]+:/.test(target) || !(target === '' || target.endsWith('.md'))) continue
+        const path = target === '' ? file : relative(repo, resolve(repo, dirname(file), target))
+        if (!anchorsOf(readFileSync(join(repo, path), 'utf8')).has(anchor)) bad.push(`${file}: ${m[1]}`)
+      }
+    }
+    expect(bad).toEqual([])
+  })
 })
+
+/** The anchors GitHub gives a markdown file's headings: lower case, punctuation dropped, spaces as '-', repeats numbered. */
+function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>()
+  const seen = new Map<string, number>()
+  let fenced = false
+  for (const line of markdown.split('\n')) {
+    if (/^\s*(```|~~~)/.test(line)) fenced = !fenced
+    const heading = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line)
+    if (heading === null) continue
+    const slug = heading[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+    const n = seen.get(slug) ?? 0
+    seen.set(slug, n + 1)
+    anchors.add(n === 0 ? slug : `${slug}-${n}`)
+  }
+  return anchors
+}
