@@ -37,34 +37,37 @@ describe('state files in the v1 layout (a directory per partition)', () => {
     const dir = tempDir()
     const files = operatorStateFiles(nodeFs, dir, { formatVersion: 1, partitions: 12, stateVersion: 1 })
     const live = new StateStore('op', 12, t.string, t.number)
+    const restored = async (version: number) => {
+      const store = new StateStore('op', 12, t.string, t.number)
+      await loadState(files, store, version, asStored, false)
+      return values(store)
+    }
+    const names = async () => new Set((await Promise.all(Array.from({ length: 12 }, (_, p) => readdir(join(dir, String(p)))))).flat())
     for (const k of ['a', 'b', 'c', 'd']) put(live, k, 1)
     live.takeDeltas()
     await files.writeSnapshot(0, live.encodeAll())
     put(live, 'a', 2)
     live.remove(keyIdOf('b'))
     await files.writeDelta(1, live.takeDeltas())
-    await files.writeSnapshot(1, live.encodeAll())
     put(live, 'c', 3)
     await files.writeDelta(2, live.takeDeltas())
-
-    const restored = (version: number) => {
-      const store = new StateStore('op', 12, t.string, t.number)
-      return loadState(files, store, version, asStored, false).then(() => values(store))
-    }
     expect(await restored(2)).toEqual({ a: 2, c: 3, d: 1 })
-    await files.purge(1)
-    expect(await restored(2)).toEqual({ a: 2, c: 3, d: 1 })
-    const names = async () => (await Promise.all(Array.from({ length: 12 }, (_, p) => readdir(join(dir, String(p)))))).flat()
-    expect(new Set(await names())).toEqual(new Set(['1.snapshot', '1.delta', '2.delta']))
-    await files.removeAfter(1)
-    expect(new Set(await names())).toEqual(new Set(['1.snapshot', '1.delta']))
-    expect(await restored(2)).toEqual({ a: 2, c: 1, d: 1 })
+    await files.writeSnapshot(2, live.encodeAll())
+    put(live, 'd', 4)
+    await files.writeDelta(3, live.takeDeltas())
+    await files.purge(2)
+    expect(await names()).toEqual(new Set(['2.snapshot', '2.delta', '3.delta']))
+    expect(await restored(3)).toEqual({ a: 2, c: 3, d: 4 })
+    await files.removeAfter(2)
+    expect(await names()).toEqual(new Set(['2.snapshot', '2.delta']))
+    expect(await restored(3)).toEqual({ a: 2, c: 3, d: 1 })
   })
 
-  it('refuse patch lines, which a v1 reader does not know', async () => {
+  it('refuse patch lines, which a v1 reader does not know, even when only one partition has them', async () => {
     const files = operatorStateFiles(nodeFs, tempDir(), { formatVersion: 1, partitions: 2, stateVersion: 1 })
+    const whole = { partition: 1, upserts: [{ k: 'b', s: 1 }], patches: [], removes: [], removedWindows: [] }
     const patched = { partition: 0, upserts: [], patches: [new PatchedKey('a', [])], removes: [], removedWindows: [] }
-    await expect(files.writeDelta(0, [patched])).rejects.toThrow(new RangeError("format v1 state files hold no patch lines: write them with stateDeltas 'whole'"))
+    await expect(files.writeDelta(0, [whole, patched])).rejects.toThrow(new RangeError("format v1 state files hold no patch lines: write them with stateDeltas 'whole'"))
   })
 
   it('of a checkpoint upgraded to v2 are removed, every partition directory and nothing else', async () => {
