@@ -70,9 +70,10 @@ describe('LineBlocks', () => {
     for (let i = 65; i <= 16_384; i++) lines.push(i, i)
     // The first block grew to a whole one; the next is whole from the start.
     expect(lines.bytes).toBe(2 * 16_384 * 8)
-    lines.markGone(3)
-    lines.markGone(4)
+    // A mark in the second block only: the first block has none allocated.
+    lines.markGone(16_384)
     expect(lines.bytes).toBe(2 * 16_384 * 8 + 16_384)
+    expect([lines.isGone(16_384), lines.isGone(0)]).toEqual([true, false])
   })
 })
 

@@ -70,6 +70,12 @@ describe('state files in the v1 layout (a directory per partition)', () => {
     await expect(files.writeDelta(0, [whole, patched])).rejects.toThrow(new RangeError("format v1 state files hold no patch lines: write them with stateDeltas 'whole'"))
   })
 
+  it('exist only for the formats that have a layout', () => {
+    expect(() => operatorStateFiles(nodeFs, tempDir(), { formatVersion: 3, partitions: 2, stateVersion: 1 })).toThrow(
+      new RangeError('no state file layout for checkpoint format v3'),
+    )
+  })
+
   it('of a checkpoint upgraded to v2 are removed, every partition directory and nothing else', async () => {
     const dir = tempDir()
     for (let p = 0; p < 12; p++) await mkdir(join(dir, String(p)))
