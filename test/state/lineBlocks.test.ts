@@ -161,6 +161,24 @@ describe('LineRuns', () => {
   })
 })
 
+describe('a cold tier', () => {
+  it('keeps apart two keys whose hashes collide, each taken as its own line', () => {
+    // stableHash('user-129599') === stableHash('user-732382'): found by search, pinned here.
+    const keys = ['user-129599', 'user-732382']
+    const lines = keys.map((k, i) => `{"k":"${k}","s":${i}}`)
+    const text = lines.join('\n')
+    const applied = new Map<unknown, unknown>()
+    const cold = new ColdTier(allocator(true).allocate)
+    cold.openFile((item) => applied.set((item as { k: unknown }).k, (item as { s: unknown }).s), text.length)
+    cold.add(keys[0]!, 0, 2, { text, start: 0, end: lines[0]!.length })
+    cold.add(keys[1]!, 0, 3, { text, start: lines[0]!.length + 1, end: text.length })
+    expect(cold.live).toBe(2)
+    expect(cold.take(keys[1]!)).toBe(true)
+    expect(cold.take(keys[0]!)).toBe(true)
+    expect([...applied]).toEqual([[keys[1], 1], [keys[0], 0]])
+  })
+})
+
 describe('a cold tier of a large file', () => {
   /**
    * Keeps `n` lines of one text (line i holds state i) in a tier whose file claims `bytes` bytes; the last `dupes`
