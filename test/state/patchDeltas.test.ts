@@ -44,10 +44,10 @@ beforeEach(() => {
   input = memorySource<Click>()
 })
 
-async function run(dir: string, batches: Click[][], sink = memorySink()) {
+async function run(dir: string, batches: Click[][], sink = memorySink(), stateful = sessions) {
   const query = await createSession({ shufflePartitions: 1, snapshotInterval: 100 })
     .readStream(input.source)
-    .pipe(groupBy((c: Click) => c.user, t.string), sessions())
+    .pipe(groupBy((c: Click) => c.user, t.string), stateful())
     .writeStream({ outputMode: 'update', sink, checkpointLocation: dir })
     .start()
   for (const batch of batches) {
@@ -122,7 +122,7 @@ describe('patch deltas', () => {
   it('fall back to the whole value when the patches would be larger', async () => {
     const dir = tempDir()
     // Each batch replaces every page: patches would repeat the whole list with paths on top.
-    await runReplacing(dir, [clicks('a', 'x', 'y'), clicks('a', 'z', 'w')])
+    await run(dir, [clicks('a', 'x', 'y'), clicks('a', 'z', 'w')], memorySink(), replacing)
     const second = decodeCheckpointFile('1.delta', await readFile(deltaPath(dir, 1)))
     expect(second.version).toBe(2)
     expect(second.body.split('\n').slice(1)).toEqual(['{"partition":0}', '{"u":{"k":"a","s":{"pages":["z","w"],"total":2}}}'])
@@ -148,31 +148,21 @@ describe('patch deltas', () => {
     const dir = tempDir()
     const long = Array.from({ length: 20 }, (_, i) => `https://example.com/catalogue/page/${String(i).padStart(4, '0')}`)
     // 19 removals (about 700 bytes of patches) against a value of about 80 bytes.
-    await runReplacing(dir, [clicks('a', ...long), clicks('a', long[0]!)])
+    await run(dir, [clicks('a', ...long), clicks('a', long[0]!)], memorySink(), replacing)
     const second = decodeCheckpointFile('1.delta', await readFile(deltaPath(dir, 1)))
     expect(second.body.split('\n').slice(1)).toEqual(['{"partition":0}', `{"u":{"k":"a","s":{"pages":["${long[0]}"],"total":1}}}`])
   })
 })
 
-/** Runs `batches` through a query whose state per user is the pages of the latest batch only. */
-async function runReplacing(dir: string, batches: Click[][]): Promise<void> {
-  const query = await createSession({ shufflePartitions: 1 })
-    .readStream(input.source)
-    .pipe(
-      groupBy((c: Click) => c.user, t.string),
-      mapGroupsWithState<{ key: string; value: Click }, Session, number, 'session'>({
-        name: 'session', version: 1, state: Session,
-        update: (_u, rows, state) => (state.update({ pages: rows.map((r) => r.page), total: rows.length }), rows.length),
-      }),
-    )
-    .writeStream({ outputMode: 'update', sink: memorySink(), checkpointLocation: dir })
-    .start()
-  for (const batch of batches) {
-    input.addData(batch)
-    await query.processAllAvailable()
-  }
-  await query.stop()
-}
+/** A state per user that holds the pages of the latest batch only. */
+const replacing = () =>
+  mapGroupsWithState<{ key: string; value: Click }, Session, Session, 'session'>({
+    name: 'session', version: 1, state: Session,
+    update: (_u, rows, state) => {
+      state.update({ pages: rows.map((r) => r.page), total: rows.length })
+      return state.get()
+    },
+  })
 
 describe('frozen state', () => {
   it('keeps a sink that edits its rows from changing the state, on this run and after a restart', async () => {
