@@ -44,6 +44,17 @@ describe('memorySink', () => {
     expect(sink.rows()).toEqual(expected[mode])
     expect(sink.lastBatchId).toBe(1)
   })
+
+  it('holds in complete mode the last batch of each task, in task order whatever order the tasks write in', async () => {
+    const sink = memorySink<string>()
+    const forTask = (task: number) => sink.open({ ...context('complete'), task: { task, tasks: 2 } })
+    const [one, zero] = [await forTask(1), await forTask(0)]
+    await one.addBatch(0, ['1:0'])
+    await zero.addBatch(0, ['0:0'])
+    expect(sink.rows()).toEqual(['0:0', '1:0'])
+    await one.addBatch(1, ['1:1'])
+    expect(sink.rows()).toEqual(['0:0', '1:1'])
+  })
 })
 
 describe('jsonFilesSink', () => {
@@ -74,6 +85,16 @@ describe('what the sinks hold', () => {
       sink.rows().push(4)
       expect(sink.rows()).toEqual([1, 2])
     }
+  })
+
+  it("memorySink in complete mode keeps its own copy of a task's batch while other tasks write", async () => {
+    const sink = memorySink<number>()
+    const [zero, one] = await Promise.all([0, 1].map((task) => sink.open({ ...context('complete'), task: { task, tasks: 2 } })))
+    const rows = [1, 2]
+    await zero.addBatch(0, rows)
+    rows.push(3)
+    await one.addBatch(0, [10])
+    expect(sink.rows()).toEqual([1, 2, 10])
   })
 
   it('memorySink in update mode keeps rows without a key (numbers, null) as they come', async () => {
