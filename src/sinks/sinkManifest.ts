@@ -3,7 +3,8 @@
  * and the query that wrote it (`<batchId>.<queryId>` for a query that appends as a new writer). Every 10 batches a
  * writer folds its entries into `<batchId>[.<queryId>].compact` and deletes them, so the directory holds a few files
  * however old the query is; with a retention, entries committed longer ago than it are dropped from the compaction
- * (their part files stay on disk, no longer listed), so the manifest's size is bounded too.
+ * (their part files stay on disk, no longer listed), so the manifest's size is bounded too; a compaction also names the
+ * query of its latest batch, so the directory keeps its owner when the retention leaves every entry out.
  */
 import { join } from 'node:path'
 import * as t from 'io-ts'
@@ -19,7 +20,11 @@ export const ManifestEntry = t.intersection([
   t.partial({ queryId: t.string, committedAt: t.number }),
 ])
 export type ManifestEntry = t.TypeOf<typeof ManifestEntry>
-const CompactEntry = t.type({ upTo: t.number, entries: t.array(ManifestEntry) })
+const CompactEntry = t.intersection([
+  t.type({ upTo: t.number, entries: t.array(ManifestEntry) }),
+  // The query of the latest batch folded in, which retention may have left out of `entries`; absent in older ones.
+  t.partial({ queryId: t.string }),
+])
 
 /** A manifest file name: batch id, writer ('' for the directory's first writer) and whether it is a compaction. */
 const NAME = /^(\d+)(?:\.(?!compact$)([0-9A-Za-z-]+?))?(\.compact)?$/
@@ -58,8 +63,9 @@ export async function ownerOf(fs: CheckpointFs, dir: string): Promise<string | u
   const latest = (await manifestFiles(fs, dir)).filter((f) => f.writer === '').sort((a, b) => b.batchId - a.batchId)[0]
   if (latest === undefined) return undefined
   const path = join(dir, MANIFEST_DIR, latest.name)
-  const entry = latest.compact ? (await readCheckpointJson(fs, path, CompactEntry)).entries.at(-1) : await readCheckpointJson(fs, path, ManifestEntry)
-  return entry?.queryId ?? 'legacy'
+  if (!latest.compact) return (await readCheckpointJson(fs, path, ManifestEntry)).queryId ?? 'legacy'
+  const compaction = await readCheckpointJson(fs, path, CompactEntry)
+  return compaction.queryId ?? compaction.entries.at(-1)?.queryId ?? 'legacy'
 }
 
 /** One writer's part of the manifest. */
@@ -109,8 +115,12 @@ export class WriterManifest {
 
   private async compact(upTo: number): Promise<void> {
     const since = Date.now() - this.retentionMs
-    const entries = (await this.entries()).filter((e) => e.batchId <= upTo && (e.committedAt ?? Number.POSITIVE_INFINITY) >= since)
-    await writeCheckpointJson(this.fs, join(this.dir, MANIFEST_DIR, this.nameOf(upTo, true)), CompactEntry.encode({ upTo, entries }))
+    const folded = (await this.entries()).filter((e) => e.batchId <= upTo)
+    const entries = folded.filter((e) => (e.committedAt ?? Number.POSITIVE_INFINITY) >= since)
+    // The compaction names the query even when retention leaves every entry out, so the directory stays that query's.
+    const queryId = folded.at(-1)?.queryId
+    const compaction = queryId === undefined ? { upTo, entries } : { upTo, entries, queryId }
+    await writeCheckpointJson(this.fs, join(this.dir, MANIFEST_DIR, this.nameOf(upTo, true)), CompactEntry.encode(compaction))
     this.compactedUpTo = upTo
     for (const f of await manifestFiles(this.fs, this.dir)) {
       if (f.writer === this.writer && f.batchId <= upTo && !(f.compact && f.batchId === upTo)) {

@@ -203,6 +203,30 @@ describe('jsonFilesSink: manifest compaction', () => {
     expect(await readJsonFilesSink(older)).toEqual([{ b: 9 }])
   })
 
+  it('still names its query after retention left a compaction empty: another query is refused', async () => {
+    const out = join(await tempDir(), 'out')
+    // On a disk where every write takes a second, a retention of half a second leaves even the latest batch out.
+    const slowDisk: CheckpointFs = {
+      ...nodeFs,
+      writeFileAtomic: async (path, data) => {
+        vi.setSystemTime(Date.now() + 1000)
+        return nodeFs.writeFileAtomic(path, data)
+      },
+    }
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      await writeBatches(await openWriter(out, { queryId: 'q', retentionMs: 500, fs: slowDisk }), 'q', 0, 9)
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(await readdir(join(out, '_manifest'))).toEqual(['9.compact'])
+    expect(await readJsonFilesSink(out)).toEqual([])
+    // Taken for a directory of an older version, it let another query in, whose batches 0–9 were then skipped.
+    await expect(openWriter(out, { queryId: 'other' })).rejects.toThrow(/holds the output of query q, and this is query other/)
+    await writeBatches(await openWriter(out, { queryId: 'q' }), 'q', 10, 10)
+    expect(await readJsonFilesSink(out)).toEqual(rowsOf('q', 10, 10))
+  })
+
   it('reads batches in batch order after a crash kept a compaction from being written (entries 0 to 12)', async () => {
     const out = join(await tempDir(), 'out')
     const dying = await openWriter(out, { fs: diesAt('writeFileAtomic', '_manifest/9.compact') })
