@@ -97,7 +97,7 @@ export class WriterManifest {
   /** Commits a batch's entry; every 10 batches, folds the entries into a compaction. */
   async add(entry: ManifestEntry): Promise<void> {
     await writeCheckpointJson(this.fs, join(this.dir, MANIFEST_DIR, this.nameOf(entry.batchId)), ManifestEntry.encode(entry))
-    if ((entry.batchId + 1) % COMPACT_INTERVAL === 0) await this.compact(entry.batchId)
+    if ((entry.batchId + 1) % COMPACT_INTERVAL === 0) await this.compact(entry.batchId, entry.queryId)
   }
 
   /** This writer's committed entries, in batch order. */
@@ -113,14 +113,12 @@ export class WriterManifest {
     return entries
   }
 
-  private async compact(upTo: number): Promise<void> {
+  /** Folds the entries up to `upTo` into a compaction named for `queryId`, the query that wrote batch `upTo`. */
+  private async compact(upTo: number, queryId: string | undefined): Promise<void> {
     const since = Date.now() - this.retentionMs
-    const folded = (await this.entries()).filter((e) => e.batchId <= upTo)
-    const entries = folded.filter((e) => (e.committedAt ?? Number.POSITIVE_INFINITY) >= since)
-    // The compaction names the query even when retention leaves every entry out, so the directory stays that query's.
-    const queryId = folded.at(-1)?.queryId
-    const compaction = queryId === undefined ? { upTo, entries } : { upTo, entries, queryId }
-    await writeCheckpointJson(this.fs, join(this.dir, MANIFEST_DIR, this.nameOf(upTo, true)), CompactEntry.encode(compaction))
+    const entries = (await this.entries()).filter((e) => e.batchId <= upTo && (e.committedAt ?? Number.POSITIVE_INFINITY) >= since)
+    // Named even when the retention leaves every entry out, so the directory stays that query's.
+    await writeCheckpointJson(this.fs, join(this.dir, MANIFEST_DIR, this.nameOf(upTo, true)), CompactEntry.encode({ upTo, entries, queryId }))
     this.compactedUpTo = upTo
     for (const f of await manifestFiles(this.fs, this.dir)) {
       if (f.writer === this.writer && f.batchId <= upTo && !(f.compact && f.batchId === upTo)) {

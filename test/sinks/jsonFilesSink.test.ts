@@ -135,6 +135,16 @@ describe('jsonFilesSink: one directory, several queries', () => {
     expect(await readJsonFilesSink(out)).toEqual([...older, ...rowsOf('q', 3, 9)])
   })
 
+  it('takes the owner of a compaction written before compactions named their query from its latest entry', async () => {
+    // Made from the older version's directory above: query q wrote batches 3–9 into it with a version whose
+    // compactions did not name their query. `_manifest/9.compact` lists 0–2 without a query id and 3–9 as q's.
+    const out = join(await tempDir(), 'out')
+    await cp(fileURLToPath(new URL('../fixtures/jsonFilesSink/compactedWithoutQueryId', import.meta.url)), out, { recursive: true })
+    await expect(openWriter(out, { queryId: 'other' })).rejects.toThrow(/holds the output of query q, and this is query other/)
+    await writeBatches(await openWriter(out, { queryId: 'q' }), 'q', 9, 10)
+    expect((await readJsonFilesSink(out)).slice(3)).toEqual(rowsOf('q', 3, 10))
+  })
+
   it('lets the query that wrote the directory restart on its checkpoint', async () => {
     const root = await tempDir()
     const out = join(root, 'out')
