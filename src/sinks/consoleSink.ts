@@ -32,7 +32,7 @@ export function formatTable(rows: readonly unknown[], truncate = true): string {
     const text = v === undefined ? 'null' : typeof v === 'string' ? v : JSON.stringify(v)
     return truncate && text.length > 20 ? `${text.slice(0, 17)}...` : text
   }
-  const cells = rows.map((r) => columns.map((c) => cell(typeof r === 'object' && r !== null ? asRecord(r)[c] : r)))
+  const cells = rows.map((r) => columns.map((c) => cell(asRecord(r)[c])))
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)))
   const line = `+${widths.map((w) => '-'.repeat(w)).join('+')}+\n`
   const fmt = (values: string[]) => `|${values.map((v, i) => v.padStart(widths[i]!)).join('|')}|\n`

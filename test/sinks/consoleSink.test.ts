@@ -35,6 +35,12 @@ describe('consoleSink', () => {
     expect(await printed([{ s: 'a'.repeat(25) }], { truncate: false })).toContain(`|${'a'.repeat(25)}|`)
   })
 
+  it('shows a value that is not a record only in the value column of a batch that also has records', async () => {
+    expect(await printed([{ key: 'a' }, 5, 'x'])).toContain(
+      '+----+-----+\n' + '| key|value|\n' + '+----+-----+\n' + '|   a| null|\n' + '|null|    5|\n' + '|null|    x|\n' + '+----+-----+\n',
+    )
+  })
+
   it('prints a header-only table for an empty batch', async () => {
     expect(await printed([])).toContain('+-----+\n|value|\n+-----+\n+-----+\n')
   })
