@@ -74,8 +74,11 @@ export function pruneMarkersSql(markerTable: string): string {
   return `DELETE FROM ${markerTable} WHERE query_id = $1 AND batch_id <= $2 - ${MARKERS_KEPT}`
 }
 
-/** A JavaScript value as a bind parameter: objects and arrays as JSON text (for json/jsonb columns), bigints as text. */
-function toParameter(value: unknown): unknown {
+/**
+ * A JavaScript value as a bind parameter for `column`: objects and arrays as JSON text (for json/jsonb columns),
+ * bigints as text. A function or symbol is refused, naming the column.
+ */
+function toParameter(value: unknown, column: string): unknown {
   if (value === undefined || value === null) return null
   switch (typeof value) {
     case 'string':
@@ -88,7 +91,7 @@ function toParameter(value: unknown): unknown {
       if (value instanceof Date || value instanceof Uint8Array) return value
       return JSON.stringify(value)
     default:
-      throw new InvalidQueryError(`postgresSink: cannot store a ${typeof value} in a column`)
+      throw new InvalidQueryError(`postgresSink: cannot store a ${typeof value} in column ${column}`)
   }
 }
 
@@ -148,7 +151,7 @@ export function insertStatements(table: string, columns: readonly string[], rows
     if (text === undefined) texts.set(chunk.length, (text = head + placeholders(chunk.length, columns.length) + suffix))
     const values: unknown[] = new Array(chunk.length * columns.length)
     let i = 0
-    for (const row of chunk) for (const column of columns) values[i++] = toParameter(row[column])
+    for (const row of chunk) for (const column of columns) values[i++] = toParameter(row[column], column)
     statements.push({ text, values })
   }
   return statements
@@ -179,7 +182,7 @@ export function upsertSuffix(columns: readonly string[], key: readonly string[])
  */
 export function lastRowPerKey(rows: readonly Record<string, unknown>[], key: readonly string[]): Record<string, unknown>[] {
   const byKey = new Map<string, Record<string, unknown>>()
-  for (const row of rows) byKey.set(JSON.stringify(key.map((k) => toParameter(row[k]))), row)
+  for (const row of rows) byKey.set(JSON.stringify(key.map((k) => toParameter(row[k], k))), row)
   return byKey.size === rows.length ? [...rows] : [...byKey.values()]
 }
 
