@@ -254,6 +254,16 @@ describe('postgresSink marker table', () => {
     expect(await markers()).toEqual([{ query_id: 'q-tx', batch_id: 0 }])
   })
 
+  it('opens every one of several sinks started at once on a database without the marker table', async () => {
+    const pool = ownPool('sink-crowd', { max: 8 })
+    for (let round = 0; round < 20; round++) {
+      await postgres.client.query('DROP TABLE IF EXISTS structured_rx_batches')
+      const writers = await Promise.all(Array.from({ length: 8 }, (_, i) => postgresSink<Event>({ pool, table: 'events' }).open(context('append', `q${i}`))))
+      await Promise.all(writers.map((w, i) => w.addBatch(round, [event(round * 10 + i)])))
+    }
+    expect(await ids()).toHaveLength(160)
+  })
+
   it('fails to open, with the database error, when the marker table cannot be created for another reason', async () => {
     const error = await rejectionOf(postgresSink({ pool: postgres.client, table: 'missing_schema.events' }).open(context('append')))
     expect(error).toMatchObject({ code: '3F000', message: 'schema "missing_schema" does not exist' })
