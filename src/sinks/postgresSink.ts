@@ -116,8 +116,9 @@ async function ownPool(connectionString: string): Promise<Pool> {
 async function prepare(pool: Pool, table: TableName, mode: OutputMode, options: PostgresSinkOptions): Promise<TableInfo> {
   const markerDdl = markerTableDdl(markerTableOf(table))
   await pool.query(markerDdl).catch((error: unknown) => {
-    // Two sinks creating it at once: one wins, the other sees the type or relation it just created.
-    if (!['23505', '42P07'].includes((error as { code?: string }).code ?? '')) throw error
+    // Two sinks creating it at once: one wins; the other fails on the row type or the relation the winner just
+    // created, as a duplicate key in the catalog, a duplicate table or a duplicate type, by when it looked.
+    if (!['23505', '42P07', '42710'].includes((error as { code?: string }).code ?? '')) throw error
   })
   const found = await pool.query<{ attname: string }>(
     'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
