@@ -70,8 +70,9 @@ export function jetStreamSink<R, K = unknown>(options: JetStreamSinkOptions<R, K
       try {
         const stream = await retrying(() => streamOf(client, subjects))
         const { Kvm } = await import('@nats-io/kv')
-        const kv = await retrying(() => new Kvm(client.js).create(options.markerBucket ?? 'structured-rx-batches', { history: 1 }))
-        const markers = new MarkerStore(kv, ctx.queryId, client, stream)
+        const bucket = options.markerBucket ?? 'structured-rx-batches'
+        const kv = await retrying(() => new Kvm(client.js).create(bucket, { history: 1 }))
+        const markers = new MarkerStore(kv, bucket, ctx.queryId, client, stream)
         // After this process moved the marker to batch n, nothing of batch n + 1 can exist yet: its first try needs
         // no listing. Any other try (a re-run after a restart, a retry) lists first.
         let cleanAfter: number | undefined
@@ -184,6 +185,7 @@ async function publishedSince(
 class MarkerStore {
   constructor(
     private readonly kv: KV,
+    private readonly bucket: string,
     private readonly queryId: string,
     private readonly client: NatsClient,
     private readonly stream: string,
@@ -192,8 +194,8 @@ class MarkerStore {
   async read(): Promise<{ value: Marker; revision: number }> {
     const entry = await this.kv.get(this.queryId)
     if (entry !== null && entry.operation === 'PUT') {
-      const decoded = Marker.decode(entry.json())
-      if (decoded._tag === 'Left') throw new Error(`jetStreamSink: marker ${this.queryId} in the KV bucket is not a batch marker`)
+      const decoded = Marker.decode(parsedOrUndefined(() => entry.json()))
+      if (decoded._tag === 'Left') throw new Error(`jetStreamSink: marker ${this.queryId} in KV bucket ${this.bucket} is not a batch marker`)
       return { value: decoded.right, revision: entry.revision }
     }
     // Nothing of this query can be in the stream before its first marker, so the listing may start at its end.
@@ -209,5 +211,14 @@ class MarkerStore {
 
   async write(revision: number, value: Marker): Promise<void> {
     await this.kv.update(this.queryId, JSON.stringify(value), revision)
+  }
+}
+
+/** The JSON a KV entry holds, or undefined when it holds no JSON (which the marker's codec then refuses). */
+function parsedOrUndefined(json: () => unknown): unknown {
+  try {
+    return json()
+  } catch {
+    return undefined
   }
 }
