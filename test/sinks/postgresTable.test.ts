@@ -106,6 +106,11 @@ describe('postgresTableDdl', () => {
     expect(postgresTableDdl({ table: 'nullables', codec: Nullables })).toBe(NULLABLES_DDL)
   })
 
+  it('makes a literal of null, which only untyped JavaScript can write, a nullable text column', () => {
+    const codec = t.type({ id: t.string, gone: t.literal(null as unknown as string) })
+    expect(postgresTableDdl({ table: 'events', codec })).toBe('CREATE TABLE IF NOT EXISTS "events" ("id" text NOT NULL, "gone" text)')
+  })
+
   it('reads the fields of t.strict, t.exact, t.readonly and refined row codecs, and of the older StrictType', () => {
     const fields = { id: t.string, n: t.number }
     const expected = 'CREATE TABLE IF NOT EXISTS "events" ("id" text NOT NULL, "n" double precision NOT NULL)'
