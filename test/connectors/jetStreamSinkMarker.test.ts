@@ -5,6 +5,7 @@
  * that is not one is refused.
  */
 import { Kvm } from '@nats-io/kv'
+import { connect, createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { jetStreamSink, type JetStreamSinkOptions, nodeFs } from '../../src/index.js'
 import { nanos } from '../../src/durable/natsClient.js'
@@ -139,4 +140,140 @@ describe('jetStreamSink commit marker', () => {
     expect(await markerIn('structured-rx-batches', 'q-deleted')).toEqual({ batchId: 1, seq: 5 })
     expect(ids(await storedRows(stream, subject))).toEqual(ids([...rowsFrom(0, 4), { id: 100, key: 'other' }]))
   })
+})
+
+/**
+ * Publishes `rows` as an earlier attempt of `batchId` of `queryId` that crashed before it moved the marker: the same
+ * message ids the sink gives them, its own marker kept in another bucket so the query's marker stays where it was.
+ */
+async function publishAsCrashedAttempt(options: Omit<JetStreamSinkOptions<Row>, 'servers'>, queryId: string, batchId: number, rows: Row[]) {
+  const crashed = await jetStreamSink<Row>({ servers: nats.server.url, ...options, markerBucket: 'crashed-attempts' }).open({ queryId, queryName: undefined, outputMode: 'append', fs: nodeFs })
+  await crashed.addBatch(batchId, rows)
+  await crashed.stop?.()
+}
+
+describe('jetStreamSink re-running a batch', () => {
+  it('lists every partition subject past messages without ids and other queries’ messages, and publishes only the rest', async () => {
+    const { stream, subject } = await freshStream(true)
+    const options = { subject, partitions: 3 }
+    const writer = await openSink(options, 'q-rerun')
+    await writer.addBatch(0, rowsFrom(0, 6))
+    await publishAsCrashedAttempt(options, 'q-rerun', 1, [rowsFrom(8, 9)[0]!, rowsFrom(10, 11)[0]!, rowsFrom(7, 8)[0]!])
+    for (let p = 0; p < 3; p++) await nats.client.publish(`${subject}.${p}`, [{ id: 100 + p, key: 'no id' }])
+    const other = await openSink(options, 'q-rerun-other')
+    await other.addBatch(1, rowsFrom(7, 12))
+    await pastDuplicateWindow()
+    const reopened = await openSink(options, 'q-rerun')
+    await reopened.addBatch(1, rowsFrom(7, 12))
+    expect(ids(await storedRows(stream, `${subject}.*`))).toEqual(ids([...rowsFrom(0, 6), ...rowsFrom(7, 12), ...rowsFrom(7, 12), { id: 100, key: '' }, { id: 101, key: '' }, { id: 102, key: '' }]))
+    expect(await markerIn('structured-rx-batches', 'q-rerun')).toEqual({ batchId: 1, seq: await lastSeq(stream) })
+  })
+
+  it('moves the marker to the last sequence of the batch when a crashed attempt had published all of it', async () => {
+    const { stream, subject } = await freshStream()
+    const writer = await openSink({ subject }, 'q-all-sent')
+    await writer.addBatch(0, rowsFrom(0, 2))
+    await publishAsCrashedAttempt({ subject }, 'q-all-sent', 1, rowsFrom(2, 5))
+    const endOfCrashedAttempt = await lastSeq(stream)
+    await nats.client.publish(subject, [{ id: 100, key: 'no id' }])
+    const other = await openSink({ subject }, 'q-all-sent-other')
+    await other.addBatch(0, rowsFrom(5, 6))
+    await pastDuplicateWindow()
+    const reopened = await openSink({ subject }, 'q-all-sent')
+    await reopened.addBatch(1, rowsFrom(2, 5))
+    expect(ids(await storedRows(stream, subject))).toEqual(ids([...rowsFrom(0, 6), { id: 100, key: '' }]))
+    expect(await markerIn('structured-rx-batches', 'q-all-sent')).toEqual({ batchId: 1, seq: endOfCrashedAttempt })
+  })
+
+  it('lists the stream on the first batch after an open, not on a batch that follows one it committed itself', async () => {
+    const { stream, subject } = await freshStream()
+    const listings: string[] = []
+    const sub = nats.client.nc.subscribe('$JS.API.CONSUMER.CREATE.>', { callback: (_, m) => void (m.subject.split('.')[4] === stream && listings.push(m.subject)) })
+    closers.push(async () => sub.unsubscribe())
+    const writer = await openSink({ subject }, 'q-listings')
+    const counts: number[] = []
+    for (let batch = 0; batch < 3; batch++) {
+      await writer.addBatch(batch, rowsFrom(batch * 2, batch * 2 + 2))
+      await nats.client.nc.flush()
+      counts.push(listings.length)
+    }
+    const reopened = await openSink({ subject }, 'q-listings')
+    await reopened.addBatch(3, rowsFrom(6, 8))
+    await nats.client.nc.flush()
+    counts.push(listings.length)
+    expect(counts).toEqual([1, 1, 1, 2])
+    expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 8)))
+  })
+
+  it('leaves no consumer behind on the stream once it listed it', async () => {
+    const { stream, subject } = await freshStream()
+    const writer = await openSink({ subject }, 'q-no-consumer')
+    await writer.addBatch(0, rowsFrom(0, 2))
+    for (let i = 0; ; i++) {
+      const consumers = await nats.client.jsm.consumers.list(stream).next()
+      if (consumers.length === 0) break
+      if (i === 50) throw new Error(`consumers left on ${stream}: ${consumers.map((c) => c.name).join(', ')}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  })
+})
+
+/**
+ * A TCP proxy to the server. Once armed, it forwards the client's bytes up to the `after`-th message published with
+ * headers (`HPUB`, as every message of the sink) on `subject`, then closes both sides: the server stored the messages
+ * before it, their acknowledgements never reach the client, and the rest never left it. Later connections pass.
+ */
+async function droppingProxy(port: number): Promise<{ url: string; arm(subject: string, after: number): void; dropped(): boolean }> {
+  let armed: { marker: string; left: number } | undefined
+  let dropped = false
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => undefined)
+    }
+    upstream.pipe(client)
+    client.on('data', (chunk: Buffer) => {
+      if (armed === undefined) return void upstream.write(chunk)
+      const text = chunk.toString('latin1')
+      for (let at = text.indexOf(armed.marker); at >= 0; at = text.indexOf(armed.marker, at + 1)) {
+        if (--armed.left > 0) continue
+        armed = undefined
+        dropped = true
+        upstream.end(chunk.subarray(0, at), () => upstream.destroy())
+        client.destroy()
+        return
+      }
+      upstream.write(chunk)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  closers.push(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('proxy: no port')
+  return {
+    url: `nats://127.0.0.1:${address.port}`,
+    arm: (subject, after) => void (armed = { marker: `HPUB ${subject} `, left: after }),
+    dropped: () => dropped,
+  }
+}
+
+describe('jetStreamSink when its connection drops in the middle of a batch', () => {
+  it('lists what the failed try stored before it tries again, and stores each row once', async () => {
+    const { stream, subject } = await freshStream()
+    const proxy = await droppingProxy(nats.server.port)
+    const writer = await jetStreamSink<Row>({ servers: proxy.url, subject }).open({ queryId: 'q-dropped', queryName: undefined, outputMode: 'append', fs: nodeFs })
+    closers.push(async () => writer.stop?.())
+    await writer.addBatch(0, rowsFrom(0, 10))
+    proxy.arm(subject, 50)
+    await writer.addBatch(1, rowsFrom(10, 210))
+    expect(proxy.dropped()).toBe(true)
+    expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 210)))
+    expect(await markerIn('structured-rx-batches', 'q-dropped')).toEqual({ batchId: 1, seq: 210 })
+  }, 30_000)
 })
