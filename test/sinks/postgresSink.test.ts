@@ -165,6 +165,18 @@ describe('postgresSink', () => {
     ])
   })
 
+  it('writes a schema-qualified table, keeping its batch markers in that schema, and column names as they are spelt', async () => {
+    await postgres.client.query('DROP SCHEMA IF EXISTS analytics CASCADE')
+    await postgres.client.query('CREATE SCHEMA analytics')
+    await postgres.client.query('CREATE TABLE analytics.events ("userId" text, "say ""hi""" text)')
+    const writer = await postgresSink({ pool: postgres.client, table: 'analytics.events' }).open(context('append'))
+    await writer.addBatch(0, [{ userId: 'a', 'say "hi"': 'hello' }])
+    expect(await rowsOf('SELECT "userId", "say ""hi""" AS said FROM analytics.events')).toEqual([{ userId: 'a', said: 'hello' }])
+    expect(await rowsOf('SELECT query_id, batch_id::int FROM analytics.structured_rx_batches')).toEqual([{ query_id: 'q-test', batch_id: 0 }])
+    expect(await rowsOf("SELECT to_regclass('public.structured_rx_batches') AS t")).toEqual([{ t: null }])
+    await postgres.client.query('DROP SCHEMA analytics CASCADE')
+  })
+
   it('refuses to start on a table that does not exist, naming it', async () => {
     const error = await rejectionOf(postgresSink({ pool: postgres.client, table: 'missing_table' }).open(context('append')))
     expect(error).toBeInstanceOf(InvalidQueryError)

@@ -89,6 +89,7 @@ describe('rows as columns', () => {
     expect(columnsOf([{ a: 1, b: 2 }, { a: 3 }, { a: 3, c: 5 }])).toEqual(['a', 'b', 'c'])
     expect(columnsOf([{ a: 1 }, { a: 1, b: 2 }])).toEqual(['a', 'b'])
     expect(columnsOf([{ a: 1 }, { b: 2 }, { b: 3 }, { a: 1, c: 3 }])).toEqual(['a', 'b', 'c'])
+    expect(columnsOf([{}, { a: 1 }])).toEqual(['a'])
   })
 })
 
@@ -223,6 +224,7 @@ describe('isTransientPgError', () => {
       new Error('relation "x" does not exist'),
       new Error('the database system is in recovery mode'),
       { code: 8006, message: 42 },
+      { message: ['Connection terminated'] },
       {},
       null,
       undefined,
