@@ -73,8 +73,10 @@ export function jetStreamSink<R, K = unknown>(options: JetStreamSinkOptions<R, K
         const bucket = options.markerBucket ?? 'structured-rx-batches'
         const kv = await retrying(() => new Kvm(client.js).create(bucket, { history: 1 }))
         const markers = new MarkerStore(kv, bucket, ctx.queryId, client, stream)
-        // After this process moved the marker to batch n, nothing of batch n + 1 can exist yet: its first try needs
-        // no listing. Any other try (a re-run after a restart, a retry) lists first.
+        // After this process moved the marker to batch n, its first try of batch n + 1 needs no listing when nothing
+        // was stored after the marker's sequence since: another writer of the same query (one that took over while
+        // this process stalled, then failed mid-batch) may have published part of it, past the duplicate window. Any
+        // other try (a re-run after a restart, a retry) lists first.
         let cleanAfter: number | undefined
         const encoder = new TextEncoder()
         return {
@@ -82,7 +84,10 @@ export function jetStreamSink<R, K = unknown>(options: JetStreamSinkOptions<R, K
             await retrying(async () => {
               const marker = await markers.read()
               if (marker.value.batchId >= batchId) return
-              const clean = cleanAfter === batchId - 1 && marker.value.batchId === cleanAfter
+              const clean =
+                cleanAfter === batchId - 1 &&
+                marker.value.batchId === cleanAfter &&
+                (await client.jsm.streams.info(stream)).state.last_seq === marker.value.seq
               cleanAfter = undefined
               const prefix = `${ctx.queryId}.${batchId}.`
               const sent = clean ? { ids: new Set<string>(), maxSeq: 0 } : await publishedSince(client, stream, filter, marker.value.seq, prefix)

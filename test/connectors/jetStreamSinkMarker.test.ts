@@ -205,6 +205,28 @@ describe('jetStreamSink re-running a batch', () => {
     expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 8)))
   })
 
+  it('lists the stream after a batch it committed itself when another writer of the query stored part of the next batch since', async () => {
+    const { stream, subject } = await freshStream()
+    const writer = await openSink({ subject }, 'q-taken-over')
+    await writer.addBatch(0, rowsFrom(0, 2))
+    // A process that took the query over while this one stalled, and failed in the middle of batch 1.
+    await publishAsCrashedAttempt({ subject }, 'q-taken-over', 1, rowsFrom(2, 4))
+    await pastDuplicateWindow()
+    await writer.addBatch(1, rowsFrom(2, 6))
+    expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 6)))
+    expect(await markerIn('structured-rx-batches', 'q-taken-over')).toEqual({ batchId: 1, seq: await lastSeq(stream) })
+  })
+
+  it('lists the stream after a batch it committed itself when other messages were stored since, and stores each row once', async () => {
+    const { stream, subject } = await freshStream()
+    const writer = await openSink({ subject }, 'q-foreign')
+    await writer.addBatch(0, rowsFrom(0, 2))
+    await nats.client.publish(subject, [{ id: 100, key: 'no id' }])
+    await writer.addBatch(1, rowsFrom(2, 4))
+    expect(ids(await storedRows(stream, subject))).toEqual(ids([...rowsFrom(0, 4), { id: 100, key: '' }]))
+    expect(await markerIn('structured-rx-batches', 'q-foreign')).toEqual({ batchId: 1, seq: await lastSeq(stream) })
+  })
+
   it('leaves no consumer behind on the stream once it listed it', async () => {
     const { stream, subject } = await freshStream()
     const writer = await openSink({ subject }, 'q-no-consumer')
