@@ -19,6 +19,7 @@ import {
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
 import { useServer } from '../support/servers/managed.js'
 import { startNats } from '../support/servers/nats.js'
+import { freeLoopbackPort } from '../support/servers/ports.js'
 import { natsTestClient } from './natsHelpers.js'
 
 const Row = t.type({ id: t.number, key: t.string })
@@ -186,6 +187,52 @@ describe('jetStreamSink', () => {
     await q.awaitTermination()
     const latest = new Map((await nats.client.read(stream, subject)).map((m) => JSON.parse(m.text) as { key: string; count: number }).map((r) => [r.key, r.count]))
     expect(Object.fromEntries(latest)).toEqual({ k0: 3, k1: 3, k2: 3 })
+  })
+})
+
+describe('jetStreamSink options and open', () => {
+  const openOn = (options: { servers: string | string[]; subject: string; partitions?: number; retry?: { attempts: number; initialDelayMs: number; maxDelayMs: number } }) =>
+    jetStreamSink<Row>(options).open({ queryId: 'q-open', queryName: undefined, outputMode: 'append', fs: nodeFs })
+
+  it('describes itself by its subject, or its partition subjects', () => {
+    expect(jetStreamSink({ servers: 'nats://x', subject: 'out' }).description).toBe('JetStreamSink[out]')
+    expect(jetStreamSink({ servers: 'nats://x', subject: 'out', partitions: 3 }).description).toBe('JetStreamSink[out.[0..2]]')
+  })
+
+  it('refuses bad options naming itself: partitions, partitionBy without partitions, retry', () => {
+    expect(() => jetStreamSink({ servers: 'nats://x', subject: 'out', partitions: 0 })).toThrow(new RangeError('jetStreamSink: partitions must be a positive integer, got 0'))
+    expect(() => jetStreamSink({ servers: 'nats://x', subject: 'out', partitionBy: [(r: Row) => r.key, t.string] })).toThrow(
+      new RangeError('jetStreamSink: partitionBy needs partitions'),
+    )
+    expect(() => jetStreamSink({ servers: 'nats://x', subject: 'out', retry: { attempts: 0 } })).toThrow(/^jetStreamSink: retry\.attempts must be a positive integer/)
+  })
+
+  it('fails to open with ConnectorUnavailableError naming every server once its retries run out', async () => {
+    const servers = [`nats://127.0.0.1:${await freeLoopbackPort()}`, `nats://127.0.0.1:${await freeLoopbackPort()}`]
+    const error = await openOn({ servers, subject: 'out', retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } }).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectorUnavailableError)
+    expect((error as ConnectorUnavailableError).attempts).toBe(2)
+    expect((error as Error).message).toContain(`nats-server ${servers[0]},${servers[1]}`)
+  })
+
+  it('fails to open when no stream stores its subject, or its partition subjects lie in different streams', async () => {
+    const i = ++n
+    await expect(openOn({ servers: nats.server.url, subject: `none${i}` })).rejects.toThrow()
+    await nats.client.addStream(`A${i}`, [`split${i}.0`])
+    await nats.client.addStream(`B${i}`, [`split${i}.1`])
+    await expect(openOn({ servers: nats.server.url, subject: `split${i}`, partitions: 2 })).rejects.toThrow(
+      `jetStreamSink: subjects split${i}.0, split${i}.1 must all be stored by one stream, found A${i}, B${i}`,
+    )
+  })
+
+  it('stores rows that are equal in one batch once each, and a stopped writer publishes nothing more', async () => {
+    const { stream, subject } = await freshStream(false)
+    const writer = await openOn({ servers: nats.server.url, subject })
+    const same = { id: 7, key: 'k' }
+    await writer.addBatch(0, [same, same, same, { id: 8, key: 'k' }])
+    await writer.stop?.()
+    await expect(writer.addBatch(1, [{ id: 9, key: 'k' }])).rejects.toThrow()
+    expect(ids((await nats.client.read(stream, subject)).map((m) => JSON.parse(m.text) as Row))).toEqual([7, 7, 7, 8])
   })
 })
 

@@ -20,6 +20,7 @@ import {
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
 import { useServer } from '../support/servers/managed.js'
 import { startRedis } from '../support/servers/redis.js'
+import { freeLoopbackPort } from '../support/servers/ports.js'
 
 const Row = t.type({ id: t.number, key: t.string })
 type Row = t.TypeOf<typeof Row>
@@ -175,6 +176,45 @@ describe('redisStreamSink', () => {
 
   it('refuses partitionBy without partitions', () => {
     expect(() => redisStreamSink({ url: redis.server.url, key: 'k', partitionBy: [(r: Row) => r.key, t.string] })).toThrow(/partitionBy needs partitions/)
+  })
+
+  it('describes itself by its key, or its partition keys, and refuses bad options naming itself', () => {
+    expect(redisStreamSink({ url: 'redis://127.0.0.1:1', key: 'out' }).description).toBe('RedisStreamSink[out]')
+    expect(redisStreamSink({ url: 'redis://127.0.0.1:1', key: 'out', partitions: 3 }).description).toBe('RedisStreamSink[out:[0..2]]')
+    expect(() => redisStreamSink({ url: 'redis://127.0.0.1:1', key: 'out', partitions: 1.5 })).toThrow(new RangeError('redisStreamSink: partitions must be a positive integer, got 1.5'))
+    expect(() => redisStreamSink({ url: 'redis://127.0.0.1:1', key: 'out', retry: { attempts: 0 } })).toThrow(/^redisStreamSink: retry\.attempts must be a positive integer/)
+  })
+
+  it('fails a batch with ConnectorUnavailableError naming the server once its retries run out', async () => {
+    const port = await freeLoopbackPort()
+    const writer = await redisStreamSink({ url: `redis://127.0.0.1:${port}`, key: 'out', retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } }).open({
+      queryId: 'q-away',
+      queryName: undefined,
+      outputMode: 'append',
+      fs: (await import('../../src/index.js')).nodeFs,
+    })
+    try {
+      const error = await writer.addBatch(0, [{ a: 1 }]).then(() => undefined, (e: unknown) => e)
+      expect(error).toBeInstanceOf(ConnectorUnavailableError)
+      expect((error as ConnectorUnavailableError).attempts).toBe(2)
+      expect((error as Error).message).toContain(`redis-server 127.0.0.1:${port}`)
+    } finally {
+      await writer.stop?.()
+    }
+  })
+
+  it('a stopped writer closes its connection and writes nothing more', async () => {
+    const out = freshKey()
+    const writer = await redisStreamSink({ url: redis.server.url, key: out, retry: { attempts: 1, initialDelayMs: 0, maxDelayMs: 0 } }).open({
+      queryId: 'q-stop',
+      queryName: undefined,
+      outputMode: 'append',
+      fs: (await import('../../src/index.js')).nodeFs,
+    })
+    await writer.addBatch(0, [{ a: 1 }])
+    await writer.stop?.()
+    await expect(writer.addBatch(1, [{ a: 2 }])).rejects.toThrow()
+    expect(await readValues(out)).toEqual([{ a: 1 }])
   })
 
   it('writes the update-mode rows of a stateful query batch by batch', async () => {
