@@ -227,6 +227,18 @@ describe('jetStreamSink re-running a batch', () => {
     expect(await markerIn('structured-rx-batches', 'q-foreign')).toEqual({ batchId: 1, seq: await lastSeq(stream) })
   })
 
+  it('re-runs a batch larger than the publish window whose crashed attempt stored most of it: lists it all, publishes the rest', async () => {
+    const { stream, subject } = await freshStream()
+    const writer = await openSink({ subject }, 'q-large')
+    await writer.addBatch(0, rowsFrom(0, 2))
+    await publishAsCrashedAttempt({ subject }, 'q-large', 1, rowsFrom(2, 2402))
+    await pastDuplicateWindow()
+    const reopened = await openSink({ subject }, 'q-large')
+    await reopened.addBatch(1, rowsFrom(2, 2502))
+    expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 2502)))
+    expect(await markerIn('structured-rx-batches', 'q-large')).toEqual({ batchId: 1, seq: 2502 })
+  })
+
   it('leaves no consumer behind on the stream once it listed it', async () => {
     const { stream, subject } = await freshStream()
     const writer = await openSink({ subject }, 'q-no-consumer')
