@@ -30,6 +30,8 @@ const testsOf = {
   state: fast,
   plan: fast,
   exec: fast,
+  operators: fast,
+  util: fast,
   sinks: [...fast, 'test/sinks/**/*.test.ts', 'test/connectors/**/*.test.ts'],
   // jsonFilesFaults failed now and then (a file's growth not seen) when run after other files in one module graph;
   // only the sources folder needs it.
