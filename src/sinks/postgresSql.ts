@@ -123,7 +123,9 @@ export function columnsOf(rows: readonly Record<string, unknown>[]): string[] {
 function sameKeys(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   let n = 0
   for (const key in a) {
-    if (!(key in b)) return false
+    // Own keys only: `in` also finds what every object inherits (`constructor`, `toString`), and would take a row
+    // with such a field for one shaped like the row before, dropping that field's column.
+    if (!Object.hasOwn(b, key)) return false
     n++
   }
   return n === Object.keys(b).length

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +15,7 @@ import {
   type SinkContext,
   trigger,
 } from '../../src/index.js'
+import { writeCheckpointJson } from '../../src/durable/format.js'
 import { SimulatedCrash } from '../../src/testing.js'
 
 const created: string[] = []
@@ -143,6 +144,17 @@ describe('jsonFilesSink: one directory, several queries', () => {
     await expect(openWriter(out, { queryId: 'other' })).rejects.toThrow(/holds the output of query q, and this is query other/)
     await writeBatches(await openWriter(out, { queryId: 'q' }), 'q', 9, 10)
     expect((await readJsonFilesSink(out)).slice(3)).toEqual(rowsOf('q', 3, 10))
+  })
+
+  it('takes over a directory whose compaction an older version wrote empty and unnamed (retention dropped every entry)', async () => {
+    // Nothing there names a query: the directory is taken as the older version's, so the query that ran on it can
+    // restart on its checkpoint and go on.
+    const out = join(await tempDir(), 'out')
+    await mkdir(join(out, '_manifest'), { recursive: true })
+    await writeCheckpointJson(nodeFs, join(out, '_manifest', '9.compact'), { upTo: 9, entries: [] })
+    const writer = await openWriter(out, { queryId: 'q' })
+    await writeBatches(writer, 'q', 9, 10)
+    expect(await readJsonFilesSink(out)).toEqual(rowsOf('q', 10, 10))
   })
 
   it('lets the query that wrote the directory restart on its checkpoint', async () => {

@@ -91,6 +91,12 @@ describe('rows as columns', () => {
     expect(columnsOf([{ a: 1 }, { b: 2 }, { b: 3 }, { a: 1, c: 3 }])).toEqual(['a', 'b', 'c'])
     expect(columnsOf([{}, { a: 1 }])).toEqual(['a'])
   })
+
+  it('takes a field named like an Object method as a column even when the row before has as many other fields', () => {
+    // Every object answers `'constructor' in row`; a row with such a field is not shaped like one without it.
+    expect(columnsOf([{ key: 'a', n: 1 }, { key: 'b', constructor: 'x' }])).toEqual(['key', 'n', 'constructor'])
+    expect(columnsOf([{ key: 'a', n: 1 }, { key: 'b', toString: 'x' }, { key: 'c', valueOf: 2 }])).toEqual(['key', 'n', 'toString', 'valueOf'])
+  })
 })
 
 describe('insert statements', () => {
