@@ -73,22 +73,16 @@ export function jetStreamSink<R, K = unknown>(options: JetStreamSinkOptions<R, K
         const bucket = options.markerBucket ?? 'structured-rx-batches'
         const kv = await retrying(() => new Kvm(client.js).create(bucket, { history: 1 }))
         const markers = new MarkerStore(kv, bucket, ctx.queryId, client, stream)
-        // After this process moved the marker to batch n, its first try of batch n + 1 needs no listing when nothing
-        // was stored after the marker's sequence since: another writer of the same query (one that took over while
-        // this process stalled, then failed mid-batch) may have published part of it, past the duplicate window. Any
-        // other try (a re-run after a restart, a retry) lists first.
-        let cleanAfter: number | undefined
         const encoder = new TextEncoder()
         return {
           async addBatch(batchId, rows) {
             await retrying(async () => {
               const marker = await markers.read()
               if (marker.value.batchId >= batchId) return
-              const clean =
-                cleanAfter === batchId - 1 &&
-                marker.value.batchId === cleanAfter &&
-                (await client.jsm.streams.info(stream)).state.last_seq === marker.value.seq
-              cleanAfter = undefined
+              // Nothing stored after the marker's sequence, so nothing of this batch either: the listing would find
+              // nothing. Otherwise an earlier try (a crashed run, a retry, or a writer that took the query over while
+              // this one stalled) may have stored part of it, and the listing finds what.
+              const clean = (await client.jsm.streams.info(stream)).state.last_seq === marker.value.seq
               const prefix = `${ctx.queryId}.${batchId}.`
               const sent = clean ? { ids: new Set<string>(), maxSeq: 0 } : await publishedSince(client, stream, filter, marker.value.seq, prefix)
               let maxSeq = Math.max(marker.value.seq, sent.maxSeq)
@@ -114,7 +108,6 @@ export function jetStreamSink<R, K = unknown>(options: JetStreamSinkOptions<R, K
               }
               await Promise.all(inFlight)
               await markers.write(marker.revision, { batchId, seq: maxSeq })
-              cleanAfter = batchId
             })
           },
           stop: () => client.nc.close(),

@@ -185,24 +185,25 @@ describe('jetStreamSink re-running a batch', () => {
     expect(await markerIn('structured-rx-batches', 'q-all-sent')).toEqual({ batchId: 1, seq: endOfCrashedAttempt })
   })
 
-  it('lists the stream on the first batch after an open, not on a batch that follows one it committed itself', async () => {
+  it('lists the stream only when something was stored after the marker’s sequence, also on the first batch after an open', async () => {
     const { stream, subject } = await freshStream()
     const listings: string[] = []
     const sub = nats.client.nc.subscribe('$JS.API.CONSUMER.CREATE.>', { callback: (_, m) => void (m.subject.split('.')[4] === stream && listings.push(m.subject)) })
     closers.push(async () => sub.unsubscribe())
-    const writer = await openSink({ subject }, 'q-listings')
     const counts: number[] = []
-    for (let batch = 0; batch < 3; batch++) {
+    const added = async (writer: Awaited<ReturnType<typeof openSink>>, batch: number) => {
       await writer.addBatch(batch, rowsFrom(batch * 2, batch * 2 + 2))
       await nats.client.nc.flush()
       counts.push(listings.length)
     }
-    const reopened = await openSink({ subject }, 'q-listings')
-    await reopened.addBatch(3, rowsFrom(6, 8))
-    await nats.client.nc.flush()
-    counts.push(listings.length)
-    expect(counts).toEqual([1, 1, 1, 2])
-    expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 8)))
+    const writer = await openSink({ subject }, 'q-listings')
+    for (let batch = 0; batch < 3; batch++) await added(writer, batch)
+    await nats.client.publish(subject, [{ id: 100, key: 'no id' }])
+    await added(writer, 3)
+    await added(writer, 4)
+    await added(await openSink({ subject }, 'q-listings'), 5)
+    expect(counts).toEqual([0, 0, 0, 1, 1, 1])
+    expect(ids(await storedRows(stream, subject))).toEqual(ids([...rowsFrom(0, 12), { id: 100, key: '' }]))
   })
 
   it('lists the stream after a batch it committed itself when another writer of the query stored part of the next batch since', async () => {
