@@ -12,6 +12,7 @@ import {
   agg,
   aggregate,
   count,
+  createSession,
   dropDuplicates,
   filter,
   foreachBatch,
@@ -31,12 +32,27 @@ import {
   withWatermark,
 } from '../../src/index.js'
 import type { AnyMigration } from '../../laws/index.js'
+import { CURRENT_FORMAT_VERSION } from '../../src/durable/format.js'
+import { IncompatibleCheckpointError } from '../../src/errors.js'
+import { checkCompatibility } from '../../src/plan/compatibility.js'
+import { compilePlan } from '../../src/plan/compile.js'
+import { fingerprintOf } from '../../src/plan/fingerprint.js'
 import { useTempDir } from '../checkpoint/tempDir.js'
 import { at, deploy, refusal, type Sale, sale, sorted } from '../fixtures/upgradeSupport.js'
 
 const checkpoint = useTempDir()
 const location = () => join(checkpoint(), 'checkpoint')
 
+const session = createSession({ shufflePartitions: 4 })
+/** What a call throws (fails the test if it returns). */
+const rejectionOfCall = (call: () => unknown): unknown => {
+  try {
+    call()
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected the call to throw')
+}
 const byUser = groupBy((r: Sale) => r.user, t.string)
 const sumByUser = (s: Stream<Sale>) => s.pipe(byUser, sum((r) => r.amount))
 const countByUser = (s: Stream<Sale>) => s.pipe(byUser, count())
@@ -173,6 +189,75 @@ describe('allowed changes continue on the checkpoint with exact results', () => 
     expect(sorted(b.rows)).toEqual(users.map((key) => ({ key, count: 2 })))
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(/has 4 shuffle partitions; the session's setting 2 is ignored.*rescale/)
+  })
+
+  it('a renamed memorySource (its name option) continues: only the directory of a jsonFiles source is its identity', async () => {
+    const first = memorySource<Sale>({ name: 'sales' })
+    await deploy(location(), first, { build: countByUser, outputMode: 'update' }, [[sale('a', 1), sale('b', 1)]])
+    const renamed = memorySource<Sale>({ name: 'orders' })
+    renamed.addData([sale('a', 1), sale('b', 1)])
+    const b = await deploy(location(), renamed, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    expect(b.rows).toEqual([{ key: 'a', count: 2 }])
+  })
+
+  it('a mapGroupsWithState timeout added (none → processingTime), kept, then removed again: state continues each time', async () => {
+    const input = memorySource<Sale>()
+    const visits = (timeout: 'none' | 'processingTime') => (s: Stream<Sale>) =>
+      s.pipe(byUser, mapGroupsWithState({
+        name: 'visits', version: 1, state: t.number, timeout,
+        update: (_u, rows: Sale[], state) => {
+          state.update((state.getOption() ?? 0) + rows.length)
+          return state.get()
+        },
+      }))
+    await deploy(location(), input, { build: visits('none'), outputMode: 'update' }, [[sale('a', 1)]])
+    const added = await deploy(location(), input, { build: visits('processingTime'), outputMode: 'update' }, [[sale('a', 1)]])
+    expect(added.rows).toEqual([{ key: 'a', visits: 2 }])
+    const kept = await deploy(location(), input, { build: visits('processingTime'), outputMode: 'update' }, [[sale('a', 1)]])
+    expect(kept.rows).toEqual([{ key: 'a', visits: 3 }])
+    const removed = await deploy(location(), input, { build: visits('none'), outputMode: 'update' }, [[sale('a', 1)]])
+    expect(removed.rows).toEqual([{ key: 'a', visits: 4 }])
+  })
+
+  it('output mode append → update of a windowed aggregation with a watermark: open windows keep counting', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (s: Stream<Sale>) =>
+      s.pipe(withWatermark((r) => r.ts, '5 seconds'), groupBy((r) => r.user, t.string, tenSecondWindows), count())
+    // Watermark after A: 12 s − 5 s = 7 s; [10, 20) is open and holds one row.
+    await deploy(location(), input, { build: windowed, outputMode: 'append' }, [[sale('a', 1, 1), sale('a', 1, 12)]])
+    const b = await deploy(location(), input, { build: windowed, outputMode: 'update' }, [[sale('a', 1, 15)]])
+    expect(b.rows).toEqual([{ key: 'a', window: { start: at(10), end: at(20) }, count: 2 }])
+  })
+
+  it('a complete-mode windowed aggregation with a watermark restarts unchanged (complete mode evicts nothing)', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (s: Stream<Sale>) =>
+      s.pipe(withWatermark((r) => r.ts, '5 seconds'), groupBy((r) => r.user, t.string, tenSecondWindows), count())
+    await deploy(location(), input, { build: windowed, outputMode: 'complete' }, [[sale('a', 1, 1)], [sale('a', 1, 30)]])
+    const b = await deploy(location(), input, { build: windowed, outputMode: 'complete' }, [[sale('a', 1, 2)]])
+    expect(sorted(b.rows)).toEqual(sorted([
+      { key: 'a', window: { start: at(0), end: at(10) }, count: 2 },
+      { key: 'a', window: { start: at(30), end: at(40) }, count: 1 },
+    ]))
+  })
+
+  it('output mode update → complete of a windowed aggregation without a watermark: the complete table includes the old windows', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (s: Stream<Sale>) => s.pipe(groupBy((r) => r.user, t.string, tenSecondWindows), count())
+    await deploy(location(), input, { build: windowed, outputMode: 'update' }, [[sale('a', 1, 1), sale('b', 1, 12)]])
+    const b = await deploy(location(), input, { build: windowed, outputMode: 'complete' }, [[sale('a', 1, 3)]])
+    expect(sorted(b.rows)).toEqual(sorted([
+      { key: 'a', window: { start: at(0), end: at(10) }, count: 2 },
+      { key: 'b', window: { start: at(10), end: at(20) }, count: 1 },
+    ]))
+  })
+
+  it('output mode update → complete of an aggregation without windows, with a watermark: nothing was evicted', async () => {
+    const input = memorySource<Sale>()
+    const counted = (s: Stream<Sale>) => s.pipe(withWatermark((r) => r.ts, '5 seconds'), byUser, count())
+    await deploy(location(), input, { build: counted, outputMode: 'update' }, [[sale('a', 1, 1), sale('b', 1, 1)], [sale('c', 1, 60)]])
+    const b = await deploy(location(), input, { build: counted, outputMode: 'complete' }, [[sale('a', 1, 61)]])
+    expect(sorted(b.rows)).toEqual([{ key: 'a', count: 2 }, { key: 'b', count: 1 }, { key: 'c', count: 1 }])
   })
 })
 
@@ -332,9 +417,13 @@ describe('refused changes fail at start() with reasons that say what to do', () 
     const input = memorySource<Sale>()
     await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
     const deduped = (s: Stream<Sale>) => s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'dedupe' }), byUser, count())
-    const { reasons } = await refusal(deploy(location(), input, { build: deduped, outputMode: 'update' }))
+    const { error, reasons } = await refusal(deploy(location(), input, { build: deduped, outputMode: 'update' }))
     expect(reasons).toMatch(/'dedupe' \(dropDuplicates, key number\) was added.*new checkpoint location/)
     expect(reasons).not.toMatch(/reordered/)
+    // The count is in both queries: it is neither added nor removed.
+    expect(error.reasons).toEqual([
+      "stateful operator 1 'dedupe' (dropDuplicates, key number) was added; the checkpoint has no state for it; start the changed query on a new checkpoint location",
+    ])
   })
 
   it('a stateful operator removed (dropDuplicates before the count)', async () => {
@@ -365,10 +454,15 @@ describe('refused changes fail at start() with reasons that say what to do', () 
     const byTime = dropDuplicates((r: Sale) => r.ts, t.number, { name: 'byTime' })
     const byUserOnce = dropDuplicates((r: Sale) => r.user, t.string, { name: 'byUser' })
     await deploy(location(), input, { build: (s) => s.pipe(byTime, byUserOnce, byUser, count()), outputMode: 'update' }, [[sale('a', 1)]])
-    const { reasons } = await refusal(
+    const { error, reasons } = await refusal(
       deploy(location(), input, { build: (s) => s.pipe(byUserOnce, byTime, byUser, count()), outputMode: 'update' }),
     )
     expect(reasons).toMatch(/operators were reordered: 'byTime' \(dropDuplicates, key number\) is now operator 2; state is matched by position; restore the order/)
+    // Each of the two positions names the operator it held and where that operator is now (also the first position).
+    expect(error.reasons).toEqual([
+      "stateful operator 1: operators were reordered: 'byTime' (dropDuplicates, key number) is now operator 2; state is matched by position; restore the order or start the changed query on a new checkpoint location",
+      "stateful operator 2: operators were reordered: 'byUser' (dropDuplicates, key string) is now operator 1; state is matched by position; restore the order or start the changed query on a new checkpoint location",
+    ])
   })
 
   it('a changed kind of stateful operator (count → mapGroupsWithState)', async () => {
@@ -491,5 +585,90 @@ describe('refused changes fail at start() with reasons that say what to do', () 
     await deploy(location(), input, { build: windowed, outputMode: 'append' }, [[sale('a', 1, 1)], [sale('a', 1, 30)]])
     const { reasons } = await refusal(deploy(location(), input, { build: windowed, outputMode: 'complete' }))
     expect(reasons).toMatch(/output mode changed from 'append' to 'complete', but operator 'count' evicted windows behind the watermark.*keep 'append'/)
+  })
+
+  it('a window added to or removed from a groupBy', async () => {
+    const input = memorySource<Sale>()
+    const windowed = (s: Stream<Sale>) => s.pipe(groupBy((r) => r.user, t.string, tenSecondWindows), count())
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const added = await refusal(deploy(location(), input, { build: windowed, outputMode: 'update' }))
+    expect(added.error.reasons).toEqual([
+      "stateful operator 1 'count': window changed from none to 10000/10000 (size/slide ms); windows are part of the key; start the changed query on a new checkpoint location",
+    ])
+    const other = join(checkpoint(), 'other')
+    await deploy(other, input, { build: windowed, outputMode: 'update' })
+    const removed = await refusal(deploy(other, input, { build: countByUser, outputMode: 'update' }))
+    expect(removed.error.reasons).toEqual([
+      "stateful operator 1 'count': window changed from 10000/10000 to none (size/slide ms); windows are part of the key; start the changed query on a new checkpoint location",
+    ])
+  })
+
+  it('a renamed windowed aggregation (count → sum) names the window of both', async () => {
+    const input = memorySource<Sale>()
+    const windowed = <R>(op: Operator<Grouped<string, Sale>, R>) => (s: Stream<Sale>) => s.pipe(groupBy((r) => r.user, t.string, tenSecondWindows), op)
+    await deploy(location(), input, { build: windowed(count()), outputMode: 'update' }, [[sale('a', 1)]])
+    const { error } = await refusal(deploy(location(), input, { build: windowed(sum((r: Sale) => r.amount)), outputMode: 'update' }))
+    expect(error.reasons).toEqual([
+      "stateful operator 1: was 'count' (aggregate, key string, window 10000/10000 ms), now 'sum' (aggregate, key string, window 10000/10000 ms); " +
+        'another operator cannot read this state; start the changed query on a new checkpoint location',
+    ])
+  })
+
+  it('a stateful operator added while another changed its kind: the changed one is reported as removed and added', async () => {
+    const input = memorySource<Sale>()
+    await deploy(location(), input, { build: countByUser, outputMode: 'update' }, [[sale('a', 1)]])
+    const dedupedCounting = (s: Stream<Sale>) =>
+      s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'dedupe' }), byUser, mapGroupsWithState({
+        name: 'count', version: 1, state: t.number,
+        update: (_u, rows: Sale[], state) => {
+          state.update((state.getOption() ?? 0) + rows.length)
+          return state.get()
+        },
+      }))
+    const { error } = await refusal(deploy(location(), input, { build: dedupedCounting, outputMode: 'update' }))
+    expect(error.reasons).toEqual([
+      "stateful operator 1 'count' (aggregate, key string) was removed; its state would be dropped silently; start the changed query on a new checkpoint location",
+      "stateful operator 1 'dedupe' (dropDuplicates, key number) was added; the checkpoint has no state for it; start the changed query on a new checkpoint location",
+      "stateful operator 2 'count' (mapGroupsWithState, key string) was added; the checkpoint has no state for it; start the changed query on a new checkpoint location",
+    ])
+  })
+
+  it('operators replaced in place, one taking an old name under another kind, are not reported as reordered', async () => {
+    const input = memorySource<Sale>()
+    const before = (s: Stream<Sale>) => s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'seen' }), byUser, count())
+    // The count's name now belongs to a dropDuplicates at position 1: no operator moved, both were replaced.
+    const after = (s: Stream<Sale>) => s.pipe(dropDuplicates((r) => r.ts, t.number, { name: 'count' }), byUser, sum((r) => r.amount))
+    await deploy(location(), input, { build: before, outputMode: 'update' }, [[sale('a', 1)]])
+    const { error } = await refusal(deploy(location(), input, { build: after, outputMode: 'update' }))
+    expect(error.reasons).toEqual([
+      "stateful operator 1: was 'seen' (dropDuplicates, key number), now 'count' (dropDuplicates, key number); another operator cannot read this state; start the changed query on a new checkpoint location",
+      "stateful operator 2: was 'count' (aggregate, key string), now 'sum' (aggregate, key string); another operator cannot read this state; start the changed query on a new checkpoint location",
+    ])
+  })
+
+  it('a raised version without a migration is listed with the other differences found, not only when it is the only one', async () => {
+    const input = memorySource<Sale>()
+    const query = <R>(dedupe: Operator<Sale, Sale>, op: Operator<Grouped<string, Sale>, R>) => (s: Stream<Sale>) => s.pipe(dedupe, byUser, op)
+    const byTime = dropDuplicates((r: Sale) => r.ts, t.number, { name: 'dedupe' })
+    const byUserName = dropDuplicates((r: Sale) => r.user, t.string, { name: 'dedupe' })
+    await deploy(location(), input, { build: query(byTime, statsV1()), outputMode: 'update' }, [[sale('a', 1)]])
+    const { error } = await refusal(deploy(location(), input, { build: query(byUserName, statsV2([])), outputMode: 'update' }))
+    expect(error.reasons).toEqual([
+      "stateful operator 1 'dedupe': key codec changed from number to string; keys cannot evolve (they decide partitions and identity); start the changed query on a new checkpoint location",
+      "operator 'stats': state version rose from 1 to 2 but no chain of migrations leads from 1 to 2 (migrations given: none). " +
+        'Add the missing step(s) { from, to, codec, migrate }, or use a new checkpoint location',
+    ])
+  })
+
+  // Every query of this version has one source, so only a checkpoint written by another program can record two.
+  it('a checkpoint recorded with another number of sources is refused', () => {
+    const plan = compilePlan(countByUser(session.readStream(memorySource<Sale>().source)).planNodes, 'update')
+    const now = fingerprintOf(plan, { kind: 'memory', identity: 'memory' }, 4, CURRENT_FORMAT_VERSION)
+    const recorded = { ...now, sources: [{ kind: 'memory', identity: 'memory' }, { kind: 'jsonFiles', identity: '/data/in' }] }
+    const error = rejectionOfCall(() => checkCompatibility('/ckpt', recorded, now, plan))
+    expect(error).toBeInstanceOf(IncompatibleCheckpointError)
+    expect((error as IncompatibleCheckpointError).reasons).toEqual([
+      'the checkpoint was written by a query with 2 source(s), this query has 1; start the changed query on a new checkpoint location',
+    ])
   })
 })

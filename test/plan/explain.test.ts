@@ -59,4 +59,17 @@ describe('explain()', () => {
     const text = await explainOf()
     expect(console.log).toHaveBeenCalledWith(text)
   })
+
+  it('prints the whole plan as a tree, each step one level below the one it feeds, from the sink down to the source', async () => {
+    const lines = (await explainOf()).split('\n')
+    expect(lines.slice(0, -1)).toEqual([
+      '== Incremental Plan ==',
+      'WriteToSink MemorySink [outputMode=append]',
+      '+- StatefulAggregate count [key string, window 60000 ms] [state number, partitions=4]',
+      '   +- EventTimeWatermark [withWatermark #3, delay=10000 ms]',
+      '      +- FusedStateless [filter #1 → map #2] (one pass per batch)',
+    ])
+    // An unnamed memory source is shown with a number of its own.
+    expect(lines.at(-1)).toMatch(/^ {9}\+- StreamingSource MemorySource\[\d+\]$/)
+  })
 })
