@@ -51,4 +51,20 @@ describe('describeIoTsErrors', () => {
   it('shortens long values', () => {
     expect(describeFailure(t.number, 'x'.repeat(500)).message).toMatch(/^expected number, got "x{59}…$/)
   })
+  it('does not count intersection members as steps either', () => {
+    const codec = t.intersection([t.type({ a: t.number }), t.type({ b: t.string })])
+    expect(describeFailure(codec, { a: 1, b: 2 })).toEqual({ path: '.b', message: 'expected string, got 2' })
+  })
+
+  it('shows a BigInt, a function and a value of exactly 60 characters as they are, and one other failing field singular', () => {
+    expect(describeFailure(t.type({ a: t.number }), { a: 'x' }).message).toBe('expected number, got "x"')
+    expect(describeFailure(t.number, 10n).message).toBe('expected number, got 10n')
+    expect(describeFailure(t.number, () => 1).message).toBe('expected number, got a function')
+    expect(describeFailure(t.number, 'y'.repeat(58)).message).toBe(`expected number, got "${'y'.repeat(58)}"`)
+    expect(describeFailure(t.type({ a: t.number, b: t.number }), { a: '1', b: '2' }).message).toBe('expected number, got "1" (and 1 more invalid field)')
+  })
+
+  it('describes an empty list of errors as an invalid value at the root', () => {
+    expect(describeIoTsErrors([])).toEqual({ path: '', message: 'invalid value' })
+  })
 })
