@@ -26,6 +26,13 @@ describe('dropDuplicates', () => {
     expect(emitted(events, dropDuplicates((e: Event) => e.id, t.string, { within: (e) => e.ts }))).toEqual([events[0]])
   })
 
+  it('rejects a key that does not match its codec in the reference semantics, naming dropDuplicates', () => {
+    const keyOf = (e: { id: unknown }) => e.id as string
+    expect(() => emitted([{ id: 'a' }, { id: null }], dropDuplicates(keyOf, t.string))).toThrow(
+      new TypeError('dropDuplicates: key null does not match the key codec string'),
+    )
+  })
+
   it('forgets the keys it has seen when subscribed again', () => {
     const op = dropDuplicates((e: Event) => e.id, t.string)
     expect(emitted([{ id: 'a', ts: 1 }], op)).toHaveLength(1)

@@ -46,10 +46,12 @@ describe('groupBy', () => {
     ])
   })
 
-  it('rejects a key that does not match its codec, in the reference semantics too', () => {
+  it('rejects a key that does not match its codec, in the reference semantics too, naming groupBy', () => {
     expect(() => emitted([{ device: 7, ts: 0 }], groupBy((r: { device: unknown }) => r.device as string, t.string))).toThrow(
-      /does not match the key codec string/,
+      new TypeError('groupBy: key 7 does not match the key codec string'),
     )
+    const windowed = groupBy((r: { device: unknown; ts: number }) => r.device as string, t.string, { window: { time: (r) => r.ts, size: 1000 } })
+    expect(() => emitted([{ device: 7, ts: 0 }], windowed)).toThrow(new TypeError('groupBy: key 7 does not match the key codec string'))
   })
 
   it('carries a groupBy plan node with the key codec and the window in milliseconds', () => {
@@ -65,5 +67,20 @@ describe('groupBy', () => {
 
   it('rejects a zero window size with a RangeError', () => {
     expect(() => groupBy((r: Reading) => r.device, t.string, { window: { time: (r) => r.ts, size: 0 } })).toThrow(RangeError)
+  })
+
+  it('rejects a zero slide under a positive size, saying what it got and what is required', () => {
+    expect(() => groupBy((r: Reading) => r.device, t.string, { window: { time: (r) => r.ts, size: '10 seconds', slide: 0 } })).toThrow(
+      new RangeError('groupBy window: size (10000 ms) and slide (0 ms) must be positive, slide ≤ size'),
+    )
+  })
+
+  it('rejects a window size or slide it cannot read, naming which of the two it was', () => {
+    expect(() => groupBy((r: Reading) => r.device, t.string, { window: { time: (r) => r.ts, size: 'a while' } })).toThrow(
+      /^groupBy window size: cannot read duration 'a while'/,
+    )
+    expect(() => groupBy((r: Reading) => r.device, t.string, { window: { time: (r) => r.ts, size: '10 seconds', slide: -5 } })).toThrow(
+      /^groupBy window slide: expected a non-negative duration, got -5/,
+    )
   })
 })

@@ -25,8 +25,8 @@ describe('withWatermark', () => {
     expect(second[PLAN]).toMatchObject({ kind: 'withWatermark', delayMs: 2500 })
   })
 
-  it('rejects a delay that is not a duration with a RangeError', () => {
+  it('rejects a delay that is not a duration with a RangeError naming the withWatermark delay', () => {
     expect(() => withWatermark((r: { ts: number }) => r.ts, 'soon')).toThrow(RangeError)
-    expect(() => withWatermark((r: { ts: number }) => r.ts, -1)).toThrow(RangeError)
+    expect(() => withWatermark((r: { ts: number }) => r.ts, -1)).toThrow(new RangeError('withWatermark delay: expected a non-negative duration, got -1'))
   })
 })
