@@ -43,4 +43,25 @@ describe('aggregate', () => {
     expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 0 })).toThrow(RangeError)
     expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 1.5 })).toThrow(RangeError)
   })
+
+  it('names the aggregate and the bad version in the RangeError', () => {
+    const spec = { name: 'x' as const, state: t.number, zero: () => 0, add: (s: number) => s, result: (s: number) => s }
+    expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 0 })).toThrow(
+      new RangeError("aggregate 'x': version must be a positive integer, got 0"),
+    )
+    expect(() => aggregate<G, number, number, 'x'>({ ...spec, version: 1.5 })).toThrow(
+      new RangeError("aggregate 'x': version must be a positive integer, got 1.5"),
+    )
+  })
+
+  it("is mergeable exactly when the spec gives merge: the plan node's aggregator merges as the spec does, or has no merge", () => {
+    const withMerge = aggregate<G, number, number, 'total'>({
+      name: 'total', version: 1, state: t.number, zero: () => 0, add: (s, p) => s + p.amount, merge: (a, b) => a + b, result: (s) => s,
+    })[PLAN]
+    if (withMerge.kind !== 'aggregate') throw new Error('not an aggregate node')
+    expect(withMerge.aggregator.merge?.(3, 4)).toBe(7)
+    const without = stats()[PLAN]
+    if (without.kind !== 'aggregate') throw new Error('not an aggregate node')
+    expect(without.aggregator.merge).toBeUndefined()
+  })
 })

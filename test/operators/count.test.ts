@@ -1,4 +1,5 @@
 import * as t from 'io-ts'
+import { concat, from, throwError } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { count, groupBy } from '../../src/index.js'
 import { PLAN } from '../../src/plan/nodes.js'
@@ -26,6 +27,26 @@ describe('count', () => {
       { key: 'b', window: { start: 0, end: 10_000 }, count: 1 },
       { key: 'a', window: { start: 10_000, end: 20_000 }, count: 1 },
     ])
+  })
+
+  it('gives rows of a group without a window no window field at all, as the engine does', () => {
+    const rows = emitted<object>(clicks, groupBy((c: Click) => c.user, t.string), count())
+    expect(rows).toStrictEqual([{ key: 'a', count: 1 }, { key: 'b', count: 1 }, { key: 'a', count: 2 }])
+    expect(rows.map((r) => Object.keys(r))).toEqual([['key', 'count'], ['key', 'count'], ['key', 'count']])
+  })
+
+  it('passes the upstream error and completion on, after the rows before them', () => {
+    const seen: unknown[] = []
+    const boom = new Error('source failed')
+    concat(from(clicks.slice(0, 1)), throwError(() => boom))
+      .pipe(groupBy((c: Click) => c.user, t.string), count())
+      .subscribe({ next: (r) => seen.push(r), error: (e: unknown) => seen.push(['error', e]), complete: () => seen.push('complete') })
+    expect(seen).toEqual([{ key: 'a', count: 1 }, ['error', boom]])
+    seen.length = 0
+    from(clicks.slice(0, 1))
+      .pipe(groupBy((c: Click) => c.user, t.string), count())
+      .subscribe({ next: (r) => seen.push(r), error: (e: unknown) => seen.push(['error', e]), complete: () => seen.push('complete') })
+    expect(seen).toEqual([{ key: 'a', count: 1 }, 'complete'])
   })
 
   it('starts from zero on every subscription (the reference keeps no state between runs)', () => {
