@@ -228,6 +228,17 @@ describe('jetStreamSink re-running a batch', () => {
     expect(await markerIn('structured-rx-batches', 'q-foreign')).toEqual({ batchId: 1, seq: await lastSeq(stream) })
   })
 
+  it('re-runs a batch whose marker is at sequence 0 of an empty stream, listing from its first message', async () => {
+    const { stream, subject } = await freshStream()
+    const writer = await openSink({ subject }, 'q-first')
+    await writer.addBatch(0, [])
+    await publishAsCrashedAttempt({ subject }, 'q-first', 1, rowsFrom(0, 2))
+    await pastDuplicateWindow()
+    await writer.addBatch(1, rowsFrom(0, 3))
+    expect(ids(await storedRows(stream, subject))).toEqual(ids(rowsFrom(0, 3)))
+    expect(await markerIn('structured-rx-batches', 'q-first')).toEqual({ batchId: 1, seq: 3 })
+  })
+
   it('re-runs a batch larger than the publish window whose crashed attempt stored most of it: lists it all, publishes the rest', async () => {
     const { stream, subject } = await freshStream()
     const writer = await openSink({ subject }, 'q-large')
@@ -244,6 +255,8 @@ describe('jetStreamSink re-running a batch', () => {
     const { stream, subject } = await freshStream()
     const writer = await openSink({ subject }, 'q-no-consumer')
     await writer.addBatch(0, rowsFrom(0, 2))
+    await nats.client.publish(subject, [{ id: 100, key: 'no id' }])
+    await writer.addBatch(1, rowsFrom(2, 4))
     for (let i = 0; ; i++) {
       const consumers = await nats.client.jsm.consumers.list(stream).next()
       if (consumers.length === 0) break
