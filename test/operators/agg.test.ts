@@ -1,14 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as t from 'io-ts'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   agg, aggregate, avg, count, type ErasedMigration, type Grouped, groupBy, IncompatibleCheckpointError, map, max, memorySource, migration, min,
   type Operator, sum,
 } from '../../src/index.js'
 import { PLAN } from '../../src/plan/nodes.js'
 import { runGroupedOnce } from '../support/groupedRun.js'
+import { useTempDirs } from '../support/tempDirs.js'
 import { emitted } from './reference.js'
 
 interface Reading {
@@ -82,15 +80,8 @@ describe('agg state across a restart from the checkpoint', () => {
     `operator 'agg': state version rose from ${from} to ${to} but no chain of migrations leads from ${from} to ${to} (migrations given: ` +
     'none). Add the missing step(s) { from, to, codec, migrate }, or use a new checkpoint location'
 
-  const dirs: string[] = []
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
-  })
-  async function checkpointDir(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'srx-agg-restart-'))
-    dirs.push(dir)
-    return dir
-  }
+  const tempDir = useTempDirs()
+  const checkpointDir = () => tempDir('agg-restart')
   async function reasons(run: Promise<unknown>): Promise<readonly string[]> {
     const error = await run.catch((e: unknown) => e)
     expect(error).toBeInstanceOf(IncompatibleCheckpointError)
