@@ -200,6 +200,21 @@ describe('compilePlan: operators and their state', () => {
     ])
   })
 
+  it('keeps every group of an aggregation without a window once the watermark has passed its rows (update mode)', async () => {
+    const q = await startQuery<Click, { key: string; count: number }>(
+      (s) => s.pipe(withWatermark((c) => c.ts, 0), groupBy((c: Click) => c.user, t.string), count()),
+      { outputMode: 'update' },
+    )
+    running.push(q.query)
+    await q.feed([{ user: 'a', ts: at(1) }])
+    await q.feed([{ user: 'b', ts: at(100) }])
+    await q.feed([{ user: 'a', ts: at(101) }])
+    expect(q.sink.rows().map((r) => [r.key, r.count])).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ])
+  })
+
   it('records dropDuplicates with and without within as different kinds, so a restart cannot switch between them', async () => {
     const dir = tempDir()
     const plain = (s: Stream<Click>) => s.pipe(withWatermark((c) => c.ts, 0), dropDuplicates((c) => c.user, t.string))
