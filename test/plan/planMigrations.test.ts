@@ -51,6 +51,13 @@ async function refusalAfterV1(next: ReturnType<typeof v2> | ReturnType<typeof v3
 }
 
 describe('migrationPath', () => {
+  it('never takes a chain through a version above the target, even when it is the only one', () => {
+    const m13 = migration({ from: 1, to: 3, codec: V1, migrate: (old) => ({ total: old, n: 0 }) })
+    const m32 = migration({ from: 3, to: 2, codec: V3, migrate: (old) => ({ total: old.total }) })
+    expect(migrationPath([m13, m32], 1, 2)).toBeUndefined()
+    expect(migrationPath([m13, m32, m12], 1, 2)).toEqual([m12])
+  })
+
   it('needs no step when the version did not change, whatever steps are given', () => {
     expect(migrationPath([m12, m23], 2, 2)).toEqual([])
     expect(migrationPath([], 1, 1)).toEqual([])
