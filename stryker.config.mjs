@@ -43,6 +43,12 @@ const testsOf = {
     'test/sources/jsonFilesFaults.test.ts',
     'test/connectors/**/*.test.ts',
   ],
+  cli: [...fast, 'test/cli/**/*.test.ts'],
+  // The dashboard's own script runs in the browser and is not mutated (only src/**/*.ts is); the browser suite checks
+  // what the server sends it.
+  monitor: [...fast, 'test/monitor/**/*.test.ts'],
+  // The files at the top of src/ (session, stream, errors, the listener bus), named `root` here.
+  root: fast,
   // The coordinators' contracts run against real NATS and Redis servers, and the clusters of test/scale use them.
   durable: [...fast, 'test/durable/**/*.test.ts', 'test/scale/**/*.test.ts', 'test/connectors/**/*.test.ts'],
 }
@@ -57,7 +63,7 @@ export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'vitest.stryker.config.ts' },
-  mutate: [`src/${folder}/**/*.ts`],
+  mutate: folder === 'root' ? ['src/*.ts'] : [`src/${folder}/**/*.ts`],
   testFiles: testsOf[folder],
   // Each mutant runs only the tests that executed its code in the first, unmutated run.
   coverageAnalysis: 'perTest',

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 
 const folders = process.argv.slice(2)
 if (folders.length === 0) {
-  console.error('usage: npm run mutate -- <folder>... (checkpoint, state, sinks, sources, exec, plan, durable, operators, util)')
+  console.error('usage: npm run mutate -- <folder>... (checkpoint, state, sinks, sources, exec, plan, durable, operators, util, cli, monitor, root: the files at the top of src/)')
   process.exit(2)
 }
 for (const folder of folders) {
