@@ -71,7 +71,9 @@ export default {
   // loads (io-ts codec definitions, constants) would never be active: such mutants are ignored, not counted.
   ignoreStatic: true,
   incremental: true,
-  incrementalFile: `reports/stryker-incremental-${folder}.json`,
+  // Kept in git, so that a new checkout (or the next session) re-tests only what changed since the recorded results:
+  // a folder whose survivors each run minutes of covering tests takes several sessions, piece by piece.
+  incrementalFile: `docs/mutation/incremental-${folder}.json`,
   // Two test processes, one per core of the shared machine (run Stryker under `nice -n 19` so that it yields to other
   // work): 1.35x the mutants a minute of one process on the same piece (docs/testing.md). tmpfs
   // (vitest.stryker.config.ts) is what makes each fast enough.
