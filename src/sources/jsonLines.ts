@@ -165,7 +165,7 @@ function parseText<T>(path: string, text: string, lineNo: number, target: RowTar
         rows.push(r.value as T)
         continue
       }
-      failure = r
+      failure = { codecPath: r.codecPath, reason: r.reason }
     } catch (e) {
       if (line.trim().length === 0) continue
       failure = { codecPath: '', reason: `malformed JSON: ${(e as Error).message}` }

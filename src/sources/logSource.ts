@@ -240,7 +240,7 @@ function decodeEntries<T>(entries: readonly LogEntry[], codec: Codec<T>, log: st
           rows.push(r.value as T)
           continue
         }
-        failure = r
+        failure = { codecPath: r.codecPath, reason: r.reason }
       } catch (e) {
         failure = { codecPath: '', reason: `malformed JSON: ${(e as Error).message}` }
       }
