@@ -42,7 +42,7 @@ const testsOf = {
     'test/sources/{directoryLister,jsonLines,jsonFilesAppended,jsonFilesBlocks,rateSource}.test.ts',
     // The sources' own edge suites: fast, but they exercise only src/sources, so no other folder needs them.
     'test/sources/{fileLog,partitioned,inFileOrder,decodeRow}.test.ts',
-    'test/sources/{memorySource,jsonLines,logSource,fileListing,fromObservable}Edges.test.ts',
+    'test/sources/{memorySource,jsonLines,logSource,fileListing,fromObservable,jsonFiles}Edges.test.ts',
     'test/sources/jsonFilesFaults.test.ts',
     'test/connectors/**/*.test.ts',
   ],
