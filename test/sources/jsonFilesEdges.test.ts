@@ -128,7 +128,7 @@ describe('jsonFiles: which files a batch takes', () => {
         for (let i = 0; i < sorted.length; i += max) expected.push(sorted.slice(i, i + max).map((name) => names.indexOf(name)))
         expect(batches).toEqual(expected)
       }),
-      { numRuns: 15 },
+      { numRuns: 10 },
     )
   })
 
@@ -173,13 +173,14 @@ describe('jsonFiles: which files a batch takes', () => {
     expect(await reader.latestOffset(1, 'default')).toBe(1)
   })
 
-  it('with trigger.availableNow takes a young file whose last line has no newline yet, read whole', async () => {
+  it('with trigger.availableNow takes a young file whose only line has no newline yet, read whole', async () => {
     const data = await tempDir('data')
-    await writeFile(join(data, 'a.json'), '{"id":1}\n{"id":2}')
+    await writeFile(join(data, 'a.json'), '{"id":1}')
+    await writeFile(join(data, 'b.json'), '{"id":2}\n{"id":3}')
     const { reader } = await openReader(data)
     await reader.prepareForTriggerAvailableNow!()
     expect(await reader.latestOffset(-1, 'default')).toBe(0)
-    expect(await reader.getBatch(-1, 0)).toEqual([{ id: 1 }, { id: 2 }])
+    expect(await reader.getBatch(-1, 0)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }])
   })
 
   it("with trigger.availableNow and fileChanges 'readAppended' takes the bytes appended to files already read", async () => {
@@ -282,6 +283,41 @@ describe('jsonFiles: what counts as a changed file', () => {
   })
 })
 
+describe('jsonFiles: a file cut short while it is read', () => {
+  it('fails the batch when fewer bytes can be read than were logged, instead of returning part of the file', async () => {
+    const data = await tempDir('data')
+    const file = join(data, 'a.json')
+    await writeFile(file, lines([1, 2]))
+    const { reader } = await openReader(data)
+    await reader.latestOffset(-1, 'default')
+    // The file is truncated right after the source checked its size, before it reads the bytes.
+    const original = fsp.open
+    const cutting = async (...args: Parameters<typeof original>) => {
+      const handle = await original(...args)
+      if (args[0] !== file) return handle
+      const stat = handle.stat.bind(handle)
+      Object.assign(handle, {
+        stat: async (...a: Parameters<typeof stat>) => {
+          const s = await stat(...a)
+          await truncate(file, 9)
+          return s
+        },
+      })
+      return handle
+    }
+    ;(fsp as { open: unknown }).open = cutting
+    syncBuiltinESMExports()
+    try {
+      const error = await reader.getBatch(-1, 0).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(SourceFileChangedError)
+      expect(error).toMatchObject({ path: file, loggedSize: 18, currentSize: 9 })
+    } finally {
+      ;(fsp as { open: unknown }).open = original
+      syncBuiltinESMExports()
+    }
+  })
+})
+
 describe('jsonFiles: paths that cannot be opened', () => {
   it('refuses at start a path that is a file, and passes on errors other than a missing path', async () => {
     const parent = await tempDir('parent')
@@ -361,6 +397,10 @@ describe('jsonFiles: bad records and missing files, per batch and in total', () 
     expect(reader.metrics?.()).toEqual({ numBadRecords: 0, numBadRecordsTotal: 0, numMissingFiles: 1, numMissingFilesTotal: 1 })
     expect(await reader.getBatch(0, 1)).toEqual([])
     expect(reader.metrics?.()).toEqual({ numBadRecords: 0, numBadRecordsTotal: 0, numMissingFiles: 2, numMissingFilesTotal: 3 })
+    // A file logged as missing stays skipped when its batch is read again, even once it is back.
+    await writeFile(join(data, 'a.json'), lines([7]))
+    expect(await reader.getBatch(-1, 0)).toEqual([{ id: 1 }])
+    expect(reader.metrics?.()).toEqual({ numBadRecords: 0, numBadRecordsTotal: 0, numMissingFiles: 0, numMissingFilesTotal: 3 })
   })
 })
 
