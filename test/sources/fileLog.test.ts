@@ -225,6 +225,23 @@ describe('FileLog.compact', () => {
     expect(() => again.filesOf(9)).toThrow('no entry 9')
   })
 
+  it('reads from the newest compaction when a crash left the one before it behind', async () => {
+    const dir = await logDir()
+    const log = new FileLog(nodeFs, dir)
+    for (let n = 0; n <= 9; n++) await log.add(n, [file(`f${n}`, 1, n)])
+    await log.compact(9)
+    const { readFile } = await import('node:fs/promises')
+    const first = await readFile(join(dir, '9.compact'))
+    for (let n = 10; n <= 19; n++) await log.add(n, [file(`f${n}`, 1, n)])
+    await log.compact(19)
+    // The older compaction back, as if the crash came before its delete; its entries 10..19 are gone.
+    await writeFile(join(dir, '9.compact'), first)
+    await log.add(20, [file('f20', 1, 20)])
+    const again = await reopened(dir)
+    expect(again.latest).toBe(20)
+    expect([...again.seen.keys()].sort()).toEqual(Array.from({ length: 21 }, (_, n) => `f${n}`).sort())
+  })
+
   it('forgets files modified strictly before the cut, keeps the ones at it and the ones without an mtime', async () => {
     const dir = await logDir()
     const log = new FileLog(nodeFs, dir)
