@@ -153,6 +153,15 @@ describe('settledWithin', () => {
     await expect(settledWithin(Promise.resolve('x'), undefined)).resolves.toBe(true)
   })
 
+  it('waits as long as it takes without a time-out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const result = settledWithin(new Promise<void>((resolve) => setTimeout(resolve, 60_000)), undefined)
+    await vi.advanceTimersByTimeAsync(59_999)
+    expect(await hasSettled(result)).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(result).resolves.toBe(true)
+  })
+
   it('is true when the promise resolves in time, and leaves no timer behind', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     let resolve!: () => void
