@@ -323,5 +323,17 @@ describe('instantiate', () => {
     const exec = instantiate(plan, 4, true, owner)
     expect(exec.operators[0]!.store.owner).toBe(owner)
     expect(instantiate(plan, 4).operators[0]!.store.owner).toBeUndefined()
+    const others = createSession()
+      .readStream(memorySource<Event>().source)
+      .pipe(
+        dropDuplicates((e: Event) => e.id, t.string),
+        groupBy((e: Event) => e.id, t.string),
+        mapGroupsWithState({ name: 'seen', version: 1, state: t.number, update: (_k: string, rows: Event[]) => rows.length }),
+      )
+    const stores = instantiate(compilePlan((others as unknown as { planNodes: never }).planNodes, 'update'), 4, true, owner).operators
+    expect(stores.map((o) => [o.spec.kind, o.store.owner])).toEqual([
+      ['dropDuplicates', owner],
+      ['mapGroupsWithState', owner],
+    ])
   })
 })
