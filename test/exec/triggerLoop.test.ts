@@ -373,5 +373,7 @@ describe('TriggerLoop: triggers that end by themselves', () => {
     h.loop.stop()
     expect(await hasSettled(done)).toBe(true)
     expect(h.batches).toHaveLength(1)
+    // Stopped, it does not say it waits for a trigger that will never come.
+    expect(h.statuses.map(([message]) => message)).toEqual(['Getting offsets from FakeSource[x]'])
   })
 })
