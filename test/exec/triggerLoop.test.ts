@@ -25,16 +25,19 @@ interface Options {
   /** Whether an operator asks for a no-data batch at this watermark and time. */
   readonly needsNoDataBatch?: (watermarkMs: number, nowMs: number) => boolean
   readonly failBatch?: Error
+  /** How long the source takes to give its latest offset, on the fake clock. */
+  readonly offsetLatencyMs?: number
 }
 
 /** A loop over a fake source whose latest offset is `available`, and a runner that commits what it is given. */
 function harness(options: Options = {}) {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: START })
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'], now: START })
   const log: string[] = []
   const now = () => Date.now() - START
   const state = { available: 0, committed: 0, listener: undefined as (() => void) | undefined, unsubscribed: 0, dataAvailable: true }
   const polls: { at: number; limit: string }[] = []
   const batches: { at: number; end: unknown; hasData: boolean; triggerStart: number }[] = []
+  const getOffsetMs: number[] = []
   const statuses: [string, boolean, boolean][] = []
   const idles: [number, number][] = []
   const noDataAsked: [number, number][] = []
@@ -42,6 +45,7 @@ function harness(options: Options = {}) {
     async latestOffset(start: unknown, limit: 'default' | 'all') {
       log.push(`latestOffset from ${String(start)}`)
       polls.push({ at: now(), limit })
+      if (options.offsetLatencyMs) await new Promise((resolve) => setTimeout(resolve, options.offsetLatencyMs))
       return state.available
     },
     ...(options.announces
@@ -83,8 +87,9 @@ function harness(options: Options = {}) {
     async rerun(batch: PendingBatch) {
       log.push(`rerun ${batch.batchId}`)
     },
-    async runNext(end: number, hasData: boolean, triggerStart: number) {
+    async runNext(end: number, hasData: boolean, triggerStart: number, offsetMs: number) {
       log.push(`runNext ${end}`)
+      getOffsetMs.push(offsetMs)
       batches.push({ at: now(), end, hasData, triggerStart: triggerStart - START })
       if (options.failBatch) throw options.failBatch
       if (options.batchMs) vi.setSystemTime(Date.now() + options.batchMs)
@@ -99,10 +104,13 @@ function harness(options: Options = {}) {
       return state.dataAvailable
     },
     setStatus: (message, isDataAvailable, isTriggerActive) => void statuses.push([message, isDataAvailable, isTriggerActive]),
-    idle: (seq, triggerStart) => void idles.push([seq, triggerStart - START]),
+    idle: (seq, triggerStart, latestOffsetMs) => {
+      idles.push([seq, triggerStart - START])
+      getOffsetMs.push(latestOffsetMs)
+    },
   }
   const loop = new TriggerLoop(run, runner, host)
-  return { loop, state, log, polls, batches, statuses, idles, noDataAsked, now }
+  return { loop, state, log, polls, batches, statuses, idles, noDataAsked, now, getOffsetMs }
 }
 
 /** Lets the loop go on from a batch to its next trigger (it yields with a real setImmediate, not a timer). */
@@ -259,6 +267,24 @@ describe('TriggerLoop: the default trigger', () => {
     await expect(done).rejects.toBe(boom)
     expect(h.log).toEqual(['latestOffset from 0', 'runNext 1', 'settled'])
     expect(h.state.unsubscribed).toBe(1)
+  })
+})
+
+describe('TriggerLoop: timing the source', () => {
+  it('hands the time the source took for its latest offset to the batch and to the idle report', async () => {
+    const h = harness({ offsetLatencyMs: 7 })
+    h.state.available = 1
+    const done = h.loop.runUntilStopped([])
+    await vi.advanceTimersByTimeAsync(7)
+    await flush()
+    await vi.advanceTimersByTimeAsync(7)
+    // The batch runs once the offset came, 7 ms into the trigger; the idle trigger after it starts then.
+    expect(h.batches).toEqual([{ at: 7, end: 1, hasData: true, triggerStart: 0 }])
+    expect(h.idles).toEqual([[2, 7]])
+    expect(h.getOffsetMs).toEqual([7, 7])
+    h.loop.stop()
+    await vi.advanceTimersByTimeAsync(20)
+    await done
   })
 })
 
