@@ -73,6 +73,18 @@ describe('triggers', () => {
     expect(() => trigger.processingTime('every now and then')).toThrow(RangeError)
   })
 
+  it('trigger.processingTime names itself in the error for a bad interval', () => {
+    expect(() => trigger.processingTime('every now and then')).toThrow(
+      "trigger.processingTime: cannot read duration 'every now and then' (try '10 seconds', '5 minutes' or a number of ms)",
+    )
+    expect(() => trigger.processingTime(-1)).toThrow('trigger.processingTime: expected a non-negative duration, got -1')
+  })
+
+  it('trigger.once() and trigger.availableNow() are plain descriptions of the trigger', () => {
+    expect(trigger.once()).toEqual({ kind: 'once' })
+    expect(trigger.availableNow()).toEqual({ kind: 'availableNow' })
+  })
+
   it('trigger.processingTime(interval) starts batches no more often than the interval', async () => {
     const q = await startQuery<number, number>((s) => s.pipe(map((n) => n)), {
       outputMode: 'append',
