@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Observable, Subscription } from 'rxjs'
 import type { CheckpointFs } from '../durable/fs.js'
-import { BadRecordError } from '../errors.js'
+import { BadRecordError, CheckpointCorruptedError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
 import type * as t from 'io-ts'
 import { decodeRow } from './decodeRow.js'
@@ -154,6 +154,10 @@ class EventLog<T> {
         if (line.length === 0) break
         out.push(this.decode(parseLogLine(this.segmentPath(seg), i - seg + 1, line), i))
       }
+    }
+    // Offsets only ever reach events already durable, so a short read means the log lost some: fail, never drop them.
+    if (out.length !== end - start) {
+      throw new CheckpointCorruptedError(this.dir, `events ${start} to ${end - 1} were asked for, but the log holds only ${out.length} of them`)
     }
     return out
   }

@@ -11,7 +11,7 @@ import * as t from 'io-ts'
 import { Subject } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { useTempDirs } from '../support/tempDirs.js'
-import { BadRecordError, type CheckpointFs, fromObservable, nodeFs, type SourceReader } from '../../src/index.js'
+import { BadRecordError, CheckpointCorruptedError, type CheckpointFs, fromObservable, nodeFs, type SourceReader } from '../../src/index.js'
 
 const tempDir = useTempDirs()
 const ctx = { fs: nodeFs, logDir: undefined, restarting: false }
@@ -165,7 +165,21 @@ describe('fromObservable', () => {
     // Committed events are forgotten: reading them again goes to the segment file.
     expect(await reader.getBatch(0, 2)).toEqual([0, 1])
     expect(reads).toEqual([segment(0)])
-    expect(await reader.getBatch(1, 5)).toEqual([1, 2])
+    // A range past the end of the log asks for events that were never durable: an error, not a short batch.
+    await expect(reader.getBatch(1, 5)).rejects.toThrow(new CheckpointCorruptedError(log, 'events 1 to 4 were asked for, but the log holds only 2 of them'))
+    await reader.stop()
+  })
+
+  it('fails a read that a damaged segment cannot fill, naming the log, instead of returning a short batch', async () => {
+    const log = await tempDir('wal')
+    // Segment 0 lost its last two events (a full segment holds 10,000); segment 10000 is whole.
+    await writeSegment(log, 0, numbers(0, 9_998))
+    await writeSegment(log, 10_000, ['10000', '10001'])
+    const reader = await fromObservable(new Subject<number>(), { codec: t.number, log }).open({ ...ctx, restarting: true })
+    expect(await reader.getBatch(9_990, 9_998)).toEqual(numbers(9_990, 9_998).map(Number))
+    await expect(reader.getBatch(9_996, 10_002)).rejects.toThrow(
+      new CheckpointCorruptedError(log, 'events 9996 to 10001 were asked for, but the log holds only 4 of them'),
+    )
     await reader.stop()
   })
 
@@ -218,9 +232,10 @@ describe('fromObservable', () => {
     expect(await first.latestOffset(0, 'all')).toBe(10_002)
     expect((await readdir(log)).sort()).toEqual([segment(0), segment(10_000)])
     expect((await readFile(join(log, segment(10_000)), 'utf8')).split('\n')).toEqual(['10000', '10001', ''])
-    // A range reaching past the end of the log, partly in memory: only the segment where memory ran out is looked at.
+    // A range reaching past the end of the log, partly in memory: only the segment where memory ran out is looked at,
+    // and the events missing from it fail the read.
     reads.length = 0
-    expect(await first.getBatch(10_000, 10_003)).toEqual([10_000, 10_001])
+    await expect(first.getBatch(10_000, 10_003)).rejects.toThrow('events 10000 to 10002 were asked for, but the log holds only 2 of them')
     expect(reads).toEqual([segment(10_000)])
 
     const again = await fromObservable(new Subject<number>(), { codec: t.number, log }).open({ ...ctx, restarting: true })
