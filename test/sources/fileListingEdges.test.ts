@@ -2,7 +2,8 @@
  * listNewFiles and isInputName at their edges: which names are input, the order files are listed in, which seen
  * files are looked at again, the age cut, and where a growing file's complete lines end.
  */
-import { mkdir, utimes, writeFile } from 'node:fs/promises'
+import fsp, { mkdir, symlink, utimes, writeFile } from 'node:fs/promises'
+import { syncBuiltinESMExports } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { useTempDirs } from '../support/tempDirs.js'
@@ -20,6 +21,27 @@ const rules = (over: Partial<ListingRules> = {}): ListingRules => ({
 })
 const none = new Map<string, number | undefined>()
 const names = (files: { name: string }[]) => files.map((f) => f.name)
+
+/**
+ * Runs `body` while `readdir` of `dir` also reports `extra` as regular files, after the real entries: names that are
+ * gone (or otherwise unstat-able) by the time the listing stats them.
+ */
+async function withExtraEntries<R>(dir: string, extra: readonly string[], body: () => Promise<R>): Promise<R> {
+  const original = fsp.readdir
+  const listing = async (...args: unknown[]) => {
+    const entries = (await (original as (...a: unknown[]) => Promise<unknown[]>)(...args))
+    if (args[0] !== dir) return entries
+    return [...entries, ...extra.map((name) => ({ name, isFile: () => true, isDirectory: () => false, isSymbolicLink: () => false }))]
+  }
+  ;(fsp as { readdir: unknown }).readdir = listing
+  syncBuiltinESMExports()
+  try {
+    return await body()
+  } finally {
+    ;(fsp as { readdir: unknown }).readdir = original
+    syncBuiltinESMExports()
+  }
+}
 
 describe('isInputName', () => {
   it('takes .json, .jsonl and .ndjson names only, the extension at the very end', () => {
@@ -134,5 +156,36 @@ describe('listNewFiles', () => {
     expect((error as Error).message).toContain(
       'the source directory of jsonFiles must exist when the query starts (check the path, or set waitForDirectory: true to wait for it to appear)',
     )
+  })
+
+  it('skips a file gone between readdir and stat, listing the others', async () => {
+    const dir = await tempDir('list')
+    await writeFile(join(dir, 'a.json'), '{}\n')
+    await writeFile(join(dir, 'c.json'), '{}\n')
+    const files = await withExtraEntries(dir, ['b.json'], () => listNewFiles(dir, none, new Set(), rules()))
+    expect(names(files)).toEqual(['a.json', 'c.json'])
+    const appended = await withExtraEntries(dir, ['b.json'], () => listNewFiles(dir, none, new Set(), rules({ readAppended: true })))
+    expect(names(appended)).toEqual(['a.json', 'c.json'])
+  })
+
+  it('fails with a stat error other than a missing file (a symlink looping to itself)', async () => {
+    const dir = await tempDir('list')
+    await writeFile(join(dir, 'a.json'), '{}\n')
+    await symlink('loop.json', join(dir, 'loop.json'))
+    // readdir reports the link as a symlink, not a file: only a listing that sees it as a file stats it.
+    expect(names(await listNewFiles(dir, none, new Set(), rules()))).toEqual(['a.json'])
+    const error = await withExtraEntries(dir, ['loop.json'], () => listNewFiles(dir, none, new Set(), rules())).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ELOOP', path: join(dir, 'loop.json') })
+  })
+
+  it('fails with the directory\'s own readdir error other than a missing path, even with waitForDirectory', async () => {
+    const parent = await tempDir('list')
+    const file = join(parent, 'a.json')
+    await writeFile(file, '{}\n')
+    for (const waitForDirectory of [false, true]) {
+      const error = await listNewFiles(file, none, new Set(), rules({ waitForDirectory })).catch((e: unknown) => e)
+      expect(error).not.toBeInstanceOf(PathNotFoundError)
+      expect(error).toMatchObject({ code: 'ENOTDIR', path: file })
+    }
   })
 })
