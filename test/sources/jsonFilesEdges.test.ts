@@ -20,6 +20,7 @@ import {
   SourceFileChangedError,
 } from '../../src/index.js'
 import { listNewFiles } from '../../src/sources/fileListing.js'
+import { FileLog } from '../../src/sources/fileLog.js'
 
 const Row = t.type({ id: t.number })
 type Row = t.TypeOf<typeof Row>
@@ -207,6 +208,19 @@ describe('jsonFiles: which files a batch takes', () => {
     expect(await again.reader.getBatch(-1, 0)).toEqual([{ id: 0 }])
     expect(await again.reader.latestOffset(0, 'default')).toBe(1)
     expect(await again.reader.getBatch(0, 1)).toEqual([{ id: 5 }])
+  })
+
+  it('re-runs a batch logged by name only (an older log) by reading its file whole, not failing it as changed', async () => {
+    const data = await tempDir('data')
+    await writeFile(join(data, 'a.json'), lines([1, 2]))
+    const logDir = join(await tempDir('log'), 'sources', '0')
+    await new FileLog(nodeFs, logDir).add(0, [{ name: 'a.json' }])
+    expect(await readFile(join(logDir, '0'), 'utf8')).toContain('["a.json"]')
+    for (const fileChanges of ['fail', 'readAppended'] as const) {
+      const { reader } = await openReader(data, { fileChanges }, logDir)
+      expect(await reader.latestOffset(-1, 'default')).toBe(0)
+      expect(await reader.getBatch(-1, 0)).toEqual([{ id: 1 }, { id: 2 }])
+    }
   })
 
   it('no longer watches a file for growth once it was last modified more than five minutes ago', async () => {
