@@ -2,10 +2,10 @@
  * listNewFiles and isInputName at their edges: which names are input, the order files are listed in, which seen
  * files are looked at again, the age cut, and where a growing file's complete lines end.
  */
-import fsp, { mkdir, symlink, utimes, writeFile } from 'node:fs/promises'
-import { syncBuiltinESMExports } from 'node:module'
+import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { withListingOf } from '../support/swapReaddir.js'
 import { useTempDirs } from '../support/tempDirs.js'
 import { PathNotFoundError, SourceFileChangedError } from '../../src/index.js'
 import { isInputName, type ListingRules, listNewFiles, missingDirectory } from '../../src/sources/fileListing.js'
@@ -26,22 +26,8 @@ const names = (files: { name: string }[]) => files.map((f) => f.name)
  * Runs `body` while `readdir` of `dir` also reports `extra` as regular files, after the real entries: names that are
  * gone (or otherwise unstat-able) by the time the listing stats them.
  */
-async function withExtraEntries<R>(dir: string, extra: readonly string[], body: () => Promise<R>): Promise<R> {
-  const original = fsp.readdir
-  const listing = async (...args: unknown[]) => {
-    const entries = (await (original as (...a: unknown[]) => Promise<unknown[]>)(...args))
-    if (args[0] !== dir) return entries
-    return [...entries, ...extra.map((name) => ({ name, isFile: () => true, isDirectory: () => false, isSymbolicLink: () => false }))]
-  }
-  ;(fsp as { readdir: unknown }).readdir = listing
-  syncBuiltinESMExports()
-  try {
-    return await body()
-  } finally {
-    ;(fsp as { readdir: unknown }).readdir = original
-    syncBuiltinESMExports()
-  }
-}
+const withExtraEntries = <R>(dir: string, extra: readonly string[], body: () => Promise<R>): Promise<R> =>
+  withListingOf(dir, (entries) => [...entries, ...extra.map((name) => ({ name, isFile: () => true, isDirectory: () => false, isSymbolicLink: () => false }))], body)
 
 describe('isInputName', () => {
   it('takes .json, .jsonl and .ndjson names only, the extension at the very end', () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
+import { withListingOf } from '../support/swapReaddir.js'
 import { useTempDirs } from '../support/tempDirs.js'
 import {
   BadRecordError,
@@ -41,22 +42,8 @@ async function writeNamed(dir: string, names: readonly string[]): Promise<void> 
 }
 
 /** Runs `body` while `readdir` of `dir` returns its entries in reverse name order (as some file systems list them). */
-async function withReversedListing<R>(dir: string, body: () => Promise<R>): Promise<R> {
-  const original = fsp.readdir
-  const reversed = async (...args: Parameters<typeof original>) => {
-    const entries = (await (original as (...a: unknown[]) => Promise<{ name: string }[]>)(...args)) as { name: string }[]
-    if (args[0] !== dir) return entries
-    return [...entries].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
-  }
-  ;(fsp as { readdir: unknown }).readdir = reversed
-  syncBuiltinESMExports()
-  try {
-    return await body()
-  } finally {
-    ;(fsp as { readdir: unknown }).readdir = original
-    syncBuiltinESMExports()
-  }
-}
+const withReversedListing = <R>(dir: string, body: () => Promise<R>): Promise<R> =>
+  withListingOf(dir, (entries) => [...entries].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0)), body)
 
 describe('jsonFiles: option checks', () => {
   it('refuses maxFilesPerTrigger and maxConcurrentReads below 1 or not integers, with a message naming both', () => {
