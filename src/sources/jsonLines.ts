@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises'
 import type * as t from 'io-ts'
 import { BadRecordError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
-import { decodeRow } from './decodeRow.js'
+import { decodeRow, type RowFailure } from './decodeRow.js'
 
 /** A row that failed, as written to the dead-letter file. */
 export interface BadRow {
@@ -152,7 +152,7 @@ function parseText<T>(path: string, text: string, lineNo: number, target: RowTar
     lineStart = lineEnd + 1
     const at = lineNo++
     if (line.length === 0 || (line.length < 3 && line.trim().length === 0)) continue
-    let failure: { codecPath: string; reason: string }
+    let failure: RowFailure
     try {
       const value: unknown = JSON.parse(line)
       // A value of the codec's type is the row as it is: one parse, one check, nothing else made per row.
@@ -165,7 +165,7 @@ function parseText<T>(path: string, text: string, lineNo: number, target: RowTar
         rows.push(r.value as T)
         continue
       }
-      failure = { codecPath: r.codecPath, reason: r.reason }
+      failure = r
     } catch (e) {
       if (line.trim().length === 0) continue
       failure = { codecPath: '', reason: `malformed JSON: ${(e as Error).message}` }
@@ -175,7 +175,7 @@ function parseText<T>(path: string, text: string, lineNo: number, target: RowTar
   return lineNo
 }
 
-function reject<T>(path: string, line: number, failure: { codecPath: string; reason: string }, text: string, target: RowTarget<T>): void {
+function reject<T>(path: string, line: number, failure: RowFailure, text: string, target: RowTarget<T>): void {
   if (target.bad === undefined) throw new BadRecordError(path, line, failure.codecPath, failure.reason)
-  target.bad.push({ file: path, line, ...failure, text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text.trim() })
+  target.bad.push({ file: path, line, codecPath: failure.codecPath, reason: failure.reason, text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text.trim() })
 }

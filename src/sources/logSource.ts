@@ -8,7 +8,7 @@ import type * as t from 'io-ts'
 import { BadMessageError } from '../errors.js'
 import type { Codec } from '../plan/nodes.js'
 import { type RetryOptions, retryPolicy, withRetry } from '../durable/retry.js'
-import { decodeRow } from './decodeRow.js'
+import { decodeRow, type RowFailure } from './decodeRow.js'
 import type { Offset, Source, SourceContext, SourceReader } from './source.js'
 
 /** A position in one partition: a JetStream stream sequence, a Redis entry id, a Kafka offset. */
@@ -230,7 +230,7 @@ interface BadMessage {
 
 function decodeEntries<T>(entries: readonly LogEntry[], codec: Codec<T>, log: string, rows: T[], bad: BadMessage[], tolerate: boolean): void {
   for (const entry of entries) {
-    let failure: { codecPath: string; reason: string }
+    let failure: RowFailure
     if (entry.text === undefined) {
       failure = { codecPath: '', reason: entry.problem ?? 'no payload' }
     } else {
@@ -240,14 +240,14 @@ function decodeEntries<T>(entries: readonly LogEntry[], codec: Codec<T>, log: st
           rows.push(r.value as T)
           continue
         }
-        failure = { codecPath: r.codecPath, reason: r.reason }
+        failure = r
       } catch (e) {
         failure = { codecPath: '', reason: `malformed JSON: ${(e as Error).message}` }
       }
     }
     if (!tolerate) throw new BadMessageError(log, entry.position, failure.codecPath, failure.reason)
     const text = entry.text ?? ''
-    bad.push({ log, position: entry.position, ...failure, text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text })
+    bad.push({ log, position: entry.position, codecPath: failure.codecPath, reason: failure.reason, text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text })
   }
 }
 
