@@ -35,14 +35,13 @@ const testsOf = {
   operators: fast,
   util: fast,
   sinks: [...fast, 'test/sinks/**/*.test.ts', 'test/connectors/**/*.test.ts'],
-  // jsonFilesFaults failed now and then (a file's growth not seen) when run after other files in one module graph;
-  // only the sources folder needs it.
+  // The sources' own suites beyond `fast`: they exercise only src/sources, so no other folder needs them.
   sources: [
     ...fast,
     'test/sources/{directoryLister,jsonLines,jsonFilesAppended,jsonFilesBlocks,rateSource}.test.ts',
-    // The sources' own edge suites: fast, but they exercise only src/sources, so no other folder needs them.
     'test/sources/{fileLog,partitioned,inFileOrder,decodeRow}.test.ts',
     'test/sources/{memorySource,jsonLines,logSource,fileListing,fromObservable,jsonFiles}Edges.test.ts',
+    // It failed now and then (a file's growth not seen) when run after other files in one module graph.
     'test/sources/jsonFilesFaults.test.ts',
     'test/connectors/**/*.test.ts',
   ],
