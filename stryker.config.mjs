@@ -55,6 +55,9 @@ const testsOf = {
   durable: [...fast, 'test/durable/**/*.test.ts', 'test/scale/**/*.test.ts', 'test/connectors/**/*.test.ts'],
 }
 
+// scripts/mutationSample.mjs runs every folder's test files at once.
+export { testsOf }
+
 const folder = process.env.SRX_MUTATE_FOLDER
 if (folder === undefined || !(folder in testsOf)) {
   throw new Error(`stryker.config.mjs: run 'npm run mutate -- <folder>' with a folder among ${Object.keys(testsOf).join(', ')} (got ${folder})`)
