@@ -2,18 +2,27 @@
 // A mutation score estimated from a random sample of mutants, for folders whose full run takes longer than a working
 // session (src/exec, src/durable: a surviving mutant there runs a minute or more of covering tests).
 //
-//   node scripts/mutationSample.mjs list <folder>[=<files>]...   every mutant Stryker makes in each folder (or in the
-//                                                           named files of it, comma-separated), none tested
-//   node scripts/mutationSample.mjs draw <seed> <fraction> <folder>...   a uniform sample of each folder's list
-//   node scripts/mutationSample.mjs run <part> <parts>      tests one part of the drawn sample (all folders at once)
-//   node scripts/mutationSample.mjs estimate [<killed> <valid>]   scores with 95% intervals; the optional counts are
-//                                                           those measured in full, for the overall estimate
+//   list <folder>[=<files>]...     every mutant Stryker makes in each folder (or in the named files of it,
+//                                  comma-separated), none tested
+//   draw <name> <seed> <fraction> <folder>... [--excluding <name>...]
+//                                  a uniform sample of each folder's list (fraction of the list's size), drawn from the
+//                                  mutants no sample named after --excluding holds
+//   run <name> <part> <parts>      tests one part (every parts-th mutant of each folder) of a sample
+//   estimate <name> [<killed> <valid>]
+//                                  scores with 95% intervals; the mutants of the excluded samples count with their
+//                                  own results, the rest is estimated from this sample; the optional counts are those
+//                                  measured in full elsewhere, for the overall estimate
 //
-// Files live under docs/mutation/sample/: list-<folder>.json (mutant keys), sample-<folder>.json (the keys drawn),
-// part<N>.json (Stryker's report of a part). Stryker has no option to test chosen mutants, only chosen line ranges,
-// and a range takes every mutant inside it (a block statement's range holds all the mutants of its body). So `run`
-// tests with a copy of Stryker under .mutation-sample/ whose instrumenter ignores, with the reason "not in the
-// sample", every mutant whose key is not drawn; those are reported as ignored and are outside every count.
+// Files live under docs/mutation/sample/: list-<folder>.json (mutant keys), <name>/draw.json (how it was drawn),
+// <name>/sample-<folder>.json (the keys drawn), <name>/part<N>.json (Stryker's report of a part). Stryker has no option
+// to test chosen mutants, only chosen line ranges, and a range takes every mutant inside it (a block statement's range
+// holds all the mutants of its body). So `run` tests with a copy of Stryker under .mutation-sample/ whose instrumenter
+// ignores, with the reason "not in the sample", every mutant whose key is not drawn; those are reported as ignored and
+// are outside every count.
+//
+// Why --excluding: tests written after a sample's survivors were seen aim at those mutants, so that sample no longer
+// stands for the rest of the folder. A later sample drawn from the other mutants does; the earlier sample's mutants
+// count with the results they had when they were drawn (before those tests), a lower bound.
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -79,24 +88,30 @@ function random(seed) {
   return () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648
 }
 
-function draw(seedText, fractionText, names) {
+function draw(name, seedText, fractionText, rest) {
+  const at = rest.indexOf('--excluding')
+  const names = at < 0 ? rest : rest.slice(0, at)
+  const excluding = at < 0 ? [] : rest.slice(at + 1)
   checkFolders(names)
   const seed = Number(seedText)
   const fraction = Number(fractionText)
+  if (!/^[a-z0-9-]+$/i.test(name ?? '')) fail(`a sample's name is letters, digits and dashes (got '${name}')`)
   if (!Number.isInteger(seed) || seed < 0) fail(`the seed must be a non-negative integer (got '${seedText}')`)
   if (!(fraction > 0 && fraction <= 1)) fail(`the fraction must be in (0, 1] (got '${fractionText}')`)
   const rnd = random(seed)
   for (const folder of names) {
-    const keys = readJson(join(dir, `list-${folder}.json`))
+    const taken = new Set(excluding.flatMap((other) => readJson(join(dir, other, `sample-${folder}.json`))))
+    const all = readJson(join(dir, `list-${folder}.json`))
+    const keys = all.filter((key) => !taken.has(key))
     for (let i = keys.length - 1; i > 0; i--) {
       const j = Math.floor(rnd() * (i + 1))
       ;[keys[i], keys[j]] = [keys[j], keys[i]]
     }
-    const drawn = keys.slice(0, Math.round(keys.length * fraction))
-    writeJson(join(dir, `sample-${folder}.json`), drawn)
-    console.log(`${folder}: ${drawn.length} of ${keys.length} drawn`)
+    const drawn = keys.slice(0, Math.round(all.length * fraction))
+    writeJson(join(dir, name, `sample-${folder}.json`), drawn)
+    console.log(`${folder}: ${drawn.length} of ${keys.length} drawn (${all.length - keys.length} in ${excluding.join(', ') || 'no earlier sample'})`)
   }
-  writeJson(join(dir, 'draw.json'), { seed, fraction, folders: names })
+  writeJson(join(dir, name, 'draw.json'), { seed, fraction, folders: names, excluding })
 }
 
 /** The copy of Stryker whose instrumenter ignores the mutants not drawn (see the header). */
@@ -130,15 +145,15 @@ function patchedStryker() {
 }
 
 /** Tests every `parts`-th drawn mutant of each folder, starting at `part`, with every folder's test files at once. */
-function run(partText, partsText) {
+function run(name, partText, partsText) {
   const part = Number(partText)
   const parts = Number(partsText)
   if (!(Number.isInteger(parts) && parts >= 1 && Number.isInteger(part) && part >= 1 && part <= parts)) {
     fail(`run needs <part> <parts> with 1 <= part <= parts (got '${partText}' '${partsText}')`)
   }
-  const { folders: names } = readJson(join(dir, 'draw.json'))
-  const keys = names.flatMap((folder) => readJson(join(dir, `sample-${folder}.json`)).filter((_, i) => i % parts === part - 1))
-  const keysFile = join(root, `reports/sample/part${part}-keys.json`)
+  const { folders: names } = readJson(join(dir, name, 'draw.json'))
+  const keys = names.flatMap((folder) => readJson(join(dir, name, `sample-${folder}.json`)).filter((_, i) => i % parts === part - 1))
+  const keysFile = join(root, `reports/sample/${name}-part${part}-keys.json`)
   writeJson(keysFile, keys)
   const config = join(root, '.mutation-sample-run.config.mjs')
   writeFileSync(config, [
@@ -146,7 +161,7 @@ function run(partText, partsText) {
     "const { default: base, testsOf } = await import('./stryker.config.mjs')",
     'export default { ...base, testFiles: [...new Set(Object.values(testsOf).flat())], incremental: false,',
     "  reporters: ['json', 'progress', 'clear-text'], tempDirName: '.stryker-tmp-sample',",
-    `  jsonReporter: { fileName: 'docs/mutation/sample/part${part}.json' } }`,
+    `  jsonReporter: { fileName: 'docs/mutation/sample/${name}/part${part}.json' } }`,
   ].join('\n') + '\n')
   try {
     const files = [...new Set(keys.map((key) => key.split('|')[0]))]
@@ -156,29 +171,51 @@ function run(partText, partsText) {
   }
 }
 
-/** Per folder: detected (killed, timed out) and undetected (survived, uncovered) among the drawn mutants tested. */
-function tally() {
-  const { folders: names } = readJson(join(dir, 'draw.json'))
-  const results = new Map()
-  for (let part = 1; existsSync(join(dir, `part${part}.json`)); part++) {
-    const report = readJson(join(dir, `part${part}.json`))
+/** The drawn mutants' results from the reports of a sample's parts, by key. */
+function results(name) {
+  const found = new Map()
+  for (let part = 1; existsSync(join(dir, name, `part${part}.json`)); part++) {
+    const report = readJson(join(dir, name, `part${part}.json`))
     for (const [file, f] of Object.entries(report.files)) {
-      for (const m of f.mutants) if (m.statusReason !== 'not in the sample') results.set(keyOf(file, m), { file, ...m })
+      for (const m of f.mutants) if (m.statusReason !== 'not in the sample') found.set(keyOf(file, m), { file, ...m })
     }
   }
+  return found
+}
+
+/** Counts of detected (killed, timed out) and undetected (survived, uncovered) among some keys' results. */
+function count(keys, found) {
+  const c = { drawn: 0, tested: 0, detected: 0, undetected: 0, ignored: 0, errors: 0, survivors: [] }
+  for (const key of keys) {
+    c.drawn++
+    const m = found.get(key)
+    if (m === undefined) continue
+    c.tested++
+    if (m.status === 'Killed' || m.status === 'Timeout') c.detected++
+    else if (m.status === 'Survived' || m.status === 'NoCoverage') { c.undetected++; c.survivors.push(m) }
+    else if (m.status === 'Ignored') c.ignored++ // static: outside the score, as in a full run
+    else c.errors++ // compile or runtime errors: outside the score, as in a full run
+  }
+  return c
+}
+
+/** Per folder: the sample's counts, and the excluded samples' counts over their mutants still in the folder's list. */
+function tally(name) {
+  const { folders: names, excluding } = readJson(join(dir, name, 'draw.json'))
+  const found = results(name)
+  const earlier = excluding.map((other) => ({ other, found: results(other) }))
   return names.map((folder) => {
-    const stratum = { folder, size: readJson(join(dir, `list-${folder}.json`)).length, drawn: 0, tested: 0, detected: 0, undetected: 0, ignored: 0, errors: 0, survivors: [] }
-    for (const key of readJson(join(dir, `sample-${folder}.json`))) {
-      stratum.drawn++
-      const m = results.get(key)
-      if (m === undefined) continue
-      stratum.tested++
-      if (m.status === 'Killed' || m.status === 'Timeout') stratum.detected++
-      else if (m.status === 'Survived' || m.status === 'NoCoverage') { stratum.undetected++; stratum.survivors.push(m) }
-      else if (m.status === 'Ignored') stratum.ignored++ // static: outside the score, as in a full run
-      else stratum.errors++ // compile or runtime errors: outside the score, as in a full run
+    const listed = new Set(readJson(join(dir, `list-${folder}.json`)))
+    const known = { detected: 0, valid: 0, count: 0 }
+    for (const { other, found: theirs } of earlier) {
+      const keys = readJson(join(dir, other, `sample-${folder}.json`)).filter((key) => listed.has(key))
+      const c = count(keys, theirs)
+      if (c.tested < c.drawn) fail(`sample ${other} has ${c.drawn - c.tested} untested mutants in ${folder}: run all its parts first`)
+      known.detected += c.detected
+      known.valid += c.detected + c.undetected
+      known.count += keys.length
     }
-    return stratum
+    return { folder, size: listed.size, rest: listed.size - known.count, known, ...count(readJson(join(dir, name, `sample-${folder}.json`)), found) }
   })
 }
 
@@ -192,13 +229,16 @@ function wilson(k, n) {
   return [centre - half, centre + half]
 }
 
-function estimate(killedText, validText) {
-  const strata = tally().filter((s) => s.tested > 0)
+function estimate(name, killedText, validText) {
+  const strata = tally(name).filter((s) => s.tested > 0)
   if (strata.length === 0) fail(`no part of the sample has been tested yet (no ${join(dir, 'part1.json')})`)
   const measured = { detected: Number(killedText ?? 0), valid: Number(validText ?? 0) }
   const pct = (x) => `${(100 * x).toFixed(1)}%`
-  // Each folder's counts scaled to its size: the tested mutants stand for the folder's mutants in proportion.
-  const scaled = (s, detected, undetected) => ({ detected: (s.size * detected) / s.tested, valid: (s.size * (detected + undetected)) / s.tested })
+  // Each folder: the excluded samples' mutants as counted, the others scaled from the tested ones in proportion.
+  const scaled = (s, detected, undetected) => ({
+    detected: s.known.detected + (s.rest * detected) / s.tested,
+    valid: s.known.valid + (s.rest * (detected + undetected)) / s.tested,
+  })
   let detected = 0
   let valid = 0
   for (const s of strata) {
@@ -207,7 +247,8 @@ function estimate(killedText, validText) {
     const e = scaled(s, s.detected, s.undetected)
     detected += e.detected
     valid += e.valid
-    console.log(`${s.folder}: ${s.size} mutants, ${s.drawn} drawn, ${s.tested} tested: ${s.detected} detected, ${s.undetected} undetected, ${s.ignored} static, ${s.errors} errors; ${pct(s.detected / n)} (95%: ${pct(low)}–${pct(high)})`)
+    const before = s.known.valid > 0 ? `; with the ${s.known.detected} of ${s.known.valid} of the earlier samples: ${pct(e.detected / e.valid)}` : ''
+    console.log(`${s.folder}: ${s.size} mutants, ${s.drawn} drawn of ${s.rest}, ${s.tested} tested: ${s.detected} detected, ${s.undetected} undetected, ${s.ignored} static, ${s.errors} errors; ${pct(s.detected / n)} (95%: ${pct(low)}–${pct(high)})${before}`)
   }
   // The interval of the combined estimates: the tested mutants of each folder drawn again with replacement.
   const rnd = random(1)
@@ -243,7 +284,7 @@ function estimate(killedText, validText) {
 
 const [command, ...args] = process.argv.slice(2)
 if (command === 'list') list(args)
-else if (command === 'draw') draw(args[0], args[1], args.slice(2))
-else if (command === 'run') run(args[0], args[1])
-else if (command === 'estimate') estimate(args[0], args[1])
-else fail('usage: mutationSample.mjs list <folder>... | draw <seed> <fraction> <folder>... | run <part> <parts> | estimate [<killed> <valid>]')
+else if (command === 'draw') draw(args[0], args[1], args[2], args.slice(3))
+else if (command === 'run') run(args[0], args[1], args[2])
+else if (command === 'estimate') estimate(args[0], args[1], args[2])
+else fail('usage: mutationSample.mjs list <folder>[=<files>]... | draw <name> <seed> <fraction> <folder>... [--excluding <name>...] | run <name> <part> <parts> | estimate <name> [<killed> <valid>]')
