@@ -3,14 +3,14 @@
  * it created that a faster process already went past, a lock file gone between listing and reading, and the bounded
  * number of rounds it tries while others keep taking the same stale lock over.
  */
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeCheckpointFile } from '../../src/durable/format.js'
 import { type CheckpointFs, nodeFs } from '../../src/durable/fs.js'
-import { acquireCheckpointLock } from '../../src/durable/lock.js'
-import { ConcurrentQueryError } from '../../src/errors.js'
+import { acquireCheckpointLock, readLockHolder } from '../../src/durable/lock.js'
+import { CheckpointLockLostError, ConcurrentQueryError } from '../../src/errors.js'
 import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
 
 /** Writes `name` as the released lock of an earlier run (stale whoever reads it). */
@@ -117,5 +117,53 @@ describe('acquireCheckpointLock claiming the next epoch', () => {
     const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-3' })
     expect(lock.epoch).toBe(2)
     await lock.release()
+  })
+})
+
+describe('a held checkpoint lock', () => {
+  const dir = useTempDir()
+  const lost = (epoch: number, to: string) =>
+    `this run lost the lock of checkpoint ${dir()} (epoch ${epoch}) to ${to}: it stops without committing, and the batch it was running is re-run by the new holder`
+
+  it('is lost to nobody once released, and its file is marked released', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    await lock.assertHeld()
+    await lock.release()
+    const error = await rejectionOf(lock.assertHeld())
+    expect(error).toBeInstanceOf(CheckpointLockLostError)
+    expect((error as Error).message).toBe(lost(1, 'nobody: this run released it (it stopped)'))
+    expect(await readLockHolder(nodeFs, dir())).toBeUndefined()
+    await lock.release()
+  })
+
+  it('is lost to the run named by the next epoch\'s file, or to "a later run" when that file is unreadable', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    await writeFile(join(dir(), 'lock.2'), 'torn')
+    expect((await rejectionOf(lock.assertHeld())) as Error).toMatchObject({ message: lost(1, 'a later run'), epoch: 1 })
+    expect(await readLockHolder(nodeFs, dir())).toBe('unreadable')
+    await releasedLock(dir(), 'lock.2', 2, 'run-2', false)
+    expect(((await rejectionOf(lock.assertHeld())) as Error).message).toBe(
+      lost(1, `runId run-2, pid ${process.pid} on ${hostname()}, since 2020-01-01T00:00:00.000Z`),
+    )
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-2', epoch: 2 })
+    // Its release leaves the successor's lock and its own file as they are.
+    const own = await readFile(join(dir(), 'lock.1'))
+    await lock.release()
+    expect((await readFile(join(dir(), 'lock.1'))).equals(own)).toBe(true)
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-2' })
+  })
+
+  it('is lost when its own file is gone or names another run', async () => {
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    await rm(join(dir(), 'lock.1'))
+    expect(((await rejectionOf(lock.assertHeld())) as Error).message).toBe(lost(1, "a later run (this run's lock file is gone)"))
+    await releasedLock(dir(), 'lock.1', 1, 'run-9', false)
+    expect(((await rejectionOf(lock.assertHeld())) as Error).message).toBe(lost(1, "a later run (this run's lock file is gone)"))
+    await lock.release()
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-9' })
+  })
+
+  it('readLockHolder answers undefined for a checkpoint without a lock', async () => {
+    expect(await readLockHolder(nodeFs, dir())).toBeUndefined()
   })
 })
