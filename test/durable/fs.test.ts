@@ -110,3 +110,22 @@ describe('nodeFs', () => {
     expect((await nodeFs.readFile(path)).toString('utf8')).toBe(String(results.indexOf(true)))
   })
 })
+
+describe('nodeFs failures', () => {
+  const dir = useTempDir()
+
+  it('writeFileAtomic rejects with the open error itself when a parent is a file, creating no directory and no temp file', async () => {
+    await fsp.writeFile(join(dir(), 'file'), 'x')
+    const error = await rejectionOf(nodeFs.writeFileAtomic(join(dir(), 'file', 'sub', 'f'), 'data'))
+    expect(error).toMatchObject({ code: 'ENOTDIR', syscall: 'open' })
+    expect((error as { path: string }).path).toMatch(new RegExp(`^${join(dir(), 'file', 'sub')}/\\.f\\.${process.pid}\\.[^/]+\\.tmp$`))
+    expect(await fsp.readdir(dir())).toEqual(['file'])
+  })
+
+  it('appendFileDurable and createExclusive reject with the Node error when a parent is a file', async () => {
+    await fsp.writeFile(join(dir(), 'file'), 'x')
+    expect(await rejectionOf(nodeFs.appendFileDurable(join(dir(), 'file', 'log'), 'a'))).toMatchObject({ code: expect.stringMatching(/^(ENOTDIR|EEXIST)$/) })
+    expect(await rejectionOf(nodeFs.createExclusive(join(dir(), 'file', 'lock.1'), 'a'))).toMatchObject({ code: expect.stringMatching(/^(ENOTDIR|EEXIST)$/) })
+    expect(await fsp.readdir(dir())).toEqual(['file'])
+  })
+})

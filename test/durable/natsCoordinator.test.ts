@@ -68,6 +68,12 @@ describe('natsCoordinator', () => {
     }
   })
 
+  it('lists the leases sorted by task, whatever order they were taken in', async () => {
+    const coordinator = shared.forCluster('sorted')
+    for (const task of ['t2', 't10', 't1', 'a']) expect(await coordinator.acquire(task, 'A')).toMatchObject({ task, epoch: 1 })
+    expect((await coordinator.leases()).map((l) => l.task)).toEqual(['a', 't1', 't10', 't2'])
+  })
+
   it('names an entry it did not write, with the bucket and the key', async () => {
     const coordinator = shared.forCluster('foreign')
     await coordinator.heartbeat('m1')

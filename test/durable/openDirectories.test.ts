@@ -7,6 +7,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { nodeFs } from '../../src/durable/fs.js'
+import { OpenDirectories } from '../../src/durable/openDirectories.js'
 import { fencedFs } from '../../src/durable/lease.js'
 import { FencedError } from '../../src/errors.js'
 import { createSession, memorySink, memorySource } from '../../src/index.js'
@@ -100,5 +101,48 @@ describe.skipIf(process.platform !== 'linux')('nodeFs.withOpenDirectories', () =
     expect(await readdir(join(dir(), 'commits'))).toEqual(['0', '1', '2'])
     await q.stop()
     expect(under(dir())).toEqual([])
+  })
+})
+
+describe.skipIf(process.platform !== 'linux')('OpenDirectories', () => {
+  const dir = useTempDir()
+
+  it('forgets a directory and those under it, not its siblings nor a directory whose name merely starts the same', async () => {
+    const dirs = new OpenDirectories()
+    const [a, aSub, ab, b] = ['a', join('a', 'sub'), 'ab', 'b'].map((d) => join(dir(), d))
+    for (const d of [a, aSub, ab, b]) await mkdir(d, { recursive: true })
+    await Promise.all([a, aSub, ab, b, a].map((d) => dirs.fsync(d)))
+    expect([a, aSub, ab, b].map(descriptorsOf)).toEqual([1, 1, 1, 1])
+    await dirs.forget(`${a}/`)
+    expect([a, aSub, ab, b].map(descriptorsOf)).toEqual([0, 0, 1, 1])
+    await dirs.forget(join(dir(), 'nothing-open'))
+    await dirs.forget(join(b, '..', 'b'))
+    expect([a, aSub, ab, b].map(descriptorsOf)).toEqual([0, 0, 1, 0])
+    await dirs.fsync(a)
+    expect(descriptorsOf(a)).toBe(1)
+    await dirs.close()
+    expect(under(dir())).toEqual([])
+  })
+
+  it('rejects the fsync of a missing directory and opens it afresh once it exists', async () => {
+    const dirs = new OpenDirectories()
+    const later = join(dir(), 'later')
+    expect(await rejectionOf(dirs.fsync(later))).toMatchObject({ code: 'ENOENT', path: later })
+    expect(await rejectionOf(dirs.fsync(later))).toMatchObject({ code: 'ENOENT', path: later })
+    await mkdir(later)
+    await dirs.fsync(later)
+    await dirs.fsync(later)
+    expect(descriptorsOf(later)).toBe(1)
+    await dirs.close()
+    expect(descriptorsOf(later)).toBe(0)
+  })
+
+  it('after close, fsyncs a directory by opening and closing it, and still rejects a missing one', async () => {
+    const dirs = new OpenDirectories()
+    await dirs.close()
+    await dirs.fsync(dir())
+    expect(under(dir())).toEqual([])
+    expect(await rejectionOf(dirs.fsync(join(dir(), 'gone')))).toMatchObject({ code: 'ENOENT' })
+    await dirs.close()
   })
 })
