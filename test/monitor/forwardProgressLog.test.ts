@@ -198,30 +198,54 @@ describe('forwardProgress (its event log)', () => {
     expect(failing.state.stopped).toBe(1)
   })
 
-  it('one flush at a time: a flush during a write waits for it, then writes what came meanwhile', async () => {
+  it('one flush at a time: flushes during a write wait for it, and no batch is written twice', async () => {
     const session = createSession()
-    const written: string[][] = []
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => (release = resolve))
+    const attempts: string[][] = []
+    const gates: ((ok: boolean) => void)[] = []
     const sink: Sink<ForwardedEvent> = {
       description: 'slow',
       open: async () => ({
         async addBatch(_id, rows) {
-          written.push(rows.map((r) => r.id))
-          if (written.length === 1) await gate
+          attempts.push(rows.map((r) => r.id))
+          const ok = await new Promise<boolean>((resolve) => gates.push(resolve))
+          if (!ok) throw new Error('timeout')
         },
       }),
     }
     const fwd = await forwardProgress(session, sink)
     started(session, 'a')
-    const first = fwd.flush()
+    const first = fwd.flush().then(() => 'ok', (e: Error) => e.message)
     started(session, 'b')
     const second = fwd.flush()
+    const third = fwd.flush()
     await vi.advanceTimersByTimeAsync(0)
-    expect(written).toEqual([['a']])
-    release()
-    await Promise.all([first, second])
-    expect(written).toEqual([['a'], ['b']])
+    expect(attempts).toEqual([['a']])
+    gates.shift()!(false) // the first write fails: its batch stays pending, the waiting flushes take over one at a time
+    expect(await first).toBe('timeout')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(attempts).toEqual([['a'], ['a']])
+    gates.shift()!(true)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(attempts).toEqual([['a'], ['a'], ['b']])
+    gates.shift()!(true)
+    await Promise.all([second, third])
+    expect(attempts).toEqual([['a'], ['a'], ['b']])
+    expect(gates).toEqual([])
+    await fwd.close()
+  })
+
+  it('a forced flush that succeeds after a failed periodic one lifts the pause for the next periodic flush', async () => {
+    const session = createSession()
+    const { sink, state } = recordingSink()
+    const fwd = await forwardProgress(session, sink, { intervalMs: 100, warn: () => undefined })
+    started(session, 'a')
+    state.failWith = 'down'
+    await vi.advanceTimersByTimeAsync(100)
+    state.failWith = undefined
+    await fwd.flush()
+    started(session, 'b')
+    await vi.advanceTimersByTimeAsync(100)
+    expect(state.batches.map((b) => [b.batchId, b.rows.map((r) => r.id)])).toEqual([[T + 100, ['a']], [T + 200, ['b']]])
     await fwd.close()
   })
 })
