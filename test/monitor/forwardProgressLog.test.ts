@@ -70,7 +70,7 @@ describe('forwardProgress (its event log)', () => {
     session.streams.emit({ type: 'progress', progress })
     session.streams.emit({ type: 'idle', id: 'q', runId: 'r', timestamp: 'idle-at' })
     session.streams.emit({ type: 'terminated', id: 'q', runId: 'r', exception: 'boom' })
-    session.streams.emit({ type: 'terminated', id: 'p', runId: 'p-run' })
+    session.streams.emit({ type: 'terminated', id: 'p', runId: 'p-run', exception: undefined })
     await fwd.flush()
     const now = new Date(T).toISOString()
     expect(state.batches).toEqual([

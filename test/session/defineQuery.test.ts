@@ -33,12 +33,12 @@ describe('defineQuery', () => {
   })
 
   it('startTasks() builds in a new session with the tasks beside the module reference', async () => {
-    const q = await counts.startTasks([1, 3], { shufflePartitions: 2 }, { out: '/t' })
+    const q = await counts.startTasks([1, 3], { shufflePartitions: 2, numRecentProgressUpdates: 5, snapshotInterval: 10, minBatchesToRetain: 100, stateDeltas: 'whole' }, { out: '/t' })
     running.push(q)
     expect(built).toHaveLength(1)
     expect(built[0]!.params).toEqual({ out: '/t' })
     expect(built[0]!.scaling).toEqual({ definedIn: { module: moduleUrl, exportName: 'counts', params: { out: '/t' } }, tasks: [1, 3] })
-    expect(built[0]!.session.options.shufflePartitions).toBe(2)
+    expect(built[0]!.session.options).toMatchObject({ shufflePartitions: 2, numRecentProgressUpdates: 5, stateDeltas: 'whole' })
   })
 
   it('start() refuses a query its module does not export under the given name, saying how to export it', async () => {
