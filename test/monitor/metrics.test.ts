@@ -45,6 +45,7 @@ describe('sessionMetrics', () => {
     expect(sample(text, 'structured_rx_batches_total', labels)).toBe(2)
     expect(sample(text, 'structured_rx_last_batch_id', labels)).toBe(1)
     expect(sample(text, 'structured_rx_query_active', labels)).toBe(1)
+    expect(sample(text, 'structured_rx_query_failed', labels)).toBe(0)
     expect(sample(text, 'structured_rx_batch_duration_seconds_count', labels)).toBe(2)
     expect(sample(text, 'structured_rx_processed_rows_per_second', labels)).toBe(q.query.lastProgress!.processedRowsPerSecond)
     metrics.close()
