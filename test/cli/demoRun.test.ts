@@ -3,11 +3,12 @@
  * and the table appear when the test moves the clock), Ctrl-C is its SIGINT listener called by the test, and the
  * dashboard's server is watched (and the port 4040 it asks for first is refused, as when another demo holds it).
  */
+import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { activityRows } from '../../src/cli/activityData.js'
+import { activityRows, writeActivityFiles } from '../../src/cli/activityData.js'
 import { runDemo } from '../../src/cli/demo.js'
 import { countsTable } from '../../src/cli/demoDisplay.js'
 import { DEMO_QUERIES_TEXT } from '../../src/cli/demoQueries.js'
@@ -167,6 +168,8 @@ describe('structured-rx demo, run', () => {
   it('works in a temporary directory it removes, unless --dir is given', async () => {
     const saved = process.env.TMPDIR
     process.env.TMPDIR = dir
+    const setTimer = vi.spyOn(globalThis, 'setTimeout')
+    const clearTimer = vi.spyOn(globalThis, 'clearTimeout')
     try {
       await demo(['--port', '0', '--duration', '1 minute'], (interrupt) => interrupt())
     } finally {
@@ -178,8 +181,14 @@ describe('structured-rx demo, run', () => {
       new RegExp(`^directory {3}${dir}/srx-demo-\\w+ \\(temporary, removed at the end; pass --dir D to keep it and resume\\)\\n`, 'm'),
     )
     expect(out).toContain(': 2000 rows/s for 60 s\n')
+    expect(out).toContain('\nuser_windows: 0 closed windows written to ')
+    expect(out).not.toContain('the latest of them')
     expect(out).toMatch(/\nstopped after batch none of activity_counts\.\n$/)
     expect(await readdir(dir)).toEqual([])
+    // Ctrl-C clears the timer of the duration too, so that the process can end at once.
+    const minute = setTimer.mock.calls.findIndex(([, ms]) => ms === 60_000)
+    expect(minute).toBeGreaterThanOrEqual(0)
+    expect(clearTimer).toHaveBeenCalledWith(setTimer.mock.results[minute]!.value)
   })
 
   it('accepts a directory a demo wrote, hidden files included, and takes a bare number of seconds', async () => {
@@ -189,6 +198,68 @@ describe('structured-rx demo, run', () => {
     await demo(['--dir', dir, '--duration', '2.5', '--port', '0', '--rate', '1'], (interrupt) => interrupt())
     expect(io.stdout()).toContain(`data        ${join(dir, 'activity-data')}: 1 rows/s for 2.5 s\n`)
     expect((await readdir(dir)).sort()).toEqual(['.DS_Store', 'activity-data', 'checkpoints', 'output'])
+  })
+
+  it('shows the latest closed windows, and fails with the error of a query that fails', async () => {
+    const data = join(dir, 'activity-data')
+    await mkdir(data)
+    // Three files of the 2015 data set's times: the live file stamped now closes all their windows.
+    await writeActivityFiles(data, 0, [50, 50, 50], 7)
+    const old = new Set<string>()
+    for (let f = 0; f < 3; f++) for (const r of activityRows(f, 50, 7)) old.add(`${r.User}@${Math.floor(r.Arrival_Time / 10_000) * 10_000}`)
+    await demo(['--dir', dir, '--duration', '0.05', '--port', '0', '--rate', '20'], () => vi.advanceTimersByTime(500))
+    const out = io.stdout()
+    const closed = Number(/\nuser_windows: (\d+) closed windows written to /.exec(out)?.[1])
+    expect(closed).toBeGreaterThanOrEqual(old.size)
+    expect(out).toContain(' (each user and window once)\nthe latest of them:\n+')
+    expect(out).toContain('\ncounts match the data: 160 rows in 4 files, ')
+
+    expect(vi.getTimerCount()).toBe(0)
+
+    // Without its checkpoint the window query starts over as a new query, which the window sink refuses (its batch
+    // ids would collide): the demo fails with that error, after stopping the other query and closing the dashboard.
+    await rm(join(dir, 'checkpoints', 'user_windows'), { recursive: true })
+    const again = captureIo()
+    await expect(demo(['--dir', dir, '--duration', '0.05', '--port', '0'], () => {}, again)).rejects.toMatchObject({
+      code: 'SRX_INVALID_QUERY',
+      message: expect.stringContaining(`jsonFilesSink(${join(dir, 'output', 'user_windows')}) holds the output of query `),
+    })
+    expect(monitor.closed).toBe(2)
+    // No interval left: the writer, the status line and both queries' checkpoint locks are stopped.
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('fails with the error of a write of the data', async () => {
+    const data = join(dir, 'activity-data')
+    const error = await demo(['--dir', dir, '--duration', '0.05', '--port', '65535'], () => {
+      rmSync(data, { recursive: true })
+      vi.advanceTimersByTime(500)
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'ENOENT', path: expect.stringContaining(join(data, '.part-00000.json.tmp')) })
+    // --port 65535 is a port (the fake server serves on a free one).
+    expect(monitor.calls.map((c) => c.port)).toEqual([65535])
+    expect(monitor.closed).toBe(1)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('fails with the error of a query that fails while it runs, stopping everything', async () => {
+    const data = join(dir, 'activity-data')
+    await mkdir(data)
+    await writeFile(join(data, 'part-00000.json'), '{"gt":"walk"}\n')
+    const error = await demo(['--dir', dir, '--duration', '0.05', '--port', '0'], () => {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    // Both queries fail on the file; whichever processAllAvailable() rejects first is reported.
+    expect((error as Error).message).toMatch(
+      /^query '(activity_counts|user_windows)' \[id = .*\] failed in batch 0 at FileStreamSource\[.*\]: bad record in .*part-00000\.json at line 1 \(\.Arrival_Time\)/,
+    )
+    expect(io.stdout()).not.toContain('activity_counts, final:')
+    expect(monitor.closed).toBe(1)
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('uses the --port it is given and fails when it is taken, stopping the writer', async () => {
