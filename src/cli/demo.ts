@@ -154,13 +154,17 @@ async function demo(options: DemoOptions, io: CliIo): Promise<void> {
     io.out(`\n${QUERY_NAMES.counts}:\n${countsTable(session.table<CountRow>(QUERY_NAMES.counts))}`)
   })
   await writer.stop()
-  if (writerError !== undefined) throw writerError
-  if (!interrupted) {
-    // Bounded run: let both queries read everything written, so the table can be checked against the files.
-    await Promise.all([queries.counts.processAllAvailable(), queries.windows.processAllAvailable()])
+  try {
+    if (writerError !== undefined) throw writerError
+    if (!interrupted) {
+      // Bounded run: let both queries read everything written, so the table can be checked against the files.
+      await Promise.all([queries.counts.processAllAvailable(), queries.windows.processAllAvailable()])
+    }
+  } finally {
+    // Also on failure: running queries and a listening dashboard would keep the process from ever exiting.
+    await Promise.all([queries.counts.stop(), queries.windows.stop()])
+    await dashboard.close()
   }
-  await Promise.all([queries.counts.stop(), queries.windows.stop()])
-  await dashboard.close()
   io.status?.('')
   await report(session, queries, paths, interrupted, options, io)
 }
