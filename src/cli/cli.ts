@@ -19,8 +19,8 @@ import { runState } from './state.js'
 export const USAGE = `Usage: structured-rx <command> [options]
 
 Commands:
-  demo [--rows N] [--files F] [--dir D]
-      run the activity query over generated data, with a checkpoint and a restart
+  demo [--dir D] [--duration T] [--rate N] [--port P]
+      write activity data at a steady rate and run two checkpointed queries over it, with the dashboard
   inspect <checkpoint> [--json]
       batches, offsets, state sizes per partition and the plan fingerprint of a checkpoint
   state <checkpoint> --operator NAME [--partition P] [--limit N]
