@@ -323,3 +323,120 @@ describe('joinCluster', () => {
     expect(await inner.members()).toEqual([])
   })
 })
+
+describe('RepartitionedQuery', () => {
+  /** A handle over via `v` with 3 partitions, whose parts are fake queries the test ends. */
+  function repartitioned(trigger?: Trigger) {
+    const terminated: StreamingQuery[] = []
+    const query = new RepartitionedQuery('id-1', 'counts', trigger, 'v', 3, sessionOf([], terminated))
+    const parts: { one?: FakeQuery; two?: FakeQuery } = {}
+    const startOne = async (ctx: SessionContext) => (parts.one = new FakeQuery(ctx, 'one'))
+    const startTwo = async (ctx: SessionContext) => (parts.two = new FakeQuery(ctx, 'two'))
+    return { query, parts, terminated, startOne, startTwo }
+  }
+  const noTasks = { tasks: 3, taskStatus: [], aggregate: { numInputRows: 0, inputRowsPerSecond: 0, processedRowsPerSecond: 0 } }
+
+  it('runs both parts at once with a processing-time trigger, as one query', async () => {
+    const { query, parts, terminated, startOne, startTwo } = repartitioned()
+    expect(query.status).toEqual({ message: 'repartition into v: starting; tasks: starts when part one has finished', isDataAvailable: false, isTriggerActive: false })
+    expect(query.trigger).toEqual({ kind: 'processingTime', intervalMs: 0 })
+    expect(query.scaleOut).toEqual(noTasks)
+    await query.start(startOne, startTwo)
+    const { one, two } = parts as { one: FakeQuery; two: FakeQuery }
+    expect([query.id, query.name, query.via, query.partitions]).toEqual(['id-1', 'counts', 'v', 3])
+    expect(query.status).toEqual({ message: 'repartition into v: fake idle; tasks: fake idle', isDataAvailable: false, isTriggerActive: false })
+    one.status = { message: 'writing', isDataAvailable: true, isTriggerActive: false }
+    two.status = { message: 'reading', isDataAvailable: false, isTriggerActive: true }
+    expect(query.status).toEqual({ message: 'repartition into v: writing; tasks: reading', isDataAvailable: true, isTriggerActive: true })
+    expect(query.explain(false)).toBe(
+      'Runs in two parts through v:\nPart one writes every row into its key\'s partition:\nexplained one\n\nPart two, as 3 tasks over those partitions:\nexplained two\n',
+    )
+    const seen: string[] = []
+    query.progress$.subscribe((p) => seen.push(`${p.name}:${p.batchId}`))
+    two.emit(progressOf('two', 1, 2, '2026-01-01T00:00:02.000Z'))
+    one.emit(progressOf('one', 2, 3, '2026-01-01T00:00:01.000Z'))
+    one.emit(progressOf('one', 3, 3, '2026-01-01T00:00:03.000Z'))
+    expect(seen).toEqual(['two:1', 'one:2', 'one:3'])
+    expect(query.recentProgress.map((p) => `${p.name}:${p.batchId}`)).toEqual(['one:2', 'two:1', 'one:3'])
+    expect(query.lastProgress?.batchId).toBe(3)
+    await query.processAllAvailable()
+    expect([one.drains, two.drains]).toEqual([1, 1])
+
+    // A part that ended counts neither for data available nor for an active trigger.
+    one.end()
+    expect(query.isActive).toBe(true)
+    expect(query.status).toMatchObject({ isDataAvailable: false, isTriggerActive: true })
+    two.isActive = false
+    expect(query.status).toMatchObject({ isDataAvailable: false, isTriggerActive: false })
+    two.isActive = true
+    expect(await query.awaitTermination(0)).toBe(false)
+    await query.stop()
+    expect([one.stops, two.stops]).toEqual([1, 1])
+    expect(query.isActive).toBe(false)
+    expect(terminated).toEqual([query])
+    expect(await query.awaitTermination()).toBe(true)
+    expect(query.exception).toBeUndefined()
+  })
+
+  it('stops the other part when one fails, and the failure becomes the query\'s', async () => {
+    const { query, parts, terminated, startOne, startTwo } = repartitioned()
+    await query.start(startOne, startTwo)
+    const boom = new StreamingQueryError('part one broke', new Error('x'), undefined, undefined)
+    parts.one!.end(boom)
+    await expect(query.awaitTermination()).rejects.toBe(boom)
+    expect(parts.two!.stops).toBe(1)
+    expect(query.exception).toBe(boom)
+    expect(terminated).toEqual([query])
+    await expect(query.processAllAvailable()).rejects.toBe(boom)
+  })
+
+  it('stops part one and throws when part two cannot start', async () => {
+    const { query, parts, startOne } = repartitioned()
+    await expect(query.start(startOne, async () => Promise.reject(new Error('no tasks')))).rejects.toThrow('no tasks')
+    expect(parts.one!.stops).toBe(1)
+    expect(query.status.message).toBe('repartition into v: fake idle; tasks: not started')
+  })
+
+  it('with trigger once, starts part two only after part one has finished, and ends after it', async () => {
+    const { query, parts, terminated, startOne, startTwo } = repartitioned({ kind: 'once' })
+    await query.start(startOne, startTwo)
+    expect(parts.two).toBeUndefined()
+    expect(query.status.message).toBe('repartition into v: fake idle; tasks: starts when part one has finished')
+    expect(query.scaleOut).toEqual(noTasks)
+    expect(query.explain(false)).toBe(
+      'Runs in two parts through v:\nPart one writes every row into its key\'s partition:\nexplained one\n\nPart two, as 3 tasks over those partitions:\n(starts when part one has finished)\n',
+    )
+    const drained = query.processAllAvailable()
+    parts.one!.end()
+    await drained
+    expect(parts.two!.drains).toBe(1)
+    expect(query.status.message).toBe('repartition into v: fake idle; tasks: fake idle')
+    expect(query.isActive).toBe(true)
+    parts.two!.end()
+    expect(query.isActive).toBe(false)
+    expect(terminated).toEqual([query])
+    expect(await query.awaitTermination()).toBe(true)
+  })
+
+  it('with trigger once, fails naming the via when the deferred part two cannot start', async () => {
+    const { query, parts, startOne } = repartitioned({ kind: 'availableNow' })
+    await query.start(startOne, async () => Promise.reject(new Error('bad partitions')))
+    parts.one!.end()
+    await expect(query.awaitTermination()).rejects.toThrow('the tasks over v could not start: bad partitions')
+    expect(query.exception).toBeInstanceOf(StreamingQueryError)
+    expect(query.exception?.message).toBe('the tasks over v could not start: bad partitions')
+    expect(query.isActive).toBe(false)
+    expect(query.status.message).toBe('repartition into v: fake idle; tasks: not started')
+  })
+
+  it('with trigger once, never starts part two once stopped', async () => {
+    const { query, parts, terminated, startOne, startTwo } = repartitioned({ kind: 'once' })
+    await query.start(startOne, startTwo)
+    await query.stop()
+    expect(parts.two).toBeUndefined()
+    expect(query.isActive).toBe(false)
+    expect(terminated).toEqual([query])
+    expect(query.status.message).toBe('repartition into v: fake idle; tasks: not started')
+    expect(await query.awaitTermination()).toBe(true)
+  })
+})
