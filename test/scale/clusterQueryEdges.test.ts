@@ -6,7 +6,7 @@
  */
 import { Subject } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { CheckpointFs } from '../../src/checkpoint/fs.js'
+import type { CheckpointFs } from '../../src/durable/checkpointFs.js'
 import type { Coordinator, Lease } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
 import { InvalidQueryError, StreamingQueryError } from '../../src/errors.js'
