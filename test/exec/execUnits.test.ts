@@ -196,6 +196,11 @@ describe('DropDuplicatesExec', () => {
     expect(exec.store.size).toBe(3)
   })
 
+  it('indexes its state by expiry only with `within`: without it a restore may keep the state cold (read lazily)', () => {
+    expect(forever().store.keepsCold).toBe(true)
+    expect(within().store.keepsCold).toBe(false)
+  })
+
   it('without `within`, drops nothing as late, evicts nothing and never needs a no-data batch', () => {
     const exec = forever()
     exec.run([ev('a', 1)], ctx(0, 1_000_000))
