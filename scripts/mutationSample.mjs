@@ -7,6 +7,8 @@
 //   draw <name> <seed> <fraction> <folder>... [--excluding <name>...]
 //                                  a uniform sample of each folder's list (fraction of the list's size), drawn from the
 //                                  mutants no sample named after --excluding holds
+//   retest <name> <earlier>        a sample of the earlier sample's undetected mutants still listed, to test them
+//                                  again after new tests: their latest results then count for the earlier sample
 //   run <name> <part> <parts>      tests one part (every parts-th mutant of each folder) of a sample
 //   estimate <name> [<killed> <valid>]
 //                                  scores with 95% intervals; the mutants of the excluded samples count with their
@@ -24,7 +26,7 @@
 // stands for the rest of the folder. A later sample drawn from the other mutants does; the earlier sample's mutants
 // count with the results they had when they were drawn (before those tests), a lower bound.
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -114,6 +116,22 @@ function draw(name, seedText, fractionText, rest) {
   writeJson(join(dir, name, 'draw.json'), { seed, fraction, folders: names, excluding })
 }
 
+function retest(name, earlier) {
+  if (!/^[a-z0-9-]+$/i.test(name ?? '')) fail(`a sample's name is letters, digits and dashes (got '${name}')`)
+  const { folders: names } = readJson(join(dir, earlier, 'draw.json'))
+  const found = results(earlier)
+  for (const folder of names) {
+    const listed = new Set(readJson(join(dir, `list-${folder}.json`)))
+    const keys = readJson(join(dir, earlier, `sample-${folder}.json`)).filter((key) => {
+      const status = found.get(key)?.status
+      return listed.has(key) && (status === 'Survived' || status === 'NoCoverage')
+    })
+    writeJson(join(dir, name, `sample-${folder}.json`), keys)
+    console.log(`${folder}: ${keys.length} undetected in ${earlier} to test again`)
+  }
+  writeJson(join(dir, name, 'draw.json'), { folders: names, excluding: [], retests: earlier })
+}
+
 /** The copy of Stryker whose instrumenter ignores the mutants not drawn (see the header). */
 function patchedStryker() {
   const target = join(root, '.mutation-sample/node_modules/@stryker-mutator')
@@ -171,14 +189,26 @@ function run(name, partText, partsText) {
   }
 }
 
-/** The drawn mutants' results from the reports of a sample's parts, by key. */
-function results(name) {
+/**
+ * The drawn mutants' results from the reports of a sample's parts, by key; with `retested`, overlaid by those of the
+ * samples that test its undetected mutants again (for an excluded sample, whose mutants count as they are now; never
+ * for the sample estimated from, which would then stand for its folder with results its own survivors' tests made).
+ */
+function results(name, retested = false) {
   const found = new Map()
-  for (let part = 1; existsSync(join(dir, name, `part${part}.json`)); part++) {
-    const report = readJson(join(dir, name, `part${part}.json`))
-    for (const [file, f] of Object.entries(report.files)) {
-      for (const m of f.mutants) if (m.statusReason !== 'not in the sample') found.set(keyOf(file, m), { file, ...m })
+  const read = (sample) => {
+    for (let part = 1; existsSync(join(dir, sample, `part${part}.json`)); part++) {
+      const report = readJson(join(dir, sample, `part${part}.json`))
+      for (const [file, f] of Object.entries(report.files)) {
+        for (const m of f.mutants) if (m.statusReason !== 'not in the sample') found.set(keyOf(file, m), { file, ...m })
+      }
     }
+  }
+  read(name)
+  if (!retested) return found
+  for (const other of readdirSync(dir)) {
+    const draw = join(dir, other, 'draw.json')
+    if (existsSync(draw) && readJson(draw).retests === name) read(other)
   }
   return found
 }
@@ -203,7 +233,7 @@ function count(keys, found) {
 function tally(name) {
   const { folders: names, excluding } = readJson(join(dir, name, 'draw.json'))
   const found = results(name)
-  const earlier = excluding.map((other) => ({ other, found: results(other) }))
+  const earlier = excluding.map((other) => ({ other, found: results(other, true) }))
   return names.map((folder) => {
     const listed = new Set(readJson(join(dir, `list-${folder}.json`)))
     const known = { detected: 0, valid: 0, count: 0 }
@@ -285,6 +315,7 @@ function estimate(name, killedText, validText) {
 const [command, ...args] = process.argv.slice(2)
 if (command === 'list') list(args)
 else if (command === 'draw') draw(args[0], args[1], args[2], args.slice(3))
+else if (command === 'retest') retest(args[0], args[1])
 else if (command === 'run') run(args[0], args[1], args[2])
 else if (command === 'estimate') estimate(args[0], args[1], args[2])
-else fail('usage: mutationSample.mjs list <folder>[=<files>]... | draw <name> <seed> <fraction> <folder>... [--excluding <name>...] | run <name> <part> <parts> | estimate <name> [<killed> <valid>]')
+else fail('usage: mutationSample.mjs list <folder>[=<files>]... | draw <name> <seed> <fraction> <folder>... [--excluding <name>...] | retest <name> <earlier> | run <name> <part> <parts> | estimate <name> [<killed> <valid>]')
