@@ -2,6 +2,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ACTIVITIES, Activity, activityFileName, activityRows, prng, writeActivityFiles } from '../../src/cli/activityData.js'
 import { DEMO_USAGE, runDemo } from '../../src/cli/demo.js'
@@ -363,6 +364,11 @@ describe('structured-rx demo arguments', () => {
     const nested = join(dir, 'a', 'b')
     await writeFile(join(dir, 'a'), '')
     await expect(runDemo(['--dir', nested], captureIo())).rejects.toMatchObject({ code: 'ENOTDIR' })
+  })
+
+  // process.chdir() exists in the main thread and forked workers only, not in the worker threads mutation testing uses.
+  it.skipIf(!isMainThread)('names the absolute directory when --dir is relative', async () => {
+    await writeFile(join(dir, 'precious.txt'), 'keep me')
     const cwd = process.cwd()
     process.chdir(dir)
     try {
