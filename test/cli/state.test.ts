@@ -9,7 +9,7 @@ import { CliError } from '../../src/errors.js'
 import type { StateRow } from '../../src/cli/state.js'
 import { count, createSession, groupBy, mapGroupsWithState, memorySink, memorySource, nodeFs } from '../../src/index.js'
 import { keyIdOf, partitionOf } from '../../src/util/keys.js'
-import { captureIo, countQuery, users } from './support.js'
+import { captureIo, countQuery, users, runStateCommand } from './support.js'
 
 let dir: string
 beforeEach(async () => {
@@ -19,12 +19,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function state(...args: string[]) {
-  const io = captureIo()
-  const code = await runCli(['state', dir, ...args], io)
-  const rows = io.stdout().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as StateRow)
-  return { code, rows, err: io.stderr() }
-}
+const state = (...args: string[]) => runStateCommand(dir, ...args)
 
 async function clicks() {
   const query = countQuery(dir)

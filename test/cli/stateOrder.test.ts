@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCli } from '../../src/cli/cli.js'
-import type { StateRow } from '../../src/cli/state.js'
 import { readCheckpointFile, writeCheckpointFile } from '../../src/durable/format.js'
 import { nodeFs } from '../../src/index.js'
 import { keyIdOf } from '../../src/util/keys.js'
-import { captureIo, countQuery, runOn } from './support.js'
+import { captureIo, countQuery, runOn, runStateCommand } from './support.js'
 
 let dir: string
 beforeEach(async () => {
@@ -18,12 +17,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function state(...args: string[]) {
-  const io = captureIo()
-  const code = await runCli(['state', dir, ...args], io)
-  const rows = io.stdout().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as StateRow)
-  return { code, rows, out: io.stdout(), err: io.stderr() }
-}
+const state = (...args: string[]) => runStateCommand(dir, ...args)
 
 describe('structured-rx state, row order and header', () => {
   it('sorts the rows of a partition by key, whatever order the keys arrived in', async () => {

@@ -1,7 +1,9 @@
 /** Shared by the command-line tests: captured output, and a checkpointed groupBy-count query to run and restart. */
 import * as t from 'io-ts'
 import { count, createSession, groupBy, memorySink, memorySource, type MemorySink, type MemorySource } from '../../src/index.js'
+import { runCli } from '../../src/cli/cli.js'
 import type { CliIo } from '../../src/cli/io.js'
+import type { StateRow } from '../../src/cli/state.js'
 
 /** A {@link CliIo} that keeps what a command writes. */
 export interface CapturedIo extends CliIo {
@@ -68,4 +70,12 @@ export async function runOn(query: ReturnType<typeof countQuery>, partitions: nu
     await q.processAllAvailable()
   }
   await q.stop()
+}
+
+/** Runs `structured-rx state <dir> …args`: the exit code, the state rows it printed, its whole output and stderr. */
+export async function runStateCommand(dir: string, ...args: string[]) {
+  const io = captureIo()
+  const code = await runCli(['state', dir, ...args], io)
+  const rows = io.stdout().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as StateRow)
+  return { code, rows, out: io.stdout(), err: io.stderr() }
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createSession,
   InvalidQueryError,
@@ -10,17 +10,9 @@ import {
   type StreamingQueryListener,
 } from '../../src/index.js'
 import { rejectionOf } from '../exec/support.js'
+import { stoppedAfterEach } from './support.js'
 
-const sessions: Session[] = []
-afterEach(async () => {
-  await Promise.all(sessions.splice(0).map((s) => s.stop()))
-})
-
-function session(options: Parameters<typeof createSession>[0] = {}): Session {
-  const s = createSession(options)
-  sessions.push(s)
-  return s
-}
+const session = stoppedAfterEach()
 
 async function start(s: Session, name?: string, input = memorySource<number>()): Promise<StreamingQuery> {
   return s.readStream(input.source).pipe(map((x: number) => x)).writeStream({ outputMode: 'append', sink: memorySink(), queryName: name }).start()

@@ -1,16 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { createSession, memorySink, memorySource, type Session, type StreamingQuery } from '../../src/index.js'
+import { describe, expect, it } from 'vitest'
+import { createSession, memorySink, memorySource, type StreamingQuery } from '../../src/index.js'
+import { stoppedAfterEach } from './support.js'
 
-const sessions: Session[] = []
-afterEach(async () => {
-  await Promise.all(sessions.splice(0).map((s) => s.stop()))
-})
-
-function session(options: Parameters<typeof createSession>[0] = {}): Session {
-  const s = createSession(options)
-  sessions.push(s)
-  return s
-}
+const session = stoppedAfterEach()
 
 /** A stand-in for a query, as the manager sees it (id, activity, failure). */
 function fakeQuery(id: string, fields: { isActive?: boolean; exception?: Error } = {}): StreamingQuery {
