@@ -39,7 +39,7 @@ const keyOf = (file, m) =>
   `${file}|${m.mutatorName}|${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column}|${m.replacement}`
 
 const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'))
-const writeJson = (path, value) => { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, JSON.stringify(value, null, 0) + '\n') }
+const writeJson = (path, value) => { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, JSON.stringify(value) + '\n') }
 
 function fail(message) {
   console.error(`mutationSample: ${message}`)
@@ -49,6 +49,16 @@ function fail(message) {
 function checkFolders(names) {
   if (names.length === 0) fail(`name at least one folder among ${folders.join(', ')}`)
   for (const name of names) if (!folders.includes(name)) fail(`unknown folder '${name}' (expected one of ${folders.join(', ')})`)
+}
+
+/** Runs `body` with the given files written (path → lines), and removes them afterwards, whatever happens. */
+function withFiles(files, body) {
+  for (const [path, lines] of Object.entries(files)) writeFileSync(path, lines.join('\n') + '\n')
+  try {
+    body()
+  } finally {
+    for (const path of Object.keys(files)) rmSync(path, { force: true })
+  }
 }
 
 function stryker(args, env, bin = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js')) {
@@ -62,14 +72,15 @@ function list(specs) {
   checkFolders(names)
   const test = join(root, 'test/mutationSampleListing.test.ts')
   const config = join(root, '.mutation-sample-list.config.mjs')
-  writeFileSync(test, "import { expect, test } from 'vitest'\ntest('covers nothing', () => { expect(true).toBe(true) })\n")
-  writeFileSync(config, [
-    "const { default: base } = await import('./stryker.config.mjs')",
-    'export default { ...base, testFiles: [\'test/mutationSampleListing.test.ts\'], incremental: false, concurrency: 1,',
-    "  vitest: { ...base.vitest, related: false }, reporters: ['json'], tempDirName: '.stryker-tmp-list',",
-    '  jsonReporter: { fileName: `reports/sample/list-${process.env.SRX_MUTATE_FOLDER}.json` } }',
-  ].join('\n') + '\n')
-  try {
+  withFiles({
+    [test]: ["import { expect, test } from 'vitest'", "test('covers nothing', () => { expect(true).toBe(true) })"],
+    [config]: [
+      "const { default: base } = await import('./stryker.config.mjs')",
+      'export default { ...base, testFiles: [\'test/mutationSampleListing.test.ts\'], incremental: false, concurrency: 1,',
+      "  vitest: { ...base.vitest, related: false }, reporters: ['json'], tempDirName: '.stryker-tmp-list',",
+      '  jsonReporter: { fileName: `reports/sample/list-${process.env.SRX_MUTATE_FOLDER}.json` } }',
+    ],
+  }, () => {
     for (const spec of specs) {
       const [folder, files] = spec.split('=')
       stryker([config, ...(files ? ['--mutate', files] : [])], { SRX_MUTATE_FOLDER: folder })
@@ -78,10 +89,7 @@ function list(specs) {
       writeJson(join(dir, `list-${folder}.json`), keys)
       console.log(`${folder}: ${keys.length} mutants`)
     }
-  } finally {
-    rmSync(test, { force: true })
-    rmSync(config, { force: true })
-  }
+  })
 }
 
 /** A seeded linear congruential generator: the same seed draws the same sample on every machine. */
@@ -174,19 +182,18 @@ function run(name, partText, partsText) {
   const keysFile = join(root, `reports/sample/${name}-part${part}-keys.json`)
   writeJson(keysFile, keys)
   const config = join(root, '.mutation-sample-run.config.mjs')
-  writeFileSync(config, [
-    "process.env.SRX_MUTATE_FOLDER ??= 'exec'",
-    "const { default: base, testsOf } = await import('./stryker.config.mjs')",
-    'export default { ...base, testFiles: [...new Set(Object.values(testsOf).flat())], incremental: false,',
-    "  reporters: ['json', 'progress', 'clear-text'], tempDirName: '.stryker-tmp-sample',",
-    `  jsonReporter: { fileName: 'docs/mutation/sample/${name}/part${part}.json' } }`,
-  ].join('\n') + '\n')
-  try {
+  withFiles({
+    [config]: [
+      "process.env.SRX_MUTATE_FOLDER ??= 'exec'",
+      "const { default: base, testsOf } = await import('./stryker.config.mjs')",
+      'export default { ...base, testFiles: [...new Set(Object.values(testsOf).flat())], incremental: false,',
+      "  reporters: ['json', 'progress', 'clear-text'], tempDirName: '.stryker-tmp-sample',",
+      `  jsonReporter: { fileName: 'docs/mutation/sample/${name}/part${part}.json' } }`,
+    ],
+  }, () => {
     const files = [...new Set(keys.map((key) => key.split('|')[0]))]
     stryker([config, '--mutate', files.join(',')], { SRX_SAMPLE_FILE: keysFile }, patchedStryker())
-  } finally {
-    rmSync(config, { force: true })
-  }
+  })
 }
 
 /**
