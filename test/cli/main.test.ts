@@ -60,6 +60,27 @@ describe('the structured-rx executable', () => {
     expect(stdout).toMatch(/^stopped after batch \d+ of activity_counts\.$/m)
   })
 
+  it("names a failure's error class unless it is the library's or the system's, on one line", async () => {
+    // `inspect --help` writes through io.out, so an io that throws makes the command fail with that error.
+    const failingWith = async (thrown: unknown) => {
+      const io = captureIo()
+      const code = await runCli(['inspect', '--help'], {
+        ...io,
+        out: () => {
+          throw thrown
+        },
+      })
+      return { code, err: io.stderr() }
+    }
+    expect(await failingWith(new TypeError('cannot write\n  to a closed stream\n'))).toEqual({
+      code: 1,
+      err: 'structured-rx: TypeError: cannot write to a closed stream\n',
+    })
+    expect(await failingWith(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))).toEqual({ code: 1, err: 'structured-rx: write EPIPE\n' })
+    expect(await failingWith(Object.assign(new Error('odd'), { code: 5 }))).toEqual({ code: 1, err: 'structured-rx: Error: odd\n' })
+    expect(await failingWith('a plain string')).toEqual({ code: 1, err: 'structured-rx: a plain string\n' })
+  })
+
   it('exits 1 with a one-line reason and no stack trace when a command fails', async () => {
     const error = await run(process.execPath, ['--import', 'tsx', MAIN, 'inspect', join(dir, 'missing')]).then(
       () => undefined,
