@@ -176,6 +176,25 @@ describe('logSource read-ahead', () => {
 })
 
 describe('logSource rate limit shares', () => {
+  it('tops up the rest of a read-ahead held for a smaller share when the partition\'s share grows', async () => {
+    const r = recordingLog(2)
+    r.append(0, 10)
+    r.append(1, 4)
+    const reader = await open(r.log, 4)
+    const first = await reader.latestOffset(reader.initialOffset(), 'default')
+    await settle()
+    const second = await reader.latestOffset(first, 'default')
+    expect([first, second]).toEqual([{ p0: 2, p1: 2 }, { p0: 4, p1: 4 }])
+    expect(r.reads).toEqual(['1:0..4/2', '0:0..10/2', '0:2..10/4', '1:2..4/4'])
+    await settle()
+    // Partition 1 is done, so partition 0 gets all 4: entries 5 and 6 were held from its read-ahead of 4, 7 and 8
+    // are read now.
+    const third = await reader.latestOffset(second, 'default')
+    expect(third).toEqual({ p0: 8, p1: 4 })
+    expect(r.reads.slice(4)).toEqual(['0:6..10/2', '0:8..10/4'])
+    expect(await reader.getBatch(second, third)).toEqual([5, 6, 7, 8])
+  })
+
   it('gives a partition without new entries no share and no read; the others share the limit', async () => {
     const r = recordingLog(2)
     r.append(0, 10)
