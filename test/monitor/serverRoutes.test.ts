@@ -198,6 +198,26 @@ describe('serveMonitoring routes', () => {
     expect(head).toEqual({ status: 200, length: String(Buffer.byteLength(getBody)), body: '' })
   })
 
+  it('serves a failed query\'s status with its error, and keeps it listed as inactive', async () => {
+    const q = await startQuery<number, number>((s) => s.pipe(map((x) => { if (x < 0) throw new Error('negative input'); return x })), { outputMode: 'append' })
+    const server = await serve(q.session, { port: 0 })
+    q.input.addData([-1])
+    await expect(q.query.awaitTermination()).rejects.toThrow('negative input')
+    const status = (await getJson(server, `api/queries/${q.query.id}/status`)).body as Record<string, unknown>
+    expect(status).toEqual({ ...q.query.status, isActive: false, exception: q.query.exception!.message })
+    expect(status['exception']).toContain('negative input')
+    expect((await getJson(server, 'api/queries')).body).toMatchObject([{ id: q.query.id, name: null, isActive: false, exception: q.query.exception!.message }])
+  })
+
+  it('allows 16 open event streams by default, and answers the next with 503 and a message', async () => {
+    const server = await serve(createSession(), { port: 0 })
+    const controller = new AbortController()
+    later(async () => controller.abort())
+    for (let i = 0; i < 16; i++) expect((await fetch(new URL('api/events', server.url), { signal: controller.signal })).status, `stream ${i}`).toBe(200)
+    expect(await getJson(server, 'api/events')).toEqual(expect.objectContaining({ status: 503, body: { error: 'too many event-stream clients' } }))
+    expect((await getJson(server, 'healthz')).body).toMatchObject({ eventClients: 16 })
+  })
+
   it('lists the firing alerts in /api/alerts, one per rule and query, and drops each as it resolves', async () => {
     const q = await wordsQuery()
     const server = await serve(q.session, { port: 0 })
