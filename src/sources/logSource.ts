@@ -202,10 +202,12 @@ class Prefetch {
     let entries: LogEntry[] = []
     let complete = false
     if (buffer !== undefined && buffer.after === after) {
-      const got = await buffer.entries.catch(() => [] as LogEntry[])
-      entries = got
-      // A read that returned fewer entries than asked covered its whole range.
-      complete = got.length < buffer.asked && buffer.upTo === upTo
+      const got = await buffer.entries.catch(() => undefined)
+      // A read that returned fewer entries than asked covered its whole range; a failed one covered nothing.
+      if (got !== undefined) {
+        entries = got
+        complete = got.length < buffer.asked && buffer.upTo === upTo
+      }
     }
     if (entries.length > max) {
       const taken = entries.slice(0, max)

@@ -71,6 +71,7 @@ describe('readJsonLines bad records', () => {
     const error = await read('{"id":1}\n{"id":"x"}\n', { strict: true }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(BadRecordError)
     expect(error).toMatchObject({ line: 2, codecPath: '.id' })
+    expect((error as Error).message).toBe(`bad record in ${(error as BadRecordError).file} at line 2 (.id): expected number, got "x" (codec Row)`)
   })
 })
 
@@ -80,6 +81,16 @@ describe('readJsonLines ranges', () => {
     const got = await read(text, { end: 18, sizes: { readBytes: 4, blockBytes: 4 } })
     expect(got.n).toBe(18)
     expect(got.rows).toEqual([{ id: 1 }, { id: 2 }])
+  })
+
+  it('counts the bytes read from `from`, and reads nothing from an empty range', async () => {
+    const text = '{"id":1}\n{"id":2}\n{"id":3}\n'
+    const middle = await read(text, { from: 9, end: 18, sizes: { readBytes: 4, blockBytes: 4 } })
+    expect(middle.n).toBe(9)
+    expect(middle.rows).toEqual([{ id: 2 }])
+    const none = await read(text, { from: 9, end: 9 })
+    expect(none.n).toBe(0)
+    expect(none.rows).toEqual([])
   })
 
   it('stops at the end of a file shorter than the range, still reading its last unterminated line', async () => {
@@ -114,6 +125,39 @@ describe('readJsonLines ranges', () => {
 })
 
 describe('readJsonLines with onBlock', () => {
+  it('hands a text of up to blockBytes on in one call, last line unterminated or not', async () => {
+    for (const text of ['{"id":1}\n{"id":2}', '{"id":1}\n{"id":2}\n']) {
+      for (const sizes of [undefined, { readBytes: 64, blockBytes: text.length }]) {
+        const blocks: Row[][] = []
+        await read(text, { sizes, blocks })
+        expect(blocks, `${JSON.stringify(text)} ${JSON.stringify(sizes)}`).toEqual([[{ id: 1 }, { id: 2 }]])
+      }
+    }
+  })
+
+  it('cuts a text one byte longer than blockBytes after its last newline within the block', async () => {
+    const blocks: Row[][] = []
+    await read('{"id":1}\n{"id":2}', { sizes: { readBytes: 64, blockBytes: 16 }, blocks })
+    expect(blocks).toEqual([[{ id: 1 }], [{ id: 2 }]])
+  })
+
+  it('keeps a block within blockBytes, newlines included, when its lines fit', async () => {
+    // Lines of 9 bytes with their newline: a block of 17 bytes holds one (two would take 18).
+    const blocks: Row[][] = []
+    await read('{"id":1}\n{"id":2}\n{"id":3}\n', { sizes: { readBytes: 64, blockBytes: 17 }, blocks })
+    expect(blocks).toEqual([[{ id: 1 }], [{ id: 2 }], [{ id: 3 }]])
+    const eighteen: Row[][] = []
+    await read('{"id":1}\n{"id":2}\n{"id":3}\n', { sizes: { readBytes: 64, blockBytes: 18 }, blocks: eighteen })
+    expect(eighteen).toEqual([[{ id: 1 }, { id: 2 }], [{ id: 3 }]])
+  })
+
+  it('ends a block after a line longer than blockBytes, then goes on with the next', async () => {
+    const long = JSON.stringify({ id: 123456789 })
+    const blocks: Row[][] = []
+    await read(`${long}\n{"id":1}\n{"id":2}\n`, { sizes: { readBytes: 64, blockBytes: 8 }, blocks })
+    expect(blocks).toEqual([[{ id: 123456789 }], [{ id: 1 }], [{ id: 2 }]])
+  })
+
   it('hands on every row once, in order, in blocks of about blockBytes, never an empty block', async () => {
     const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i }))
     const text = lines.join('\n') + '\nbad\n\n'

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import { useTempDirs } from '../support/tempDirs.js'
-import { BadMessageError, nodeFs } from '../../src/index.js'
+import { BadMessageError, ConnectorUnavailableError, nodeFs } from '../../src/index.js'
 import { type LogEntry, logSource, type LogSourceSpec, type PartitionedLog } from '../../src/sources/logSource.js'
 
 const tempDir = useTempDirs()
@@ -82,7 +82,10 @@ describe('logSource bad messages', () => {
     const error = await reader.getBatch(reader.initialOffset(), { 's.0': 2 }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(BadMessageError)
     expect(error).toMatchObject({ codecPath: '.id' })
-    expect(String((error as Error).message)).toContain('log s.0')
+    expect((error as Error).message).toBe('bad message in log s.0 at 2 (.id): expected number, got "x" (codec Row)')
+    const noPayload = await logSource<Row>(spec(fixedLog([[undefined, undefined]])), { codec: Row }).open(ctx)
+    await expect(noPayload.getBatch(noPayload.initialOffset(), { 's.0': 2 })).rejects.toThrow(new BadMessageError('log s.0', 1, '', 'no field value'))
+    expect(new BadMessageError('log s.0', 1, '', 'no field value').message).toBe('bad message in log s.0 at 1: no field value')
   })
 })
 
@@ -125,5 +128,69 @@ describe('logSource offsets and limits', () => {
     parts[0]!.push('{"id":3}')
     expect(await reader.latestOffset(reader.initialOffset(), 'all')).toEqual({ 's.0': 1, 's.1': 1 })
     expect(await reader.latestOffset(reader.initialOffset(), 'default')).toEqual({ 's.0': 1, 's.1': 1 })
+  })
+})
+
+describe('logSource connection', () => {
+  /** A log whose latest positions fail with `latestErrors` first, and its reads with `readErrors`, then answer. */
+  function flakyLog(latestErrors: Error[], readErrors: Error[] = []): PartitionedLog & { calls: number; closed: number } {
+    const inner = fixedLog([['{"id":1}', '{"id":2}']])
+    const log = {
+      ...inner,
+      calls: 0,
+      closed: 0,
+      async latestPosition(p: number, after: number | string) {
+        log.calls++
+        const e = latestErrors.shift()
+        if (e !== undefined) throw e
+        return inner.latestPosition(p, after)
+      },
+      async readRange(p: number, after: number | string, end: number | string, max: number) {
+        log.calls++
+        const e = readErrors.shift()
+        if (e !== undefined) throw e
+        return inner.readRange(p, after, end, max)
+      },
+      close: async () => void log.closed++,
+    }
+    return log
+  }
+  const blip = () => Object.assign(new Error('blip'), { code: 'ECONNRESET' })
+  const transientSpec = (log: PartitionedLog, maxPerTrigger?: number): LogSourceSpec => ({
+    ...spec(log, maxPerTrigger),
+    isTransient: (e) => (e as { code?: string }).code === 'ECONNRESET',
+  })
+  const quick = { attempts: 3, initialDelayMs: 0, maxDelayMs: 0 }
+
+  it('retries transient failures of the broker under its retry policy, latest positions and reads alike', async () => {
+    const log = flakyLog([blip(), blip()], [blip(), blip()])
+    const reader = await logSource<Row>(transientSpec(log), { codec: Row, retry: quick }).open(ctx)
+    const end = await reader.latestOffset(reader.initialOffset(), 'default')
+    expect(end).toEqual({ 's.0': 2 })
+    expect(await reader.getBatch(reader.initialOffset(), end)).toEqual([{ id: 1 }, { id: 2 }])
+    expect(log.calls).toBe(6)
+  })
+
+  it('gives up after the last attempt naming the connector, and fails at once on an error that is not transient', async () => {
+    const reader = await logSource<Row>(transientSpec(flakyLog([blip(), blip(), blip()])), { codec: Row, retry: quick }).open(ctx)
+    const error = await reader.latestOffset(reader.initialOffset(), 'default').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectorUnavailableError)
+    expect((error as Error).message).toBe('fixed is unreachable after 3 attempts: blip')
+    const refusing = flakyLog([], [new Error('not allowed')])
+    const refused = await logSource<Row>(transientSpec(refusing, 1), { codec: Row, retry: quick }).open(ctx)
+    await expect(refused.getBatch(refused.initialOffset(), { 's.0': 1 })).rejects.toThrow(new Error('not allowed'))
+    expect(refusing.calls).toBe(1)
+  })
+
+  it('names the source in a bad retry policy, and closes the log on stop', async () => {
+    expect(() => logSource(spec(fixedLog([[]])), { codec: Row, retry: { attempts: 0 } })).toThrow(
+      new RangeError('Fixed[x]: retry.attempts must be a positive integer, got 0'),
+    )
+    const log = flakyLog([])
+    const source = logSource<Row>(spec(log), { codec: Row })
+    expect([source.description, source.kind, source.identity]).toEqual(['Fixed[x]', 'fixed', 'x'])
+    const reader = await source.open(ctx)
+    await reader.stop()
+    expect(log.closed).toBe(1)
   })
 })
