@@ -281,6 +281,24 @@ describe('ClusterQuery', () => {
     expect((await inner.leases()).find((l) => l.task === 'edges/task-1')?.expiresAt).toBe(-Infinity)
   })
 
+  it('processAllAvailable while a held task is starting and then fails to start rejects with the member\'s error', async () => {
+    const { coordinator } = clockedCoordinator()
+    const { work, latest } = fakeWork(2)
+    let failStart!: (e: Error) => void
+    const gate = new Promise<never>((_, reject) => (failStart = reject))
+    const slow = work.tasks[1]!
+    const gated: ClusterWork = { ...work, tasks: [work.tasks[0]!, { ...slow, start: async () => gate }] }
+    const query = memberOf(sessionOf(), gated, coordinator)
+    await until('both tasks are held', () => query.runningTasks.length === 2 && latest(0) !== undefined)
+    const drain = query.processAllAvailable()
+    failStart(new Error('no source for 1'))
+    const error = await drain.catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StreamingQueryError)
+    expect((error as Error).message).toBe('cluster edges: task 1 could not start: no source for 1')
+    expect(error).toBe(query.exception)
+    expect(latest(0).drains).toBe(1)
+  })
+
   it('stops a task whose lease expired, renews it no more while it stops, warns, and takes it again at a new epoch', async () => {
     const warnings: string[] = []
     const { coordinator, renewed, advance } = clockedCoordinator(1_000)
