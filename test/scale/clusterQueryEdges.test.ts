@@ -5,7 +5,7 @@
  * coordinator on a fake clock: they expire only when the test moves it.
  */
 import { Subject } from 'rxjs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { CheckpointFs } from '../../src/durable/checkpointFs.js'
 import type { Coordinator, Lease } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
@@ -339,6 +339,38 @@ describe('joinCluster', () => {
     await until('the task runs', () => query.runningTasks.length === 1)
     await query.stop()
     expect(await inner.members()).toEqual([])
+  })
+})
+
+describe('joinCluster without callTimeoutMs', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('bounds calls by four heartbeats: a coordinator answering within two keeps the member running its tasks', async () => {
+    vi.useFakeTimers()
+    const inner = memoryCoordinator({ ttlMs: 60_000 })
+    // Every call answers 150 ms later: within two heartbeats of 100 ms, so within the default bound of 400 ms.
+    const slow = Object.fromEntries(
+      Object.entries(inner).map(([name, call]) => [
+        name,
+        (...args: unknown[]) => new Promise((resolve) => setTimeout(resolve, 150)).then(() => (call as (...a: unknown[]) => unknown)(...args)),
+      ]),
+    ) as unknown as Coordinator
+    const warnings: string[] = []
+    const { work, latest } = fakeWork(1)
+    const joining = joinCluster(sessionOf(warnings), { name: 'slow', coordinator: slow, heartbeatMs: 100, stopOnSignals: false }, work)
+    await vi.advanceTimersByTimeAsync(150)
+    const query = await joining
+    members.push(query)
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(warnings).toEqual([])
+    expect(query.exception).toBeUndefined()
+    expect(query.runningTasks).toEqual([0])
+    expect(latest(0).isActive).toBe(true)
+    const stopping = query.stop()
+    await vi.advanceTimersByTimeAsync(2_000)
+    await stopping
   })
 })
 
