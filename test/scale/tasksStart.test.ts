@@ -14,11 +14,13 @@ import {
   groupBy,
   IncompatibleCheckpointError,
   InvalidQueryError,
+  jetStreamPartitions,
   map,
   memoryCoordinator,
   memorySink,
   memorySource,
   partitionedSource,
+  repartition,
   type StreamingQuery,
 } from '../../src/index.js'
 
@@ -112,5 +114,27 @@ describe('a cluster member', () => {
       .start()
     await expect(member).rejects.toBeInstanceOf(IncompatibleCheckpointError)
     await expect(member).rejects.toThrow(/written by a query that read its source as one.*read the source as one as before/s)
+  })
+})
+
+describe('a repartitioned query in a cluster', () => {
+  it('explain() lists every task of part one, comma-separated, then part two\'s plan', async () => {
+    const parts = [memorySource<{ user: string }>(), memorySource<{ user: string }>()]
+    const codec = t.type({ user: t.string })
+    // A via nobody serves: the tasks cannot start, but the member's plan is known before they do.
+    const via = jetStreamPartitions({ servers: 'nats://127.0.0.1:1', stream: 'S', subject: 's', partitions: 2, codec })
+    const query = await createSession({ shufflePartitions: 4 })
+      .readStream(partitionedSource(parts.map((p) => p.source), { by: 'unknown' }))
+      .pipe(repartition((c: { user: string }) => c.user, t.string, { via }), groupBy((c: { user: string }) => c.user, t.string), count())
+      .writeStream({
+        outputMode: 'update', sink: memorySink(), checkpointLocation: await tempDir(),
+        cluster: { name: 'rp', coordinator: memoryCoordinator({ ttlMs: 60_000 }), stopOnSignals: false },
+      })
+      .start()
+    started.push(query)
+    const text = query.explain(false)
+    expect(text).toMatch(/^Runs as 4 tasks shared by the members of cluster rp \(here: [^)]*\); /)
+    expect(text).toContain("; part one (repartition-task-0, repartition-task-1) writes every row into its key's partition of ")
+    expect(text).toContain('; part two, each task:\n')
   })
 })
