@@ -8,7 +8,8 @@ import { StreamingQueryError } from '../../src/errors.js'
 import type { StreamingQueryProgress } from '../../src/exec/progress.js'
 import { splitAtRepartition } from '../../src/exec/repartition.js'
 import { aggregateOf } from '../../src/exec/scaleOutView.js'
-import { checkPartitioning } from '../../src/exec/tasks.js'
+import type { SessionContext } from '../../src/exec/queryRun.js'
+import { checkPartitioning, startTasks, taskDefinition } from '../../src/exec/tasks.js'
 import { TasksQuery } from '../../src/exec/tasksQuery.js'
 import {
   count,
@@ -223,5 +224,28 @@ describe('splitAtRepartition', () => {
         'withWatermark #2 comes before repartition #3: only map, filter and flatMap may (the part before repartition only writes rows into its partitions); move it after repartition, where the query runs as tasks',
       ),
     )
+  })
+})
+
+describe('startTasks and taskDefinition', () => {
+  const source = () => partitionedSource([memorySource<Click>({ name: 'a' }).source, memorySource<Click>({ name: 'b' }).source], { by: 'unknown' })
+
+  it('refuses a task the source has no partition for, before starting any', async () => {
+    const def = { source: source(), nodes: nodesOf(map((c: Click) => c)), outputMode: 'append' as const, sink: memorySink() }
+    await expect(startTasks({} as SessionContext, def, [0, 2])).rejects.toThrow(new RangeError('no task 2: the source has 2 partitions'))
+    await expect(startTasks({} as SessionContext, def, [-1])).rejects.toThrow(new RangeError('no task -1: the source has 2 partitions'))
+    await expect(startTasks({} as SessionContext, def, [0.5])).rejects.toThrow(new RangeError('no task 0.5: the source has 2 partitions'))
+  })
+
+  it('task p reads partition p, is named <name>[task p] and checkpoints under tasks/<p>', () => {
+    const src = source()
+    const def = { source: src, nodes: nodesOf(map((c: Click) => c)), outputMode: 'append' as const, sink: memorySink(), queryName: 'q', checkpointLocation: '/ckpt' }
+    const task = taskDefinition(def, 1)
+    expect(task.source).toBe(src.partition(1))
+    expect(task.queryName).toBe('q[task 1]')
+    expect(task.checkpointLocation).toMatch(/^\/ckpt\/tasks\/1$/)
+    expect(task.task).toEqual({ task: 1, tasks: 2, source: 'Partitioned[2 × MemorySource[a]]' })
+    const unnamed = taskDefinition({ ...def, queryName: undefined, checkpointLocation: undefined }, 0)
+    expect([unnamed.queryName, unnamed.checkpointLocation]).toEqual([undefined, undefined])
   })
 })
