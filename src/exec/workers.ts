@@ -161,8 +161,12 @@ class WorkersQuery implements StreamingQuery {
     void this.stop()
   }
 
+  /**
+   * The main thread sees neither the workers' data nor their triggers (a worker reports batches, not when a trigger
+   * starts), so it claims neither: a running worker is no trigger in progress, and an idle query must not look busy.
+   */
   get status(): StreamingQueryStatus {
-    return { message: `${this.running.size} of ${this.workers.length} workers running`, isDataAvailable: false, isTriggerActive: this.running.size > 0 }
+    return { message: `${this.running.size} of ${this.workers.length} workers running`, isDataAvailable: false, isTriggerActive: false }
   }
 
   get lastProgress(): StreamingQueryProgress | undefined {

@@ -5,7 +5,7 @@
  * coordinator on a fake clock: they expire only when the test moves it.
  */
 import { Subject } from 'rxjs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { CheckpointFs } from '../../src/durable/checkpointFs.js'
 import type { Coordinator, Lease } from '../../src/durable/lease.js'
 import { memoryCoordinator } from '../../src/durable/memoryCoordinator.js'
@@ -281,6 +281,24 @@ describe('ClusterQuery', () => {
     expect((await inner.leases()).find((l) => l.task === 'edges/task-1')?.expiresAt).toBe(-Infinity)
   })
 
+  it('processAllAvailable while a held task is starting and then fails to start rejects with the member\'s error', async () => {
+    const { coordinator } = clockedCoordinator()
+    const { work, latest } = fakeWork(2)
+    let failStart!: (e: Error) => void
+    const gate = new Promise<never>((_, reject) => (failStart = reject))
+    const slow = work.tasks[1]!
+    const gated: ClusterWork = { ...work, tasks: [work.tasks[0]!, { ...slow, start: async () => gate }] }
+    const query = memberOf(sessionOf(), gated, coordinator)
+    await until('both tasks are held', () => query.runningTasks.length === 2 && latest(0) !== undefined)
+    const drain = query.processAllAvailable()
+    failStart(new Error('no source for 1'))
+    const error = await drain.catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StreamingQueryError)
+    expect((error as Error).message).toBe('cluster edges: task 1 could not start: no source for 1')
+    expect(error).toBe(query.exception)
+    expect(latest(0).drains).toBe(1)
+  })
+
   it('stops a task whose lease expired, renews it no more while it stops, warns, and takes it again at a new epoch', async () => {
     const warnings: string[] = []
     const { coordinator, renewed, advance } = clockedCoordinator(1_000)
@@ -321,6 +339,38 @@ describe('joinCluster', () => {
     await until('the task runs', () => query.runningTasks.length === 1)
     await query.stop()
     expect(await inner.members()).toEqual([])
+  })
+})
+
+describe('joinCluster without callTimeoutMs', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('bounds calls by four heartbeats: a coordinator answering within two keeps the member running its tasks', async () => {
+    vi.useFakeTimers()
+    const inner = memoryCoordinator({ ttlMs: 60_000 })
+    // Every call answers 150 ms later: within two heartbeats of 100 ms, so within the default bound of 400 ms.
+    const slow = Object.fromEntries(
+      Object.entries(inner).map(([name, call]) => [
+        name,
+        (...args: unknown[]) => new Promise((resolve) => setTimeout(resolve, 150)).then(() => (call as (...a: unknown[]) => unknown)(...args)),
+      ]),
+    ) as unknown as Coordinator
+    const warnings: string[] = []
+    const { work, latest } = fakeWork(1)
+    const joining = joinCluster(sessionOf(warnings), { name: 'slow', coordinator: slow, heartbeatMs: 100, stopOnSignals: false }, work)
+    await vi.advanceTimersByTimeAsync(150)
+    const query = await joining
+    members.push(query)
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(warnings).toEqual([])
+    expect(query.exception).toBeUndefined()
+    expect(query.runningTasks).toEqual([0])
+    expect(latest(0).isActive).toBe(true)
+    const stopping = query.stop()
+    await vi.advanceTimersByTimeAsync(2_000)
+    await stopping
   })
 })
 
