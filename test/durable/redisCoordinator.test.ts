@@ -48,11 +48,11 @@ describe('redisCoordinator', () => {
     expect(await raw.smembers('structured-rx:{keys}:tasks')).toEqual(['t'])
     expect(await raw.hgetall('structured-rx:{keys}:lease:t')).toMatchObject({ member: 'A', epoch: '1', revision: String(lease.revision) })
     expect(await raw.get('structured-rx:{keys}:revision')).toBe(String(lease.revision))
-    expect(await raw.zrange('structured-rx:{keys}:members', 0, -1)).toEqual(['A'])
+    expect(await raw.zrange('structured-rx:{keys}:members', '0', '-1')).toEqual(['A'])
   })
 
   it('a used coordinator refuses calls after close(), even in a cluster it used, and drops its connection', async () => {
-    const clients = async () => (await raw.client('LIST')).toString().trim().split('\n').length
+    const clients = async () => String(await raw.call('CLIENT', 'LIST')).trim().split('\n').length
     const before = await clients()
     const own = redisCoordinator(server.url, { ttlMs: 10_000, retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 } })
     const coordinator = own.forCluster('dropped')
