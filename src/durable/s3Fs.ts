@@ -75,7 +75,8 @@ export function s3CheckpointFs(options: S3CheckpointFsOptions): S3CheckpointFs {
   const keyOf = (path: string): string => {
     const relative = posix.normalize(path.replaceAll('\\', '/')).replace(/^\/+/, '').replace(/\/+$/, '')
     if (relative === '..' || relative.startsWith('../')) throw new InvalidQueryError(`s3CheckpointFs: path ${path} climbs out of the prefix`)
-    return relative === '.' ? prefix.replace(/\/$/, '') : prefix + relative
+    // '/' normalizes to '' once its slash is dropped: the root, like '.'.
+    return relative === '.' || relative === '' ? prefix.replace(/\/$/, '') : prefix + relative
   }
   const describe = (path: string): string => `s3://${bucket}/${keyOf(path)}`
   const attempt = <T>(what: string, path: string, op: (s3: S3Module, key: string) => Promise<T>): Promise<T> =>

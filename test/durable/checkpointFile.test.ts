@@ -61,8 +61,37 @@ describe('checkpoint files on disk', () => {
     expect(error).toMatchObject({ path })
   })
 
-  it('refuses to write a value without a JSON form', async () => {
-    expect(await rejectionOf(writeCheckpointJson(nodeFs, join(dir(), 'x'), undefined))).toBeInstanceOf(TypeError)
+  it('refuses to write a value without a JSON form, naming its type and the file, and writes nothing', async () => {
+    const path = join(dir(), 'x')
+    const error = await rejectionOf(writeCheckpointJson(nodeFs, path, undefined))
+    expect(error).toBeInstanceOf(TypeError)
+    expect((error as Error).message).toBe(`cannot write undefined to checkpoint file ${path}: no JSON form`)
+    expect(((await rejectionOf(writeCheckpointJson(nodeFs, path, () => 1))) as Error).message).toBe(
+      `cannot write function to checkpoint file ${path}: no JSON form`,
+    )
+    expect(await nodeFs.exists(path)).toBe(false)
+  })
+
+  it('names a damaged file as its file system describes it (an object URL), for the envelope, JSON and codec failures', async () => {
+    const described = { ...nodeFs, describe: (path: string) => `s3://bucket${path}` }
+    const path = join(dir(), 'commits', '3')
+    await writeCheckpointFile(nodeFs, path, '{not json')
+    expect(await rejectionOf(readCheckpointJson(described, path, Commit))).toMatchObject({ path: `s3://bucket${path}`, reason: expect.stringMatching(/^body is not JSON: /) })
+    await writeCheckpointJson(nodeFs, path, { batchWatermarkMs: 'x', note: null })
+    expect(await rejectionOf(readCheckpointJson(described, path, Commit))).toMatchObject({ path: `s3://bucket${path}`, reason: '.batchWatermarkMs: expected number, got "x"' })
+    await fsp.writeFile(path, 'no envelope')
+    const error = await rejectionOf(readCheckpointFile(described, path))
+    expect(error).toMatchObject({ path: `s3://bucket${path}`, reason: 'missing version line' })
+    expect((error as Error).message).toBe(`checkpoint file s3://bucket${path} is corrupted: missing version line`)
+  })
+
+  it('a value that is not an object fails its codec with the reason alone, without a codec path', async () => {
+    const path = join(dir(), 'commits', '4')
+    await writeCheckpointJson(nodeFs, path, 7)
+    const error = await rejectionOf(readCheckpointJson(nodeFs, path, Commit))
+    expect(error).toBeInstanceOf(CheckpointCorruptedError)
+    expect((error as CheckpointCorruptedError).reason).not.toMatch(/^[.:]/)
+    expect((error as CheckpointCorruptedError).reason).toMatch(/7/)
   })
 
   it('a torn rewrite leaves the previous file intact and readable', async () => {

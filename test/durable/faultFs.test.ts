@@ -152,6 +152,100 @@ describe('faultyFs', () => {
   })
 })
 
+describe('faultyFs passing calls through and naming its faults', () => {
+  const dir = useTempDir()
+
+  it('renames through the inner fs and traces the rename under the source path', async () => {
+    const fs = faultyFs(nodeFs, { at: Infinity }, { root: dir() })
+    await nodeFs.writeFileAtomic(join(dir(), 'state', 'a'), 'moved')
+    await fs.renameDurable(join(dir(), 'state', 'a'), join(dir(), 'state', 'b'))
+    expect(await text(join(dir(), 'state', 'b'))).toBe('moved')
+    expect(await nodeFs.exists(join(dir(), 'state', 'a'))).toBe(false)
+    expect(fs.ops).toEqual(['renameDurable state/a'])
+  })
+
+  it('tornWrite of renameDurable crashes before it: nothing is moved', async () => {
+    await nodeFs.writeFileAtomic(join(dir(), 'a'), 'x')
+    const fs = faultyFs(nodeFs, { at: 0, kind: 'tornWrite' }, { root: dir() })
+    const error = await rejectionOf(fs.renameDurable(join(dir(), 'a'), join(dir(), 'b')))
+    expect(error).toMatchObject({ op: 'renameDurable a [tornWrite]' })
+    expect(await nodeFs.readdir(dir())).toEqual(['a'])
+  })
+
+  it('streams a file through the inner readChunks, and has none when the inner fs has none', async () => {
+    const path = join(dir(), 'log')
+    await nodeFs.writeFileAtomic(path, 'chunked content')
+    const fs = faultyFs(nodeFs, { at: Infinity })
+    expect(fs.readChunks).toBeTypeOf('function')
+    const chunks: Buffer[] = []
+    for await (const chunk of fs.readChunks!(path)) chunks.push(Buffer.from(chunk))
+    expect(Buffer.concat(chunks).toString('utf8')).toBe('chunked content')
+    expect(fs.opCount).toBe(0)
+    expect(faultyFs({ ...nodeFs, readChunks: undefined }, { at: Infinity }).readChunks).toBeUndefined()
+  })
+
+  it('refuses readChunks and pinned-file reads after the crash, naming the call; a pin still releases', async () => {
+    const path = join(dir(), 'lock.1')
+    await nodeFs.writeFileAtomic(path, 'holder')
+    const fs = faultyFs(nodeFs, { at: 0, kind: 'crashBefore' }, { root: dir() })
+    const pin = await fs.pinFile!(path)
+    expect((await pin.read()).toString('utf8')).toBe('holder')
+    expect(await pin.stillAt()).toBe(true)
+    await rejectionOf(fs.mkdirp(join(dir(), 'x')))
+    const chunks = thrownBy(() => fs.readChunks!(path))
+    expect(chunks).toBeInstanceOf(SimulatedCrash)
+    expect((chunks as Error).message).toBe('simulated crash at readChunks lock.1 after the crash')
+    expect(await rejectionOf(pin.read())).toMatchObject({ message: 'simulated crash at read pinned lock.1 after the crash' })
+    expect(await rejectionOf(pin.stillAt())).toMatchObject({ message: 'simulated crash at stillAt lock.1 after the crash' })
+    expect(await rejectionOf(fs.pinFile!(path))).toMatchObject({ message: 'simulated crash at pinFile lock.1 after the crash' })
+    await pin.release()
+    expect(faultyFs({ ...nodeFs, pinFile: undefined }, { at: Infinity }).pinFile).toBeUndefined()
+  })
+
+  it('names its crash: SimulatedCrash, code SRX_SIMULATED_CRASH, the op in the message', async () => {
+    const fs = faultyFs(nodeFs, { at: 0, kind: 'crashAfter' }, { root: dir() })
+    const error = await rejectionOf(fs.writeFileAtomic(join(dir(), 'metadata'), 'm'))
+    expect(error).toBeInstanceOf(SimulatedCrash)
+    expect(error).toMatchObject({
+      name: 'SimulatedCrash',
+      code: 'SRX_SIMULATED_CRASH',
+      op: 'writeFileAtomic metadata [crashAfter]',
+      message: 'simulated crash at writeFileAtomic metadata [crashAfter]',
+    })
+    expect(String(error)).toBe('SimulatedCrash: simulated crash at writeFileAtomic metadata [crashAfter]')
+    expect(await rejectionOf(fs.readFile(join(dir(), 'metadata')))).toMatchObject({
+      op: 'readFile metadata after the crash',
+      message: 'simulated crash at readFile metadata after the crash',
+    })
+    expect(await rejectionOf(fs.createExclusive(join(dir(), 'lock'), 'l'))).toMatchObject({ op: 'createExclusive lock after the crash' })
+    expect(fs.opCount).toBe(1)
+  })
+
+  it.each([
+    ['ENOSPC', -28, 'no space left on device'],
+    ['EIO', -5, 'i/o error'],
+  ] as const)('%s is a Node-style error naming the op and the full path', async (kind, errno, text) => {
+    const path = join(dir(), 'sources', 'log')
+    const fs = faultyFs(nodeFs, { at: 0, kind }, { root: dir() })
+    const error = await rejectionOf(fs.appendFileDurable(path, 'line\n'))
+    expect(error).toBeInstanceOf(Error)
+    expect(error).toMatchObject({ code: kind, errno, syscall: 'appendFileDurable', path, message: `${kind}: ${text}, appendFileDurable '${path}'` })
+    expect(fs.ops).toEqual([`appendFileDurable sources/log [${kind}]`])
+    expect(await nodeFs.exists(path)).toBe(false)
+  })
+
+  it('needs a kind at a finite op, naming the op; an infinite one needs none', () => {
+    expect(thrownBy(() => faultyFs(nodeFs, { at: 3 }))).toMatchObject({ name: 'TypeError', message: 'fault at op 3 needs a kind' })
+    expect(faultyFs(nodeFs, { at: Infinity }).crashed).toBe(false)
+  })
+
+  it('shows the root itself as "."', async () => {
+    const fs = faultyFs(nodeFs, { at: Infinity }, { root: dir() })
+    await fs.mkdirp(dir())
+    expect(fs.ops).toEqual(['mkdirp .'])
+  })
+})
+
 describe('countingFs', () => {
   const dir = useTempDir()
 

@@ -3,6 +3,8 @@
  * a pinned file is read whole through its descriptor and told apart from a file put in its place, and mkdirp makes
  * a whole chain of directories. (fdOpsFaults.test.ts injects the failures a healthy disk never gives.)
  */
+import { AsyncLocalStorage, createHook } from 'node:async_hooks'
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -56,6 +58,15 @@ describe('fdOps', () => {
     const missing = join(dir(), 'missing')
     expect(await rejectionOf(fsyncDir(missing))).toMatchObject({ code: 'ENOENT', path: missing })
     expect(await rejectionOf(openDirFd(missing))).toMatchObject({ code: 'ENOENT', path: missing })
+  })
+
+  it('fsyncs the parent of each directory it created, and nothing when it created none', async () => {
+    const root = realpathSync(dir())
+    // Every directory a chain's fsyncs open: what `/proc/self/fd` names under `root` while the callback requests run.
+    expect(await syncedBy(root, () => mkdirp(join(root, 'a', 'b', 'c')))).toEqual({ open: [root, join(root, 'a'), join(root, 'a', 'b')], requests: 9 })
+    expect(await syncedBy(root, () => mkdirp(join(root, 'a', 'b', 'c')))).toEqual({ open: [], requests: 0 })
+    expect(await syncedBy(root, () => mkdirp(join(root, 'a', 'x')))).toEqual({ open: [join(root, 'a')], requests: 3 })
+    expect(await syncedBy(root, () => mkdirp(join(root, 'a', 'b', 'c', 'd', 'e')))).toEqual({ open: [join(root, 'a', 'b', 'c'), join(root, 'a', 'b', 'c', 'd')], requests: 6 })
   })
 
   it('creates every missing directory of a chain, and leaves an existing one as it is', async () => {
@@ -139,3 +150,38 @@ describe('fdOps', () => {
     })
   })
 })
+
+/**
+ * What `run` did with descriptors of directories under `root`: the paths open (seen in `/proc/self/fd` as each of its
+ * callback requests completed) and how many fs callback requests it made (an open, an fsync and a close per synced
+ * directory). Requests of other code running meanwhile are not counted: only those made in `run`'s async context.
+ */
+async function syncedBy(root: string, run: () => Promise<void>): Promise<{ open: string[]; requests: number }> {
+  const context = new AsyncLocalStorage<true>()
+  const ours = new Set<number>()
+  const open = new Set<string>()
+  const look = () => {
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`)
+        if (target === root || target.startsWith(`${root}/`)) open.add(target)
+      } catch {
+        // The descriptor of the listing itself, closed by now.
+      }
+    }
+  }
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'FSREQCALLBACK' && context.getStore() === true) ours.add(id)
+    },
+    before(id) {
+      if (ours.has(id)) look()
+    },
+  }).enable()
+  try {
+    await context.run(true, run)
+  } finally {
+    hook.disable()
+  }
+  return { open: [...open].sort(), requests: ours.size }
+}

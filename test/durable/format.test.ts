@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import {
   CURRENT_FORMAT_VERSION,
   decodeCheckpointFile,
+  encodeCheckpointBytes,
   encodeCheckpointFile,
   formatReaders,
   NEWEST_READABLE_FORMAT_VERSION,
@@ -164,5 +165,28 @@ describe('checkpoint file format', () => {
     for (let version = 1; version <= CURRENT_FORMAT_VERSION; version++) {
       expect(formatReaders[version], `reader of v${version}`).toBeTypeOf('function')
     }
+  })
+})
+
+describe('encoding a checkpoint file', () => {
+  it('gives as bytes exactly the UTF-8 of the text form, for any body and each version', () => {
+    fc.assert(
+      fc.property(body, fc.constantFrom(0, 1, 2, 7), (text, version) => {
+        expect(encodeCheckpointBytes(text, version).equals(Buffer.from(encodeCheckpointFile(text, version), 'utf8'))).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+    expect(encodeCheckpointBytes('{}').toString('utf8')).toBe(encodeCheckpointFile('{}', CURRENT_FORMAT_VERSION))
+  })
+
+  it('refuses a version that is not a non-negative integer with a RangeError naming it', () => {
+    for (const version of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1]) {
+      for (const encode of [encodeCheckpointBytes, encodeCheckpointFile]) {
+        const error = thrownBy(() => encode('x', version))
+        expect(error).toBeInstanceOf(RangeError)
+        expect((error as Error).message).toBe(`invalid format version ${version}`)
+      }
+    }
+    expect(encodeCheckpointFile('', 0).startsWith('v0\n')).toBe(true)
   })
 })

@@ -128,4 +128,26 @@ describe('nodeFs failures', () => {
     expect(await rejectionOf(nodeFs.createExclusive(join(dir(), 'file', 'lock.1'), 'a'))).toMatchObject({ code: expect.stringMatching(/^(ENOTDIR|EEXIST)$/) })
     expect(await fsp.readdir(dir())).toEqual(['file'])
   })
+
+  it('appendFileDurable names the file in a write error that names none (ENOSPC of /dev/full), code kept', async () => {
+    const path = join(dir(), 'full')
+    await fsp.symlink('/dev/full', path)
+    const error = await rejectionOf(nodeFs.appendFileDurable(path, 'line\n'))
+    expect(error).toMatchObject({ code: 'ENOSPC', syscall: 'write' })
+    expect((error as Error).message).toBe(`ENOSPC: no space left on device, write (writing ${path})`)
+  })
+
+  it('exists, readdir and size reject other errors than a missing path with the Node error', async () => {
+    await fsp.symlink('loop', join(dir(), 'loop'))
+    expect(await rejectionOf(nodeFs.exists(join(dir(), 'loop', 'x')))).toMatchObject({ code: 'ELOOP' })
+    await fsp.writeFile(join(dir(), 'file'), 'x')
+    expect(await rejectionOf(nodeFs.readdir(join(dir(), 'file')))).toMatchObject({ code: 'ENOTDIR' })
+    expect(await rejectionOf(nodeFs.size(join(dir(), 'missing')))).toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('createExclusive answers false when any entry, a directory too, is at the target, and leaves no temp file', async () => {
+    await fsp.mkdir(join(dir(), 'lock.1'))
+    expect(await nodeFs.createExclusive(join(dir(), 'lock.1'), 'x')).toBe(false)
+    expect(await fsp.readdir(dir())).toEqual(['lock.1'])
+  })
 })

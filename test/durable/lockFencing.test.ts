@@ -6,10 +6,11 @@ import { once } from 'node:events'
 import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { writeCheckpointFile } from '../../src/durable/format.js'
 import { type CheckpointFs, nodeFs } from '../../src/durable/fs.js'
 import { acquireCheckpointLock, readLockHolder } from '../../src/durable/lock.js'
+import { processIdentity } from '../../src/durable/processIdentity.js'
 import { CheckpointLockLostError, ConcurrentQueryError } from '../../src/errors.js'
 import { createSession, memorySink, memorySource, StreamingQueryError } from '../../src/index.js'
 import { rejectionOf, useTempDir } from '../checkpoint/tempDir.js'
@@ -41,6 +42,16 @@ describe('checkpoint lock: who is really alive', () => {
     await lock.release()
   })
 
+  it('refuses a lock whose live pid has the start time the lock names: it is the holder', async () => {
+    const pid = await liveUnrelatedPid()
+    const { procStart } = processIdentity(pid)
+    expect(procStart).toMatch(/^\d+$/)
+    await writeLock(dir(), 'lock', { pid, runId: 'same-process', procStart })
+    const error = await rejectionOf(acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }))
+    expect(error).toBeInstanceOf(ConcurrentQueryError)
+    expect((error as ConcurrentQueryError).holder).toContain(`runId same-process, pid ${pid}`)
+  })
+
   it('takes over a lock from another host whose heartbeat is older than the bound', async () => {
     const old = new Date(Date.now() - 120_000).toISOString()
     await writeLock(dir(), 'lock', { pid: 1, runId: 'remote', hostname: `not-${hostname()}`, heartbeatAt: old })
@@ -53,6 +64,54 @@ describe('checkpoint lock: who is really alive', () => {
     await writeLock(dir(), 'lock', { pid: 1, runId: 'remote', hostname: `not-${hostname()}`, heartbeatAt: new Date().toISOString() })
     const error = await rejectionOf(acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }, { staleAfterMs: 60_000 }))
     expect(error).toBeInstanceOf(ConcurrentQueryError)
+  })
+
+  it('counts a heartbeat exactly staleAfterMs old as live, and one a millisecond older as stale', async () => {
+    // Only Date is faked: the lock compares the heartbeat with Date.now(); its own timers and file calls stay real.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const now = Date.parse('2030-06-01T12:00:00.000Z')
+      vi.setSystemTime(now)
+      const remote = { pid: 1, runId: 'remote', hostname: `not-${hostname()}` }
+      await writeLock(dir(), 'lock', { ...remote, heartbeatAt: new Date(now - 30_000).toISOString() })
+      const error = await rejectionOf(acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }, { staleAfterMs: 30_000 }))
+      expect(error).toBeInstanceOf(ConcurrentQueryError)
+      expect((error as ConcurrentQueryError).holder).toContain('remote')
+      await writeLock(dir(), 'lock', { ...remote, heartbeatAt: new Date(now - 30_001).toISOString() })
+      const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }, { staleAfterMs: 30_000 })
+      expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-1', heartbeatAt: '2030-06-01T12:00:00.000Z' })
+      await lock.release()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('takes over a lock of this host written before a reboot (another boot id), though its pid is alive again', async () => {
+    const { bootId } = processIdentity(process.pid)
+    expect(bootId).toMatch(/^[0-9a-f-]{36}$/)
+    const pid = await liveUnrelatedPid()
+    // The same boot: the live pid with no start time to compare is the holder, so the lock is refused.
+    await writeLock(dir(), 'lock', { pid, runId: 'this-boot', bootId })
+    expect(await rejectionOf(acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' }))).toBeInstanceOf(ConcurrentQueryError)
+    await writeLock(dir(), 'lock', { pid, runId: 'before-reboot', bootId: '00000000-0000-0000-0000-000000000000' })
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-1' })
+    expect(await readLockHolder(nodeFs, dir())).toMatchObject({ runId: 'run-1', bootId })
+    await lock.release()
+  })
+
+  it('keeps a run live while any of its locks is held: two checkpoints under one runId, one released', async () => {
+    const other = join(dir(), 'other')
+    const first = await acquireCheckpointLock(nodeFs, join(dir(), 'one'), { runId: 'shared-run' })
+    const second = await acquireCheckpointLock(nodeFs, other, { runId: 'shared-run' })
+    await first.release()
+    const error = await rejectionOf(acquireCheckpointLock(nodeFs, other, { runId: 'run-2' }))
+    expect(error).toBeInstanceOf(ConcurrentQueryError)
+    expect((error as ConcurrentQueryError).holder).toContain('runId shared-run')
+    await second.release()
+    // Once both are released, the run is gone: a lock file of it left unreleased no longer blocks anyone.
+    await writeLock(dir(), 'lock', { pid: process.pid, runId: 'shared-run' })
+    const lock = await acquireCheckpointLock(nodeFs, dir(), { runId: 'run-3' })
+    await lock.release()
   })
 
   it('keeps its heartbeat fresh while held', async () => {

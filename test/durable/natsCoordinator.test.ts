@@ -5,6 +5,7 @@
  */
 import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
+import { createServer, type Server, type Socket, connect as connectTcp } from 'node:net'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoordinatorStateError } from '../../src/errors.js'
@@ -92,4 +93,81 @@ describe('natsCoordinator', () => {
     expect(() => natsCoordinator(server.url, { replicas: 0 })).toThrow(/natsCoordinator: replicas must be an integer from 1 to 5, got 0/)
     expect(() => shared.forCluster('')).toThrow(/cluster name must be 1-64 letters, digits, '-' or '_', got ""/)
   })
+})
+
+/**
+ * A TCP proxy in front of the NATS server that, once armed, holds the client's first request for a stream message
+ * (a KV get: `$JS.API.STREAM.MSG.GET…`) until `meanwhile` has run: what the coordinator reads back lands after it.
+ */
+async function holdingProxy(target: string): Promise<{ url: string; arm(meanwhile: () => Promise<void>): void; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target)
+  let armed: (() => Promise<void>) | undefined
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((client) => {
+    const upstream = connectTcp(Number(port), hostname)
+    sockets.add(client).add(upstream)
+    upstream.pipe(client)
+    let seen = ''
+    let held: Buffer[] | undefined
+    client.on('data', (chunk: Buffer) => {
+      if (held !== undefined) return void held.push(chunk)
+      seen = (seen + chunk.toString('latin1')).slice(-200)
+      const meanwhile = armed
+      if (meanwhile === undefined || !seen.includes('STREAM.MSG.GET')) return void upstream.write(chunk)
+      armed = undefined
+      held = [chunk]
+      void meanwhile().then(() => {
+        for (const c of held!) upstream.write(c)
+        held = undefined
+      })
+    })
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    client.on('error', () => undefined)
+    upstream.on('error', () => undefined)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address() as { port: number }
+  return {
+    url: `nats://127.0.0.1:${address.port}`,
+    arm: (meanwhile) => void (armed = meanwhile),
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+describe('natsCoordinator release against a write that lands in between', () => {
+  let server: NatsServer
+  let nc: NatsConnection
+  beforeAll(async () => {
+    server = await startNats()
+    nc = await connect({ servers: server.url })
+  }, 60_000)
+  afterAll(async () => {
+    await nc?.close()
+    await server?.close()
+  })
+
+  it('answers true when another write replaced the released entry before it could read back its stamp', async () => {
+    const proxy = await holdingProxy(server.url)
+    const shared = natsCoordinator(proxy.url, { ttlMs: 30_000 })
+    try {
+      const coordinator = shared.forCluster('between')
+      const lease = (await coordinator.acquire('t', 'A'))!
+      const kv = await new Kvm(jetstream(nc)).open('structured-rx-cluster-between')
+      let landed = 0
+      // The release's update lands first; its read-back of the stamp is held until this other write has landed too.
+      proxy.arm(async () => {
+        landed = await kv.put('lease.t', JSON.stringify({ member: 'B', epoch: 2, ttlMs: 30_000 }))
+      })
+      expect(await coordinator.release(lease)).toBe(true)
+      expect(landed).toBe(lease.revision + 2)
+      expect((await kv.get('lease.t'))?.json()).toEqual({ member: 'B', epoch: 2, ttlMs: 30_000 })
+    } finally {
+      await shared.close()
+      await proxy.close()
+    }
+  }, 60_000)
 })

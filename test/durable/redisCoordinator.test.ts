@@ -3,7 +3,7 @@
  * on its own connection), plus what only Redis has: keys holding foreign values, and URLs it cannot read.
  */
 import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CoordinatorStateError } from '../../src/errors.js'
 import { redisCoordinator } from '../../src/durable/redisCoordinator.js'
 import type { SharedCoordinator } from '../../src/durable/sharedCoordinator.js'
@@ -39,6 +39,29 @@ describe('redisCoordinator', () => {
     expect(wrongType).toBeInstanceOf(CoordinatorStateError)
     expect((wrongType as CoordinatorStateError).key).toBe('structured-rx:{foreign}:lease:t')
     await expect(coordinator.acquire('u', 'A')).rejects.toThrow(/lease:u .*epoch is not a number/)
+  })
+
+  it('keeps a cluster\'s tasks, members and revision under structured-rx:{<cluster>}:', async () => {
+    const coordinator = shared.forCluster('keys')
+    const lease = (await coordinator.acquire('t', 'A'))!
+    await coordinator.heartbeat('A')
+    expect(await raw.smembers('structured-rx:{keys}:tasks')).toEqual(['t'])
+    expect(await raw.hgetall('structured-rx:{keys}:lease:t')).toMatchObject({ member: 'A', epoch: '1', revision: String(lease.revision) })
+    expect(await raw.get('structured-rx:{keys}:revision')).toBe(String(lease.revision))
+    expect(await raw.zrange('structured-rx:{keys}:members', '0', '-1')).toEqual(['A'])
+  })
+
+  it('a used coordinator refuses calls after close(), even in a cluster it used, and drops its connection', async () => {
+    const clients = async () => String(await raw.call('CLIENT', 'LIST')).trim().split('\n').length
+    const before = await clients()
+    const own = redisCoordinator(server.url, { ttlMs: 10_000, retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 } })
+    const coordinator = own.forCluster('dropped')
+    await coordinator.heartbeat('A')
+    expect(await clients()).toBe(before + 1)
+    await own.close()
+    await expect(coordinator.members()).rejects.toThrow(`redis ${new URL(server.url).host}: the coordinator was closed`)
+    // The server sees the connection go once the client's socket has closed.
+    await vi.waitFor(async () => expect(await clients()).toBe(before), { timeout: 10_000, interval: 20 })
   })
 
   it('refuses a URL it cannot read, an invalid TTL and an invalid cluster name, naming each', () => {

@@ -67,3 +67,25 @@ describe('withRetry', () => {
     expect(() => retryPolicy({ initialDelayMs: 10, maxDelayMs: 5 }, 'redisStreamSink')).toThrow(/initialDelayMs <= maxDelayMs/)
   })
 })
+
+describe('isTransientS3Error', () => {
+  const status = (httpStatusCode: number, name = 'S3ServiceException') => Object.assign(new Error(name), { name, $metadata: { httpStatusCode } })
+
+  it('retries throttling, timeouts and a busy service by their name alone, without a status', () => {
+    for (const name of ['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'ThrottlingException', 'RequestTimeoutException', 'TimeoutError', 'ConditionalRequestConflict']) {
+      expect(isTransientS3Error({ name }), name).toBe(true)
+    }
+  })
+
+  it('retries 5xx, 429 and 409 by status, and not 4xx refusals or a 499', () => {
+    for (const code of [500, 503, 599, 429, 409]) expect(isTransientS3Error(status(code)), String(code)).toBe(true)
+    for (const code of [400, 403, 404, 412, 499]) expect(isTransientS3Error(status(code)), String(code)).toBe(false)
+  })
+
+  it('refuses other names, values without a name, and undefined or null', () => {
+    expect(isTransientS3Error({ name: 'AccessDenied' })).toBe(false)
+    expect(isTransientS3Error({})).toBe(false)
+    expect(isTransientS3Error(undefined)).toBe(false)
+    expect(isTransientS3Error(null)).toBe(false)
+  })
+})

@@ -85,6 +85,26 @@ export function sharedCoordinatorContract(name: string, store: SharedStore): voi
         expect(await shared.forCluster('other').members()).toEqual([])
       }), 60_000)
 
+    it('closes without ever having connected; after close() every call rejects naming the server and that it was closed', async () => {
+      const server = await store.start()
+      try {
+        const port = Number(new URL(server.url).port)
+        const description = store.at(port, 'closed').names.split(' bucket ')[0]
+        const unused = store.coordinator(server.url, { ttlMs: 30_000 })
+        await unused.close()
+        const used = store.coordinator(server.url, { ttlMs: 30_000, retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 } })
+        expect(await used.forCluster('closed').acquire('t', 'A')).toMatchObject({ epoch: 1 })
+        await used.close()
+        for (const shared of [unused, used]) {
+          const error = await shared.forCluster('after-close').holds('t', 'A', 1).catch((e: unknown) => e)
+          expect(error).toBeInstanceOf(Error)
+          expect((error as Error).message).toBe(`${description}: the coordinator was closed`)
+        }
+      } finally {
+        await server.close()
+      }
+    }, 60_000)
+
     it('fails a call with ConnectorUnavailableError naming the store once its retries are spent', async () => {
       const { url, names } = store.at(await freeLoopbackPort(), 'away')
       const shared = store.coordinator(url, { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } })
