@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { Subject } from 'rxjs'
 import { PartitioningMismatchError, QueryModuleError, StreamingQueryError } from '../errors.js'
 import type { StreamingQueryProgress, StreamingQueryStatus } from './progress.js'
@@ -27,11 +27,18 @@ export async function startOnWorkers(
   parallelism: number,
   options: WorkerSessionOptions,
   resourceLimits: WorkerResourceLimits = WORKER_RESOURCE_LIMITS,
+  spawn: SpawnWorker = (entry, workerOptions) => new Worker(entry, workerOptions),
 ): Promise<StreamingQuery> {
-  const query = new WorkersQuery(session, definedIn, partitions, Math.min(parallelism, partitions), options, resourceLimits)
+  const query = new WorkersQuery(session, definedIn, partitions, Math.min(parallelism, partitions), options, resourceLimits, spawn)
   await query.started
   return query
 }
+
+/** What the main thread uses of a worker thread: its events, its messages, and terminating it. */
+export type WorkerHandle = Pick<Worker, 'on' | 'postMessage' | 'terminate'>
+
+/** Starts one worker thread; tests pass one that starts a stand-in whose messages and exits they send themselves. */
+export type SpawnWorker = (entry: URL, options: WorkerOptions) => WorkerHandle
 
 /**
  * How to start a worker: the built entry file, or, when the engine runs from its TypeScript source (tests, tsx), a
@@ -56,12 +63,12 @@ class WorkersQuery implements StreamingQuery {
   readonly started: Promise<void>
   id = ''
   exception: StreamingQueryError | undefined
-  private readonly workers: Worker[]
+  private readonly workers: WorkerHandle[]
   /** The worker each task runs on, by task. */
   private readonly ownerOf: readonly number[]
   /** The last progress of each task. */
   private readonly lastOf = new Map<number, StreamingQueryProgress>()
-  private readonly running = new Set<Worker>()
+  private readonly running = new Set<WorkerHandle>()
   private readonly drains = new Map<number, { left: number; resolve: () => void; reject: (e: Error) => void }>()
   private seq = 0
   private readonly ended: Promise<void>
@@ -73,13 +80,14 @@ class WorkersQuery implements StreamingQuery {
     parallelism: number,
     options: WorkerSessionOptions,
     resourceLimits: WorkerResourceLimits,
+    spawn: SpawnWorker,
   ) {
     const entry = workerEntry()
     this.ownerOf = Array.from({ length: partitions }, (_, p) => p % parallelism)
     this.workers = Array.from({ length: parallelism }, (_, w) => {
       const tasks = this.ownerOf.flatMap((owner, p) => (owner === w ? [p] : []))
       const data: WorkerData = { definedIn, tasks, session: options }
-      return new Worker(entry, { workerData: data, resourceLimits: { ...resourceLimits } })
+      return spawn(entry, { workerData: data, resourceLimits: { ...resourceLimits } })
     })
     const starts = this.workers.map((worker) => this.watch(worker))
     this.started = Promise.all(starts.map((s) => s.started)).then(
@@ -95,7 +103,7 @@ class WorkersQuery implements StreamingQuery {
     })
   }
 
-  private watch(worker: Worker): { started: Promise<void>; ended: Promise<void> } {
+  private watch(worker: WorkerHandle): { started: Promise<void>; ended: Promise<void> } {
     let onStarted!: () => void
     let onFailed!: (e: Error) => void
     const started = new Promise<void>((resolve, reject) => ((onStarted = resolve), (onFailed = reject)))

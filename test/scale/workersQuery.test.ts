@@ -1,7 +1,7 @@
 /**
- * The main-thread handle of a query on worker threads (workers.ts), run in this process: node:worker_threads' Worker
- * is replaced by a fake whose messages, errors and exits the test sends by hand, so every state change is an explicit
- * event. What runs inside a worker (workerMain) has its own test in test/exec/workerMain.test.ts.
+ * The main-thread handle of a query on worker threads (workers.ts), run in this process: its workers are fakes, passed
+ * in as the function that starts them, whose messages, errors and exits the test sends by hand, so every state change
+ * is an explicit event. What runs inside a worker (workerMain) has its own test in test/exec/workerMain.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { PartitioningMismatchError, QueryModuleError, StreamingQueryError } from '../../src/errors.js'
@@ -11,43 +11,43 @@ import { scaleOutOf } from '../../src/exec/scaleOutView.js'
 import type { StreamingQuery } from '../../src/exec/streamingQuery.js'
 import type { FromWorker, WorkerData, WorkerSessionOptions } from '../../src/exec/workerProtocol.js'
 import { stalled } from '../../src/monitor/alertRules.js'
+import { type SpawnWorker, startOnWorkers, type WorkerHandle } from '../../src/exec/workers.js'
+import type { WorkerOptions } from 'node:worker_threads'
 
-const h = vi.hoisted(() => {
-  type Listener = (value: unknown) => void
-  class FakeWorker {
-    readonly posted: unknown[] = []
-    terminated = 0
-    private readonly listeners = new Map<string, Listener[]>()
-    constructor(
-      readonly entry: URL,
-      readonly options: { workerData: unknown; resourceLimits: unknown },
-    ) {
-      state.workers.push(this)
-    }
-    on(type: string, listener: Listener): this {
-      this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener])
-      return this
-    }
-    postMessage(message: unknown): void {
-      this.posted.push(message)
-    }
-    async terminate(): Promise<number> {
-      this.terminated++
-      return 1
-    }
-    emit(type: string, value?: unknown): void {
-      for (const l of this.listeners.get(type) ?? []) l(value)
-    }
+type Listener = (value: unknown) => void
+
+/** A worker thread whose messages, errors and exits the test sends by hand; it records what is posted to it. */
+class FakeWorker {
+  readonly posted: unknown[] = []
+  terminated = 0
+  private readonly listeners = new Map<string, Listener[]>()
+  constructor(
+    readonly entry: URL,
+    readonly options: WorkerOptions,
+  ) {}
+  on(type: string, listener: Listener): this {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener])
+    return this
   }
-  const state = { workers: [] as FakeWorker[] }
-  return { state, FakeWorker }
-})
+  postMessage(message: unknown): void {
+    this.posted.push(message)
+  }
+  async terminate(): Promise<number> {
+    this.terminated++
+    return 1
+  }
+  emit(type: string, value?: unknown): void {
+    for (const l of this.listeners.get(type) ?? []) l(value)
+  }
+}
 
-vi.mock('node:worker_threads', () => ({ Worker: h.FakeWorker }))
-
-const { startOnWorkers } = await import('../../src/exec/workers.js')
-
-type FakeWorker = InstanceType<typeof h.FakeWorker>
+/** The fake workers started so far, in order. */
+const h = { state: { workers: [] as FakeWorker[] } }
+const spawn: SpawnWorker = (entry, options) => {
+  const worker = new FakeWorker(entry, options)
+  h.state.workers.push(worker)
+  return worker as unknown as WorkerHandle
+}
 
 const definedIn = { module: 'file:///queries/counts.js', exportName: 'counts', params: { p: 1 } }
 const options: WorkerSessionOptions = { shufflePartitions: 4, numRecentProgressUpdates: 2, snapshotInterval: 10, minBatchesToRetain: 5, stateDeltas: 'patches' }
@@ -76,7 +76,7 @@ const exit = (worker: FakeWorker) => worker.emit('exit', 0)
 
 /** Starts a query of `partitions` tasks on `parallelism` fake workers; each worker reports 'started' with `task-<w>`. */
 async function started(partitions = 4, parallelism = 2): Promise<{ query: StreamingQuery; workers: FakeWorker[] }> {
-  const starting = startOnWorkers(session(), definedIn, partitions, parallelism, options, limits)
+  const starting = startOnWorkers(session(), definedIn, partitions, parallelism, options, limits, spawn)
   const workers = [...h.state.workers]
   workers.forEach((w, i) => send(w, { type: 'started', id: `task-${i}` }))
   return { query: await starting, workers }
@@ -128,7 +128,7 @@ describe('starting a query on worker threads', () => {
   })
 
   it('resolves only once every worker started, and takes the id the first worker reported', async () => {
-    const starting = startOnWorkers(session(), definedIn, 4, 2, options, limits)
+    const starting = startOnWorkers(session(), definedIn, 4, 2, options, limits, spawn)
     const [w0, w1] = h.state.workers
     const start = probe(starting)
     send(w1!, { type: 'started', id: 'task-1' })
@@ -144,7 +144,7 @@ describe('starting a query on worker threads', () => {
   })
 
   it('rejects with the error a worker failed to start with, rebuilt as its class, after terminating every worker', async () => {
-    const starting = startOnWorkers(session(), definedIn, 4, 2, options, limits)
+    const starting = startOnWorkers(session(), definedIn, 4, 2, options, limits, spawn)
     const [w0, w1] = h.state.workers
     send(w0!, { type: 'started', id: 'task-0' })
     send(w1!, { type: 'failedToStart', error: { name: 'QueryModuleError', code: 'SRX_QUERY_MODULE', message: 'file:///q.js has no export' } })
@@ -155,13 +155,13 @@ describe('starting a query on worker threads', () => {
   })
 
   it('rejects a task\'s partitioning error as PartitioningMismatchError and any other error as StreamingQueryError naming its class', async () => {
-    const mismatch = startOnWorkers(session(), definedIn, 2, 2, options, limits)
+    const mismatch = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
     send(h.state.workers[0]!, { type: 'failedToStart', error: { name: 'PartitioningMismatchError', code: 'SRX_PARTITIONING_MISMATCH', message: 'not by key' } })
     await expect(mismatch).rejects.toEqual(new PartitioningMismatchError('not by key'))
     await expect(mismatch).rejects.toBeInstanceOf(PartitioningMismatchError)
 
     h.state.workers = []
-    const other = startOnWorkers(session(), definedIn, 2, 2, options, limits)
+    const other = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
     send(h.state.workers[1]!, { type: 'failedToStart', error: { name: 'TypeError', code: undefined, message: 'x is not a function' } })
     const error = await other.catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StreamingQueryError)
@@ -169,12 +169,12 @@ describe('starting a query on worker threads', () => {
   })
 
   it('rejects when a worker exits, or raises an error, before it started its tasks', async () => {
-    const exited = startOnWorkers(session(), definedIn, 2, 2, options, limits)
+    const exited = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
     exit(h.state.workers[0]!)
     await expect(exited).rejects.toThrow(new Error('a worker thread exited before it started its tasks'))
 
     h.state.workers = []
-    const crashed = startOnWorkers(session(), definedIn, 2, 2, options, limits)
+    const crashed = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
     const boom = new Error('out of memory')
     h.state.workers[1]!.emit('error', boom)
     await expect(crashed).rejects.toBe(boom)
