@@ -7,21 +7,16 @@ import {
   groupBy,
   map,
   memorySource,
-  type MonitoringServer,
   serveMonitoring,
   stateGrowth,
   type StreamingQuery,
 } from '../../src/index.js'
 import { startQuery } from '../exec/support.js'
-import { cleanupAfterEach } from './support.js'
+import { cleanupAfterEach, serveClosedBy } from './support.js'
 
 const later = cleanupAfterEach()
 
-async function serve(...args: Parameters<typeof serveMonitoring>): Promise<MonitoringServer> {
-  const server = await serveMonitoring(...args)
-  later(() => server.close())
-  return server
-}
+const serve = serveClosedBy(later)
 
 async function countsQuery() {
   const q = await startQuery<string, unknown>((s) => s.pipe(groupBy((k) => k, t.string), count()), { outputMode: 'update', queryName: 'words' })

@@ -15,15 +15,11 @@ import {
   type SessionMetrics,
 } from '../../src/index.js'
 import { startQuery } from '../exec/support.js'
-import { cleanupAfterEach } from './support.js'
+import { cleanupAfterEach, serveClosedBy } from './support.js'
 
 const later = cleanupAfterEach()
 
-async function serve(...args: Parameters<typeof serveMonitoring>): Promise<MonitoringServer> {
-  const server = await serveMonitoring(...args)
-  later(() => server.close())
-  return server
-}
+const serve = serveClosedBy(later)
 
 async function wordsQuery() {
   const q = await startQuery<string, string>((s) => s.pipe(map((w) => w.toUpperCase())), { outputMode: 'append', queryName: 'words' })

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { firstValueFrom, type Observable, filter, timeout } from 'rxjs'
 import { afterEach } from 'vitest'
+import { type MonitoringServer, serveMonitoring } from '../../src/index.js'
 
 export interface Received {
   readonly method: string
@@ -48,4 +49,13 @@ export function cleanupAfterEach(): (step: () => Promise<unknown>) => void {
     for (const step of steps.splice(0).reverse()) await step()
   })
   return (step) => void steps.push(step)
+}
+
+/** `serveMonitoring`, with each server closed by the clean-up steps of {@link cleanupAfterEach}. */
+export function serveClosedBy(later: (step: () => Promise<unknown>) => void): (...args: Parameters<typeof serveMonitoring>) => Promise<MonitoringServer> {
+  return async (...args) => {
+    const server = await serveMonitoring(...args)
+    later(() => server.close())
+    return server
+  }
 }
