@@ -42,10 +42,10 @@ class FakeWorker {
 }
 
 /** The fake workers started so far, in order. */
-const h = { state: { workers: [] as FakeWorker[] } }
+let spawned: FakeWorker[] = []
 const spawn: SpawnWorker = (entry, options) => {
   const worker = new FakeWorker(entry, options)
-  h.state.workers.push(worker)
+  spawned.push(worker)
   return worker as unknown as WorkerHandle
 }
 
@@ -63,7 +63,7 @@ const session = (): SessionContext =>
   }) as unknown as SessionContext
 
 beforeEach(() => {
-  h.state.workers = []
+  spawned = []
   progressed = []
   terminated = []
 })
@@ -77,7 +77,7 @@ const exit = (worker: FakeWorker) => worker.emit('exit', 0)
 /** Starts a query of `partitions` tasks on `parallelism` fake workers; each worker reports 'started' with `task-<w>`. */
 async function started(partitions = 4, parallelism = 2): Promise<{ query: StreamingQuery; workers: FakeWorker[] }> {
   const starting = startOnWorkers(session(), definedIn, partitions, parallelism, options, limits, spawn)
-  const workers = [...h.state.workers]
+  const workers = [...spawned]
   workers.forEach((w, i) => send(w, { type: 'started', id: `task-${i}` }))
   return { query: await starting, workers }
 }
@@ -129,7 +129,7 @@ describe('starting a query on worker threads', () => {
 
   it('resolves only once every worker started, and takes the id the first worker reported', async () => {
     const starting = startOnWorkers(session(), definedIn, 4, 2, options, limits, spawn)
-    const [w0, w1] = h.state.workers
+    const [w0, w1] = spawned
     const start = probe(starting)
     send(w1!, { type: 'started', id: 'task-1' })
     await flush()
@@ -145,7 +145,7 @@ describe('starting a query on worker threads', () => {
 
   it('rejects with the error a worker failed to start with, rebuilt as its class, after terminating every worker', async () => {
     const starting = startOnWorkers(session(), definedIn, 4, 2, options, limits, spawn)
-    const [w0, w1] = h.state.workers
+    const [w0, w1] = spawned
     send(w0!, { type: 'started', id: 'task-0' })
     send(w1!, { type: 'failedToStart', error: { name: 'QueryModuleError', code: 'SRX_QUERY_MODULE', message: 'file:///q.js has no export' } })
     const error = await starting.catch((e: unknown) => e)
@@ -156,13 +156,13 @@ describe('starting a query on worker threads', () => {
 
   it('rejects a task\'s partitioning error as PartitioningMismatchError and any other error as StreamingQueryError naming its class', async () => {
     const mismatch = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
-    send(h.state.workers[0]!, { type: 'failedToStart', error: { name: 'PartitioningMismatchError', code: 'SRX_PARTITIONING_MISMATCH', message: 'not by key' } })
+    send(spawned[0]!, { type: 'failedToStart', error: { name: 'PartitioningMismatchError', code: 'SRX_PARTITIONING_MISMATCH', message: 'not by key' } })
     await expect(mismatch).rejects.toEqual(new PartitioningMismatchError('not by key'))
     await expect(mismatch).rejects.toBeInstanceOf(PartitioningMismatchError)
 
-    h.state.workers = []
+    spawned = []
     const other = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
-    send(h.state.workers[1]!, { type: 'failedToStart', error: { name: 'TypeError', code: undefined, message: 'x is not a function' } })
+    send(spawned[1]!, { type: 'failedToStart', error: { name: 'TypeError', code: undefined, message: 'x is not a function' } })
     const error = await other.catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StreamingQueryError)
     expect((error as Error).message).toBe('TypeError: x is not a function')
@@ -170,15 +170,15 @@ describe('starting a query on worker threads', () => {
 
   it('rejects when a worker exits, or raises an error, before it started its tasks', async () => {
     const exited = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
-    exit(h.state.workers[0]!)
+    exit(spawned[0]!)
     await expect(exited).rejects.toThrow(new Error('a worker thread exited before it started its tasks'))
 
-    h.state.workers = []
+    spawned = []
     const crashed = startOnWorkers(session(), definedIn, 2, 2, options, limits, spawn)
     const boom = new Error('out of memory')
-    h.state.workers[1]!.emit('error', boom)
+    spawned[1]!.emit('error', boom)
     await expect(crashed).rejects.toBe(boom)
-    expect(h.state.workers.map((w) => w.terminated)).toEqual([1, 1])
+    expect(spawned.map((w) => w.terminated)).toEqual([1, 1])
   })
 })
 
